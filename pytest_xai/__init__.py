@@ -1,0 +1,67 @@
+"""pytest_xai: explanation regression testing for image classifiers.
+
+Seeded, batched LIME and SHAP on CPU or GPU; attribution assertions; golden heatmaps.
+Public names are imported lazily, so loading the pytest plugin does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from pytest_xai import metrics
+    from pytest_xai.assertions import (
+        assert_attribution_avoids,
+        assert_attribution_focus,
+        assert_explanations_agree,
+    )
+    from pytest_xai.classifier import Classifier, Prediction
+    from pytest_xai.errors import (
+        ModelOutputError,
+        ModelSpecError,
+        RegionError,
+        SnapshotError,
+        XaiError,
+        XaiTypeError,
+        XaiValueError,
+    )
+    from pytest_xai.explainer import explain
+    from pytest_xai.explanation import Explanation
+    from pytest_xai.images import load_image
+    from pytest_xai.regions import Region
+
+_LAZY = {
+    "metrics": ("pytest_xai.metrics", None),
+    "assert_attribution_avoids": ("pytest_xai.assertions", "assert_attribution_avoids"),
+    "assert_attribution_focus": ("pytest_xai.assertions", "assert_attribution_focus"),
+    "assert_explanations_agree": ("pytest_xai.assertions", "assert_explanations_agree"),
+    "Classifier": ("pytest_xai.classifier", "Classifier"),
+    "Prediction": ("pytest_xai.classifier", "Prediction"),
+    "ModelOutputError": ("pytest_xai.errors", "ModelOutputError"),
+    "ModelSpecError": ("pytest_xai.errors", "ModelSpecError"),
+    "RegionError": ("pytest_xai.errors", "RegionError"),
+    "SnapshotError": ("pytest_xai.errors", "SnapshotError"),
+    "XaiError": ("pytest_xai.errors", "XaiError"),
+    "XaiTypeError": ("pytest_xai.errors", "XaiTypeError"),
+    "XaiValueError": ("pytest_xai.errors", "XaiValueError"),
+    "explain": ("pytest_xai.explainer", "explain"),
+    "Explanation": ("pytest_xai.explanation", "Explanation"),
+    "load_image": ("pytest_xai.images", "load_image"),
+    "Region": ("pytest_xai.regions", "Region"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pytest_xai' has no attribute {name!r}")
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted([*_LAZY, "__version__"])

@@ -1,0 +1,1 @@
+"""The explanation engine: pure batched functions (segment, sample, perturb, weigh, solve)."""

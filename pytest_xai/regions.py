@@ -1,0 +1,149 @@
+"""Regions of an image (boxes, masks, polygons) combined with | and ~, rasterised on demand."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_xai.errors import RegionError, XaiTypeError
+
+
+class Region:
+    """A named set of pixels, rasterised to a boolean mask with ``to_mask(height, width)``.
+
+    Build one with ``Region.box``, ``Region.mask`` or ``Region.polygon``; combine with ``|``
+    (union) and ``~`` (complement). Coordinates are pixels: x to the right, y down.
+    """
+
+    def __init__(self, kind: str, data: Any, name: str | None = None) -> None:
+        self.kind = kind
+        self.data = data
+        self.name = name or kind
+
+    def __repr__(self) -> str:
+        return f"Region({self.name!r})"
+
+    def named(self, name: str) -> Region:
+        """The same region under another name (used in failure messages)."""
+        return Region(self.kind, self.data, name)
+
+    @classmethod
+    def box(cls, x0: float, y0: float, x1: float, y1: float, name: str | None = None) -> Region:
+        """The half-open box [x0, x1) × [y0, y1) in pixels."""
+        coords = (x0, y0, x1, y1)
+        if not all(
+            isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
+            for c in coords
+        ):
+            raise XaiTypeError(f"box coordinates {coords!r} must be numbers (x0, y0, x1, y1)")
+        if not (x1 > x0 and y1 > y0):
+            raise RegionError(
+                f"box (x0, y0, x1, y1)={coords!r} is empty; x1 must exceed x0 and y1 exceed y0"
+            )
+        label = name or f"box({x0}, {y0}, {x1}, {y1})"
+        return cls("box", tuple(int(round(c)) for c in coords), label)
+
+    @classmethod
+    def mask(cls, source: Any, name: str | None = None) -> Region:
+        """A boolean (H, W) array, or the path of a PNG whose non-black pixels are the region."""
+        if isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            if not path.is_file():
+                raise RegionError(f"mask path {str(path)!r} does not exist; pass a PNG mask file")
+            return cls("mask_file", path, name or path.name)
+        array = np.asarray(source)
+        if array.ndim != 2:
+            raise RegionError(f"mask has shape {array.shape}; pass a 2-D (H, W) boolean array")
+        if array.dtype != np.bool_:
+            if not np.isin(array, (0, 1)).all():
+                raise XaiTypeError(
+                    f"mask has dtype {array.dtype} with values other than 0/1; pass a bool array"
+                )
+            array = array.astype(bool)
+        return cls("mask", array, name or "mask")
+
+    @classmethod
+    def polygon(cls, points: Sequence[Sequence[float]], name: str | None = None) -> Region:
+        """The polygon through ``points`` [(x, y), ...], at least three of them."""
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
+            raise RegionError(f"polygon points {points!r} must be at least three (x, y) pairs")
+        return cls("polygon", pts, name or "polygon")
+
+    def __or__(self, other: Region) -> Region:
+        if not isinstance(other, Region):
+            return NotImplemented
+        return Region("union", (self, other), f"{self.name} | {other.name}")
+
+    def __invert__(self) -> Region:
+        return Region("not", self, f"~{self.name}")
+
+    def _raster(self, height: int, width: int) -> np.ndarray:
+        if self.kind == "box":
+            x0, y0, x1, y1 = self.data
+            if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+                raise RegionError(
+                    f"region {self.name!r} (x0, y0, x1, y1)={self.data} lies outside the "
+                    f"{height}×{width} image (x in [0, {width}], y in [0, {height}]); fix the box"
+                )
+            out = np.zeros((height, width), dtype=bool)
+            out[y0:y1, x0:x1] = True
+            return out
+        if self.kind in ("mask", "mask_file"):
+            array = self.data if self.kind == "mask" else _read_mask_png(self.data)
+            if array.shape != (height, width):
+                raise RegionError(
+                    f"region {self.name!r} is a {array.shape[0]}×{array.shape[1]} mask but the "
+                    f"image is {height}×{width}; pass a mask of the image's size"
+                )
+            return array.copy()
+        if self.kind == "polygon":
+            from skimage.draw import polygon2mask
+
+            xs, ys = self.data[:, 0], self.data[:, 1]
+            if xs.min() < 0 or ys.min() < 0 or xs.max() > width or ys.max() > height:
+                raise RegionError(
+                    f"region {self.name!r} has polygon points outside the {height}×{width} image"
+                )
+            # pixel (i, j) covers [j, j+1) × [i, i+1): its centre is at index coordinates + 0.5
+            return polygon2mask((height, width), np.stack([ys - 0.5, xs - 0.5], axis=1))
+        if self.kind == "union":
+            a, b = self.data
+            return a._raster(height, width) | b._raster(height, width)
+        return ~self.data._raster(height, width)
+
+    def to_mask(self, height: int, width: int) -> np.ndarray:
+        """The region as an (height, width) boolean mask; an empty region raises RegionError."""
+        out = self._raster(int(height), int(width))
+        if not out.any():
+            raise RegionError(
+                f"region {self.name!r} covers no pixel of the {height}×{width} image; "
+                "a metric over an empty region has no meaning — fix the region"
+            )
+        return out
+
+
+def _read_mask_png(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L")) > 0
+    except OSError as e:
+        raise RegionError(f"mask file {str(path)!r} could not be read as an image ({e})") from e
+
+
+def as_region(region: Any, name: str = "region") -> Region:
+    """Accept a Region or a boolean mask array."""
+    if isinstance(region, Region):
+        return region
+    if isinstance(region, np.ndarray):
+        return Region.mask(region)
+    raise XaiTypeError(
+        f"{name} of type {type(region).__name__} is not a Region; use Region.box(...), "
+        "Region.mask(...) or an image's .regions[...]"
+    )

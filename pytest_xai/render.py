@@ -1,0 +1,92 @@
+"""Pictures: heatmap overlays, lime-style boundaries, region outlines and PNG writing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pytest_xai._atomic import atomic_path
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def overlay(
+    heatmap: np.ndarray, image: np.ndarray | None = None, scale: float | None = None
+) -> np.ndarray:
+    """A heatmap over a greyed image as RGB uint8: red positive, blue negative, clear at 0.
+
+    The colormap is diverging and centred on 0 (matplotlib's ``bwr``), scaled symmetrically to
+    ``scale`` (default: the largest absolute value), with opacity growing with |value| as in
+    shap's ``image_plot``.
+    """
+    from matplotlib import colormaps
+
+    heat = np.asarray(heatmap, dtype=np.float64)
+    limit = float(np.abs(heat).max()) if scale is None else float(scale)
+    norm = heat / limit if limit > 0 else np.zeros_like(heat)
+    norm = np.clip(norm, -1.0, 1.0)
+    colours = colormaps["bwr"](0.5 + 0.5 * norm)[..., :3]
+    if image is None:
+        grey = np.full(heat.shape, 0.85)
+    else:
+        grey = 0.35 + 0.5 * (np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114]))
+    base = np.repeat(grey[..., None], 3, axis=-1)
+    alpha = (0.85 * np.abs(norm))[..., None]
+    return _to_uint8((1 - alpha) * base + alpha * colours)
+
+
+def draw_outline(
+    picture: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = (255, 215, 0)
+) -> np.ndarray:
+    """Draw the boundary of a boolean mask on an RGB uint8 picture (a copy)."""
+    from skimage.segmentation import find_boundaries
+
+    out = picture.copy()
+    out[find_boundaries(mask, mode="inner")] = colour
+    return out
+
+
+def boundaries_picture(
+    image: np.ndarray,
+    segments: np.ndarray,
+    weights: np.ndarray,
+    num_features: int = 5,
+    positive_only: bool = True,
+) -> np.ndarray:
+    """lime's ``get_image_and_mask`` + ``mark_boundaries`` picture as RGB uint8.
+
+    The ``num_features`` superpixels of largest |weight| are kept (only the positive ones with
+    ``positive_only``); their boundaries are drawn in yellow. Without ``positive_only`` the
+    positive ones are tinted green and the negative ones red, as lime does.
+    """
+    from skimage.segmentation import mark_boundaries
+
+    order = np.argsort(-np.abs(weights), kind="stable")
+    if positive_only:
+        chosen = [int(f) for f in order if weights[f] > 0][:num_features]
+        mask = np.isin(segments, chosen).astype(np.int64)
+        picture = np.asarray(image, dtype=np.float64).copy()
+    else:
+        chosen = [int(f) for f in order[:num_features]]
+        mask = np.zeros(segments.shape, dtype=np.int64)
+        picture = np.asarray(image, dtype=np.float64).copy()
+        top = float(picture.max())
+        for f in chosen:
+            inside = segments == f
+            channel = 1 if weights[f] > 0 else 0
+            mask[inside] = 1 if weights[f] > 0 else -1
+            picture[inside, channel] = top
+    return _to_uint8(mark_boundaries(picture, mask))
+
+
+def save_png(picture: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write an RGB uint8 picture as PNG atomically (temp file and rename)."""
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        Image.fromarray(picture).save(tmp, format="PNG")
+    return target

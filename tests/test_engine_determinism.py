@@ -1,0 +1,109 @@
+"""Determinism: same seed same bits, batch-size invariance, global RNGs untouched, batching."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import Classifier, explain
+
+METHODS = ["lime", "kernel_shap", "gradient_shap"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_seed_same_bits_other_seed_differs(shapes_clf, shapes_image, method):
+    a = explain(shapes_clf, shapes_image, method=method, samples=300, seed=7)
+    b = explain(shapes_clf, shapes_image, method=method, samples=300, seed=7)
+    c = explain(shapes_clf, shapes_image, method=method, samples=300, seed=8)
+    assert np.array_equal(a.heatmap, b.heatmap)
+    assert not np.array_equal(a.heatmap, c.heatmap)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_size_changes_nothing_beyond_1e5(shapes_clf, shapes_image, method):
+    results = [
+        explain(shapes_clf, shapes_image, method=method, samples=300, batch_size=b)
+        for b in (1, 7, 64, 1000)
+    ]
+    for other in results[1:]:
+        np.testing.assert_allclose(other.heatmap, results[0].heatmap, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_global_rngs_are_neither_used_nor_disturbed(shapes_clf, shapes_image, method):
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    expected = (random.random(), np.random.random(), torch.rand(1).item())
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    first = explain(shapes_clf, shapes_image, method=method, samples=200, seed=3)
+    assert (random.random(), np.random.random(), torch.rand(1).item()) == expected
+    # a different global state gives the same explanation: the globals are not used
+    random.seed(99)
+    np.random.seed(99)
+    torch.manual_seed(99)
+    second = explain(shapes_clf, shapes_image, method=method, samples=200, seed=3)
+    assert np.array_equal(first.heatmap, second.heatmap)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_many_images_equal_one_at_a_time(shapes_clf, shapes_samples, method):
+    images = [s.image for s in shapes_samples]
+    together = explain(shapes_clf, images, method=method, samples=300, seed=5)
+    assert isinstance(together, list) and len(together) == 3
+    for image, joint in zip(images, together):
+        alone = explain(shapes_clf, image, method=method, samples=300, seed=5)
+        assert joint.target == alone.target
+        np.testing.assert_allclose(joint.heatmap, alone.heatmap, atol=1e-5, rtol=0)
+
+
+def test_images_of_different_sizes_in_one_call(shapes_clf, shapes_image):
+    small = shapes_image[:48, :40]
+    out = explain(shapes_clf, [shapes_image, small], samples=200)
+    assert [e.heatmap.shape for e in out] == [(64, 64), (48, 40)]
+
+
+def test_forward_batches_are_bounded_and_shared(shapes_image):
+    """No forward pass sees more than batch_size images; two images share batches."""
+    from example_project.models import clean
+
+    seen: list[int] = []
+    inner = clean(device="cpu").model
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        seen.append(len(x))
+        return inner(x)
+
+    clf = Classifier(model, device="cpu", batch_size=64)
+    explain(clf, [shapes_image, shapes_image[::-1].copy()], samples=100)
+    perturbation_batches = seen[1:]  # the first call is the unperturbed prediction
+    assert max(perturbation_batches) <= 64
+    assert sum(perturbation_batches) == 200
+    assert len(perturbation_batches) == 4  # 200 rows in chunks of 64: shared across images
+
+
+def test_superpixel_methods_use_mask_rows_as_documented(shapes_clf, shapes_image):
+    lime = explain(shapes_clf, shapes_image, method="lime", samples=500)
+    assert lime.meta["evaluations"] == 500
+    assert lime.weights is not None and lime.segments is not None
+    # the heatmap paints each superpixel's weight on its pixels
+    assert np.array_equal(lime.heatmap, lime.weights[lime.segments].astype(np.float32))
+    ks = explain(shapes_clf, shapes_image, method="kernel_shap", samples=500)
+    # efficiency: weights sum to f(x) - f(∅)
+    assert abs(ks.weights.sum() - (ks.local_prediction - ks.intercept)) < 1e-6
+
+
+def test_probability_and_target_semantics(shapes_clf, shapes_samples):
+    image = shapes_samples[2].image
+    pred = shapes_clf.predict(image, top_k=3)
+    assert abs(sum(pred.probabilities) - 1) < 1e-5  # softmax, not max(logits)
+    exp = explain(shapes_clf, image, samples=100)
+    assert exp.target == pred.label and exp.target_name == pred.name
+    assert abs(exp.probability - pred.probability) < 1e-6
+    other = explain(shapes_clf, image, samples=100, target="circle")
+    assert other.target == 0 and other.target_name == "circle"

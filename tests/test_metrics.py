@@ -1,0 +1,113 @@
+"""Metrics on hand-made heatmaps with known answers (Quantus' definitions, positive part)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_xai import Explanation, Region, RegionError, metrics
+
+
+def exp_of(heatmap, weights=None, segments=None) -> Explanation:
+    heat = np.asarray(heatmap, dtype=np.float32)
+    return Explanation(
+        heatmap=heat,
+        weights=weights,
+        segments=segments,
+        target=0,
+        target_name="0",
+        probability=1.0,
+        method="lime",
+        output="logit",
+        seed=0,
+        samples=10,
+    )
+
+
+# 4×4 heatmap; the region is the left half (x in [0, 2)).
+HEAT = np.array(
+    [[4, 3, 0, -5], [2, 1, 0, 0], [0, 0, 1, 0], [0, -1, 0, 1]],
+    dtype=np.float32,
+)
+LEFT = Region.box(0, 0, 2, 4)
+
+
+def test_relevance_mass_known_answer():
+    # positive part: left = 4+3+2+1 = 10, right = 1+1 = 2; negatives ignored
+    assert metrics.relevance_mass(exp_of(HEAT), LEFT) == pytest.approx(10 / 12)
+    assert metrics.relevance_mass(exp_of(HEAT), ~LEFT) == pytest.approx(2 / 12)
+    # no positive evidence at all: nothing inside the region
+    assert metrics.relevance_mass(exp_of(-np.abs(HEAT)), LEFT) == 0.0
+
+
+def test_relevance_rank_known_answer():
+    # |region| = 8. Quantus ranks by a stable ascending argsort and keeps the last 8: the zeros
+    # at raster indices 13 and 14, the ones at 5, 10, 15, then 2 (4), 3 (1) and 4 (0).
+    # Of those, 13, 5, 4, 1 and 0 lie in the left half: 5 / 8.
+    assert metrics.relevance_rank(exp_of(HEAT), LEFT) == pytest.approx(5 / 8)
+    # a region holding exactly the 3 largest pixels scores 1
+    top3 = Region.mask(np.isin(np.arange(16).reshape(4, 4), [0, 1, 4]))
+    assert metrics.relevance_rank(exp_of(HEAT), top3) == 1.0
+
+
+def test_pointing_game_known_answer():
+    assert metrics.pointing_game(exp_of(HEAT), LEFT) is True
+    assert metrics.pointing_game(exp_of(HEAT), ~LEFT) is False
+    # a tie for the maximum: any maximal pixel in the region is a hit (Quantus' np.any)
+    tie = HEAT.copy()
+    tie[3, 3] = 4
+    assert metrics.pointing_game(exp_of(tie), ~LEFT) is True
+
+
+def test_top_k_intersection_known_answer():
+    assert metrics.top_k_intersection(exp_of(HEAT), LEFT, k=3) == 1.0
+    # top-6 (stable ascending, last 6): the ones at 5, 10, 15 and 2, 3, 4; 5, 4, 1, 0 are left
+    assert metrics.top_k_intersection(exp_of(HEAT), LEFT, k=6) == pytest.approx(4 / 6)
+    with pytest.raises(ValueError, match="k=0"):
+        metrics.top_k_intersection(exp_of(HEAT), LEFT, k=0)
+
+
+def test_empty_region_raises_instead_of_a_number():
+    empty = Region.mask(np.zeros((4, 4), dtype=bool))
+    for fn in (metrics.relevance_mass, metrics.relevance_rank, metrics.pointing_game):
+        with pytest.raises(RegionError, match="covers no pixel"):
+            fn(exp_of(HEAT), empty)
+
+
+def test_spearman_uses_weights_when_segments_are_shared():
+    seg = np.repeat(np.arange(4), 4).reshape(4, 4)
+    a = exp_of(np.array([1, 2, 3, 4])[seg], np.array([1.0, 2, 3, 4]), seg)
+    b = exp_of(np.array([10, 20, 30, 40])[seg], np.array([10.0, 20, 30, 40]), seg)
+    c = exp_of(np.array([4, 3, 2, 1])[seg], np.array([4.0, 3, 2, 1]), seg)
+    assert metrics.spearman(a, b) == pytest.approx(1.0)
+    assert metrics.spearman(a, c) == pytest.approx(-1.0)
+    # a pixel-level explanation against a superpixel one: ranks over the heatmaps
+    pixel = exp_of(np.array([1, 2, 3, 4])[seg] + 0.01 * np.arange(16).reshape(4, 4))
+    assert metrics.spearman(a, pixel) > 0.9
+
+
+def test_top_k_iou_and_cosine_known_answers():
+    a = exp_of(HEAT)
+    assert metrics.top_k_iou(a, a, 0.25) == 1.0
+    flipped = exp_of(HEAT[:, ::-1].copy())
+    # top-4 of HEAT: (0,0),(0,1),(1,0) and (1,1) by value 4,3,2 then the first 1 in raster order
+    # flipped: the mirror images; the two sets are disjoint
+    assert metrics.top_k_iou(a, flipped, 0.25) == 0.0
+    assert metrics.cosine(a, a) == pytest.approx(1.0)
+    assert metrics.cosine(a, exp_of(-HEAT)) == pytest.approx(-1.0)
+    assert metrics.cosine(a, exp_of(np.zeros((4, 4)))) == 0.0
+
+
+def test_region_algebra_and_errors():
+    box = Region.box(1, 1, 3, 3)
+    assert box.to_mask(4, 4).sum() == 4
+    assert (box | LEFT).to_mask(4, 4).sum() == 10
+    assert (~box).to_mask(4, 4).sum() == 12
+    tri = Region.polygon([(0, 0), (4, 0), (0, 4)])
+    assert 6 <= tri.to_mask(4, 4).sum() <= 10
+    with pytest.raises(RegionError, match="outside"):
+        Region.box(0, 0, 5, 4).to_mask(4, 4)
+    with pytest.raises(RegionError, match="empty"):
+        Region.box(2, 2, 2, 3)
+    with pytest.raises(RegionError, match="3×3 mask"):
+        Region.mask(np.ones((3, 3), dtype=bool)).to_mask(4, 4)
