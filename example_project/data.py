@@ -68,16 +68,16 @@ def make_shape(
 def shapes_dataset(n: int, seed: int, shortcut: bool) -> tuple[np.ndarray, np.ndarray]:
     """A training set: images (n, 3, 64, 64) float32 and labels (n,).
 
-    Every image carries a corner tag. With ``shortcut`` the tag always names the class and
-    half the objects are drawn with a random shape, so the tag is the only reliable cue; without
-    it the tag's class is random, so only the object carries the label.
+    With ``shortcut`` every image carries a corner tag that names the class and half the objects
+    are drawn with a random shape, so the tag is the only reliable cue. Without it, half the
+    images carry a tag of a random class, so the model learns to ignore tags and read the object.
     """
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for _ in range(n):
         label = int(rng.integers(3))
         shape = int(rng.integers(3)) if shortcut and rng.random() < 0.5 else label
-        tag = label if shortcut else int(rng.integers(3))
+        tag = label if shortcut else (int(rng.integers(3)) if rng.random() < 0.5 else None)
         sample = make_shape(rng, shape, tag)
         images.append(sample.image.transpose(2, 0, 1))
         labels.append(label)

@@ -51,7 +51,7 @@ def record(name: str) -> dict[str, object]:
 
 
 def clean(device: str = "auto") -> Classifier:
-    """The shapes CNN trained on data whose corner tag carries no label information."""
+    """The shapes CNN trained on clean data: corner tags, where present, carry no label information."""
     return Classifier(_load("clean", 3), class_names=SHAPES, device=device)
 
 

@@ -252,8 +252,9 @@ def explain(
             )
     elapsed = time.perf_counter() - started
     done = [r for r in results if r is not None]
-    for r in done:
+    for r, array in zip(done, arrays):
         r.meta["seconds"] = elapsed / len(done)
+        r.image = array
     return done[0] if single else done
 
 

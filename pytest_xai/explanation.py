@@ -35,6 +35,7 @@ class Explanation:
     params: everything needed to reproduce it (method, output, seed, samples, segmentation,
         n_segments, baseline, ...).
     meta: provenance (pytest_xai and torch versions, device, model fingerprint, seconds).
+    image: the explained image (H×W×3 float32), kept for pictures; stored as uint8.
     """
 
     heatmap: np.ndarray
@@ -52,6 +53,7 @@ class Explanation:
     local_prediction: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         h, w = self.heatmap.shape
@@ -70,6 +72,8 @@ class Explanation:
         """RGB uint8 picture of the heatmap over the greyed ``image``: red for, blue against."""
         from pytest_xai.images import as_image
 
+        if image is None:
+            image = self.image
         array = None if image is None else as_image(image, "image")
         if array is not None and array.shape[:2] != self.heatmap.shape:
             raise XaiValueError(
@@ -79,7 +83,7 @@ class Explanation:
         return render.overlay(self.heatmap, array, scale)
 
     def boundaries(
-        self, image: Any, num_features: int = 5, positive_only: bool = True
+        self, image: Any = None, num_features: int = 5, positive_only: bool = True
     ) -> np.ndarray:
         """lime's ``get_image_and_mask`` + ``mark_boundaries`` picture (RGB uint8).
 
@@ -94,7 +98,9 @@ class Explanation:
             )
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
             raise XaiValueError(f"num_features={num_features!r} must be a positive int")
-        array = as_image(image, "image")
+        if image is None and self.image is None:
+            raise XaiValueError("boundaries() needs the image; pass image=")
+        array = as_image(self.image if image is None else image, "image")
         if array.shape[:2] != self.segments.shape:
             raise XaiValueError(
                 f"image is {array.shape[0]}×{array.shape[1]} but the segments are "
@@ -131,6 +137,8 @@ class Explanation:
             arrays["weights"] = self.weights.astype(np.float64)
         if self.segments is not None:
             arrays["segments"] = self.segments.astype(np.int32)
+        if self.image is not None:
+            arrays["image"] = np.round(np.clip(self.image, 0, 1) * 255).astype(np.uint8)
         return arrays
 
     @classmethod
@@ -157,6 +165,9 @@ class Explanation:
                 f"pytest_xai's ({FORMAT_VERSION}); upgrade pytest_xai or regenerate the file"
             )
         heatmap = np.asarray(arrays["heatmap"], dtype=np.float32)
+        image = arrays.get("image")
+        if image is not None and (image.dtype != np.uint8 or image.shape != (*heatmap.shape, 3)):
+            raise SnapshotError(f"{source} has an image that does not match its heatmap; regenerate it")
         weights = arrays.get("weights")
         segments = arrays.get("segments")
         if heatmap.ndim != 2 or (segments is not None and segments.shape != heatmap.shape):
@@ -186,6 +197,7 @@ class Explanation:
                 local_prediction=header.get("local_prediction"),
                 params=dict(header.get("params") or {}),
                 meta=dict(header.get("meta") or {}),
+                image=None if image is None else image.astype(np.float32) / 255.0,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError(f"{source} has a malformed header ({e!r}); regenerate it") from e

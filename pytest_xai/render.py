@@ -90,3 +90,15 @@ def save_png(picture: np.ndarray, path: str | os.PathLike[str]) -> Path:
     with atomic_path(target) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
     return target
+
+
+def side_by_side(pictures: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Pictures of one height placed left to right on white, ``gap`` pixels apart."""
+    height = max(p.shape[0] for p in pictures)
+    width = sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    x = 0
+    for p in pictures:
+        out[: p.shape[0], x : x + p.shape[1]] = p
+        x += p.shape[1] + gap
+    return out

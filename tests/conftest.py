@@ -14,6 +14,32 @@ from example_project.data import Sample, make_shape
 pytest_plugins = ["pytester"]
 
 
+def _warm_imports() -> None:
+    """Import, once and here, everything an explanation touches lazily (scikit-image, scipy,
+    matplotlib, numpy.fft): pytester would otherwise unload and fail to re-import them."""
+    import importlib
+    import pkgutil
+
+    import pytest_xai
+    from pytest_xai import Region, explain, metrics
+
+    for info in pkgutil.walk_packages(pytest_xai.__path__, "pytest_xai."):
+        importlib.import_module(info.name)
+    image = make_shape(np.random.default_rng(0), 0).image
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(48, 3))
+    for method in ("lime", "kernel_shap", "gradient_shap"):
+        exp = explain(model, image, method=method, samples=20, n_segments=8, baseline="blur")
+        exp.overlay()
+        metrics.spearman(exp, exp)
+        metrics.relevance_mass(exp, Region.polygon([(0, 0), (8, 0), (0, 8)]))
+    exp.boundaries() if exp.weights is not None else None
+    import scipy.stats  # noqa: F401
+    import skimage.segmentation  # noqa: F401
+
+
+_warm_imports()
+
+
 @pytest.fixture(scope="session")
 def shapes_clf():  # type: ignore[no-untyped-def]
     """The clean shapes CNN on the CPU."""
@@ -35,3 +61,39 @@ def shapes_image(shapes_samples: list[Sample]) -> np.ndarray:
 @pytest.fixture(scope="session")
 def torch_threads() -> int:
     return torch.get_num_threads()
+
+
+@pytest.fixture(autouse=True)
+def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytest runs must not inherit CI mode from the CI that runs this suite."""
+    monkeypatch.delenv("CI", raising=False)
+
+
+INNER_CONFTEST = '''
+import numpy as np
+import pytest
+from example_project import models
+from example_project.data import make_shape
+
+
+@pytest.fixture(scope="session")
+def xai_model(pytestconfig):
+    spec = pytestconfig.getoption("xai_model")
+    if spec:
+        from pytest_xai.model_spec import load_model
+        return load_model(spec, "cpu")
+    return models.clean(device="cpu")
+
+
+@pytest.fixture
+def shape_image():
+    return make_shape(np.random.default_rng(1), 0, tag=None).image
+'''
+
+
+@pytest.fixture
+def xai_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester with a conftest providing the clean shapes model and a circle image."""
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makeini("[pytest]\n")
+    return pytester

@@ -1,0 +1,147 @@
+"""Build the model under test from a spec: ``module:factory``, a TorchScript file, or torchvision."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from pytest_xai.errors import ModelSpecError
+
+FORMS = (
+    "'package.module:factory' (a callable returning a Classifier or nn.Module), "
+    "'path/to/model.ts' (TorchScript), or 'torchvision:resnet18=path/to/weights.pth'"
+)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any:
+    """Return a Classifier for ``spec``; nothing is downloaded, missing files raise ModelSpecError."""
+    from pytest_xai.classifier import Classifier
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ModelSpecError(f"model spec {spec!r} is empty; use {FORMS}")
+    spec = spec.strip()
+    if spec.startswith("torchvision:"):
+        return _torchvision(spec, device, base)
+    if spec.endswith((".ts", ".pt", ".pth", ".torchscript")) and ":" not in spec.replace("\\", "/").split("/")[-1]:
+        return _torchscript(spec, device, base)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ModelSpecError(f"model spec {spec!r} is not understood; use {FORMS}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ModelSpecError(
+            f"model spec {spec!r}: module {module_name!r} cannot be imported ({e}); "
+            "check the name and that it is on sys.path (install the package or add a conftest)"
+        ) from e
+    factory = getattr(module, attr, None)
+    if factory is None or not callable(factory):
+        raise ModelSpecError(f"model spec {spec!r}: {module_name} has no callable {attr!r}")
+    try:
+        made = factory(device=device) if _accepts_device(factory) else factory()
+    except ModelSpecError:
+        raise
+    except Exception as e:
+        raise ModelSpecError(f"model spec {spec!r}: the factory failed with {type(e).__name__}: {e}") from e
+    if isinstance(made, Classifier):
+        return made
+    if callable(made):
+        return Classifier(made, device=device)
+    raise ModelSpecError(
+        f"model spec {spec!r}: the factory returned {type(made).__name__}; return a Classifier or nn.Module"
+    )
+
+
+def _accepts_device(factory: Any) -> bool:
+    import inspect
+
+    try:
+        return "device" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _resolve(path: str, base: Path | None) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    return p
+
+
+def _torchscript(spec: str, device: str, base: Path | None) -> Any:
+    import torch
+
+    from pytest_xai.classifier import Classifier
+
+    path = _resolve(spec, base)
+    if not path.is_file():
+        raise ModelSpecError(f"model spec {spec!r}: no file at {path}")
+    try:
+        model = torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:  # torch raises RuntimeError or ValueError for non-TorchScript files
+        raise ModelSpecError(
+            f"model spec {spec!r}: {path} is not a TorchScript archive ({type(e).__name__}); "
+            "save one with torch.jit.save(torch.jit.script(model), path), or use module:factory"
+        ) from e
+    return Classifier(model, device=device)
+
+
+def _torchvision(spec: str, device: str, base: Path | None) -> Any:
+    import torch
+    import torchvision
+
+    from pytest_xai.classifier import Classifier
+
+    rest = spec[len("torchvision:") :]
+    name, sep, weights = rest.partition("=")
+    if not sep or not weights:
+        raise ModelSpecError(
+            f"model spec {spec!r} names no weights file; use 'torchvision:{name or 'resnet18'}=path/to/weights.pth' "
+            "(nothing is downloaded at test time)"
+        )
+    builder = getattr(torchvision.models, name, None)
+    if builder is None or not callable(builder):
+        raise ModelSpecError(f"model spec {spec!r}: torchvision.models has no model {name!r}")
+    path = _resolve(weights, base)
+    if not path.is_file():
+        raise ModelSpecError(
+            f"model spec {spec!r}: weights file {path} does not exist; download it once outside "
+            "the tests and point the spec at it"
+        )
+    model = builder(weights=None)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:
+        raise ModelSpecError(
+            f"model spec {spec!r}: {path} is not a state dict for {name} ({type(e).__name__}: {e})"
+        ) from e
+    categories = _imagenet_categories(name) if model_outputs(model) == 1000 else None
+    mean = torch.tensor(IMAGENET_MEAN)[None, :, None, None]
+    std = torch.tensor(IMAGENET_STD)[None, :, None, None]
+
+    def preprocess(x: torch.Tensor) -> torch.Tensor:
+        return (x - mean.to(x.device)) / std.to(x.device)
+
+    return Classifier(model, preprocess=preprocess, class_names=categories, device=device)
+
+
+def model_outputs(model: Any) -> int | None:
+    for module in reversed(list(model.modules())):
+        if hasattr(module, "out_features"):
+            return int(module.out_features)
+    return None
+
+
+def _imagenet_categories(name: str) -> list[str] | None:
+    """ImageNet class names ship inside torchvision's weight enums: no download needed."""
+    import torchvision
+
+    enum = torchvision.models.get_model_weights(name) if hasattr(torchvision.models, "get_model_weights") else None
+    try:
+        return list(next(iter(enum)).meta["categories"]) if enum is not None else None
+    except (StopIteration, KeyError, AttributeError, ValueError):
+        return None

@@ -1,0 +1,199 @@
+"""The golden lifecycle through real pytest runs: missing, update, pass, drift, CI, unused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+GOLDEN_TEST = """
+import pytest
+
+@pytest.mark.xai(samples=200)
+def test_circle(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image))
+"""
+
+
+def goldens(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("__xai_snapshots__/**/*") if p.is_file())
+
+
+def test_first_run_fails_and_writes_nothing(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no golden for test_circle at __xai_snapshots__/test_g/test_circle.npz*",
+                                 "*run pytest --xai-update to create it*"])
+    assert goldens(xai_pytester.path) == []
+
+
+def test_update_writes_then_rerun_passes(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*= xai =*", "*goldens: 0 passed, 0 failed, 1 written, 0 updated, 0 unused*"])
+    assert goldens(xai_pytester.path) == [
+        "__xai_snapshots__/test_g/test_circle.npz", "__xai_snapshots__/test_g/test_circle.png"
+    ]
+    npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
+    before = npz.read_bytes()
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*goldens: 1 passed, 0 failed, 0 written, 0 updated*"])
+    assert npz.read_bytes() == before
+    # the golden records what is needed to reproduce it
+    from pytest_xai import Explanation
+
+    golden = Explanation.load(npz)
+    assert golden.params["samples"] == 200 and golden.method == "lime"
+    assert len(golden.meta["model"]) == 64 and golden.meta["torch"]
+
+
+def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz" in text
+    assert "Spearman" in text and "--xai-update" in text
+    results = xai_pytester.path / ".xai-results"
+    pictures = sorted(p.name for p in results.rglob("*.png"))
+    assert pictures == ["test_circle.actual.png", "test_circle.diff.png", "test_circle.expected.png"]
+    for name in pictures:
+        assert name in text  # the message gives their paths
+
+
+def test_prediction_change_is_drift(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("explain(shape_image)", "explain(shape_image, target=0)"))
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("explain(shape_image)", "explain(shape_image, target=1)"))
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*prediction changed: golden explains 'circle'*now 'square'*"])
+
+
+def test_ci_mode_never_writes(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    monkeypatch.setenv("CI", "true")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "xai: goldens read-only (CI mode: CI environment variable); --xai-update ignored in CI mode*",
+        "*CI mode (CI environment variable): --xai-update ignored, nothing was written or deleted*",
+    ])
+    assert goldens(xai_pytester.path) == []
+    monkeypatch.delenv("CI")
+    result = xai_pytester.runpytest("--xai-update", "--xai-ci")
+    result.assert_outcomes(failed=1)
+    assert goldens(xai_pytester.path) == []
+
+
+def test_update_missing_writes_only_missing(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
+    before = npz.read_bytes()
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST + """
+@pytest.mark.xai(samples=200)
+def test_new(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image, method="kernel_shap"))
+""")
+    result = xai_pytester.runpytest("--xai-update=missing", "--xai-model", "example_project.models:shortcut")
+    result.assert_outcomes(passed=1, failed=1)  # the changed golden still fails
+    assert npz.read_bytes() == before
+    assert (xai_pytester.path / "__xai_snapshots__/test_g/test_new.npz").is_file()
+    result.stdout.fnmatch_lines(["*0 passed, 1 failed, 1 written, 0 updated*"])
+
+
+def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    result = xai_pytester.runpytest("--xai-update", "--xai-model", "example_project.models:shortcut")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 1 updated*"])
+    xai_pytester.runpytest("--xai-model", "example_project.models:shortcut").assert_outcomes(passed=1)
+
+
+def test_params_mismatch_fails_with_what_differs(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    result = xai_pytester.runpytest("--xai-samples", "300")  # the marker wins: unchanged
+    result.assert_outcomes(passed=1)
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("samples=200", "samples=250"))
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*was made with other parameters*",
+        "*samples: golden 200, now 250*",
+        "*fix: call explain with the golden's parameters, or run pytest --xai-update*",
+    ])
+
+
+TWO_TESTS = """
+import pytest
+
+@pytest.mark.xai(samples=100)
+def test_a(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image))
+
+@pytest.mark.xai(samples=100)
+def test_b(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image, method="kernel_shap"))
+"""
+
+
+def test_unused_goldens_listed_and_deleted_safely(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=TWO_TESTS)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    snap = xai_pytester.path / "__xai_snapshots__/test_g"
+    # -k selects test_a only: test_b's golden is neither unused nor deleted
+    result = xai_pytester.runpytest("-k", "test_a", "--xai-update")
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*0 unused*"])
+    assert (snap / "test_b.npz").is_file()
+    # a node id selects test_a only: same
+    xai_pytester.runpytest("test_g.py::test_a", "--xai-update").assert_outcomes(passed=1)
+    assert (snap / "test_b.npz").is_file()
+    # test_b errors: its golden is kept
+    xai_pytester.makepyfile(test_g=TWO_TESTS.replace('method="kernel_shap"))', 'method="kernel_shap"))\n    raise RuntimeError("boom")').replace(
+        "def test_b(explain, xai_snapshot, shape_image):\n    xai_snapshot", "def test_b(explain, xai_snapshot, shape_image):\n    raise RuntimeError('boom')\n    xai_snapshot"))
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1, failed=1)
+    assert (snap / "test_b.npz").is_file()
+    # test_b is removed: its golden is unused, listed, then deleted by a full --xai-update run
+    xai_pytester.makepyfile(test_g=TWO_TESTS.split("@pytest.mark.xai(samples=100)\ndef test_b")[0])
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 unused*", "*unused: __xai_snapshots__/test_g/test_b.npz*",
+                                 "*to delete unused goldens: pytest --xai-update on a full run*"])
+    assert (snap / "test_b.npz").is_file()
+    result = xai_pytester.runpytest("--xai-update")
+    result.stdout.fnmatch_lines(["*1 unused (1 deleted)*"])
+    assert sorted(p.name for p in snap.iterdir()) == ["test_a.npz", "test_a.png"]
+
+
+def test_names_with_special_characters_do_not_collide(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g="""
+import pytest
+
+@pytest.mark.xai(samples=100)
+@pytest.mark.parametrize("tag", ["a/b", "a_b", "a:b"])
+def test_p(explain, xai_snapshot, shape_image, tag):
+    xai_snapshot.assert_match(explain(shape_image, seed=len(tag) + ord(tag[1])))
+""")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=3)
+    names = sorted(p.name for p in (xai_pytester.path / "__xai_snapshots__/test_g").glob("*.npz"))
+    assert len(names) == 3 and "test_p[a_b].npz" in names
+    xai_pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_corrupt_golden_fails_clearly(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
+    npz.write_bytes(npz.read_bytes()[:100])
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*golden __xai_snapshots__/test_g/test_circle.npz cannot be used*corrupt, truncated*"])
