@@ -250,8 +250,9 @@ class SnapshotFixture:
                          "min_spearman": s_bound, "min_top_k_iou": i_bound}
         if self.record is not None:
             for key in ("spearman", "top_k_iou"):
-                if metrics_entry[key] is not None:
-                    self.record.properties.append((f"xai_golden_{key}", round(float(metrics_entry[key]), 6)))
+                value = metrics_entry[key]
+                if value is not None:
+                    self.record.properties.append((f"xai_golden_{key}", round(value, 6)))
         if result.passed:
             outcome("passed", **metrics_entry)
             return

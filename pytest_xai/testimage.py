@@ -61,7 +61,8 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
         if kind == "box":
             if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
                 raise XaiValueError(f"{where}: box must be [x0, y0, x1, y1] numbers, got {value!r}")
-            region = Region.box(*value, name=name)
+            x0, y0, x1, y1 = value
+            region = Region.box(x0, y0, x1, y1, name=name)
         elif kind == "mask":
             if not isinstance(value, str):
                 raise XaiValueError(f"{where}: mask must be a PNG file name, got {value!r}")

@@ -48,9 +48,13 @@ def test_surrogate_equals_lime_base(shapes_clf, shapes_image):
 
 
 def test_end_to_end_matches_lime_image(shapes_clf, shapes_samples):
-    """method='lime' vs LimeImageExplainer on the same segments and fill: Spearman ≥ 0.9."""
-    for sample in shapes_samples[:2]:
-        seg = segment(sample.image, "slic", 40)
+    """method='lime' vs LimeImageExplainer on the same segments and fill: Spearman ≥ 0.9.
+
+    About 20 superpixels: there LIME's own seed-to-seed Spearman at 3000 samples is 0.99; at
+    about 30 it drops to 0.82-0.96, and agreement with the reference can be no better.
+    """
+    for sample in shapes_samples:
+        seg = segment(sample.image, "slic", 25)
         ours = explain(shapes_clf, sample.image, method="lime", samples=3000, segments=seg, seed=1)
 
         def classifier_fn(batch: np.ndarray) -> np.ndarray:

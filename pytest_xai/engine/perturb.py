@@ -102,9 +102,14 @@ def fill_image(
 def perturb(
     image: torch.Tensor, fill: torch.Tensor, segments: torch.Tensor, masks: torch.Tensor
 ) -> torch.Tensor:
-    """Images (n, 3, H, W) keeping the superpixels where ``masks`` (n, M) is True, else ``fill``."""
+    """Images (n, 3, H, W) keeping the superpixels where ``masks`` (n, M) is True, else ``fill``.
+
+    The result is built channels-last (its memory is n×H×W×3), the layout convolutions run
+    fastest in, so a channels-last model needs no conversion.
+    """
     keep = masks[:, segments]  # (n, H, W)
-    return torch.where(keep[:, None], image, fill)
+    hwc = torch.where(keep[..., None], image.permute(1, 2, 0), fill.permute(1, 2, 0))
+    return hwc.permute(0, 3, 1, 2)
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -1,0 +1,166 @@
+"""Engine benchmark: ratios against the model's own forward cost and the reference libraries.
+
+    python benchmarks/bench.py            # both configurations, CPU (or --device cuda)
+
+Prints, per configuration, in one process on the same model, image, segments and samples:
+  (a) engine time / best forward-only time for the same number of inputs (target ≤ 1.10)
+  (b) lime's LimeImageExplainer time / engine time (target ≥ 2 small CNN, ≥ 1 resnet18)
+  (c) shap's GradientExplainer time / gradient_shap time (target ≥ 1.5)
+  (d) peak memory growth from 256 to 4096 samples (target ≤ 10%), measured in subprocesses
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_xai import Classifier, explain  # noqa: E402
+from pytest_xai.engine.segmentation import segment  # noqa: E402
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def config(name: str, device: str) -> tuple[Classifier, np.ndarray, int, int]:
+    """(classifier, image, n_segments, samples) for a named configuration."""
+    if name == "small_cnn":
+        from example_project.data import make_shape
+        from example_project.models import SmallCNN
+
+        torch.manual_seed(0)
+        image = make_shape(np.random.default_rng(0), 0, tag=0).image
+        return Classifier(SmallCNN(3), device=device), image, 100, 1000
+    import torchvision
+    from skimage import data
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    image = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).fromarray(data.astronaut()).resize((224, 224)),
+        dtype=np.float32,
+    ) / 255.0
+    return Classifier(model, device=device), image, 150, 256
+
+
+def forward_only(clf: Classifier, image: np.ndarray, n: int, batch: int) -> None:
+    """The model alone on n copies of the image, inputs prepared in the model's best layout."""
+    fmt = torch.channels_last if clf.channels_last else torch.contiguous_format
+    x = clf.to_batch([image])
+    full = x.expand(batch, -1, -1, -1).contiguous(memory_format=fmt)
+    tail = x.expand(n % batch or batch, -1, -1, -1).contiguous(memory_format=fmt)
+    with torch.inference_mode():
+        for start in range(0, n, batch):
+            clf.model(full if n - start >= batch else tail)
+
+
+def bench(name: str, device: str, repeats: int) -> dict[str, object]:
+    clf, image, n_segments, samples = config(name, device)
+    seg = segment(image, "slic", n_segments)
+    m = int(seg.max()) + 1
+    h, w = image.shape[:2]
+    out: dict[str, object] = {"config": name, "device": str(clf.device), "segments": m, "samples": samples,
+                              "auto_batch": clf.auto_batch_size(h, w)}
+    explain(clf, image, samples=50, segments=seg)  # warm-up
+    sweep = {b: best_of(lambda b=b: forward_only(clf, image, samples, b), repeats) for b in (4, 8, 16, 32, 64, 128, 256)}
+    best_batch = min(sweep, key=sweep.__getitem__)
+    engine = best_of(lambda: explain(clf, image, samples=samples, segments=seg), repeats)
+    out["forward_sweep_s"] = {b: round(t, 4) for b, t in sweep.items()}
+    out["engine_s"] = round(engine, 4)
+    out["best_forward_s"] = round(sweep[best_batch], 4)
+    out["best_forward_batch"] = best_batch
+    out["a_engine_over_forward"] = round(engine / sweep[best_batch], 3)
+
+    from lime import lime_image
+
+    def classifier_fn(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch.astype(np.float32)).permute(0, 3, 1, 2).to(clf.device)
+        with torch.inference_mode():
+            return clf.logits(x).cpu().numpy()
+
+    def run_lime() -> None:
+        lime_image.LimeImageExplainer(random_state=0).explain_instance(
+            image.astype(np.float64), classifier_fn, labels=(0,), top_labels=None, hide_color=None,
+            num_samples=samples, segmentation_fn=lambda _: seg,
+        )
+
+    lime_t = best_of(run_lime, max(1, repeats - 1))
+    out["lime_s"] = round(lime_t, 4)
+    out["b_lime_over_engine"] = round(lime_t / engine, 2)
+
+    import shap
+
+    background = np.stack([image[::-1].copy(), np.full_like(image, 0.5)])
+    bg_t = torch.from_numpy(background).permute(0, 3, 1, 2).contiguous().to(clf.device)
+    x_t = torch.from_numpy(image[None]).permute(0, 3, 1, 2).contiguous().to(clf.device)
+    n_grad = 200 if name == "small_cnn" else 64
+    ours_g = best_of(lambda: explain(clf, image, method="gradient_shap", samples=n_grad, background=list(background)), repeats)
+    explainer = shap.GradientExplainer(clf.model, bg_t, batch_size=50)
+    shap_t = best_of(lambda: explainer.shap_values(x_t, nsamples=n_grad, ranked_outputs=1), max(1, repeats - 1))
+    out["gradient_samples"] = n_grad
+    out["gradient_shap_s"] = round(ours_g, 4)
+    out["shap_gradient_s"] = round(shap_t, 4)
+    out["c_shap_over_gradient_shap"] = round(shap_t / ours_g, 2)
+
+    peaks = {}
+    for n in (256, 4096):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--memory", name, "--samples", str(n), "--device", device],
+            capture_output=True, text=True, check=True,
+        )
+        peaks[n] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"]
+    out["peak_mb_256"] = peaks[256]
+    out["peak_mb_4096"] = peaks[4096]
+    out["d_memory_growth"] = round(peaks[4096] / peaks[256] - 1, 3)
+    return out
+
+
+def memory(name: str, samples: int, device: str) -> None:
+    clf, image, n_segments, _ = config(name, device)
+    seg = segment(image, "slic", n_segments)
+    explain(clf, image, samples=samples, segments=seg)
+    if torch.cuda.is_available() and device != "cpu":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_mb": round(peak, 1)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--config", choices=("small_cnn", "resnet18", "all"), default="all")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory", default=None)
+    parser.add_argument("--samples", type=int, default=256)
+    args = parser.parse_args()
+    if args.memory:
+        memory(args.memory, args.samples, args.device)
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    names = ("small_cnn", "resnet18") if args.config == "all" else (args.config,)
+    for name in names:
+        print(json.dumps(bench(name, args.device, args.repeats), indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Set up and run pytest_xai's two jobs from a fresh clone with nothing but Python 3.10+.
+
+    python3 dev.py report   # the example suite, with its HTML report (example-report.html)
+    python3 dev.py test     # ruff, mypy and the project's tests
+
+Each command creates .venv on first use (torch from the pinned wheels, then this project
+with its dev extras) and reuses it while pyproject.toml and this file are unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".pytest-xai-setup"
+# torch and torchvision pins that install from this machine's local wheels (x86_64: CUDA build
+# usable on CPU; aarch64: CPU build); pyproject.toml admits both.
+TORCH = {
+    "aarch64": ["torch==2.9.1", "torchvision==0.24.1"],
+    "arm64": ["torch==2.9.1", "torchvision==0.24.1"],
+}.get(platform.machine().lower(), ["torch==2.14.1", "torchvision==0.29.1"])
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=cwd, check=True)
+
+
+def setup() -> None:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "dev.py"):
+        digest.update((ROOT / name).read_bytes())
+    wanted = digest.hexdigest()
+    if STAMP.is_file() and STAMP.read_text() == wanted and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        venv.create(VENV, with_pip=True)
+    pip = [PYTHON, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run(*pip, *TORCH)
+    run(*pip, "-e", ".[dev]")
+    STAMP.write_text(wanted)
+
+
+def main() -> int:
+    job = sys.argv[1] if len(sys.argv) > 1 else ""
+    if job not in ("report", "test"):
+        print(__doc__)
+        return 2
+    setup()
+    extra = sys.argv[2:]
+    try:
+        if job == "report":
+            run(PYTHON, "-m", "pytest", "example_project", "--xai-report", "example-report.html", *extra)
+            print(f"report: {ROOT / 'example-report.html'}")
+        else:
+            run(PYTHON, "-m", "ruff", "check", "pytest_xai", "tests", "example_project", "benchmarks")
+            run(PYTHON, "-m", "mypy")
+            run(PYTHON, "-m", "pytest", "tests", "-n", "2", *extra)
+    except subprocess.CalledProcessError as e:
+        return e.returncode or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
