@@ -17,11 +17,12 @@ from pytest_xai import metrics, render
 from pytest_xai._record import safe_name
 from pytest_xai.explanation import Explanation
 
-# Defaults measured with benchmarks/golden_tolerance.py (see README, "Choosing tolerances"):
-# the same model re-explained with other seeds gives Spearman >= 0.90 and top-20% IoU >= 0.64
-# at the 1st percentile, while a retrained or shortcut model falls below 0.5 and 0.3.
-DEFAULT_MIN_SPEARMAN = 0.8
-DEFAULT_MIN_TOP_K_IOU = 0.5
+# Defaults measured with benchmarks/golden_tolerance.py (README, "Choosing tolerances"): the
+# clean model re-explained with 5 other seeds gave Spearman >= 0.82 and top-20% IoU >= 0.70
+# (worst of 3 images x 3 methods; a golden keeps its seed, so real run-to-run variation is
+# far smaller), while the shortcut model gave at most 0.44 and 0.46.
+DEFAULT_MIN_SPEARMAN = 0.7
+DEFAULT_MIN_TOP_K_IOU = 0.55
 COMPARED_PARAMS = ("method", "output", "samples", "segmentation", "n_segments", "baseline", "local_smoothing")
 
 
