@@ -1,0 +1,238 @@
+"""Plugin features through real pytest runs: helpers, report, cache, marker, images, xdist."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HELPERS = """
+import pytest
+from pytest_xai import Region, assert_attribution_avoids, assert_attribution_focus, assert_explanations_agree
+
+@pytest.mark.xai(samples=200)
+def test_focus(explain, shape_image):
+    assert_attribution_focus(explain(shape_image), Region.box(0, 0, 8, 8, name="corner"), min_mass=0.5)
+
+@pytest.mark.xai(samples=200)
+def test_avoid(explain, shape_image):
+    assert_attribution_avoids(explain(shape_image), Region.box(0, 0, 64, 64, name="everything"), max_mass=0.1)
+
+@pytest.mark.xai(samples=200)
+def test_agree(explain, shape_image):
+    assert_explanations_agree(explain(shape_image), explain(shape_image, method="gradient_shap"),
+                              min_spearman=0.9, min_top_k_iou=0.9)
+
+@pytest.mark.xai(samples=200)
+def test_passes(explain, shape_image):
+    assert_attribution_avoids(explain(shape_image), Region.box(0, 0, 4, 4, name="tiny"), max_mass=0.5)
+"""
+
+
+def test_helper_failure_messages(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_h=HELPERS)
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=3, passed=1)
+    result.stdout.fnmatch_lines([
+        "*def test_focus(explain, shape_image):",
+        ">*assert_attribution_focus(explain(shape_image), Region.box(0, 0, 8, 8, name=\"corner\"), min_mass=0.5)",
+        "E*attribution does not focus on region 'corner': relevance mass 0.0* < min_mass 0.500",
+        "E*method=lime target='circle' (p=*) output=logit seed=0 samples=200",
+        "E*overlay (heatmap, region outlined): .xai-results*focus-corner.png",
+    ])
+    result.stdout.fnmatch_lines([
+        "E*attribution rests on region 'everything': relevance mass 1.000 > max_mass 0.100",
+    ])
+    result.stdout.fnmatch_lines([
+        "E*explanations disagree: Spearman * < min_spearman 0.900; top-20% IoU * < min_top_k_iou 0.900",
+        "E*a: method=lime*", "E*b: method=gradient_shap*", "E*overlays (a | b): .xai-results*",
+    ])
+    pictures = sorted(p.name for p in (xai_pytester.path / ".xai-results").rglob("*.png"))
+    assert pictures == ["01-agree-lime-gradient_shap.png", "01-avoid-everything.png", "01-focus-corner.png"]
+    # the helper's own frames are hidden: the user's line is what pytest shows
+    assert "assertions.py" not in result.stdout.str()
+
+
+def test_html_and_json_reports(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_h=HELPERS)
+    xai_pytester.runpytest("--xai-report", "out.html").assert_outcomes(failed=3, passed=1)
+    page = (xai_pytester.path / "out.html").read_text()
+    assert page.count('src="data:image/png;base64,') >= 8  # self-contained pictures
+    assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
+    # failures first
+    assert page.index("test_h.py::test_agree") < page.index("test_h.py::test_passes")
+    assert "confidence" in page and "FAIL" in page and "pass" in page
+    xai_pytester.runpytest("--xai-report", "out.json").assert_outcomes(failed=3, passed=1)
+    data = json.loads((xai_pytester.path / "out.json").read_text())
+    by_test = {t["nodeid"].split("::")[1]: t for t in data["tests"]}
+    assert by_test["test_focus"]["outcome"] == "failed" and by_test["test_passes"]["outcome"] == "passed"
+    (check,) = by_test["test_focus"]["checks"]
+    assert check["metric"] == "relevance_mass" and check["bound"] == 0.5 and check["passed"] is False
+    assert check["region"] == "corner" and check["method"] == "lime"
+    assert by_test["test_agree"]["images"]  # the image and its method agreement are recorded
+    (agreement,) = next(iter(by_test["test_agree"]["images"].values()))["agreement"].values()
+    assert -1 <= agreement["spearman"] <= 1
+
+
+def test_cache_hits_and_time_in_summary(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c="""
+import pytest
+
+@pytest.mark.parametrize("i", range(3))
+@pytest.mark.xai(samples=100)
+def test_same(explain, shape_image, i):
+    assert explain(shape_image).samples == 100
+""")
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*= xai =*", "explanations: 1 computed, 2 from cache, * s explaining"])
+
+
+def test_marker_option_and_ini_precedence(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeini("[pytest]\nxai_method = kernel_shap\nxai_samples = 120\n")
+    xai_pytester.makepyfile(test_m="""
+import pytest
+
+def test_ini(explain, shape_image):
+    e = explain(shape_image)
+    assert (e.method, e.samples, e.seed) == ("kernel_shap", 130, 5)
+
+@pytest.mark.xai(method="lime", samples=90, seed=2, n_segments=20, output="probability")
+def test_marker(explain, shape_image):
+    e = explain(shape_image)
+    assert (e.method, e.samples, e.seed, e.output) == ("lime", 90, 2, "probability")
+    assert e.params["n_segments"] == 20
+    assert explain(shape_image, seed=3).seed == 3
+
+@pytest.mark.xai(colour="red")
+def test_bad_marker(explain, shape_image):
+    explain(shape_image)
+""")
+    result = xai_pytester.runpytest("--xai-seed", "5", "--xai-samples", "130")
+    result.assert_outcomes(passed=2, errors=1)
+    assert "@pytest.mark.xai got ['colour']; it takes keyword arguments" in result.stdout.str()
+
+
+def test_xai_image_sidecar_regions(xai_pytester: pytest.Pytester) -> None:
+    from PIL import Image
+
+    from example_project.data import make_shape
+
+    sample = make_shape(np.random.default_rng(1), 1, tag=1)
+    folder = xai_pytester.path / "imgs"
+    folder.mkdir()
+    Image.fromarray((sample.image * 255).astype(np.uint8)).save(folder / "sq.png")
+    Image.fromarray(sample.mask.astype(np.uint8) * 255).save(folder / "sq.object.png")
+    (folder / "sq.regions.json").write_text(json.dumps(
+        {"object": {"mask": "sq.object.png"}, "tag": {"box": [2, 2, 12, 12]},
+         "tri": {"polygon": [[0, 0], [10, 0], [0, 10]]}}))
+    (folder / "bad.png").write_bytes((folder / "sq.png").read_bytes())
+    (folder / "bad.regions.json").write_text(json.dumps({"tag": {"box": [0, 0, 99, 10]}}))
+    xai_pytester.makeini("[pytest]\nxai_images_dir = imgs\n")
+    xai_pytester.makepyfile(test_i="""
+import numpy as np
+import pytest
+from pytest_xai import assert_attribution_focus
+
+@pytest.mark.xai(samples=200)
+def test_regions(explain, xai_image):
+    image = xai_image("sq.png")
+    assert sorted(image.regions) == ["object", "tag", "tri"]
+    assert image.regions["tag"].to_mask(64, 64).sum() == 100
+    assert image.shape == (64, 64, 3)
+    assert_attribution_focus(explain(image), image.regions["object"], min_mass=0.2)
+
+def test_bad_sidecar(xai_image):
+    xai_image("bad.png")
+
+def test_missing(xai_image):
+    xai_image("nope.png")
+""")
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*bad.regions.json: region 'tag' (x0, y0, x1, y1)=(0, 0, 99, 10) lies outside the 64×64 image*",
+        "*xai_image('nope.png'): no file *nope.png; put the image there or set ini xai_images_dir*",
+    ])
+
+
+def test_junit_xml_gets_metrics(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_h=HELPERS)
+    xai_pytester.runpytest("--junitxml", "junit.xml")
+    xml = (xai_pytester.path / "junit.xml").read_text()
+    assert 'name="xai_focus_relevance_mass"' in xml
+    assert 'name="xai_agree_spearman"' in xml
+
+
+def test_help_group_and_no_torch_without_explanations(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*explanation regression testing (pytest_xai)*", "*--xai-update*"])
+    pytester.makepyfile(test_plain="""
+import sys
+
+def test_plain():
+    assert "torch" not in sys.modules
+""")
+    pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_bad_configuration_is_a_usage_error(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n")
+    xai_pytester.makeini("[pytest]\nxai_samples = many\n")
+    result = xai_pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*xai_samples='many' is not an int*"])
+    xai_pytester.makeini("[pytest]\nxai_min_spearman = 2\n")
+    result = xai_pytester.runpytest()
+    result.stderr.fnmatch_lines(["*xai_min_spearman='2' is out of range*"])
+
+
+def test_model_spec_that_cannot_load(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n")
+    result = pytester.runpytest("--xai-model", "no_such_pkg.models:make")
+    result.stdout.fnmatch_lines(["*module 'no_such_pkg.models' cannot be imported*"])
+    result = pytester.runpytest("--xai-model", "torchvision:resnet18=missing.pth")
+    result.stdout.fnmatch_lines(["*weights file *missing.pth does not exist*"])
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*no model under test: pass --xai-model SPEC*"])
+
+
+XDIST = """
+import pytest
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.xai(samples=100)
+def test_many(explain, xai_snapshot, shape_image, seed):
+    xai_snapshot.assert_match(explain(shape_image, seed=seed))
+    xai_snapshot.assert_match(explain(shape_image, seed=seed, method="kernel_shap"), name="ks")
+"""
+
+
+def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    from pytest_xai import Explanation
+
+    xai_pytester.makepyfile(test_x=XDIST)
+    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update", "--xai-report", "r.json")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*0 passed, 0 failed, 12 written, 0 updated, 0 unused*"])
+    snap = xai_pytester.path / "__xai_snapshots__/test_x"
+    parallel = {p.name: Explanation.load(p).heatmap for p in snap.glob("*.npz")}
+    assert len(parallel) == 12 and not list(snap.glob(".*"))  # no temp files left
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    assert len(data["tests"]) == 6 and data["goldens"]["written"] == 12  # one merged report
+    # the same goldens as a serial run
+    for p in snap.iterdir():
+        p.unlink()
+    xai_pytester.runpytest_subprocess("-p", "no:xdist", "--xai-update").assert_outcomes(passed=6)
+    serial = {p.name: Explanation.load(p).heatmap for p in snap.glob("*.npz")}
+    assert serial.keys() == parallel.keys()
+    for name in serial:
+        assert np.array_equal(serial[name], parallel[name])
+    # unused detection merges across workers: remove one parametrisation, run with -n 2
+    xai_pytester.makepyfile(test_x=XDIST.replace("range(6)", "range(5)"))
+    result = xai_pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*10 passed, 0 failed, 0 written, 0 updated, 2 unused*"])
