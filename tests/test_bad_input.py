@@ -1,0 +1,177 @@
+"""Every bad input gets a ValueError/TypeError naming the argument, the value and the fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import Classifier, Explanation, Region, RegionError, SnapshotError, explain, load_image, metrics
+from pytest_xai.errors import ModelOutputError, ModelSpecError, XaiError
+from pytest_xai.model_spec import load_model
+from pytest_xai.testimage import parse_regions
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+def returning(fn: Callable[[torch.Tensor], Any]) -> Classifier:
+    return Classifier(fn, device="cpu")
+
+
+def exp_of(img: np.ndarray) -> Explanation:
+    heat = np.zeros(img.shape[:2], dtype=np.float32)
+    heat[10:20, 10:20] = 1
+    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+
+
+CASES: list[tuple[str, Callable[..., Any], type, str]] = [
+    # images
+    ("rank", lambda img, clf: explain(clf, np.zeros((2, 2, 64, 64, 3))), ValueError, "rank 5"),
+    ("channels", lambda img, clf: explain(clf, np.zeros((64, 64, 5))), ValueError, "5 channels"),
+    ("dtype bool", lambda img, clf: explain(clf, np.zeros((64, 64, 3), bool)), TypeError, "dtype bool"),
+    ("dtype str", lambda img, clf: load_image(np.full((64, 64, 3), "a")), TypeError, "dtype <U1"),
+    ("range 0..255 float", lambda img, clf: explain(clf, img * 255), ValueError, "divide by 255"),
+    ("negative", lambda img, clf: explain(clf, img - 0.5), ValueError, "outside [0, 1]"),
+    ("int out of range", lambda img, clf: load_image(np.full((9, 9), 300)), ValueError, "0..255"),
+    ("nan", lambda img, clf: explain(clf, np.where(img > 0.5, np.nan, img)), ValueError, "NaN or inf"),
+    ("inf", lambda img, clf: explain(clf, np.where(img > 0.5, np.inf, img)), ValueError, "NaN or inf"),
+    ("too small", lambda img, clf: explain(clf, img[:4, :4]), ValueError, "at least 8×8"),
+    ("too small for segments", lambda img, clf: explain(clf, img[:12, :12], n_segments=50), ValueError,
+     "n_segments=50 is out of range for a 12×12 image"),
+    ("not an image", lambda img, clf: explain(clf, {"a": 1}), TypeError, "not an image"),
+    ("missing file", lambda img, clf: load_image("/no/such.png"), ValueError, "is not a file"),
+    # the model
+    ("model shape", lambda img, clf: explain(returning(lambda x: x.mean((1, 2, 3))), img), ModelOutputError,
+     "returned shape (1,)"),
+    ("model nan", lambda img, clf: explain(returning(lambda x: torch.full((len(x), 3), float("nan"))), img),
+     ModelOutputError, "NaN or inf logits"),
+    ("model not tensor", lambda img, clf: explain(returning(lambda x: [1, 2]), img), ModelOutputError,
+     "returned list, not a tensor"),
+    ("not a model", lambda img, clf: explain(42, img), TypeError, "not a Classifier or a model"),
+    ("device", lambda img, clf: Classifier(torch.nn.Identity(), device="tpu"), ValueError, "device='tpu'"),
+    # parameters
+    ("target range", lambda img, clf: explain(clf, img, target=7), ValueError, "target=7 is out of range"),
+    ("target name", lambda img, clf: explain(clf, img, target="dog"), ValueError, "target='dog' is not a class name"),
+    ("target type", lambda img, clf: explain(clf, img, target=1.5), TypeError, "target=1.5"),
+    ("samples < 2", lambda img, clf: explain(clf, img, samples=1), ValueError, "samples=1 is out of range"),
+    ("samples huge", lambda img, clf: explain(clf, img, samples=10**9), ValueError, "samples=1000000000"),
+    ("samples type", lambda img, clf: explain(clf, img, samples="many"), TypeError, "samples='many'"),
+    ("single segment", lambda img, clf: explain(clf, img, segments=np.zeros((64, 64), int)), ValueError,
+     "single segment"),
+    ("segments shape", lambda img, clf: explain(clf, img, segments=np.zeros((8, 8), int)), ValueError,
+     "segments has shape (8, 8)"),
+    ("segments name", lambda img, clf: explain(clf, img, segments="watershed"), ValueError, "segments='watershed'"),
+    ("method", lambda img, clf: explain(clf, img, method="gradcam"), ValueError, "method='gradcam'"),
+    ("output", lambda img, clf: explain(clf, img, output="softmax"), ValueError, "output='softmax'"),
+    ("baseline name", lambda img, clf: explain(clf, img, baseline="noise"), ValueError, "baseline='noise'"),
+    ("baseline range", lambda img, clf: explain(clf, img, baseline=2.0), ValueError, "baseline=2.0"),
+    ("baseline shape", lambda img, clf: explain(clf, img, baseline=(1, 2)), TypeError, "baseline=(1, 2)"),
+    ("kernel_shap too few", lambda img, clf: explain(clf, img, method="kernel_shap", samples=10), ValueError,
+     "samples=10 is too few"),
+    ("background size", lambda img, clf: explain(clf, img, method="gradient_shap", background=[img[:32]]),
+     ValueError, "background[0] is 32×64"),
+    ("background for lime", lambda img, clf: explain(clf, img, background=[img]), ValueError,
+     "apply to method='gradient_shap'"),
+    ("batch_size", lambda img, clf: explain(clf, img, batch_size=0), ValueError, "batch_size=0"),
+    ("seed", lambda img, clf: explain(clf, img, seed=-1), ValueError, "seed=-1"),
+    # regions
+    ("empty box", lambda img, clf: Region.box(5, 5, 5, 9), RegionError, "is empty"),
+    ("empty mask", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.zeros((64, 64), bool))),
+     RegionError, "covers no pixel"),
+    ("outside", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.box(60, 60, 70, 70)), RegionError,
+     "lies outside the 64×64 image"),
+    ("mask shape", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.ones((32, 32), bool))),
+     RegionError, "is a 32×32 mask but the image is 64×64"),
+    ("region type", lambda img, clf: metrics.relevance_mass(exp_of(img), (0, 0, 4, 4)), TypeError, "not a Region"),
+    ("empty complement", lambda img, clf: metrics.pointing_game(exp_of(img), ~Region.box(0, 0, 64, 64)),
+     RegionError, "covers no pixel"),
+    ("sidecar schema", lambda img, clf: parse_regions({"a": {"circle": 3}}, Path("x.json"), 64, 64), ValueError,
+     "exactly one key of ('box', 'mask', 'polygon')"),
+    ("sidecar box", lambda img, clf: parse_regions({"a": {"box": [0, 0, "1", 2]}}, Path("x.json"), 64, 64),
+     ValueError, "box must be [x0, y0, x1, y1] numbers"),
+    # configuration
+    ("model spec import", lambda img, clf: load_model("nope.nothing:factory"), ModelSpecError, "cannot be imported"),
+    ("model spec form", lambda img, clf: load_model("just-a-name"), ModelSpecError, "is not understood"),
+    ("model spec attr", lambda img, clf: load_model("example_project.models:nothing"), ModelSpecError,
+     "has no callable 'nothing'"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)
+
+
+def test_region_mask_png_of_another_size(tmp_path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "m.png")
+    with pytest.raises(RegionError, match="is a 32×32 mask but the image is 64×64"):
+        metrics.relevance_mass(exp_of(img), Region.mask(tmp_path / "m.png"))
+    with pytest.raises(RegionError, match="is a 32×32 mask"):
+        parse_regions({"m": {"mask": "m.png"}}, tmp_path / "x.regions.json", 64, 64)
+
+
+def saved(img: np.ndarray, tmp_path: Path) -> Path:
+    return exp_of(img).save(tmp_path / "g.npz")
+
+
+GOLDEN_CASES: list[tuple[str, Callable[[Path], None], str]] = [
+    ("truncated", lambda p: p.write_bytes(p.read_bytes()[:200]), "corrupt, truncated or not an .npz"),
+    ("garbage", lambda p: p.write_bytes(b"not a zip at all"), "corrupt, truncated or not an .npz"),
+    ("empty", lambda p: p.write_bytes(b""), "corrupt, truncated or not an .npz"),
+    ("foreign", lambda p: np.savez(p, weights=np.zeros(3)), "is not a pytest_xai file"),
+    ("newer", lambda p: _rewrite_header(p, version=99), "serializer version 99, newer than"),
+    ("other format", lambda p: _rewrite_header(p, format="something.else"), "not a pytest_xai explanation file"),
+    ("bad header", lambda p: _rewrite_header(p, target="x"), "malformed header"),
+]
+
+
+def _rewrite_header(path: Path, **changes: Any) -> None:
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(str(arrays["header"]))
+    header.update(changes)
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(("case", "damage", "fragment"), GOLDEN_CASES, ids=[c[0] for c in GOLDEN_CASES])
+def test_bad_golden_file(case: str, damage: Callable[[Path], None], fragment: str, img: np.ndarray,
+                         tmp_path: Path) -> None:
+    path = saved(img, tmp_path)
+    damage(path)
+    with pytest.raises(SnapshotError, match=None) as info:
+        Explanation.load(path)
+    assert fragment in str(info.value)
+
+
+def test_golden_with_other_params_or_segmentation(img: np.ndarray, clf: Classifier) -> None:
+    from pytest_xai.snapshots import params_mismatch
+
+    a = explain(clf, img, samples=100)
+    b = explain(clf, img, samples=100, segments="quickshift")
+    c = explain(clf, img, samples=120, output="probability")
+    assert params_mismatch(a, b) == ["segmentation: golden 'slic', now 'quickshift'"]
+    assert params_mismatch(a, c) == ["output: golden 'logit', now 'probability'", "samples: golden 100, now 120"]
+    assert params_mismatch(a, a) == []
