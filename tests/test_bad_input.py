@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from pytest_xai import Classifier, Explanation, Region, RegionError, SnapshotError, explain, load_image, metrics
+from pytest_xai import (
+    Classifier,
+    Explanation,
+    Region,
+    RegionError,
+    SnapshotError,
+    explain,
+    load_image,
+    metrics,
+)
 from pytest_xai.errors import ModelOutputError, ModelSpecError, XaiError
 from pytest_xai.model_spec import load_model
 from pytest_xai.testimage import parse_regions
@@ -161,7 +171,7 @@ def test_bad_golden_file(case: str, damage: Callable[[Path], None], fragment: st
                          tmp_path: Path) -> None:
     path = saved(img, tmp_path)
     damage(path)
-    with pytest.raises(SnapshotError, match=None) as info:
+    with pytest.raises(SnapshotError) as info:
         Explanation.load(path)
     assert fragment in str(info.value)
 

@@ -40,7 +40,7 @@ def _no_marker():  # type: ignore[no-untyped-def]
 def test_golden_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
     np.savez(path, header=np.array([Exploit()], dtype=object), heatmap=np.zeros((8, 8)))
-    with pytest.raises(SnapshotError, match="corrupt, truncated or not an .npz"):
+    with pytest.raises(SnapshotError, match=r"corrupt, truncated or not an \.npz"):
         Explanation.load(path)
 
 
