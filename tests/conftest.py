@@ -35,6 +35,15 @@ def _warm_imports() -> None:
     exp.boundaries() if exp.weights is not None else None
     import scipy.stats  # noqa: F401
     import skimage.segmentation  # noqa: F401
+    import torchvision  # noqa: F401  (the torchvision model spec imports it)
+
+    from pytest_xai.errors import ModelSpecError
+    from pytest_xai.model_spec import load_model
+
+    try:
+        load_model("torchvision:resnet18=/nonexistent/weights.pth")
+    except ModelSpecError:
+        pass
 
 
 _warm_imports()
