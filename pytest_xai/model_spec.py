@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,9 @@ def _torchscript(spec: str, device: str, base: Path | None) -> Any:
     if not path.is_file():
         raise ModelSpecError(f"model spec {spec!r}: no file at {path}")
     try:
-        model = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # recent torch deprecates TorchScript; users still ship it
+            warnings.simplefilter("ignore", FutureWarning)
+            model = torch.jit.load(str(path), map_location="cpu")
     except Exception as e:  # torch raises RuntimeError or ValueError for non-TorchScript files
         raise ModelSpecError(
             f"model spec {spec!r}: {path} is not a TorchScript archive ({type(e).__name__}); "
