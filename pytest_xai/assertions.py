@@ -20,9 +20,9 @@ def _describe(exp: Explanation) -> str:
     )
 
 
-def _bound(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise XaiValueError(f"{name}={value!r} must be a number in [0, 1]")
+def _bound(value: Any, name: str, low: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= 1:
+        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, 1]")
     return float(value)
 
 
@@ -67,6 +67,16 @@ def _check(
     record.properties.append((f"xai_{kind}_{metric}", round(value, 6)))
 
 
+def _mass_check(kind: str, explanation: Explanation, region: Any, bound: float) -> tuple[Region, float, Path | None]:
+    """Measure relevance mass in the region, record the check, draw a picture if it failed."""
+    reg = as_region(region)
+    mass = metrics.relevance_mass(explanation, reg)
+    passed = mass >= bound if kind == "focus" else mass <= bound
+    picture = None if passed else _region_picture(explanation, reg, f"{kind}-{reg.name}")
+    _check(kind, explanation, reg, "relevance_mass", mass, bound, passed, picture)
+    return reg, mass, picture
+
+
 def assert_attribution_focus(explanation: Explanation, region: Any, *, min_mass: float = 0.5) -> None:
     """Fail unless at least ``min_mass`` of the positive attribution lies inside ``region``.
 
@@ -78,12 +88,8 @@ def assert_attribution_focus(explanation: Explanation, region: Any, *, min_mass:
     """
     __tracebackhide__ = True
     bound = _bound(min_mass, "min_mass")
-    reg = as_region(region)
-    mass = metrics.relevance_mass(explanation, reg)
-    passed = mass >= bound
-    picture = None if passed else _region_picture(explanation, reg, f"focus-{reg.name}")
-    _check("focus", explanation, reg, "relevance_mass", mass, bound, passed, picture)
-    if not passed:
+    reg, mass, picture = _mass_check("focus", explanation, region, bound)
+    if picture is not None:
         raise AssertionError(
             f"attribution does not focus on region {reg.name!r}: relevance mass {mass:.3f} "
             f"< min_mass {bound:.3f}\n"
@@ -97,15 +103,12 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
     """Fail if more than ``max_mass`` of the positive attribution lies inside ``region``.
 
     Use it for what the model must not look at: a watermark, a hospital tag, the background.
+    Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
     """
     __tracebackhide__ = True
     bound = _bound(max_mass, "max_mass")
-    reg = as_region(region)
-    mass = metrics.relevance_mass(explanation, reg)
-    passed = mass <= bound
-    picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
-    _check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture)
-    if not passed:
+    reg, mass, picture = _mass_check("avoid", explanation, region, bound)
+    if picture is not None:
         raise AssertionError(
             f"attribution rests on region {reg.name!r}: relevance mass {mass:.3f} "
             f"> max_mass {bound:.3f}\n"
@@ -119,28 +122,26 @@ def assert_explanations_agree(
 ) -> None:
     """Fail unless two explanations of one image rank the evidence alike.
 
-    Spearman over superpixel weights when both share segments, else over heatmaps; optionally
-    also the IoU of their top-20% most attributed pixels.
+    Spearman over superpixel weights when both share segments, else over heatmaps (bound in
+    [-1, 1]); optionally also the IoU of their top-20% most attributed pixels (bound in [0, 1]).
     """
     __tracebackhide__ = True
-    s_bound = _bound(min_spearman, "min_spearman") if min_spearman >= 0 else float(min_spearman)
+    s_bound = _bound(min_spearman, "min_spearman", low=-1.0)
+    i_bound = None if min_top_k_iou is None else _bound(min_top_k_iou, "min_top_k_iou")
     rho = metrics.spearman(a, b)
+    iou = None if i_bound is None else metrics.top_k_iou(a, b, 0.2)
     failures = []
     if rho < s_bound:
         failures.append(f"Spearman {rho:.3f} < min_spearman {s_bound:.3f}")
-    iou = None
-    if min_top_k_iou is not None:
-        i_bound = _bound(min_top_k_iou, "min_top_k_iou")
-        iou = metrics.top_k_iou(a, b, 0.2)
-        if iou < i_bound:
-            failures.append(f"top-20% IoU {iou:.3f} < min_top_k_iou {i_bound:.3f}")
+    if iou is not None and i_bound is not None and iou < i_bound:
+        failures.append(f"top-20% IoU {iou:.3f} < min_top_k_iou {i_bound:.3f}")
     picture = None
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])
         picture = render.save_png(side, _picture_path(f"agree-{a.method}-{b.method}"))
     _check("agree", a, None, "spearman", rho, s_bound, rho >= s_bound, picture, other=b)
-    if iou is not None:
-        _check("agree", a, None, "top_k_iou", iou, float(min_top_k_iou or 0), iou >= (min_top_k_iou or 0), picture, other=b)
+    if iou is not None and i_bound is not None:
+        _check("agree", a, None, "top_k_iou", iou, i_bound, iou >= i_bound, picture, other=b)
     if failures:
         raise AssertionError(
             "explanations disagree: " + "; ".join(failures) + "\n"

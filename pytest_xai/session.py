@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +55,6 @@ class XaiSession:
     unused: list[Path] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
     write_errors: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> XaiSession:
@@ -204,6 +201,3 @@ class XaiSession:
             ],
         }
 
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=1, sort_keys=False, default=str)
