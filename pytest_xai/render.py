@@ -84,11 +84,17 @@ def boundaries_picture(
     return _to_uint8(mark_boundaries(picture, mask))
 
 
+def upscale(picture: np.ndarray, min_height: int = 192) -> np.ndarray:
+    """Enlarge a small picture by a whole factor (nearest neighbour) so it is readable."""
+    factor = max(1, -(-min_height // picture.shape[0]))
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+
+
 def save_png(picture: np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write an RGB uint8 picture as PNG atomically (temp file and rename)."""
+    """Write an RGB uint8 picture as PNG atomically (temp file and rename), enlarged to be read."""
     target = Path(path)
     with atomic_path(target) as tmp:
-        Image.fromarray(picture).save(tmp, format="PNG")
+        Image.fromarray(upscale(picture)).save(tmp, format="PNG")
     return target
 
 
