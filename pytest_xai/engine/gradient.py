@@ -58,17 +58,21 @@ def expected_gradients(
         offset = first * _NOISE_BLOCK
         return torch.cat(blocks)[start - offset : stop - offset].to(device)
 
-    def run(start: int, stop: int) -> torch.Tensor:
-        x = image.expand(stop - start, -1, -1, -1)
-        if local_smoothing > 0:
-            x = x + local_smoothing * noise(start, stop)
-        base = background[picks[start:stop]]
-        delta = x - base
-        t = alphas[start:stop, None, None, None]
-        point = (base + t * delta).detach().requires_grad_(True)
-        with torch.enable_grad():
-            values = transform_output(logits_fn(point), output)[:, target]
-            (grad,) = torch.autograd.grad(values.sum(), point)
-        return (grad * delta).double().sum(0)
+    # work in H×W×C memory (channels-last), the layout convolutions are fastest in
+    image_hwc = image.permute(1, 2, 0)
+    background_hwc = background.permute(0, 2, 3, 1)
 
-    return (torch.stack(map_chunks(run, samples, batch_size)).sum(0) / samples).float()
+    def run(start: int, stop: int) -> torch.Tensor:
+        x = image_hwc.expand(stop - start, -1, -1, -1)
+        if local_smoothing > 0:
+            x = x + local_smoothing * noise(start, stop).permute(0, 2, 3, 1)
+        base = background_hwc[picks[start:stop]]
+        delta = x - base
+        point = (base + alphas[start:stop, None, None, None] * delta).requires_grad_(True)
+        with torch.enable_grad():
+            values = transform_output(logits_fn(point.permute(0, 3, 1, 2)), output)[:, target]
+            (grad,) = torch.autograd.grad(values.sum(), point)
+        return (grad * delta).sum(0, dtype=torch.float64)
+
+    total = torch.stack(map_chunks(run, samples, batch_size)).sum(0) / samples
+    return total.permute(2, 0, 1).float()
