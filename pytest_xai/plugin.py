@@ -93,6 +93,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if xai.is_worker:
         session.config.workeroutput["xai_collection"] = xai.collection.to_json()  # type: ignore[attr-defined]
         return
+    xai.remove_stale_temps()  # every worker has finished writing by now
     xai.find_unused()
     if xai.settings.update == "all" and xai.settings.can_write:
         xai.delete_unused()

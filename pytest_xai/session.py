@@ -76,9 +76,11 @@ class XaiSession:
             if any("::" in a and Path(a.split("::")[0]).resolve() == item.path for a in args):
                 self.collection.restricted.add(module)
         self.collection.selected = {item.nodeid for item in session.items}
-        if not self.is_worker:
-            for module in self.collection.modules:
-                remove_stale_temps(self.store.module_dir(Path(module)))
+
+    def remove_stale_temps(self) -> None:
+        """Delete temp files a killed writer left beside goldens; run when no writer is active."""
+        for module in self.collection.modules:
+            remove_stale_temps(self.store.module_dir(Path(module)))
 
     # -- records ------------------------------------------------------------------------------
     def add_report(self, report: pytest.TestReport) -> None:

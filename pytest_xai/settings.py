@@ -96,7 +96,7 @@ class Settings:
 
 def add_options(parser: pytest.Parser) -> None:
     """Register the "xai" option group and the ini keys."""
-    group = parser.getgroup("xai", "explanation regression testing (pytest_xai)")
+    group = parser.getgroup("xai", "xai: explanation regression testing (pytest_xai)")
     group.addoption(
         "--xai-update", dest="xai_update", nargs="?", const="all", default=None,
         choices=("all", "missing"),

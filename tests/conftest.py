@@ -4,6 +4,8 @@ from __future__ import annotations
 
 # pytester's in-process runs drop modules first imported inside them, and a second import of
 # numpy or torch fails; importing them here keeps them loaded for the whole session.
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -40,10 +42,8 @@ def _warm_imports() -> None:
     from pytest_xai.errors import ModelSpecError
     from pytest_xai.model_spec import load_model
 
-    try:
+    with contextlib.suppress(ModelSpecError):
         load_model("torchvision:resnet18=/nonexistent/weights.pth")
-    except ModelSpecError:
-        pass
 
 
 _warm_imports()

@@ -55,7 +55,7 @@ def test_save_load_roundtrip_without_pickle(tmp_path: Path, shapes_clf, shapes_i
         exp.target, exp.target_name, exp.method, exp.seed, exp.samples)
     assert back.params == {**exp.params, "baseline": exp.params["baseline"]} and back.meta == exp.meta
     assert np.abs(back.image - exp.image).max() <= 0.5 / 255 + 1e-6
-    with pytest.raises(ValueError, match="must end in .npz"):
+    with pytest.raises(ValueError, match=r"must end in \.npz"):
         exp.save(tmp_path / "e.png")
 
 

@@ -168,7 +168,7 @@ def test_junit_xml_gets_metrics(xai_pytester: pytest.Pytester) -> None:
 
 def test_help_group_and_no_torch_without_explanations(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
-    result.stdout.fnmatch_lines(["*explanation regression testing (pytest_xai)*", "*--xai-update*"])
+    result.stdout.fnmatch_lines(["xai: explanation regression testing (pytest_xai):", "*--xai-update*"])
     pytester.makepyfile(test_plain="""
 import sys
 

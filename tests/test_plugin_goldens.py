@@ -58,6 +58,8 @@ def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pyte
     text = result.stdout.str()
     assert "explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz" in text
     assert "Spearman" in text and "--xai-update" in text
+    # the golden's metadata says whether exactness was to be expected
+    assert "CPU results are bit-exact, so this is real drift" in text
     results = xai_pytester.path / ".xai-results"
     pictures = sorted(p.name for p in results.rglob("*.png"))
     assert pictures == ["test_circle.actual.png", "test_circle.diff.png", "test_circle.expected.png"]
@@ -157,8 +159,9 @@ def test_unused_goldens_listed_and_deleted_safely(xai_pytester: pytest.Pytester)
     xai_pytester.runpytest("test_g.py::test_a", "--xai-update").assert_outcomes(passed=1)
     assert (snap / "test_b.npz").is_file()
     # test_b errors: its golden is kept
-    xai_pytester.makepyfile(test_g=TWO_TESTS.replace('method="kernel_shap"))', 'method="kernel_shap"))\n    raise RuntimeError("boom")').replace(
-        "def test_b(explain, xai_snapshot, shape_image):\n    xai_snapshot", "def test_b(explain, xai_snapshot, shape_image):\n    raise RuntimeError('boom')\n    xai_snapshot"))
+    xai_pytester.makepyfile(test_g=TWO_TESTS.replace(
+        "def test_b(explain, xai_snapshot, shape_image):\n    xai_snapshot",
+        "def test_b(explain, xai_snapshot, shape_image):\n    raise RuntimeError('boom')\n    xai_snapshot"))
     result = xai_pytester.runpytest("--xai-update")
     result.assert_outcomes(passed=1, failed=1)
     assert (snap / "test_b.npz").is_file()

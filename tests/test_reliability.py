@@ -93,7 +93,7 @@ def test_sigkill_mid_write_leaves_the_old_golden_intact(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["golden.npz"]
 
 
-def test_stale_temp_files_are_cleaned_at_session_start(pytester: pytest.Pytester) -> None:
+def test_stale_temp_files_are_cleaned_by_the_next_run(pytester: pytest.Pytester) -> None:
     snap = pytester.path / "__xai_snapshots__" / "test_a"
     snap.mkdir(parents=True)
     (snap / ".test_x.npz.abc123.xai-tmp").write_bytes(b"half")
