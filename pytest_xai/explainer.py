@@ -175,12 +175,9 @@ def explain(
         tensors = [clf.to_batch([arrays[i]])[0] for i in indices]
         size = batch or clf.auto_batch_size(height, width)
         if method == "gradient_shap":
+            given = None if background is None else _background(background, shape, clf.device)
             for i, image in zip(indices, tensors):
-                bg = (
-                    default_background(image)
-                    if background is None
-                    else _background(background, shape, clf.device)
-                )
+                bg = default_background(image) if given is None else given
                 attribution = expected_gradients(
                     clf.logits,
                     image,
