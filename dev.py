@@ -59,7 +59,7 @@ def main() -> int:
     extra = sys.argv[2:]
     try:
         if job == "report":
-            run(PYTHON, "-m", "pytest", "example_project", "--xai-report", "example-report.html", *extra)
+            run(PYTHON, "-m", "pytest", "example_project", "--xai-report=example-report.html", *extra)
             print(f"report: {ROOT / 'example-report.html'}")
         else:
             run(PYTHON, "-m", "ruff", "check", "pytest_xai", "tests", "example_project", "benchmarks")

@@ -21,13 +21,13 @@ def overlay(
     """A heatmap over a greyed image as RGB uint8: red positive, blue negative, clear at 0.
 
     The colormap is diverging and centred on 0 (matplotlib's ``bwr``), scaled symmetrically to
-    ``scale`` (default: the largest absolute value), with opacity growing with |value| as in
-    shap's ``image_plot``.
+    ``scale`` (default: the 99.9th percentile of |value|, as shap's ``image_plot``, so a few
+    extreme pixels do not wash out a pixel-level map), with opacity growing with |value|.
     """
     from matplotlib import colormaps
 
     heat = np.asarray(heatmap, dtype=np.float64)
-    limit = float(np.abs(heat).max()) if scale is None else float(scale)
+    limit = float(np.percentile(np.abs(heat), 99.9)) if scale is None else float(scale)
     norm = heat / limit if limit > 0 else np.zeros_like(heat)
     norm = np.clip(norm, -1.0, 1.0)
     colours = colormaps["bwr"](0.5 + 0.5 * norm)[..., :3]

@@ -16,9 +16,9 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}
 h1{margin:0 0 4px} .totals{color:#555;margin-bottom:16px}
 section{border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 14px}
 section.failed,section.error{border-color:#d33;background:#fff7f7}
-h2{font-size:15px;margin:4px 0 8px;font-family:monospace}
+h2{font-size:18px;margin:18px 0 6px} section h2{font-size:15px;margin:4px 0 8px;font-family:monospace}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
-.passed{background:#2a2}.failed,.error{background:#d33}.skipped{background:#999}
+.badge.passed{background:#2a2}.badge.failed,.badge.error{background:#d33}.badge.skipped{background:#999}
 figure{display:inline-block;margin:4px 10px 4px 0;text-align:center;vertical-align:top}
 figure img{width:160px;image-rendering:pixelated;border:1px solid #ccc}
 figcaption{font-size:12px;color:#444;max-width:170px}
@@ -108,6 +108,45 @@ def _test_section(test: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _overview(tests: list[dict[str, Any]]) -> str:
+    """Every explained image once: all its methods side by side, mass, time and agreement."""
+    images: dict[str, dict[str, Any]] = {}
+    for test in tests:
+        for key, image in test["images"].items():
+            entry = images.setdefault(key, {"image": image, "methods": {}, "agreement": {}})
+            entry["agreement"].update(image.get("agreement") or {})
+            for e in test["explanations"]:
+                if e["image"] == key:
+                    entry["methods"].setdefault(e["method"], e)
+    parts = ["<h2>Images: methods compared</h2>"]
+    for entry in images.values():
+        image, exps = entry["image"], list(entry["methods"].values())
+        first = exps[0]
+        regions = image.get("regions", [])
+        parts.append(
+            f"<section><p><b>{html.escape(image['name'])}</b>: predicted "
+            f"{html.escape(first['target'])} with confidence {first['probability']:.3f} (softmax)</p>"
+        )
+        parts.append(_img(image["picture"], "image") + "".join(
+            _img(e["overlay"], f"{e['method']} ({e['samples']} samples)") for e in exps))
+        head = "".join(f"<th>mass on {html.escape(r)}</th>" for r in regions)
+        rows = "".join(
+            f"<tr><td>{html.escape(e['method'])}</td>"
+            + "".join(f"<td>{_fmt(e['mass'].get(r, '-'))}</td>" for r in regions)
+            + f"<td>{_fmt(e.get('seconds') or 0.0)}</td></tr>"
+            for e in exps
+        )
+        parts.append(f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>")
+        if entry["agreement"]:
+            rows = "".join(
+                f"<tr><td>{html.escape(pair)}</td><td>{_fmt(v['spearman'])}</td><td>{_fmt(v['top_k_iou'])}</td></tr>"
+                for pair, v in sorted(entry["agreement"].items())
+            )
+            parts.append(f"<table><tr><th>methods</th><th>Spearman</th><th>top-20% IoU</th></tr>{rows}</table>")
+        parts.append("</section>")
+    return "".join(parts) if images else ""
+
+
 def render_html(data: dict[str, Any]) -> str:
     """One page: totals, then every test with explanations, failures first."""
     tests = sorted(data["tests"], key=lambda t: (ORDER.get(t.get("outcome", ""), 9), t["nodeid"]))
@@ -120,13 +159,13 @@ def render_html(data: dict[str, Any]) -> str:
         + ", ".join(f"{goldens[k]} {k}" for k in ("passed", "failed", "written", "updated"))
         + f", {len(goldens['unused'])} unused" + (" — CI mode" if data.get("ci") else "")
     )
-    body = "".join(_test_section(t) for t in tests)
+    body = "<h2>Tests, failures first</h2>" + "".join(_test_section(t) for t in tests)
     unused = "".join(f"<li><code>{html.escape(u)}</code></li>" for u in goldens["unused"])
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>pytest_xai report</title>"
         f"<style>{CSS}</style></head><body><h1>pytest_xai report</h1>"
-        f"<div class='totals'>{html.escape(summary)}</div>{body}"
+        f"<div class='totals'>{html.escape(summary)}</div>{_overview(tests)}{body}"
         + (f"<h2>Unused goldens</h2><ul>{unused}</ul>" if unused else "")
         + "<p style='color:#777'>Heatmaps: red is evidence for the predicted class, blue against; "
-        "each overlay is scaled to its own largest |value|.</p></body></html>"
+        "each overlay is scaled to the 99.9th percentile of its own |value|.</p></body></html>"
     )

@@ -16,7 +16,7 @@ def run_example(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "example_project", "-p", "no:cacheprovider", "--xai-ci",
-         "--xai-results", str(tmp_path / "results"), "--xai-report", str(report), *args],
+         f"--xai-results={tmp_path / 'results'}", f"--xai-report={report}", *args],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600,
     )
     return proc, json.loads(report.read_text())

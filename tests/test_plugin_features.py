@@ -57,14 +57,14 @@ def test_helper_failure_messages(xai_pytester: pytest.Pytester) -> None:
 
 def test_html_and_json_reports(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_h=HELPERS)
-    xai_pytester.runpytest("--xai-report", "out.html").assert_outcomes(failed=3, passed=1)
+    xai_pytester.runpytest("--xai-report=out.html").assert_outcomes(failed=3, passed=1)
     page = (xai_pytester.path / "out.html").read_text()
     assert page.count('src="data:image/png;base64,') >= 8  # self-contained pictures
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
     # failures first
     assert page.index("test_h.py::test_agree") < page.index("test_h.py::test_passes")
     assert "confidence" in page and "FAIL" in page and "pass" in page
-    xai_pytester.runpytest("--xai-report", "out.json").assert_outcomes(failed=3, passed=1)
+    xai_pytester.runpytest("--xai-report=out.json").assert_outcomes(failed=3, passed=1)
     data = json.loads((xai_pytester.path / "out.json").read_text())
     by_test = {t["nodeid"].split("::")[1]: t for t in data["tests"]}
     assert by_test["test_focus"]["outcome"] == "failed" and by_test["test_passes"]["outcome"] == "passed"
@@ -215,7 +215,7 @@ def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> Non
     from pytest_xai import Explanation
 
     xai_pytester.makepyfile(test_x=XDIST)
-    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update", "--xai-report", "r.json")
+    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update", "--xai-report=r.json")
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*0 passed, 0 failed, 12 written, 0 updated, 0 unused*"])
     snap = xai_pytester.path / "__xai_snapshots__/test_x"
