@@ -123,6 +123,10 @@ class ExplainFixture:
         if self.record is None or exp.image is None:
             return
         key = _record.image_key(exp.image)
+        exps = self.by_image.setdefault(key, {})
+        if exps.get(exp.method) is exp:
+            return  # this test already recorded this very explanation
+        exps[exp.method] = exp
         regions = getattr(image, "regions", {}) or {}
         if key not in self.record.images:
             self.record.images[key] = {
@@ -131,14 +135,10 @@ class ExplainFixture:
                 "regions": sorted(regions),
             }
         mass = {}
+        overlay = exp.overlay()
         for name, region in regions.items():
             try:
                 mass[name] = round(metrics.relevance_mass(exp, region), 4)
-            except RegionError:
-                continue
-        overlay = exp.overlay()
-        for region in regions.values():
-            try:
                 overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
             except RegionError:
                 continue
@@ -154,8 +154,6 @@ class ExplainFixture:
             "overlay": _record.png_b64(overlay),
         })
         # between-method agreement, for an image explained with several methods
-        exps = self.by_image.setdefault(key, {})
-        exps[exp.method] = exp
         rows = self.record.images[key].setdefault("agreement", {})
         methods = sorted(exps)
         for i, a in enumerate(methods):
