@@ -45,42 +45,46 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
 
 
+def _image_block(image: dict[str, Any], exps: list[dict[str, Any]], agreement: dict[str, Any]) -> str:
+    """One image: prediction and confidence, overlays side by side, mass per region and time,
+    and agreement between methods."""
+    first = exps[0]
+    parts = [
+        f"<p><b>{html.escape(image['name'])}</b>: predicted {html.escape(first['target'])} "
+        f"with confidence {first['probability']:.3f} (softmax)</p>",
+        _img(image["picture"], "image"),
+    ]
+    for e in exps:
+        secs = e.get("seconds")
+        parts.append(_img(e["overlay"], f"{e['method']} ({e['output']}, {e['samples']} samples"
+                          + (f", {secs:.2f} s)" if secs is not None else ")")))
+    regions = image.get("regions", [])
+    if regions or len(exps) > 1:
+        head = "".join(f"<th>mass on {html.escape(r)}</th>" for r in regions)
+        rows = "".join(
+            f"<tr><td>{html.escape(e['method'])}</td>"
+            + "".join(f"<td>{_fmt(e['mass'].get(r, '-'))}</td>" for r in regions)
+            + f"<td>{_fmt(e.get('seconds') or 0.0)}</td></tr>"
+            for e in exps
+        )
+        parts.append(f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>")
+    if agreement:
+        rows = "".join(
+            f"<tr><td>{html.escape(pair)}</td><td>{_fmt(v['spearman'])}</td><td>{_fmt(v['top_k_iou'])}</td></tr>"
+            for pair, v in sorted(agreement.items())
+        )
+        parts.append(f"<table><tr><th>methods</th><th>Spearman</th><th>top-20% IoU</th></tr>{rows}</table>")
+    return "".join(parts)
+
+
 def _test_section(test: dict[str, Any]) -> str:
     outcome = test.get("outcome", "unknown")
     parts = [f'<section class="{outcome}"><h2><span class="badge {outcome}">{outcome}</span> '
              f"{html.escape(test['nodeid'])}</h2>"]
     for key, image in test["images"].items():
         exps = [e for e in test["explanations"] if e["image"] == key]
-        if not exps:
-            continue
-        first = exps[0]
-        parts.append(
-            f"<p><b>{html.escape(image['name'])}</b>: predicted {html.escape(first['target'])} "
-            f"with confidence {first['probability']:.3f} (softmax)</p>"
-        )
-        figures = [_img(image["picture"], "image")]
-        for e in exps:
-            secs = e.get("seconds")
-            figures.append(_img(e["overlay"], f"{e['method']} ({e['output']}, {e['samples']} samples"
-                                + (f", {secs:.2f} s)" if secs is not None else ")")))
-        parts.append("".join(figures))
-        regions = image.get("regions", [])
-        if regions or len(exps) > 1:
-            rows = "".join(
-                "<tr><td>" + html.escape(e["method"]) + "</td>"
-                + "".join(f"<td>{_fmt(e['mass'].get(r, '-'))}</td>" for r in regions)
-                + f"<td>{_fmt(e.get('seconds') or 0.0)}</td></tr>"
-                for e in exps
-            )
-            head = "".join(f"<th>mass on {html.escape(r)}</th>" for r in regions)
-            parts.append(f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>")
-        agreement = image.get("agreement") or {}
-        if agreement:
-            rows = "".join(
-                f"<tr><td>{html.escape(pair)}</td><td>{_fmt(v['spearman'])}</td><td>{_fmt(v['top_k_iou'])}</td></tr>"
-                for pair, v in agreement.items()
-            )
-            parts.append(f"<table><tr><th>methods</th><th>Spearman</th><th>top-20% IoU</th></tr>{rows}</table>")
+        if exps:
+            parts.append(_image_block(image, exps, image.get("agreement") or {}))
     if test["checks"]:
         rows = "".join(
             f"<tr><td>{html.escape(c['kind'])}</td><td>{html.escape(c['method'])}"
@@ -120,30 +124,8 @@ def _overview(tests: list[dict[str, Any]]) -> str:
                     entry["methods"].setdefault(e["method"], e)
     parts = ["<h2>Images: methods compared</h2>"]
     for entry in images.values():
-        image, exps = entry["image"], list(entry["methods"].values())
-        first = exps[0]
-        regions = image.get("regions", [])
-        parts.append(
-            f"<section><p><b>{html.escape(image['name'])}</b>: predicted "
-            f"{html.escape(first['target'])} with confidence {first['probability']:.3f} (softmax)</p>"
-        )
-        parts.append(_img(image["picture"], "image") + "".join(
-            _img(e["overlay"], f"{e['method']} ({e['samples']} samples)") for e in exps))
-        head = "".join(f"<th>mass on {html.escape(r)}</th>" for r in regions)
-        rows = "".join(
-            f"<tr><td>{html.escape(e['method'])}</td>"
-            + "".join(f"<td>{_fmt(e['mass'].get(r, '-'))}</td>" for r in regions)
-            + f"<td>{_fmt(e.get('seconds') or 0.0)}</td></tr>"
-            for e in exps
-        )
-        parts.append(f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>")
-        if entry["agreement"]:
-            rows = "".join(
-                f"<tr><td>{html.escape(pair)}</td><td>{_fmt(v['spearman'])}</td><td>{_fmt(v['top_k_iou'])}</td></tr>"
-                for pair, v in sorted(entry["agreement"].items())
-            )
-            parts.append(f"<table><tr><th>methods</th><th>Spearman</th><th>top-20% IoU</th></tr>{rows}</table>")
-        parts.append("</section>")
+        block = _image_block(entry["image"], list(entry["methods"].values()), entry["agreement"])
+        parts.append(f"<section>{block}</section>")
     return "".join(parts) if images else ""
 
 
