@@ -211,6 +211,14 @@ class SnapshotFixture:
             if self.record is not None:
                 self.record.goldens.append({"path": str(path), "name": rel, "state": state, **extra})
 
+        def rewritten(**extra: Any) -> bool:
+            """With --xai-update (=all, outside CI) queue the new golden instead of failing."""
+            if not settings.can_update:
+                return False
+            self.xai.queue_write(path, explanation, "updated")
+            outcome("updated", **extra)
+            return True
+
         if not path.exists():
             if settings.can_write:
                 self.xai.queue_write(path, explanation, "written")
@@ -225,17 +233,13 @@ class SnapshotFixture:
         try:
             golden = self.xai.store.serializer.load(path)
         except SnapshotError as e:
-            if settings.update == "all" and not settings.ci:
-                self.xai.queue_write(path, explanation, "updated")
-                outcome("updated")
+            if rewritten():
                 return
             outcome("failed", reason="unreadable")
             raise AssertionError(f"golden {rel} cannot be used: {e}") from None
         differs = snapshots.params_mismatch(golden, explanation)
         if differs:
-            if settings.update == "all" and not settings.ci:
-                self.xai.queue_write(path, explanation, "updated")
-                outcome("updated")
+            if rewritten():
                 return
             outcome("failed", reason="params")
             raise AssertionError(
@@ -254,9 +258,7 @@ class SnapshotFixture:
         if result.passed:
             outcome("passed", **metrics_entry)
             return
-        if settings.update == "all" and not settings.ci:
-            self.xai.queue_write(path, explanation, "updated")
-            outcome("updated", **metrics_entry)
+        if rewritten(**metrics_entry):
             return
         pictures = self._mismatch_pictures(golden, explanation, path)
         outcome("failed", reason="drift", pictures={k: str(v) for k, v in pictures.items()},

@@ -95,7 +95,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     xai.remove_stale_temps()  # every worker has finished writing by now
     xai.find_unused()
-    if xai.settings.update == "all" and xai.settings.can_write:
+    if xai.settings.can_update:
         xai.delete_unused()
     if xai.settings.report is not None:
         from pytest_xai.report import write_report

@@ -51,7 +51,13 @@ class Settings:
 
     @property
     def can_write(self) -> bool:
+        """Missing goldens may be written (--xai-update, either form, outside CI)."""
         return self.update is not None and not self.ci
+
+    @property
+    def can_update(self) -> bool:
+        """Changed goldens may be rewritten and unused ones deleted (--xai-update=all, outside CI)."""
+        return self.update == "all" and not self.ci
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
