@@ -186,7 +186,7 @@ def explain(
                     output,
                     n,
                     torch.Generator().manual_seed(seed),
-                    max(1, size // 2),
+                    size,
                     float(local_smoothing),
                 )
                 results[i] = _package(

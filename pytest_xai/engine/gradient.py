@@ -67,12 +67,12 @@ def expected_gradients(
         if local_smoothing > 0:
             x = x + local_smoothing * noise(start, stop).permute(0, 2, 3, 1)
         base = background_hwc[picks[start:stop]]
-        delta = x - base
-        point = (base + alphas[start:stop, None, None, None] * delta).requires_grad_(True)
+        point = torch.lerp(base, x, alphas[start:stop, None, None, None]).requires_grad_(True)
         with torch.enable_grad():
             values = transform_output(logits_fn(point.permute(0, 3, 1, 2)), output)[:, target]
             (grad,) = torch.autograd.grad(values.sum(), point)
-        return (grad * delta).sum(0, dtype=torch.float64)
+        # summed over the chunk in float32, accumulated over chunks in float64
+        return (grad * (x - base)).sum(0).double()
 
     total = torch.stack(map_chunks(run, samples, batch_size)).sum(0) / samples
     return total.permute(2, 0, 1).float()

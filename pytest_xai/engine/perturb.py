@@ -99,17 +99,27 @@ def fill_image(
     )
 
 
-def perturb(
-    image: torch.Tensor, fill: torch.Tensor, segments: torch.Tensor, masks: torch.Tensor
-) -> torch.Tensor:
-    """Images (n, 3, H, W) keeping the superpixels where ``masks`` (n, M) is True, else ``fill``.
+class Canvas:
+    """One image prepared for perturbing: image and fill as (3, H·W) planes, and its superpixels.
 
-    The result is built channels-last (its memory is n×H×W×3), the layout convolutions run
-    fastest in, so a channels-last model needs no conversion.
+    ``perturb(masks)`` builds images keeping the superpixels where ``masks`` (n, M) is True and
+    showing the fill elsewhere: ``where(mask[:, segments], image, fill)``, computed as a
+    ``lerp`` with 0/1 weights, which returns ``fill`` and ``image`` exactly. Expanding the mask
+    once per pixel and broadcasting it over the three channel planes measured 4× faster on CPU
+    than a boolean ``where`` over H×W×3; a channels-last model gets its layout in
+    ``Classifier.logits``.
     """
-    keep = masks[:, segments]  # (n, H, W)
-    hwc = torch.where(keep[..., None], image.permute(1, 2, 0), fill.permute(1, 2, 0))
-    return hwc.permute(0, 3, 1, 2)
+
+    def __init__(self, image: torch.Tensor, fill: torch.Tensor, segments: torch.Tensor) -> None:
+        self.shape = image.shape
+        self.image = image.reshape(3, -1)
+        self.fill = fill.reshape(3, -1)
+        self.index = segments.reshape(-1)
+
+    def perturb(self, masks: torch.Tensor) -> torch.Tensor:
+        """Images (n, 3, H, W) for the masks (n, M)."""
+        keep = masks.to(self.image.dtype).index_select(1, self.index)[:, None, :]
+        return torch.lerp(self.fill, self.image, keep).view(len(masks), *self.shape)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -169,7 +179,7 @@ def evaluate_jobs(
     """Model outputs (float64, (N_i,)) for every job's masks, several jobs sharing forward batches.
 
     Jobs must share one image size. Rows are streamed in the order of the jobs; each chunk is
-    built with one ``torch.where`` per job it touches, so no Python loop runs per sample and at
+    built with one ``Canvas.perturb`` per job it touches, so no Python loop runs per sample and at
     most ``batch_size`` perturbed images exist at a time.
     """
     offsets = np.cumsum([0] + [len(job.masks) for job in jobs])
@@ -177,13 +187,14 @@ def evaluate_jobs(
         [torch.full((len(job.masks),), job.target, dtype=torch.int64) for job in jobs]
     ).to(jobs[0].image.device)
 
+    canvases = [Canvas(job.image, job.fill, job.segments) for job in jobs]
+
     def run(start: int, stop: int) -> torch.Tensor:
         pieces = []
-        for index, job in enumerate(jobs):
+        for index, (job, canvas) in enumerate(zip(jobs, canvases)):
             lo, hi = max(start, offsets[index]), min(stop, offsets[index + 1])
             if lo < hi:
-                rows = job.masks[lo - offsets[index] : hi - offsets[index]]
-                pieces.append(perturb(job.image, job.fill, job.segments, rows))
+                pieces.append(canvas.perturb(job.masks[lo - offsets[index] : hi - offsets[index]]))
         batch = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
         values = transform_output(logits_fn(batch), output)
         return values.gather(1, targets[start:stop, None])[:, 0].double()
