@@ -97,9 +97,8 @@ def forward_backward(clf: Classifier, image: np.ndarray, n: int, batch: int) -> 
 
 
 def _copies(clf: Classifier, image: np.ndarray, n: int, batch: int) -> list[torch.Tensor]:
-    fmt = torch.channels_last if clf.channels_last else torch.contiguous_format
     x = clf.to_batch([image])
-    full = x.expand(batch, -1, -1, -1).contiguous(memory_format=fmt)
+    full = x.expand(batch, -1, -1, -1).contiguous(memory_format=clf.memory_format)
     return [full[: min(batch, n - start)] for start in range(0, n, batch)]
 
 

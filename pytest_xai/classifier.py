@@ -171,11 +171,16 @@ class Classifier:
         size = max(1, budget // (height * width))
         return max(low, min(high, 1 << (size.bit_length() - 1)))
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """The layout the model's inputs are given in (channels-last for convolutional models)."""
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits (N, C) for a [0, 1] batch (N, 3, H, W) already on the device; validated."""
         x = self.preprocess(batch) if self.preprocess is not None else batch
         if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=self.memory_format)
         out = self.model(x)
         if not isinstance(out, torch.Tensor):
             raise ModelOutputError(

@@ -225,6 +225,7 @@ def explain(
             baseline=fill,
             output=output,
             batch_size=size,
+            memory_format=clf.memory_format,
         )
         for i, seg, res in zip(indices, segs, fits):
             weights = res.fit.coef[0].numpy()

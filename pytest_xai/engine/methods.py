@@ -82,6 +82,7 @@ def explain_superpixels(
     baseline: str | tuple[float, float, float],
     output: str,
     batch_size: int,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> list[SuperpixelResult]:
     """Explain several images of one size, their perturbations sharing forward batches.
 
@@ -103,7 +104,7 @@ def explain_superpixels(
             )
         )
         kernel_weights.append(weights)
-    outputs = evaluate_jobs(logits_fn, jobs, output, batch_size)
+    outputs = evaluate_jobs(logits_fn, jobs, output, batch_size, memory_format)
     results = []
     for job, weights, values in zip(jobs, kernel_weights, outputs):
         masks = job.masks.cpu()

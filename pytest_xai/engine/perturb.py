@@ -102,24 +102,23 @@ def fill_image(
 class Canvas:
     """One image prepared for perturbing: image and fill as (3, H·W) planes, and its superpixels.
 
-    ``perturb(masks)`` builds images keeping the superpixels where ``masks`` (n, M) is True and
-    showing the fill elsewhere: ``where(mask[:, segments], image, fill)``, computed as a
-    ``lerp`` with 0/1 weights, which returns ``fill`` and ``image`` exactly. Expanding the mask
-    once per pixel and broadcasting it over the three channel planes measured 4× faster on CPU
-    than a boolean ``where`` over H×W×3; a channels-last model gets its layout in
-    ``Classifier.logits``.
+    ``perturb`` builds images keeping the superpixels where ``masks`` (n, M) is True and showing
+    the fill elsewhere: ``where(mask[:, segments], image, fill)``, computed as a ``lerp`` with
+    0/1 weights, which returns ``fill`` and ``image`` exactly. Expanding the mask once per pixel
+    and broadcasting it over the three channel planes measured 4× faster on CPU than a boolean
+    ``where`` over H×W×3.
     """
 
     def __init__(self, image: torch.Tensor, fill: torch.Tensor, segments: torch.Tensor) -> None:
-        self.shape = image.shape
         self.image = image.reshape(3, -1)
         self.fill = fill.reshape(3, -1)
         self.index = segments.reshape(-1)
 
-    def perturb(self, masks: torch.Tensor) -> torch.Tensor:
-        """Images (n, 3, H, W) for the masks (n, M)."""
-        keep = masks.to(self.image.dtype).index_select(1, self.index)[:, None, :]
-        return torch.lerp(self.fill, self.image, keep).view(len(masks), *self.shape)
+    def perturb(self, masks: torch.Tensor, keep: torch.Tensor, out: torch.Tensor) -> None:
+        """Write the images for ``masks`` (n, M) into ``out`` (n, 3, H·W), using ``keep``
+        (n, H·W) as scratch space."""
+        torch.index_select(masks.to(keep.dtype), 1, self.index, out=keep)
+        torch.lerp(self.fill, self.image, keep[:, None, :], out=out)
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -175,30 +174,46 @@ def evaluate_jobs(
     jobs: Sequence[PerturbationJob],
     output: str,
     batch_size: int,
+    memory_format: torch.memory_format = torch.contiguous_format,
 ) -> list[torch.Tensor]:
     """Model outputs (float64, (N_i,)) for every job's masks, several jobs sharing forward batches.
 
     Jobs must share one image size. Rows are streamed in the order of the jobs; each chunk is
-    built with one ``Canvas.perturb`` per job it touches, so no Python loop runs per sample and at
-    most ``batch_size`` perturbed images exist at a time.
+    built with one ``Canvas.perturb`` per job it touches, so no Python loop runs per sample.
+    Chunks are written into buffers allocated once, in the model's ``memory_format``, so at
+    most ``batch_size`` perturbed images exist at a time and no memory is allocated per chunk.
     """
     offsets = np.cumsum([0] + [len(job.masks) for job in jobs])
+    total = int(offsets[-1])
+    first = jobs[0].image
     targets = torch.cat(
         [torch.full((len(job.masks),), job.target, dtype=torch.int64) for job in jobs]
-    ).to(jobs[0].image.device)
-
+    ).to(first.device)
     canvases = [Canvas(job.image, job.fill, job.segments) for job in jobs]
+    size = min(batch_size, total)
+    keep = first.new_empty((size, first[0].numel()))
+    planes = first.new_empty((size, *first.shape))
+    layout = (
+        None
+        if memory_format == torch.contiguous_format
+        else torch.empty_like(planes, memory_format=memory_format)
+    )
 
     def run(start: int, stop: int) -> torch.Tensor:
-        pieces = []
+        n = stop - start
         for index, (job, canvas) in enumerate(zip(jobs, canvases)):
             lo, hi = max(start, offsets[index]), min(stop, offsets[index + 1])
             if lo < hi:
-                pieces.append(canvas.perturb(job.masks[lo - offsets[index] : hi - offsets[index]]))
-        batch = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+                rows = slice(lo - start, hi - start)
+                canvas.perturb(
+                    job.masks[lo - offsets[index] : hi - offsets[index]],
+                    keep[rows],
+                    planes[rows].flatten(2),
+                )
+        batch = planes[:n] if layout is None else layout[:n].copy_(planes[:n])
         values = transform_output(logits_fn(batch), output)
         return values.gather(1, targets[start:stop, None])[:, 0].double()
 
     with torch.inference_mode():
-        flat = torch.cat(map_chunks(run, int(offsets[-1]), batch_size))
+        flat = torch.cat(map_chunks(run, total, batch_size))
     return [flat[offsets[i] : offsets[i + 1]] for i in range(len(jobs))]
