@@ -9,12 +9,18 @@ Prints, per configuration, in one process on the same model, image, segments and
       shap's time / the model's best forward+backward time for the same number of points
   (d) peak memory growth from 256 to 4096 samples (target ≤ 10%), measured in subprocesses
 Ratios (a) and (c) are medians over rounds in which both sides ran back to back.
+
+On Linux the benchmark re-runs itself with glibc's heap kept (MALLOC_MMAP_THRESHOLD_,
+MALLOC_TRIM_THRESHOLD_): by default glibc hands freed activation memory back to the OS, every
+batch page-faults it in again, and on a small VM those faults took half of a CPU forward pass
+and varied 2× from run to run, which swamps the ratios. --system-malloc measures without.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -24,6 +30,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+STABLE_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
+if (
+    __name__ == "__main__"
+    and sys.platform == "linux"
+    and "--system-malloc" not in sys.argv
+    and any(os.environ.get(k) != v for k, v in STABLE_HEAP.items())
+):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STABLE_HEAP})
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -201,11 +216,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory", default=None)
     parser.add_argument("--samples", type=int, default=256)
+    parser.add_argument("--system-malloc", action="store_true", help="keep glibc's defaults")
     args = parser.parse_args()
     if args.memory:
         memory(args.memory, args.samples, args.device)
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    heap = "system malloc" if args.system_malloc else "stable heap"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, {heap}")
     names = ("small_cnn", "resnet18") if args.config == "all" else (args.config,)
     for name in names:
         print(json.dumps(bench(name, args.device, args.repeats), indent=1), flush=True)
