@@ -30,9 +30,15 @@ TORCH = {
 }.get(platform.machine().lower(), ["torch==2.14.1", "torchvision==0.29.1"])
 
 
-def run(*args: str | Path, cwd: Path = ROOT) -> None:
+# Keep glibc's heap between forward passes: by default it returns freed activation memory to
+# the OS and page-faults it back in every batch (on a 2-core VM: half of each CPU forward pass;
+# the test suite runs 15% faster with these). See "Performance on CPU" in README.md.
+STABLE_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
+
+
+def run(*args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    subprocess.run([str(a) for a in args], cwd=cwd, check=True)
+    subprocess.run([str(a) for a in args], cwd=cwd, check=True, env=env)
 
 
 def setup() -> None:
@@ -57,14 +63,18 @@ def main() -> int:
         return 2
     setup()
     extra = sys.argv[2:]
+    env = {**os.environ, **STABLE_HEAP}
     try:
         if job == "report":
-            run(PYTHON, "-m", "pytest", "example_project", "--xai-report=example-report.html", *extra)
+            run(
+                PYTHON, "-m", "pytest", "example_project", "--xai-report=example-report.html", *extra,
+                env=env,
+            )
             print(f"report: {ROOT / 'example-report.html'}")
         else:
             run(PYTHON, "-m", "ruff", "check", "pytest_xai", "tests", "example_project", "benchmarks")
             run(PYTHON, "-m", "mypy")
-            run(PYTHON, "-m", "pytest", "tests", "-n", "2", *extra)
+            run(PYTHON, "-m", "pytest", "tests", "-n", "2", *extra, env=env)
     except subprocess.CalledProcessError as e:
         return e.returncode or 1
     return 0
