@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from pytest_xai import Classifier, explain
+from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs, fill_image
+from pytest_xai.engine.segmentation import segment
 
 METHODS = ["lime", "kernel_shap", "gradient_shap"]
 
@@ -107,3 +109,33 @@ def test_probability_and_target_semantics(shapes_clf, shapes_samples):
     assert abs(exp.probability - pred.probability) < 1e-6
     other = explain(shapes_clf, image, samples=100, target="circle")
     assert other.target == 0 and other.target_name == "circle"
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_model_sees_exactly_where_mask_image_else_fill(shapes_image, memory_format):
+    """Perturbed inputs are bit-identical to where(mask[:, segments], image, fill), in the
+    model's layout, for chunks that span two images."""
+    g = torch.Generator().manual_seed(0)
+    images = [torch.from_numpy(shapes_image).permute(2, 0, 1), torch.rand(3, 64, 64, generator=g)]
+    segments = [
+        torch.from_numpy(segment(shapes_image, "slic", 30)),
+        torch.randint(0, 7, (64, 64), generator=g),
+    ]
+    jobs = []
+    for image, seg in zip(images, segments):
+        m = int(seg.max()) + 1
+        masks = torch.rand(45, m, generator=g) > 0.5
+        jobs.append(PerturbationJob(image, fill_image(image, seg, m, "mean"), seg, masks, 0))
+    seen: list[torch.Tensor] = []
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        assert x.is_contiguous(memory_format=memory_format)
+        seen.append(x.clone())
+        return x.mean(dim=(2, 3))
+
+    evaluate_jobs(logits, jobs, "logit", 32, memory_format)
+    assert [len(x) for x in seen] == [32, 32, 26]
+    expected = torch.cat(
+        [torch.where(job.masks[:, job.segments][:, None], job.image, job.fill) for job in jobs]
+    )
+    assert torch.equal(torch.cat(seen), expected)
