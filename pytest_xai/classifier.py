@@ -16,8 +16,9 @@ from pytest_xai.images import as_image
 
 # Batch size when none is given: a pixel budget per forward pass, clamped. Measured on a 2-core
 # CPU (channels-last): the small CNN at 64x64 is fastest at 32 images (2^17 pixels) and slows
-# past 64; resnet18 at 224x224 is fastest at 8 (2^19 pixels). The choice depends only on
-# shape and device, never on timing, so results stay bit-exact from run to run.
+# past 64; resnet18 at 224x224 is fastest at 8 (2^19 pixels) with glibc's default allocator
+# (with the heap kept, see README "Speed on CPU", 16-32 were up to 7% faster). The choice
+# depends only on shape and device, never on timing, so results stay bit-exact run to run.
 _CPU_PIXELS_PER_BATCH = 2**17
 _CPU_BATCH_RANGE = (8, 64)
 _CUDA_PIXELS_PER_BATCH = 2**23
