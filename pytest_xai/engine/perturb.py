@@ -180,8 +180,9 @@ def evaluate_jobs(
 
     Jobs must share one image size. Rows are streamed in the order of the jobs; each chunk is
     built with one ``Canvas.perturb`` per job it touches, so no Python loop runs per sample.
-    Chunks are written into buffers allocated once, in the model's ``memory_format``, so at
-    most ``batch_size`` perturbed images exist at a time and no memory is allocated per chunk.
+    Chunks are written into buffers allocated once (by the first chunk, so an out-of-memory
+    error there is retried at half the size too), in the model's ``memory_format``: at most
+    ``batch_size`` perturbed images exist at a time and no memory is allocated per chunk.
     """
     offsets = np.cumsum([0] + [len(job.masks) for job in jobs])
     total = int(offsets[-1])
@@ -190,27 +191,26 @@ def evaluate_jobs(
         [torch.full((len(job.masks),), job.target, dtype=torch.int64) for job in jobs]
     ).to(first.device)
     canvases = [Canvas(job.image, job.fill, job.segments) for job in jobs]
-    size = min(batch_size, total)
-    keep = first.new_empty((size, first[0].numel()))
-    planes = first.new_empty((size, *first.shape))
-    layout = (
-        None
-        if memory_format == torch.contiguous_format
-        else torch.empty_like(planes, memory_format=memory_format)
-    )
+    buffers: dict[str, torch.Tensor] = {}  # allocated by the first chunk; later ones are no larger
 
     def run(start: int, stop: int) -> torch.Tensor:
         n = stop - start
+        if not buffers:
+            buffers["keep"] = first.new_empty((n, first[0].numel()))
+            buffers["planes"] = first.new_empty((n, *first.shape))
+            if memory_format != torch.contiguous_format:
+                buffers["layout"] = torch.empty_like(buffers["planes"], memory_format=memory_format)
+        planes = buffers["planes"]
         for index, (job, canvas) in enumerate(zip(jobs, canvases)):
             lo, hi = max(start, offsets[index]), min(stop, offsets[index + 1])
             if lo < hi:
                 rows = slice(lo - start, hi - start)
                 canvas.perturb(
                     job.masks[lo - offsets[index] : hi - offsets[index]],
-                    keep[rows],
+                    buffers["keep"][rows],
                     planes[rows].flatten(2),
                 )
-        batch = planes[:n] if layout is None else layout[:n].copy_(planes[:n])
+        batch = buffers["layout"][:n].copy_(planes[:n]) if "layout" in buffers else planes[:n]
         values = transform_output(logits_fn(batch), output)
         return values.gather(1, targets[start:stop, None])[:, 0].double()
 
