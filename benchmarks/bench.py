@@ -31,17 +31,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-STABLE_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dev import STABLE_HEAP  # noqa: E402
+
 if (
     __name__ == "__main__"
     and sys.platform == "linux"
-    and "--system-malloc" not in sys.argv
+    and not {"--system-malloc", "--memory"} & set(sys.argv)  # --memory: a child, as its parent
     and any(os.environ.get(k) != v for k, v in STABLE_HEAP.items())
 ):
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STABLE_HEAP})
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from pytest_xai import Classifier, explain  # noqa: E402
 from pytest_xai.engine.segmentation import segment  # noqa: E402
