@@ -9,6 +9,7 @@ from pytest_xai import _record, metrics, render
 from pytest_xai.errors import XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import Region, as_region
+from pytest_xai.snapshots import agreement
 
 DEFAULT_RESULTS = Path(".xai-results")
 
@@ -128,13 +129,7 @@ def assert_explanations_agree(
     __tracebackhide__ = True
     s_bound = _bound(min_spearman, "min_spearman", low=-1.0)
     i_bound = None if min_top_k_iou is None else _bound(min_top_k_iou, "min_top_k_iou")
-    rho = metrics.spearman(a, b)
-    iou = None if i_bound is None else metrics.top_k_iou(a, b, 0.2)
-    failures = []
-    if rho < s_bound:
-        failures.append(f"Spearman {rho:.3f} < min_spearman {s_bound:.3f}")
-    if iou is not None and i_bound is not None and iou < i_bound:
-        failures.append(f"top-20% IoU {iou:.3f} < min_top_k_iou {i_bound:.3f}")
+    rho, iou, failures = agreement(a, b, s_bound, i_bound)
     picture = None
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])

@@ -138,7 +138,7 @@ class Explanation:
         if self.segments is not None:
             arrays["segments"] = self.segments.astype(np.int32)
         if self.image is not None:
-            arrays["image"] = np.round(np.clip(self.image, 0, 1) * 255).astype(np.uint8)
+            arrays["image"] = render.to_uint8(self.image)
         return arrays
 
     @classmethod

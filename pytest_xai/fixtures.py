@@ -131,7 +131,7 @@ class ExplainFixture:
         if key not in self.record.images:
             self.record.images[key] = {
                 "name": getattr(image, "name", key),
-                "picture": _record.png_b64(np.round(exp.image * 255).astype(np.uint8)),
+                "picture": _record.png_b64(render.to_uint8(exp.image)),
                 "regions": sorted(regions),
             }
         mass = {}

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
+from pytest_xai.render import to_uint8
 
 MIN_SIDE = 8
 
@@ -62,7 +63,7 @@ def _resize(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
         raise XaiTypeError(f"size={size!r} is not an int or a (height, width) tuple of ints")
     if height < MIN_SIDE or width < MIN_SIDE:
         raise XaiValueError(f"size={size!r} is too small; use at least {MIN_SIDE} pixels a side")
-    pil = Image.fromarray(np.round(array * 255).astype(np.uint8))
+    pil = Image.fromarray(to_uint8(array))
     pil = pil.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(pil, dtype=np.float32) / 255.0
 

@@ -11,7 +11,8 @@ from PIL import Image
 from pytest_xai._atomic import atomic_path
 
 
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """A [0, 1] RGB float image as uint8 (clipped, rounded)."""
     return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
@@ -37,7 +38,7 @@ def overlay(
         grey = 0.35 + 0.5 * (np.asarray(image, dtype=np.float64) @ np.array([0.299, 0.587, 0.114]))
     base = np.repeat(grey[..., None], 3, axis=-1)
     alpha = (0.85 * np.abs(norm))[..., None]
-    return _to_uint8((1 - alpha) * base + alpha * colours)
+    return to_uint8((1 - alpha) * base + alpha * colours)
 
 
 def draw_outline(
@@ -81,7 +82,7 @@ def boundaries_picture(
             channel = 1 if weights[f] > 0 else 0
             mask[inside] = 1 if weights[f] > 0 else -1
             picture[inside, channel] = top
-    return _to_uint8(mark_boundaries(picture, mask))
+    return to_uint8(mark_boundaries(picture, mask))
 
 
 def upscale(picture: np.ndarray, min_height: int = 192) -> np.ndarray:

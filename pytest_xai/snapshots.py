@@ -94,7 +94,7 @@ def preview(exp: Explanation) -> np.ndarray:
     """The picture reviewed in code review: the image, the overlay, and lime's boundaries."""
     pictures = [exp.overlay()]
     if exp.image is not None:
-        pictures.insert(0, np.round(exp.image * 255).astype(np.uint8))
+        pictures.insert(0, render.to_uint8(exp.image))
         if exp.weights is not None:
             pictures.append(exp.boundaries())
     return render.side_by_side(pictures)
@@ -128,20 +128,27 @@ class Comparison:
 
 def compare(golden: Explanation, actual: Explanation, min_spearman: float, min_top_k_iou: float) -> Comparison:
     """Same target class, Spearman ≥ ``min_spearman`` and top-20% IoU ≥ ``min_top_k_iou``."""
-    reasons = []
     if golden.target != actual.target:
-        reasons.append(
+        return Comparison(False, [
             f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
             f"now {actual.target_name!r} (p={actual.probability:.3f})"
-        )
-        return Comparison(False, reasons)
-    rho = metrics.spearman(golden, actual)
-    iou = metrics.top_k_iou(golden, actual, 0.2)
+        ])
+    rho, iou, reasons = agreement(golden, actual, min_spearman, min_top_k_iou)
+    return Comparison(not reasons, reasons, rho, iou)
+
+
+def agreement(
+    a: Explanation, b: Explanation, min_spearman: float, min_top_k_iou: float | None
+) -> tuple[float, float | None, list[str]]:
+    """Spearman and (when bounded) top-20% IoU of two explanations, and the bounds they miss."""
+    rho = metrics.spearman(a, b)
+    iou = None if min_top_k_iou is None else metrics.top_k_iou(a, b, 0.2)
+    reasons = []
     if rho < min_spearman:
         reasons.append(f"Spearman {rho:.3f} < min_spearman {min_spearman:.3f}")
-    if iou < min_top_k_iou:
+    if iou is not None and min_top_k_iou is not None and iou < min_top_k_iou:
         reasons.append(f"top-20% IoU {iou:.3f} < min_top_k_iou {min_top_k_iou:.3f}")
-    return Comparison(not reasons, reasons, rho, iou)
+    return rho, iou, reasons
 
 
 def determinism_note(golden: Explanation, actual: Explanation) -> str:
