@@ -188,6 +188,6 @@ def xai_snapshot(request: pytest.FixtureRequest) -> Any:
     Goldens live in ``__xai_snapshots__/<module>/<test>[.<name>].npz`` beside the test, with a
     .png preview. Update with ``pytest --xai-update``; CI mode never writes.
     """
-    from pytest_xai.fixtures import SnapshotFixture
+    from pytest_xai.snapshots import SnapshotFixture
 
     return SnapshotFixture(request.config.stash[xai_key], request.node, request.node.stash.get(record_key, None))

@@ -9,13 +9,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import pytest
 
-from pytest_xai import metrics, render
+from pytest_xai import _record, metrics, render
 from pytest_xai._record import safe_name
+from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
+
+if TYPE_CHECKING:
+    from pytest_xai.session import XaiSession
 
 # Defaults measured with benchmarks/golden_tolerance.py (README, "Choosing tolerances"): the
 # clean model re-explained with 5 other seeds gave Spearman >= 0.82 and top-20% IoU >= 0.70
@@ -171,3 +176,128 @@ def difference_picture(golden: Explanation, actual: Explanation) -> np.ndarray:
 
     diff = unit(actual.heatmap.astype(np.float64)) - unit(golden.heatmap.astype(np.float64))
     return render.overlay(diff, actual.image, scale=2.0)
+
+
+class SnapshotFixture:
+    """``xai_snapshot.assert_match(explanation, name=None, *, min_spearman=None, min_top_k_iou=None)``.
+
+    Compares the explanation with this test's golden by rank and region agreement, plus the
+    same target class. Goldens are written only with ``--xai-update`` and never in CI mode.
+    """
+
+    def __init__(self, xai: XaiSession, item: pytest.Item, record: _record.TestRecord | None) -> None:
+        self.xai = xai
+        self.item = item
+        self.record = record
+        self.used: set[Path] = set()
+
+    def path(self, name: str | None = None) -> Path:
+        """Where the golden for ``name`` lives."""
+        return self.xai.store.path_for(Path(self.item.path), self.item.name, name)
+
+    def assert_match(
+        self, explanation: Any, name: str | None = None, *,
+        min_spearman: float | None = None, min_top_k_iou: float | None = None,
+    ) -> None:
+        """Fail unless ``explanation`` agrees with its golden (see the class docstring)."""
+        __tracebackhide__ = True
+        if not isinstance(explanation, Explanation):
+            raise XaiTypeError(
+                f"explanation of type {type(explanation).__name__} is not an Explanation; pass explain(...)'s result"
+            )
+        if name is not None and (not isinstance(name, str) or not name):
+            raise XaiValueError(f"name={name!r} must be a non-empty string or None")
+        s_bound = self.xai.settings.min_spearman if min_spearman is None else float(min_spearman)
+        i_bound = self.xai.settings.min_top_k_iou if min_top_k_iou is None else float(min_top_k_iou)
+        path = self.path(name)
+        if path in self.used:
+            raise XaiValueError(
+                f"assert_match used golden {path.name} twice in one test; give each call its own name="
+            )
+        self.used.add(path)
+        settings = self.xai.settings
+        rel = self._rel(path)
+
+        def outcome(state: str, **extra: Any) -> None:
+            if self.record is not None:
+                self.record.goldens.append({"path": str(path), "name": rel, "state": state, **extra})
+
+        def rewritten(**extra: Any) -> bool:
+            """With --xai-update (=all, outside CI) queue the new golden instead of failing."""
+            if not settings.can_update:
+                return False
+            self.xai.queue_write(path, explanation, "updated")
+            outcome("updated", **extra)
+            return True
+
+        if not path.exists():
+            if settings.can_write:
+                self.xai.queue_write(path, explanation, "written")
+                outcome("written")
+                return
+            outcome("failed", reason="missing")
+            why = f" (CI mode, {settings.ci_reason}: nothing is written)" if settings.ci else ""
+            raise AssertionError(
+                f"no golden for {self.item.name}{'' if name is None else f' ({name})'} at {rel}{why}\n"
+                "  run pytest --xai-update to create it, then review and commit the .npz and .png"
+            )
+        try:
+            golden = self.xai.store.serializer.load(path)
+        except SnapshotError as e:
+            if rewritten():
+                return
+            outcome("failed", reason="unreadable")
+            raise AssertionError(f"golden {rel} cannot be used: {e}") from None
+        differs = params_mismatch(golden, explanation)
+        if differs:
+            if rewritten():
+                return
+            outcome("failed", reason="params")
+            raise AssertionError(
+                f"golden {rel} was made with other parameters; comparing them would mean nothing:\n  "
+                + "\n  ".join(differs)
+                + "\n  fix: call explain with the golden's parameters, or run pytest --xai-update to re-record it"
+            )
+        result = compare(golden, explanation, s_bound, i_bound)
+        metrics_entry = {"spearman": result.spearman, "top_k_iou": result.top_k_iou,
+                         "min_spearman": s_bound, "min_top_k_iou": i_bound}
+        if self.record is not None:
+            for key in ("spearman", "top_k_iou"):
+                value = metrics_entry[key]
+                if value is not None:
+                    self.record.properties.append((f"xai_golden_{key}", round(value, 6)))
+        if result.passed:
+            outcome("passed", **metrics_entry)
+            return
+        if rewritten(**metrics_entry):
+            return
+        pictures = self._mismatch_pictures(golden, explanation, path)
+        outcome("failed", reason="drift", pictures={k: str(v) for k, v in pictures.items()},
+                expected_png=_record.png_b64(golden.overlay()),
+                actual_png=_record.png_b64(explanation.overlay()),
+                diff_png=_record.png_b64(difference_picture(golden, explanation)),
+                **metrics_entry)
+        raise AssertionError(
+            f"explanation drifted from golden {rel}:\n  "
+            + "\n  ".join(result.reasons)
+            + f"\n  golden: method={golden.method} target={golden.target_name!r} model={str(golden.meta.get('model'))[:12]}"
+            + f"\n  now:    method={explanation.method} target={explanation.target_name!r} model={str(explanation.meta.get('model'))[:12]}"
+            + f"\n  {determinism_note(golden, explanation)}"
+            + "".join(f"\n  {k}: {v}" for k, v in pictures.items())
+            + "\n  if the change is intended: pytest --xai-update, then review the .png preview"
+        )
+
+    def _mismatch_pictures(self, golden: Any, actual: Any, path: Path) -> dict[str, Path]:
+        folder = self.xai.settings.results_dir / _record.safe_name(self.item.nodeid)
+        stem = path.stem
+        return {
+            "expected": render.save_png(golden.overlay(), folder / f"{stem}.expected.png"),
+            "actual": render.save_png(actual.overlay(), folder / f"{stem}.actual.png"),
+            "difference": render.save_png(difference_picture(golden, actual), folder / f"{stem}.diff.png"),
+        }
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.item.config.rootpath))
+        except ValueError:
+            return str(path)

@@ -1,0 +1,59 @@
+"""The names, bounds and defaults shared by the plugin, the engine and the report.
+
+One place for each fact. This module imports nothing but the standard library, so the pytest
+plugin can validate options at start-up without loading numpy, PIL or torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# -- explanation methods ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered attribution method: where its runner lives and its default sample count.
+
+    ``runner`` is ``"module:function"``, imported only when the method is first used; the
+    function follows ``pytest_xai.engine.runners.Runner``.
+    """
+
+    runner: str
+    default_samples: int
+
+
+METHODS: dict[str, MethodSpec] = {
+    "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000),
+    "kernel_shap": MethodSpec("pytest_xai.engine.methods:run_kernel_shap", 1000),
+    "gradient_shap": MethodSpec("pytest_xai.engine.gradient:run_gradient_shap", 200),
+}
+
+OUTPUTS = ("logit", "probability", "log_probability")
+BASELINES = ("mean", "zero", "blur")
+PRECISIONS = ("float32", "bfloat16", "float16")
+MIN_SAMPLES = 2
+MAX_SAMPLES = 1_000_000
+MAX_SEED = 2**63 - 1
+
+# -- goldens ------------------------------------------------------------------------------------
+GOLDEN_STATES = ("passed", "failed", "written", "updated")
+GOLDEN_MODES = ("release", "strict")
+TOP_K_FRACTION = 0.2  # top-k IoU compares the 20% most attributed pixels
+
+# -- files --------------------------------------------------------------------------------------
+DEFAULT_RESULTS_DIR = ".xai-results"
+DEFAULT_SNAPSHOT_DIR = "__xai_snapshots__"
+
+# -- devices ------------------------------------------------------------------------------------
+DEVICE_HELP = "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+
+
+def check_device_name(device: str) -> str | None:
+    """The problem with a device name, or None when it is well formed (existence is checked
+    where torch is loaded)."""
+    if device in ("auto", "cpu", "cuda", "mps"):
+        return None
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return None
+    return f"{device!r} is not a device; {DEVICE_HELP}"
