@@ -3,6 +3,9 @@
 The plugin opens a TestRecord around each test call; the explain fixture, the assertion
 helpers and the snapshot fixture add to it. It travels to the controlling process on the test
 report (as plain JSON data), so pytest-xdist runs merge like serial ones.
+
+numpy and PIL are imported by the functions that draw or hash, never at load time: the plugin
+imports this module at every pytest start.
 """
 
 from __future__ import annotations
@@ -15,16 +18,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pytest_xai.explanation import Explanation
 
 _current: list[TestRecord] = []
 
 
 @dataclass
 class TestRecord:
-    """Explanations, checks and golden outcomes of one test."""
+    """Explanations, checks and golden outcomes of one test.
+
+    ``computed`` explanations ran the engine; ``cached`` came from this session's memo and
+    ``disk`` from the persistent cache.
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -37,8 +47,10 @@ class TestRecord:
     properties: list[tuple[str, object]] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
+    disk: int = 0
     seconds: float = 0.0
     _pictures: int = 0
+    _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +61,7 @@ class TestRecord:
             "goldens": self.goldens,
             "computed": self.computed,
             "cached": self.cached,
+            "disk": self.disk,
             "seconds": self.seconds,
         }
 
@@ -56,6 +69,98 @@ class TestRecord:
         """A fresh path for a PNG about this test under the results directory."""
         self._pictures += 1
         return self.results_dir / safe_name(self.nodeid) / f"{self._pictures:02d}-{safe_name(stem)}.png"
+
+    def add_explanation(self, image: Any, exp: Explanation) -> None:
+        """Record an explanation the test obtained: its overlay, with the image's named regions
+        outlined, the positive mass in each region, and its agreement with the other methods'
+        explanations of the same image in this test."""
+        if exp.image is None:
+            return
+        key = image_key(exp.image)
+        by_method = self._by_image.setdefault(key, {})
+        if by_method.get(exp.method) is exp:
+            return  # this test already recorded this very explanation
+        by_method[exp.method] = exp
+        regions = getattr(image, "regions", None) or {}
+        if key not in self.images:
+            from pytest_xai import render
+
+            self.images[key] = {
+                "name": getattr(image, "name", key),
+                "picture": png_b64(render.to_uint8(exp.image)),
+                "regions": sorted(regions),
+            }
+        mass, overlay = _region_masses(exp, regions)
+        self.explanations.append({
+            "image": key,
+            "method": exp.method,
+            "output": exp.output,
+            "target": exp.target_name,
+            "probability": exp.probability,
+            "samples": exp.samples,
+            "seconds": exp.meta.get("seconds"),
+            "mass": mass,
+            "overlay": png_b64(overlay),
+        })
+        self.images[key]["agreement"] = _pairwise_agreement(by_method)
+
+
+def _display_overlay(exp: Explanation) -> np.ndarray:
+    """The overlay shown in reports: pixel-level maps smoothed for the eye when the report's
+    display module offers it (the stored heatmap stays exact)."""
+    try:
+        from pytest_xai.display import display_heatmap  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return exp.overlay()
+    from pytest_xai import render
+
+    return render.overlay(display_heatmap(exp), exp.image)
+
+
+def _region_masses(exp: Explanation, regions: dict[str, Any]) -> tuple[dict[str, float | None], np.ndarray]:
+    """Positive mass per named region, and the overlay with those regions outlined."""
+    from pytest_xai import metrics, render
+    from pytest_xai.errors import RegionError
+
+    mass: dict[str, float | None] = {}
+    overlay = _display_overlay(exp)
+    for name, region in regions.items():
+        try:
+            value = metrics.relevance_mass(exp, region)
+            overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
+        except RegionError:
+            continue  # a region that does not fit this image: nothing to measure
+        mass[name] = round(value, 4) if value == value else None  # JSON has no NaN
+    return mass, overlay
+
+
+def _pairwise_agreement(by_method: dict[str, Explanation]) -> dict[str, dict[str, float | None]]:
+    """Spearman and top-k IoU between each pair of methods that explained one image."""
+    from pytest_xai import metrics
+
+    rows = {}
+    methods = sorted(by_method)
+    for i, a in enumerate(methods):
+        for b in methods[i + 1 :]:
+            if hasattr(metrics, "agreement"):
+                found = metrics.agreement(by_method[a], by_method[b])
+                values = {"spearman": found.spearman, "top_k_iou": found.top_k_iou}
+            else:  # until metrics.agreement lands
+                from pytest_xai.vocabulary import TOP_K_FRACTION
+
+                values = {
+                    "spearman": metrics.spearman(by_method[a], by_method[b]),
+                    "top_k_iou": metrics.top_k_iou(by_method[a], by_method[b], TOP_K_FRACTION),
+                }
+            rows[f"{a} vs {b}"] = {k: _finite(v) for k, v in values.items()}
+    return rows
+
+
+def _finite(value: float | None) -> float | None:
+    """Rounded for the report; None where the value is missing or not finite (strict JSON)."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return round(float(value), 4)
 
 
 def current() -> TestRecord | None:
@@ -81,6 +186,14 @@ def safe_name(text: str) -> str:
     return cleaned
 
 
+def rel_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` (the rootdir) when it lies inside it, else as given."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def png_b64(picture: np.ndarray) -> str:
     """An RGB uint8 picture as a base64 PNG string (for the self-contained report)."""
     from PIL import Image
@@ -92,4 +205,6 @@ def png_b64(picture: np.ndarray) -> str:
 
 def image_key(image: np.ndarray) -> str:
     """A content hash of an image, used to group a test's explanations by image."""
+    import numpy as np
+
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]

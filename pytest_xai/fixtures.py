@@ -1,18 +1,22 @@
-"""What the plugin's fixtures hand to tests: image factory, cached explain, golden snapshots."""
+"""What the plugin's image and explain fixtures hand to tests: image factory, cached explain."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 
 from pytest_xai import _record
+from pytest_xai.cache import explanation_key, key_part, plain
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.session import XaiSession
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pytest_xai.explanation import Explanation
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output")
 
@@ -39,33 +43,34 @@ class ImageFactory:
         return load_test_image(path, size)
 
 
-def _digest(value: Any) -> Any:
-    """A hashable, content-based stand-in for a parameter value (arrays by their bytes)."""
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    if isinstance(value, (list, tuple)):
-        if all(isinstance(v, (int, float, str)) for v in value):
-            return tuple(value)
-        return tuple(_digest(v) for v in value)
-    array = np.ascontiguousarray(np.asarray(value))
-    return (array.dtype.str, array.shape, hashlib.sha1(array.tobytes()).hexdigest())
+def _as_images(images: Any) -> tuple[list[np.ndarray], bool]:
+    """pytest_xai's one input normaliser (what ``explain`` accepts)."""
+    from pytest_xai import images as images_module
+
+    if hasattr(images_module, "as_images"):
+        return images_module.as_images(images, "images")  # type: ignore[no-any-return, unused-ignore]
+    from pytest_xai.explainer import _as_images as legacy  # until images.as_images lands
+
+    return legacy(images)
 
 
 class ExplainFixture:
-    """``explain(images, **kwargs)``: ``pytest_xai.explain`` with the model under test.
+    """``explain(images, *, classifier=None, **kwargs)``: ``pytest_xai.explain`` with the model
+    under test, cached.
 
-    Defaults come from the call, then the ``xai`` marker, then ``--xai-seed``/``--xai-samples``,
-    then ini ``xai_method``/``xai_samples``. Results are cached for the session: the same
-    model, image and parameters are computed once.
+    Accepts what ``pytest_xai.explain`` accepts (one image, a list, a 4-D batch). Defaults come
+    from the call, then the ``xai`` marker, then ``--xai-seed``/``--xai-samples``, then ini
+    ``xai_method``/``xai_samples``/``xai_precision``. The same classifier, image and parameters
+    are computed once per session, and once across sessions through the persistent cache when
+    the classifier's content key is exact (``Classifier.cache_key``).
     """
 
     def __init__(self, xai: XaiSession, request: pytest.FixtureRequest, record: _record.TestRecord | None) -> None:
         self.xai = xai
         self.request = request
         self.record = record
-        self.by_image: dict[str, dict[str, Any]] = {}  # image key -> {method: Explanation}
         marker = request.node.get_closest_marker("xai")
-        self.marker: dict[str, Any] = dict(marker.kwargs) if marker else {}
+        self.marker: dict[str, Any] = plain(dict(marker.kwargs)) if marker else {}
         unknown = set(self.marker) - set(MARKER_KEYS)
         if unknown or (marker is not None and marker.args):
             raise XaiValueError(
@@ -74,6 +79,7 @@ class ExplainFixture:
             )
 
     def defaults(self) -> dict[str, Any]:
+        """The parameters every call starts from: settings, then the marker."""
         s = self.xai.settings
         out: dict[str, Any] = {}
         if s.method:
@@ -82,83 +88,97 @@ class ExplainFixture:
             out["samples"] = s.samples
         if s.seed is not None:
             out["seed"] = s.seed
+        if s.precision is not None:
+            out["precision"] = s.precision
         out.update(self.marker)
         return out
 
     def __call__(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
+        from pytest_xai.classifier import as_classifier
+
+        clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
+        params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
+        arrays, single = _as_images(images)
+        originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(arrays)
+        per_image = self._per_image_params(params, len(arrays))
+        keys = [self._keys(clf, array, p) for array, p in zip(arrays, per_image)]
+        found = [self._lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
+        results = self._compute_missing(clf, arrays, per_image, keys, found)
+        if self.record is not None:
+            for original, exp in zip(originals, results):
+                self.record.add_explanation(original if original is not None else exp.image, exp)
+        return results[0] if single else results
+
+    @staticmethod
+    def _per_image_params(params: dict[str, Any], count: int) -> list[dict[str, Any]]:
+        """One parameter set per image (a per-image ``target`` list is split)."""
+        target = params.get("target")
+        if not isinstance(target, (list, tuple)):
+            return [params] * count
+        if len(target) != count:
+            raise XaiValueError(f"target has {len(target)} entries for {count} images; pass one per image")
+        return [{**params, "target": t} for t in target]
+
+    def _keys(self, clf: Any, array: np.ndarray, params: dict[str, Any]) -> tuple[tuple[Any, ...], str | None]:
+        """The session memo key and the persistent cache key (None: never persisted).
+
+        A classifier whose content cannot be known exactly (``cache_key`` None) is keyed by the
+        object itself, so two such classifiers never share an explanation."""
+        from pytest_xai.cache import array_digest
+
+        content = getattr(clf, "cache_key", None)
+        device = str(getattr(clf, "device", ""))
+        try:
+            param_key = repr(key_part(params))
+        except TypeError:  # a parameter without a content key: cache by object identity only
+            param_key, content = repr(sorted((k, id(v)) for k, v in params.items())), None
+        who = ("content", content) if content is not None else ("object", id(clf))
+        memo = (who, device, repr(array_digest(array)), param_key)
+        disk = None if content is None else explanation_key(content, device, array, params)
+        return memo, disk
+
+    def _lookup(self, memo: tuple[Any, ...], disk: str | None, array: np.ndarray) -> Explanation | None:
+        hit = self.xai.memo.get(memo)
+        if hit is not None:
+            self._count("cached")
+            return hit  # type: ignore[no-any-return, unused-ignore]
+        if disk is None or self.xai.disk is None:
+            return None
+        hit = self.xai.disk.get(disk)
+        if hit is not None:
+            hit.image = array  # the stored picture is uint8; keep the exact input
+            self.xai.memo[memo] = hit
+            self._count("disk")
+        return hit
+
+    def _compute_missing(
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
+        keys: list[tuple[tuple[Any, ...], str | None]], found: list[Explanation | None],
+    ) -> list[Explanation]:
+        """``found`` completed: every image without a cached result explained in one call (so
+        they share batches), memoised and, where the key is exact, stored on disk."""
         from pytest_xai.explainer import explain
 
-        clf = classifier if classifier is not None else self.request.getfixturevalue("xai_model")
-        params = {**self.defaults(), **kwargs}
-        many = isinstance(images, (list, tuple))
-        items = list(images) if many else [images]
-        results = []
-        for image in items:
-            array = np.asarray(image, dtype=np.float32) if hasattr(image, "__array__") else image
-            key = (
-                getattr(clf, "fingerprint", id(clf)),
-                str(getattr(clf, "device", "")),
-                _digest(array),
-                tuple(sorted((k, _digest(v)) for k, v in params.items())),
-            )
-            hit = self.xai.cache.get(key)
-            if hit is None:
-                started = time.perf_counter()
-                hit = explain(clf, array, **params)
-                if self.record is not None:
-                    self.record.computed += 1
-                    self.record.seconds += time.perf_counter() - started
-                self.xai.cache[key] = hit
-            elif self.record is not None:
-                self.record.cached += 1
-            self._note(image, hit)
-            results.append(hit)
-        return results if many else results[0]
+        missing = [i for i, r in enumerate(found) if r is None]
+        if not missing:
+            return [r for r in found if r is not None]
+        params = dict(per_image[missing[0]])
+        if len(missing) > 1 and "target" in params:
+            params["target"] = [per_image[i]["target"] for i in missing]
+        started = time.perf_counter()
+        computed = explain(clf, [arrays[i] for i in missing], **params)
+        if self.record is not None:
+            self.record.computed += len(missing)
+            self.record.seconds += time.perf_counter() - started
+        results = list(found)
+        for i, exp in zip(missing, computed if isinstance(computed, list) else [computed]):
+            results[i] = exp
+            memo, disk = keys[i]
+            self.xai.memo[memo] = exp
+            if disk is not None and self.xai.disk is not None:
+                self.xai.disk.put(disk, exp)
+        return [r for r in results if r is not None]
 
-    def _note(self, image: Any, exp: Any) -> None:
-        """Add the explanation to the test's record: pictures and the mass in each named region."""
-        from pytest_xai import metrics, render
-        from pytest_xai.errors import RegionError
-
-        if self.record is None or exp.image is None:
-            return
-        key = _record.image_key(exp.image)
-        exps = self.by_image.setdefault(key, {})
-        if exps.get(exp.method) is exp:
-            return  # this test already recorded this very explanation
-        exps[exp.method] = exp
-        regions = getattr(image, "regions", {}) or {}
-        if key not in self.record.images:
-            self.record.images[key] = {
-                "name": getattr(image, "name", key),
-                "picture": _record.png_b64(render.to_uint8(exp.image)),
-                "regions": sorted(regions),
-            }
-        mass = {}
-        overlay = exp.overlay()
-        for name, region in regions.items():
-            try:
-                mass[name] = round(metrics.relevance_mass(exp, region), 4)
-                overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
-            except RegionError:
-                continue
-        self.record.explanations.append({
-            "image": key,
-            "method": exp.method,
-            "output": exp.output,
-            "target": exp.target_name,
-            "probability": exp.probability,
-            "samples": exp.samples,
-            "seconds": exp.meta.get("seconds"),
-            "mass": mass,
-            "overlay": _record.png_b64(overlay),
-        })
-        # between-method agreement, for an image explained with several methods
-        rows = self.record.images[key].setdefault("agreement", {})
-        methods = sorted(exps)
-        for i, a in enumerate(methods):
-            for b in methods[i + 1 :]:
-                rows[f"{a} vs {b}"] = {
-                    "spearman": round(metrics.spearman(exps[a], exps[b]), 4),
-                    "top_k_iou": round(metrics.top_k_iou(exps[a], exps[b], 0.2), 4),
-                }
+    def _count(self, kind: str) -> None:
+        if self.record is not None:
+            setattr(self.record, kind, getattr(self.record, kind) + 1)

@@ -62,6 +62,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if record is not None and call.when == "teardown":
         if record.explanations or record.checks or record.goldens:
             report.xai_record = record.to_json()
+            if item.config.pluginmanager.hasplugin("html"):
+                from pytest_xai.html_extras import extras_for
+
+                report.extras = [*getattr(report, "extras", []), *extras_for(report.xai_record)]
         report.user_properties.extend(record.properties)
     return report
 
@@ -79,37 +83,42 @@ class _ReportListener:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist: merge what a worker collected (all workers collect the same tests)."""
+    """xdist: merge what a worker collected (all workers collect the same tests) and its
+    failed golden writes."""
     from pytest_xai.session import Collection
 
-    data = getattr(node, "workeroutput", {}).get("xai_collection")
-    if data:
-        node.config.stash[xai_key].collection = Collection.from_json(data)
+    output = getattr(node, "workeroutput", {})
+    xai = node.config.stash[xai_key]
+    if output.get("xai_collection"):
+        xai.collection = Collection.from_json(output["xai_collection"])
+    xai.write_errors.extend(output.get("xai_write_errors", []))
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     xai = session.config.stash[xai_key]
     xai.flush_writes()
     if xai.is_worker:
         session.config.workeroutput["xai_collection"] = xai.collection.to_json()  # type: ignore[attr-defined]
+        session.config.workeroutput["xai_write_errors"] = xai.write_errors  # type: ignore[attr-defined]
         return
-    xai.remove_stale_temps()  # every worker has finished writing by now
-    xai.find_unused()
-    if xai.settings.can_update:
-        xai.delete_unused()
+    xai.session_finished(session, exitstatus)
     if xai.settings.report is not None:
         from pytest_xai.report import write_report
 
-        write_report(xai.report_data(), xai.settings.report)
+        try:
+            write_report(xai.report_data(), xai.settings.report)
+        except OSError as e:
+            xai.write_errors.append({"path": str(xai.settings.report), "state": "report", "error": str(e)})
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     xai = config.stash[xai_key]
-    if xai.is_worker or not (xai.records or xai.unused or xai.settings.ci):
+    if xai.is_worker or not (xai.records or xai.unused or xai.settings.ci or xai.write_errors or xai.warnings):
         return
     terminalreporter.section("xai")
     for line in xai.summary_lines():
-        terminalreporter.write_line(line)
+        terminalreporter.write_line(line, red=line.startswith("write failed"))
 
 
 # -- fixtures -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Session state: settings, explanation cache, queued golden writes, merged records, summary."""
+"""Session state: settings, explanation caches, queued golden writes, merged records, summary."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from pytest_xai._atomic import remove_stale_temps
+from pytest_xai._record import rel_path
+from pytest_xai.cache import ExplanationCache
 from pytest_xai.settings import Settings
 from pytest_xai.snapshots import SnapshotStore
+from pytest_xai.vocabulary import CACHE_DIR_NAME, GOLDEN_STATES
 
-GOLDEN_STATES = ("passed", "failed", "written", "updated")
+_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
 @dataclass
@@ -33,28 +36,50 @@ class Collection:
 
 @dataclass
 class PendingWrite:
+    """A golden a test asked to write at session end; ``state`` is "written" or "updated"."""
+
     path: Path
     explanation: Any
-    state: str  # "written" or "updated"
+    state: str
+
+
+def _disk_cache(config: pytest.Config, settings: Settings) -> ExplanationCache | None:
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None or settings.cache_mode == "off":
+        return None
+    return ExplanationCache(
+        folder=lambda: cache.mkdir(CACHE_DIR_NAME),
+        read=settings.cache_reads,
+        write=settings.cache_writes,
+        max_bytes=int(settings.cache_max_mb * 1024 * 1024),
+    )
 
 
 @dataclass
 class XaiSession:
-    """One pytest session's pytest_xai state, kept in ``config.stash``."""
+    """One pytest session's pytest_xai state, kept in ``config.stash``.
+
+    ``memo`` holds this session's explanations (by content key, or by classifier object where
+    its content cannot be known); ``disk`` is the persistent cache shared between runs.
+    """
 
     config: pytest.Config
     settings: Settings
     store: SnapshotStore
     is_worker: bool
-    cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    disk: ExplanationCache | None = None
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     pending: list[PendingWrite] = field(default_factory=list)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)  # nodeids whose teardown was reported
     collection: Collection = field(default_factory=Collection)
     deselected: list[pytest.Item] = field(default_factory=list)
     unused: list[Path] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
-    write_errors: list[str] = field(default_factory=list)
+    write_errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "state", "error"}
+    warnings: list[str] = field(default_factory=list)
+    complete: bool = False  # every selected test ran to its teardown, and nothing stopped the run
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> XaiSession:
@@ -64,11 +89,16 @@ class XaiSession:
             settings=settings,
             store=SnapshotStore(settings.snapshot_dir),
             is_worker=hasattr(config, "workerinput"),
+            disk=_disk_cache(config, settings),
         )
+
+    def rel(self, path: Path) -> str:
+        return rel_path(path, self.config.rootpath)
 
     # -- collection -------------------------------------------------------------------------
     def collection_finished(self, session: pytest.Session) -> None:
-        """Remember every collected test name per module and which ones were selected."""
+        """Remember every collected test name per module and which ones were selected; stop
+        when two test files would share one golden folder."""
         args = [str(a) for a in self.config.args]
         for item in [*session.items, *self.deselected]:
             module = str(item.path)
@@ -76,24 +106,36 @@ class XaiSession:
             if any("::" in a and Path(a.split("::")[0]).resolve() == item.path for a in args):
                 self.collection.restricted.add(module)
         self.collection.selected = {item.nodeid for item in session.items}
+        self.check_golden_folders()
 
-    def remove_stale_temps(self) -> None:
-        """Delete temp files a killed writer left beside goldens; run when no writer is active."""
-        for module in self.collection.modules:
-            remove_stale_temps(self.store.module_dir(Path(module)))
+    def check_golden_folders(self) -> None:
+        """Two test files whose goldens land in one folder (same module name, shared
+        ``xai_snapshot_dir``) would each delete the other's goldens as unused."""
+        owners: dict[Path, str] = {}
+        for module in sorted(self.collection.modules):
+            folder = self.store.module_dir(Path(module)).resolve()
+            other = owners.setdefault(folder, module)
+            if other != module:
+                raise pytest.UsageError(
+                    f"{self.rel(Path(other))} and {self.rel(Path(module))} keep their goldens in one "
+                    f"folder, {self.rel(folder)} (same module name, xai_snapshot_dir="
+                    f"{self.settings.snapshot_dir!r}); rename one of the test files, or set "
+                    "xai_snapshot_dir to a folder beside each test file (the default __xai_snapshots__)"
+                )
 
     # -- records ------------------------------------------------------------------------------
     def add_report(self, report: pytest.TestReport) -> None:
         """Merge one phase's report: its outcome and, after the call, its xai record."""
-        previous = self.outcomes.get(report.nodeid, "passed")
         if report.failed:
             outcome = "failed" if report.when == "call" else "error"
         elif report.skipped:
             outcome = "skipped"
         else:
             outcome = "passed"
-        rank = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
-        self.outcomes[report.nodeid] = max(previous, outcome, key=rank.__getitem__)
+        previous = self.outcomes.get(report.nodeid, "passed")
+        self.outcomes[report.nodeid] = max(previous, outcome, key=_RANK.__getitem__)
+        if report.when == "teardown":
+            self.finished.add(report.nodeid)
         record = getattr(report, "xai_record", None)
         if record:
             self.records[report.nodeid] = record
@@ -113,25 +155,59 @@ class XaiSession:
         self.pending.append(PendingWrite(path, explanation, state))
 
     def flush_writes(self) -> None:
-        """Write queued goldens atomically (each on its own; one failure does not stop others)."""
+        """Write queued goldens atomically, each on its own: one failure never stops the others."""
         for write in self.pending:
             try:
                 self.store.write(write.explanation, write.path)
-            except OSError as e:
-                self.write_errors.append(f"{write.path}: {e}")
+            except Exception as e:  # any failure is reported and fails the run
+                error = f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
+                self.write_errors.append({"path": str(write.path), "state": write.state, "error": error})
         self.pending.clear()
+
+    def mark_failed_writes(self) -> None:
+        """Goldens whose write failed are failures, not "written"/"updated" (records and counts)."""
+        errors = {e["path"]: e for e in self.write_errors}
+        for record in self.records.values():
+            for golden in record["goldens"]:
+                error = errors.get(golden["path"])
+                if error is not None and golden["state"] in ("written", "updated"):
+                    golden.update(state="failed", reason="write",
+                                  message=f"could not write golden {self.rel(Path(error['path']))}: {error['error']}")
+
+    # -- end of session -----------------------------------------------------------------------
+    def session_finished(self, session: pytest.Session, exitstatus: int) -> None:
+        """Controller-side end of session: clean up debris, find unused goldens, delete them
+        only when the whole selected suite ran to completion, fail the run on write errors."""
+        self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and all(
+            nodeid in self.finished for nodeid in self.collection.selected
+        )
+        if self.settings.can_write and not self.config.getoption("collectonly"):
+            self.remove_stale_temps()
+        self.mark_failed_writes()
+        self.find_unused()
+        if self.settings.can_update and self.complete:
+            self.delete_unused()
+        if self.disk is not None and self.totals()["computed"]:
+            self.disk.evict()
+        if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def remove_stale_temps(self) -> None:
+        """Delete temp files that killed writers left beside goldens (never a live writer's)."""
+        for module in self.collection.modules:
+            remove_stale_temps(self.store.module_dir(Path(module)))
 
     # -- unused goldens -----------------------------------------------------------------------
     def find_unused(self) -> list[Path]:
         """Goldens no selected test used, owned by no test or by a test that passed without them.
 
-        Never a golden whose owner was deselected, skipped, failed or errored, and never one
-        in a module collected only in part, unless its owning test ran and passed.
+        Never a golden whose owner was deselected, skipped, failed, errored or interrupted, and
+        never one in a module collected only in part, unless its owning test ran and passed.
         """
         used = self.used_goldens()
         unused = []
         for module, tests in self.collection.modules.items():
-            for golden in self.store.goldens(Path(module)):
+            for golden in self._golden_files(Path(module)):
                 if str(golden) in used:
                     continue
                 owner = self.store.owner(golden, list(tests))
@@ -144,8 +220,21 @@ class XaiSession:
         self.unused = unused
         return unused
 
+    def _golden_files(self, module: Path) -> list[Path]:
+        files = []
+        for path in self.store.goldens(module):
+            if path.is_file():
+                files.append(path)
+            else:  # e.g. a folder named like a golden: never deleted, never read
+                self.warnings.append(f"{self.rel(path)} is not a file; skipped (remove or rename it)")
+        return files
+
     def _ran_clean(self, nodeid: str) -> bool:
-        return nodeid in self.collection.selected and self.outcomes.get(nodeid) == "passed"
+        return (
+            nodeid in self.collection.selected
+            and nodeid in self.finished
+            and self.outcomes.get(nodeid) == "passed"
+        )
 
     def delete_unused(self) -> None:
         for golden in self.unused:
@@ -154,52 +243,59 @@ class XaiSession:
 
     # -- summary ------------------------------------------------------------------------------
     def totals(self) -> dict[str, float]:
-        computed = sum(r["computed"] for r in self.records.values())
-        cached = sum(r["cached"] for r in self.records.values())
-        seconds = sum(r["seconds"] for r in self.records.values())
-        return {"computed": computed, "cached": cached, "seconds": seconds}
+        """Explanations computed, from this session's memo (cached), from the disk cache, and
+        seconds spent computing."""
+        return {
+            key: sum(r.get(key, 0) for r in self.records.values())
+            for key in ("computed", "cached", "disk", "seconds")
+        }
 
     def summary_lines(self) -> list[str]:
         totals = self.totals()
         counts = self.golden_counts()
         lines = [
             f"explanations: {int(totals['computed'])} computed, {int(totals['cached'])} from cache, "
-            f"{totals['seconds']:.1f} s explaining",
+            f"{int(totals['disk'])} from disk cache, {totals['seconds']:.1f} s explaining",
             "goldens: " + ", ".join(f"{counts[s]} {s}" for s in GOLDEN_STATES)
             + f", {len(self.unused)} unused" + (f" ({len(self.deleted)} deleted)" if self.deleted else ""),
         ]
-        for golden in self.unused:
-            lines.append(f"  unused: {self._rel(golden)}" + (" (deleted)" if golden in self.deleted else ""))
-        if self.settings.ci and self.settings.update is not None:
-            lines.append(
-                f"CI mode ({self.settings.ci_reason}): --xai-update ignored, nothing was written or deleted"
-            )
-        elif self.settings.ci:
-            lines.append(f"CI mode ({self.settings.ci_reason}): goldens are read-only")
-        if counts["failed"] and not self.settings.ci:
-            lines.append("to accept the new explanations: pytest --xai-update (review the .png previews)")
-        elif self.unused and self.settings.update is None and not self.settings.ci:
-            lines.append("to delete unused goldens: pytest --xai-update on a full run")
-        for error in self.write_errors:
-            lines.append(f"write failed: {error}")
+        lines += [f"  unused: {self.rel(g)}" + (" (deleted)" if g in self.deleted else "") for g in self.unused]
+        lines += self._advice(counts)
+        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"write failed: {self.rel(Path(e['path']))}: {e['error']}" for e in self.write_errors]
         if self.settings.report is not None:
             lines.append(f"report: {self.settings.report}")
         return lines
 
-    def _rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.config.rootpath))
-        except ValueError:
-            return str(path)
+    def _advice(self, counts: dict[str, int]) -> list[str]:
+        s = self.settings
+        if s.ci:
+            done = "--xai-update ignored, nothing was written or deleted" if s.update is not None else "goldens are read-only"
+            return [f"CI mode ({s.ci_reason}): {done}"]
+        if s.can_update and self.unused and not self.complete:
+            return ["unused goldens kept: the run did not complete (interrupted, stopped early, or a test "
+                    "did not finish); rerun the full suite with --xai-update to delete them"]
+        if counts["failed"]:
+            return ["to accept the new explanations: pytest --xai-update (review the .png previews)"]
+        if self.unused and s.update is None:
+            return ["to delete unused goldens: pytest --xai-update on a full run"]
+        return []
 
     def report_data(self) -> dict[str, Any]:
+        """What the HTML/JSON report shows: ``totals`` (computed, cached, disk, seconds),
+        ``goldens`` (count per state, ``unused`` paths, ``write_errors``), ``ci``, ``complete``
+        and ``tests`` (each test's record with its ``outcome``)."""
         return {
             "totals": self.totals(),
-            "goldens": {**self.golden_counts(), "unused": [self._rel(p) for p in self.unused]},
+            "goldens": {
+                **self.golden_counts(),
+                "unused": [self.rel(p) for p in self.unused],
+                "write_errors": [{**e, "path": self.rel(Path(e["path"]))} for e in self.write_errors],
+            },
             "ci": self.settings.ci,
+            "complete": self.complete,
             "tests": [
                 {**record, "outcome": self.outcomes.get(nodeid, "unknown")}
                 for nodeid, record in self.records.items()
             ],
         }
-

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pytest
 
-from pytest_xai.snapshots import DEFAULT_MIN_SPEARMAN, DEFAULT_MIN_TOP_K_IOU
+from pytest_xai import vocabulary as vocab
 
-METHODS = ("lime", "kernel_shap", "gradient_shap")
 TRUE = ("1", "true", "yes", "on")
+# Golden bounds, until the goldens' module publishes them in the vocabulary.
+DEFAULT_MIN_SPEARMAN: float = getattr(vocab, "DEFAULT_MIN_SPEARMAN", 0.7)
+DEFAULT_MIN_TOP_K_IOU: float = getattr(vocab, "DEFAULT_MIN_TOP_K_IOU", 0.55)
+DEFAULT_MAX_SHIFT: float = getattr(vocab, "DEFAULT_MAX_SHIFT", 0.12)
 
 
-def _number(raw: Any, key: str, kind: type, low: float, high: float) -> Any:
+def _number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
     if raw is None or raw == "":
-        return None
+        return default
     try:
         value = kind(raw)
     except (TypeError, ValueError):
@@ -25,9 +28,60 @@ def _number(raw: Any, key: str, kind: type, low: float, high: float) -> Any:
             f"{key}={raw!r} is not a{'n int' if kind is int else ' number'}; "
             f"set it to a value in [{low}, {high}]"
         ) from None
-    if not low <= value <= high:
+    if not low <= value <= high:  # also refuses NaN
         raise pytest.UsageError(f"{key}={raw!r} is out of range; set it to a value in [{low}, {high}]")
     return value
+
+
+def _choice(raw: Any, key: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    if raw is None or raw == "":
+        return default
+    if raw not in choices:
+        raise pytest.UsageError(f"{key}={raw!r} is not allowed; use one of {', '.join(choices)}")
+    return str(raw)
+
+
+def _snapshot_dir(raw: str) -> str:
+    """The ini ``xai_snapshot_dir``: a non-empty path relative to each test file's folder."""
+    value = raw.strip()
+    if not value or PurePath(value) == PurePath(".") or "\0" in value:
+        raise pytest.UsageError(
+            f"xai_snapshot_dir={raw!r} is not a folder name; use a relative path such as "
+            f"{vocab.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
+        )
+    if PurePath(value).is_absolute() or os.path.isabs(value):
+        raise pytest.UsageError(
+            f"xai_snapshot_dir={raw!r} is absolute; goldens live beside the tests, so give a path "
+            "relative to each test file's folder, such as '../snapshots'"
+        )
+    return value
+
+
+def _report_path(raw: str | None) -> Path | None:
+    """``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
+    if raw is None:
+        return None
+    path = Path(raw)
+    fix = "pass a writable file path ending in .html or .json"
+    if path.suffix not in (".html", ".json"):
+        raise pytest.UsageError(f"--xai-report={raw!r} must end in .html or .json")
+    if path.is_dir():
+        raise pytest.UsageError(f"--xai-report={raw!r} is an existing directory; {fix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise pytest.UsageError(f"--xai-report={raw!r}: its folder cannot be created ({e}); {fix}") from None
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK | os.X_OK)
+    if not writable:
+        raise pytest.UsageError(f"--xai-report={raw!r} is not writable; {fix}")
+    return path
+
+
+def _device(raw: str) -> str:
+    problem = vocab.check_device_name(raw)
+    if problem is not None:
+        raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -41,13 +95,18 @@ class Settings:
     seed: int | None
     samples: int | None
     method: str | None
+    precision: str | None  # None: explain's own default (float32)
     model: str | None
     results_dir: Path
     report: Path | None
     snapshot_dir: str
     images_dir: Path | None
+    golden_mode: str  # vocabulary.GOLDEN_MODES
+    max_shift: float
     min_spearman: float
     min_top_k_iou: float
+    cache_mode: str  # vocabulary.CACHE_MODES
+    cache_max_mb: float
 
     @property
     def can_write(self) -> bool:
@@ -59,44 +118,44 @@ class Settings:
         """Changed goldens may be rewritten and unused ones deleted (--xai-update=all, outside CI)."""
         return self.update == "all" and not self.ci
 
+    @property
+    def cache_reads(self) -> bool:
+        return self.cache_mode in ("read", "on")
+
+    @property
+    def cache_writes(self) -> bool:
+        return self.cache_mode in ("write", "on")
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
-        opt = config.getoption
+        opt, ini = config.getoption, config.getini
         root = Path(config.inipath).parent if config.inipath else config.rootpath
         ci_env = os.environ.get("CI", "").strip().lower() in TRUE
         ci = bool(opt("xai_ci")) or ci_env
-        reason = "--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else "")
-        method = config.getini("xai_method") or None
-        if method is not None and method not in METHODS:
-            raise pytest.UsageError(f"xai_method={method!r} is not a method; use one of {METHODS}")
-        report = opt("xai_report")
-        if report is not None and Path(report).suffix not in (".html", ".json"):
-            raise pytest.UsageError(f"--xai-report={report!r} must end in .html or .json")
-        device = opt("xai_device") or config.getini("xai_device") or "auto"
-        if device != "auto" and device != "cpu" and not str(device).startswith("cuda"):
-            raise pytest.UsageError(f"--xai-device={device!r} is not a device; use auto, cpu, cuda or cuda:N")
-        images = config.getini("xai_images_dir")
+        images = ini("xai_images_dir")
         return cls(
             update=opt("xai_update"),
             ci=ci,
-            ci_reason=reason,
-            device=str(device),
-            seed=_number(opt("xai_seed"), "--xai-seed", int, 0, 2**63 - 1),
-            samples=_number(
-                opt("xai_samples") or config.getini("xai_samples"), "xai_samples", int, 2, 1_000_000
-            ),
-            method=method,
-            model=opt("xai_model") or config.getini("xai_model") or None,
+            ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
+            device=_device(str(opt("xai_device") or ini("xai_device") or "auto")),
+            seed=_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
+                            vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            method=_choice(ini("xai_method"), "xai_method", tuple(vocab.METHODS), None),
+            precision=_choice(ini("xai_precision"), "xai_precision", vocab.PRECISIONS, None),
+            model=opt("xai_model") or ini("xai_model") or None,
             results_dir=Path(opt("xai_results")),
-            report=None if report is None else Path(report),
-            snapshot_dir=config.getini("xai_snapshot_dir") or "__xai_snapshots__",
+            report=_report_path(opt("xai_report")),
+            snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir") or vocab.DEFAULT_SNAPSHOT_DIR),
             images_dir=(root / images) if images else None,
-            min_spearman=_number(config.getini("xai_min_spearman"), "xai_min_spearman", float, -1, 1)
-            if config.getini("xai_min_spearman")
-            else DEFAULT_MIN_SPEARMAN,
-            min_top_k_iou=_number(config.getini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1)
-            if config.getini("xai_min_top_k_iou")
-            else DEFAULT_MIN_TOP_K_IOU,
+            golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES, "release")),
+            max_shift=_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1, DEFAULT_MAX_SHIFT),
+            min_spearman=_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1, DEFAULT_MIN_SPEARMAN),
+            min_top_k_iou=_number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
+                                  DEFAULT_MIN_TOP_K_IOU),
+            cache_mode=str(_choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
+            cache_max_mb=_number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
+                                 vocab.DEFAULT_CACHE_MAX_MB),
         )
 
 
@@ -112,7 +171,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-ci", dest="xai_ci", action="store_true",
                     help="CI mode: never write or delete goldens (also on when CI is set).")
     group.addoption("--xai-device", dest="xai_device", default=None,
-                    help="device for explanations: auto (default), cpu, cuda or cuda:N.")
+                    help=f"device for explanations: {vocab.DEVICE_HELP[4:]} (default auto).")
     group.addoption("--xai-seed", dest="xai_seed", default=None,
                     help="seed for every explanation (default: 0, or the marker's).")
     group.addoption("--xai-samples", dest="xai_samples", default=None,
@@ -120,15 +179,27 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-model", dest="xai_model", default=None, metavar="SPEC",
                     help="model under test: package.module:factory, a TorchScript file, or "
                     "torchvision:NAME=WEIGHTS.pth.")
-    group.addoption("--xai-results", dest="xai_results", default=".xai-results", metavar="DIR",
-                    help="where failure pictures go (default .xai-results).")
+    group.addoption("--xai-results", dest="xai_results", default=vocab.DEFAULT_RESULTS_DIR, metavar="DIR",
+                    help=f"where failure pictures go (default {vocab.DEFAULT_RESULTS_DIR}).")
     group.addoption("--xai-report", dest="xai_report", default=None, metavar="PATH",
                     help="write a report: PATH.html (self-contained) or PATH.json.")
-    parser.addini("xai_snapshot_dir", "folder name for goldens beside the tests", default="__xai_snapshots__")
+    group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
+                    help="persistent explanation cache under .pytest_cache: on (default), read, "
+                    "write or off; read in CI mode. --cache-clear empties it.")
+    parser.addini("xai_snapshot_dir", "folder for goldens, relative to each test file's folder",
+                  default=vocab.DEFAULT_SNAPSHOT_DIR)
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
     parser.addini("xai_model", "model spec, as --xai-model", default="")
     parser.addini("xai_device", "device, as --xai-device", default="")
-    parser.addini("xai_method", "default method: lime, kernel_shap or gradient_shap", default="")
+    parser.addini("xai_method", f"default method: {', '.join(vocab.METHODS)}", default="")
     parser.addini("xai_samples", "default samples per explanation", default="")
-    parser.addini("xai_min_spearman", f"golden Spearman bound (default {DEFAULT_MIN_SPEARMAN})", default="")
-    parser.addini("xai_min_top_k_iou", f"golden top-20% IoU bound (default {DEFAULT_MIN_TOP_K_IOU})", default="")
+    parser.addini("xai_precision", f"explanation precision: {', '.join(vocab.PRECISIONS)} (default float32)",
+                  default="")
+    parser.addini("xai_golden_mode", "golden comparison: release (default; where the evidence is) or strict "
+                  "(rank agreement)", default="")
+    parser.addini("xai_max_shift", f"release-mode evidence shift bound (default {DEFAULT_MAX_SHIFT})", default="")
+    parser.addini("xai_min_spearman", f"strict-mode Spearman bound (default {DEFAULT_MIN_SPEARMAN})", default="")
+    parser.addini("xai_min_top_k_iou", f"strict-mode top-20% IoU bound (default {DEFAULT_MIN_TOP_K_IOU})",
+                  default="")
+    parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {vocab.DEFAULT_CACHE_MAX_MB}; "
+                  "least recently used entries go first)", default="")

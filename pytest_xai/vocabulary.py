@@ -57,3 +57,9 @@ def check_device_name(device: str) -> str | None:
     if device.startswith("cuda:") and device[5:].isdigit():
         return None
     return f"{device!r} is not a device; {DEVICE_HELP}"
+STALE_TEMP_SECONDS = 3600  # a temp file older than this, or whose writer is gone, is debris
+
+# -- persistent explanation cache ----------------------------------------------------------------
+CACHE_MODES = ("off", "read", "write", "on")
+CACHE_DIR_NAME = "xai-explanations"  # under pytest's cache dir (.pytest_cache/d/)
+DEFAULT_CACHE_MAX_MB = 200
