@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pytest_xai.assertions import (
         assert_attribution_avoids,
         assert_attribution_focus,
+        assert_explanation_depends_on_model,
         assert_explanations_agree,
     )
     from pytest_xai.classifier import Classifier, Prediction
@@ -38,6 +39,7 @@ _LAZY = {
     "assert_attribution_avoids": ("pytest_xai.assertions", "assert_attribution_avoids"),
     "assert_attribution_focus": ("pytest_xai.assertions", "assert_attribution_focus"),
     "assert_explanations_agree": ("pytest_xai.assertions", "assert_explanations_agree"),
+    "assert_explanation_depends_on_model": ("pytest_xai.assertions", "assert_explanation_depends_on_model"),
     "Classifier": ("pytest_xai.classifier", "Classifier"),
     "Prediction": ("pytest_xai.classifier", "Prediction"),
     "ModelOutputError": ("pytest_xai.errors", "ModelOutputError"),

@@ -1,17 +1,24 @@
-"""Assertion helpers: attribution must focus on, or avoid, a region; two explanations agree."""
+"""Assertion helpers: attribution must focus on, or avoid, a region; two explanations agree;
+an explanation depends on the model at all (cascading randomisation).
+
+Every helper records one check in the running test's record (kind, metric, value, bound,
+passed, picture) and builds its failure message from the same numbers. A NaN measure fails
+every bound.
+"""
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_xai import _record, metrics, render
-from pytest_xai.errors import XaiValueError
+from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import Region, as_region
-from pytest_xai.snapshots import agreement
-
-DEFAULT_RESULTS = Path(".xai-results")
+from pytest_xai.vocabulary import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
 
 
 def _describe(exp: Explanation) -> str:
@@ -21,17 +28,21 @@ def _describe(exp: Explanation) -> str:
     )
 
 
-def _bound(value: Any, name: str, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= 1:
-        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, 1]")
+def _bound(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]")  # NaN too
     return float(value)
+
+
+def _number(value: float) -> str:
+    return "nan (not a number: the heatmap holds NaN or inf)" if value != value else f"{value:.3f}"
 
 
 def _picture_path(stem: str) -> Path:
     record = _record.current()
     if record is not None:
         return record.artifact_path(stem)
-    folder = DEFAULT_RESULTS
+    folder = Path(DEFAULT_RESULTS_DIR)
     index = len(list(folder.glob("*.png"))) + 1 if folder.is_dir() else 1
     return folder / f"{index:02d}-{_record.safe_name(stem)}.png"
 
@@ -43,17 +54,19 @@ def _region_picture(exp: Explanation, region: Region, stem: str) -> Path:
     return render.save_png(picture, _picture_path(stem))
 
 
-def _check(
+def _record_check(
     kind: str, exp: Explanation, region: Region | None, metric: str, value: float,
-    bound: float, passed: bool, picture: Path | None, other: Explanation | None = None,
+    bound: float, passed: bool, picture: Path | None, **extra: Any,
 ) -> None:
+    """Add one check to the running test's record (and a JUnit property); NaN becomes None."""
     record = _record.current()
     if record is None:
         return
+    finite = value if math.isfinite(value) else None
     entry: dict[str, Any] = {
         "kind": kind,
         "metric": metric,
-        "value": value,
+        "value": finite,
         "bound": bound,
         "passed": passed,
         "region": None if region is None else region.name,
@@ -61,41 +74,58 @@ def _check(
         "target": exp.target_name,
         "image": None if exp.image is None else _record.image_key(exp.image),
         "picture": None if picture is None else str(picture),
+        **extra,
     }
-    if other is not None:
-        entry["other_method"] = other.method
     record.checks.append(entry)
-    record.properties.append((f"xai_{kind}_{metric}", round(value, 6)))
+    if finite is not None:
+        record.properties.append((f"xai_{kind}_{metric}", round(finite, 6)))
 
 
-def _mass_check(kind: str, explanation: Explanation, region: Any, bound: float) -> tuple[Region, float, Path | None]:
-    """Measure relevance mass in the region, record the check, draw a picture if it failed."""
-    reg = as_region(region)
-    mass = metrics.relevance_mass(explanation, reg)
-    passed = mass >= bound if kind == "focus" else mass <= bound
-    picture = None if passed else _region_picture(explanation, reg, f"{kind}-{reg.name}")
-    _check(kind, explanation, reg, "relevance_mass", mass, bound, passed, picture)
-    return reg, mass, picture
-
-
-def assert_attribution_focus(explanation: Explanation, region: Any, *, min_mass: float = 0.5) -> None:
-    """Fail unless at least ``min_mass`` of the positive attribution lies inside ``region``.
+def assert_attribution_focus(
+    explanation: Explanation, region: Any, *, min_mass: float | None = None, min_ratio: float | None = None
+) -> None:
+    """Fail unless the positive attribution concentrates in ``region``.
 
     Parameters
     ----------
     explanation: the Explanation to check.
     region: a Region (box, mask, polygon, or an image's ``.regions[name]``) or a bool mask.
-    min_mass: the lowest acceptable relevance mass, in [0, 1].
+    min_mass: the lowest acceptable relevance mass (share of the positive attribution inside
+        the region), in [0, 1]. Default 0.5 when ``min_ratio`` is not given either.
+    min_ratio: the lowest acceptable mass divided by the region's share of the image area. A
+        uniform heatmap has ratio 1 for any region, so ``min_ratio=2`` means "twice what its
+        size alone would give it" for a small object and a large one alike; with a region
+        covering half the image, ``min_mass=0.5`` is met by a uniform heatmap, ``min_ratio``
+        is not.
     """
     __tracebackhide__ = True
-    bound = _bound(min_mass, "min_mass")
-    reg, mass, picture = _mass_check("focus", explanation, region, bound)
-    if picture is not None:
+    if min_mass is None and min_ratio is None:
+        min_mass = 0.5
+    reg = as_region(region)
+    mask = metrics.region_mask(explanation, reg)
+    area = float(mask.sum()) / mask.size
+    mass = metrics.relevance_mass(explanation, reg)
+    checks = []  # (metric, value, bound, bound name, detail)
+    if min_mass is not None:
+        checks.append(("relevance_mass", mass, _bound(min_mass, "min_mass"), "min_mass", ""))
+    if min_ratio is not None:
+        bound = _bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
+        detail = f" (mass {_number(mass)} / area share {area:.3f})"
+        checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
+    failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
+    picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
+    for metric, value, bound, _, _ in checks:
+        _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
+    if failed:
+        what = "; ".join(
+            f"{metric.replace('_', ' ')} {_number(value)}{detail} < {name} {bound:.3f}"
+            for metric, value, bound, name, detail in failed
+        )
         raise AssertionError(
-            f"attribution does not focus on region {reg.name!r}: relevance mass {mass:.3f} "
-            f"< min_mass {bound:.3f}\n"
+            f"attribution does not focus on region {reg.name!r}: {what}\n"
             f"  {_describe(explanation)}\n"
-            f"  {1 - mass:.3f} of the positive attribution lies outside {reg.name!r}\n"
+            f"  {_number(1 - mass)} of the positive attribution lies outside {reg.name!r}, "
+            f"which covers {area:.1%} of the image\n"
             f"  overlay (heatmap, region outlined): {picture}"
         )
 
@@ -108,11 +138,15 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
     """
     __tracebackhide__ = True
     bound = _bound(max_mass, "max_mass")
-    reg, mass, picture = _mass_check("avoid", explanation, region, bound)
-    if picture is not None:
+    reg = as_region(region)
+    mass = metrics.relevance_mass(explanation, reg)
+    passed = mass <= bound  # NaN fails
+    picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
+    _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture)
+    if not passed:
         raise AssertionError(
-            f"attribution rests on region {reg.name!r}: relevance mass {mass:.3f} "
-            f"> max_mass {bound:.3f}\n"
+            f"attribution rests on region {reg.name!r}: relevance mass {_number(mass)} "
+            f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
         )
@@ -129,14 +163,21 @@ def assert_explanations_agree(
     __tracebackhide__ = True
     s_bound = _bound(min_spearman, "min_spearman", low=-1.0)
     i_bound = None if min_top_k_iou is None else _bound(min_top_k_iou, "min_top_k_iou")
-    rho, iou, failures = agreement(a, b, s_bound, i_bound)
+    found = metrics.agreement(a, b)
+    checks = [("spearman", "Spearman", found.spearman, s_bound)]
+    if i_bound is not None:
+        checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
+    failures = [
+        f"{label} {_number(value)} < min_{metric} {bound:.3f}"
+        for metric, label, value, bound in checks
+        if not value >= bound  # NaN fails
+    ]
     picture = None
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])
         picture = render.save_png(side, _picture_path(f"agree-{a.method}-{b.method}"))
-    _check("agree", a, None, "spearman", rho, s_bound, rho >= s_bound, picture, other=b)
-    if iou is not None and i_bound is not None:
-        _check("agree", a, None, "top_k_iou", iou, i_bound, iou >= i_bound, picture, other=b)
+    for metric, _, value, bound in checks:
+        _record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method)
     if failures:
         raise AssertionError(
             "explanations disagree: " + "; ".join(failures) + "\n"
@@ -144,3 +185,177 @@ def assert_explanations_agree(
             f"  b: {_describe(b)}\n"
             f"  overlays (a | b): {picture}"
         )
+
+
+# -- sanity check: does the explanation depend on the model? ------------------------------------
+
+
+def assert_explanation_depends_on_model(
+    explain: Callable[..., Any], image: Any, *, method: str = "lime",
+    layers: int | Sequence[str] | None = None, max_similarity: float = DEFAULT_MAX_SIMILARITY,
+    seed: int = 0, samples: int | None = None, classifier: Any = None,
+) -> None:
+    """Fail when the explanation of a randomised model still looks like the trained model's.
+
+    Cascading model-parameter randomisation (Adebayo et al. 2018, "Sanity checks for saliency
+    maps"; Quantus' MPRT): the model's parameterised layers are re-drawn at random from the
+    top (output) layer down, cumulatively, and each randomised copy is explained. If the
+    explanation with every chosen layer randomised still correlates with the original, the
+    method shows image structure (edges, colour blobs), not what the model uses. The model
+    under test is never modified: a deep copy is randomised, with a seeded generator.
+
+    Parameters
+    ----------
+    explain: ``pytest_xai.explain``, the ``explain`` fixture, or any callable
+        ``f(image, *, classifier, method, seed[, samples])`` returning an Explanation.
+    image: the image to explain.
+    method: the attribution method under test.
+    layers: the layers to randomise, top first: None (all parameterised layers), an int k
+        (the top k) or module names as in ``model.named_modules()``.
+    max_similarity: the highest acceptable similarity, in [-1, 1]: Spearman rank correlation
+        of |attribution| (superpixel weights when both share segments, else heatmaps), as
+        Adebayo et al. and Quantus' MPRT default.
+    seed: seeds the explanations and the random weights (never the global RNG).
+    samples: samples per explanation (default: the method's).
+    classifier: the model (a ``Classifier`` wrapping a ``torch.nn.Module``, or a module);
+        default the explain fixture's ``xai_model``.
+    """
+    __tracebackhide__ = True
+    bound = _bound(max_similarity, "max_similarity", low=-1.0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise XaiValueError(f"seed={seed!r} must be a non-negative int")
+    clf = _sanity_classifier(explain, classifier)
+    module = _module_of(clf)
+    chosen = _cascade_layers(module, layers)
+    run = _explainer(explain, method, seed, samples)
+    original = run(clf, image)
+    cascade = _cascade(run, clf, module, chosen, original, image, seed)
+    final_exp, final = cascade[-1][1], cascade[-1][2]
+    passed = final <= bound  # NaN fails
+    picture = None
+    if not passed:
+        side = render.side_by_side([original.overlay(), final_exp.overlay()])
+        picture = render.save_png(side, _picture_path(f"sanity-{original.method}"))
+    steps = [{"layer": name, "similarity": v if math.isfinite(v) else None} for name, _, v in cascade]
+    _record_check("sanity", original, None, "spearman_abs", final, bound, passed, picture, cascade=steps)
+    if not passed:
+        trail = ", ".join(f"{name} {_number(v)}" for name, _, v in cascade)
+        raise AssertionError(
+            f"explanation does not depend on the model: with {len(chosen)} parameterised layer(s) "
+            f"randomised, the {original.method} explanation still has Spearman |attribution| "
+            f"{_number(final)} > max_similarity {bound:.3f} to the trained model's\n"
+            "  so it shows image structure, not what the model uses (Adebayo et al. 2018)\n"
+            f"  cascade (top layer first, cumulative): {trail}\n"
+            f"  trained: {_describe(original)}\n"
+            f"  overlays (trained | all randomised): {picture}"
+        )
+
+
+def _sanity_classifier(explain: Any, classifier: Any) -> Any:
+    """The classifier given, else the explain fixture's model."""
+    if classifier is not None:
+        return classifier
+    model = getattr(explain, "model", None)
+    if model is None and hasattr(explain, "request"):
+        model = explain.request.getfixturevalue("xai_model")
+    if model is None:
+        raise XaiValueError(
+            "classifier=None, and explain is not the explain fixture; pass classifier= (the model "
+            "to randomise)"
+        )
+    return model
+
+
+def _module_of(classifier: Any) -> Any:
+    import torch
+
+    from pytest_xai.classifier import Classifier
+
+    model = classifier.model if isinstance(classifier, Classifier) else classifier
+    if not isinstance(model, torch.nn.Module):
+        raise XaiTypeError(
+            f"classifier wraps a {type(model).__name__}, not a torch.nn.Module: its parameters "
+            "cannot be randomised; pass a Classifier around an nn.Module"
+        )
+    return model
+
+
+def _cascade_layers(module: Any, layers: Any) -> list[str]:
+    """The names of the layers to randomise, top (output) layer first."""
+    named = [name for name, m in module.named_modules() if next(m.parameters(recurse=False), None) is not None]
+    top_first = named[::-1]  # definition order follows the forward pass in most models
+    if not top_first:
+        raise XaiValueError("the model has no parameters to randomise")
+    if layers is None:
+        return top_first
+    if isinstance(layers, int) and not isinstance(layers, bool):
+        if not 1 <= layers <= len(top_first):
+            raise XaiValueError(f"layers={layers!r} must be in 1..{len(top_first)} (parameterised layers)")
+        return top_first[:layers]
+    if isinstance(layers, (list, tuple)) and layers and all(isinstance(n, str) for n in layers):
+        unknown = [n for n in layers if n not in named]
+        if unknown or len(set(layers)) != len(layers):
+            raise XaiValueError(
+                f"layers={list(layers)!r}: {unknown or 'duplicates'}; use distinct names of "
+                f"parameterised layers: {', '.join(top_first)}"
+            )
+        return list(layers)
+    raise XaiTypeError(f"layers={layers!r} must be None, an int or a list of module names")
+
+
+def _explainer(explain: Any, method: str, seed: int, samples: int | None) -> Callable[[Any, Any], Explanation]:
+    """Call ``explain`` for a classifier and an image, whichever calling convention it has."""
+    from pytest_xai.explainer import explain as library_explain
+
+    kwargs: dict[str, Any] = {"method": method, "seed": seed}
+    if samples is not None:
+        kwargs["samples"] = samples
+
+    def run(clf: Any, image: Any) -> Explanation:
+        out = library_explain(clf, image, **kwargs) if explain is library_explain else explain(
+            image, classifier=clf, **kwargs)
+        return metrics._as_explanation(out, "explain(...)'s result")
+
+    if not callable(explain):
+        raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")
+    return run
+
+
+def _cascade(
+    run: Callable[[Any, Any], Explanation], clf: Any, module: Any, chosen: list[str],
+    original: Explanation, image: Any, seed: int,
+) -> list[tuple[str, Explanation, float]]:
+    """Randomise the chosen layers of a copy one after another; explain and compare each step."""
+    import torch
+
+    from pytest_xai.classifier import Classifier
+
+    twin = copy.deepcopy(module)
+    generator = torch.Generator().manual_seed(seed)
+    modules = dict(twin.named_modules())
+    steps = []
+    for name in chosen:
+        with torch.no_grad():
+            for parameter in modules[name].parameters(recurse=False):
+                _redraw(parameter, generator)
+        randomised = (
+            Classifier(twin, preprocess=clf.preprocess, class_names=clf.class_names, device=clf.device,
+                       batch_size=clf.batch_size, channels_last=clf.channels_last)
+            if isinstance(clf, Classifier) else twin
+        )
+        exp = run(randomised, image)
+        steps.append((name, exp, metrics.spearman(original, exp, absolute=True)))
+    return steps
+
+
+def _redraw(parameter: Any, generator: Any) -> None:
+    """Replace a parameter with Gaussian noise of its own spread (1/sqrt(size) when it has
+    none, e.g. a zero bias): random, but activations keep their scale."""
+    import torch
+
+    values = parameter.detach().float()
+    spread = float(values.std()) if values.numel() > 1 else 0.0
+    if not spread > 0:
+        spread = 1.0 / math.sqrt(values.numel())
+    noise = torch.randn(values.shape, generator=generator) * spread
+    parameter.copy_(noise.to(device=parameter.device, dtype=parameter.dtype))

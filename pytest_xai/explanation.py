@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import numpy as np
 from pytest_xai import render
 from pytest_xai._atomic import atomic_path
 from pytest_xai.errors import SnapshotError, XaiValueError
+from pytest_xai.vocabulary import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
 
+FORMAT = "pytest_xai.explanation"
 FORMAT_VERSION = 1
 
 
@@ -113,25 +116,11 @@ class Explanation:
     # -- serialisation -------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays for a pickle-free .npz: numeric arrays plus one JSON string of metadata."""
-        header = {
-            "format": "pytest_xai.explanation",
-            "version": FORMAT_VERSION,
-            "target": self.target,
-            "target_name": self.target_name,
-            "probability": self.probability,
-            "method": self.method,
-            "output": self.output,
-            "seed": self.seed,
-            "samples": self.samples,
-            "score": self.score,
-            "intercept": self.intercept,
-            "local_prediction": self.local_prediction,
-            "params": self.params,
-            "meta": self.meta,
-        }
+        header = {"format": FORMAT, "version": FORMAT_VERSION}
+        header.update({f.name: _json_safe(getattr(self, f.name)) for f in _header_fields()})
         arrays = {
             "heatmap": self.heatmap.astype(np.float32),
-            "header": np.array(json.dumps(header)),
+            "header": np.array(json.dumps(header, allow_nan=False)),
         }
         if self.weights is not None:
             arrays["weights"] = self.weights.astype(np.float64)
@@ -148,59 +137,27 @@ class Explanation:
             raise SnapshotError(
                 f"{source} is not a pytest_xai file (no header/heatmap); delete it and regenerate"
             )
-        try:
-            header = json.loads(str(arrays["header"]))
-        except (json.JSONDecodeError, TypeError) as e:
-            raise SnapshotError(
-                f"{source} has an unreadable header ({e}); delete it and regenerate"
-            ) from e
-        if not isinstance(header, dict) or header.get("format") != "pytest_xai.explanation":
-            raise SnapshotError(
-                f"{source} is not a pytest_xai explanation file; delete it and regenerate"
-            )
-        version = header.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise SnapshotError(
-                f"{source} was written by serializer version {version!r}, newer than this "
-                f"pytest_xai's ({FORMAT_VERSION}); upgrade pytest_xai or regenerate the file"
-            )
-        heatmap = np.asarray(arrays["heatmap"], dtype=np.float32)
-        image = arrays.get("image")
-        if image is not None and (image.dtype != np.uint8 or image.shape != (*heatmap.shape, 3)):
-            raise SnapshotError(f"{source} has an image that does not match its heatmap; regenerate it")
-        weights = arrays.get("weights")
-        segments = arrays.get("segments")
-        if heatmap.ndim != 2 or (segments is not None and segments.shape != heatmap.shape):
-            raise SnapshotError(f"{source} has inconsistent array shapes; delete it and regenerate")
-        if (
-            weights is not None
-            and segments is not None
-            and (segments.size and (segments.min() < 0 or segments.max() >= len(weights)))
-        ):
-            raise SnapshotError(
-                f"{source} has segments that do not match its weights; regenerate it"
-            )
-        try:
-            return cls(
-                heatmap=heatmap,
-                weights=None if weights is None else np.asarray(weights, dtype=np.float64),
-                segments=None if segments is None else np.asarray(segments, dtype=np.int64),
-                target=int(header["target"]),
-                target_name=str(header["target_name"]),
-                probability=float(header["probability"]),
-                method=str(header["method"]),
-                output=str(header["output"]),
-                seed=int(header["seed"]),
-                samples=int(header["samples"]),
-                score=header.get("score"),
-                intercept=header.get("intercept"),
-                local_prediction=header.get("local_prediction"),
-                params=dict(header.get("params") or {}),
-                meta=dict(header.get("meta") or {}),
-                image=None if image is None else image.astype(np.float32) / 255.0,
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise SnapshotError(f"{source} has a malformed header ({e!r}); regenerate it") from e
+        header = _parse_header(arrays["header"], source)
+        heatmap, weights, segments, image = _checked_arrays(arrays, source)
+        values: dict[str, Any] = {}
+        for f in _header_fields():
+            if f.name not in header:
+                if f.default is MISSING and f.default_factory is MISSING:
+                    raise SnapshotError(f"{source} has no {f.name!r} in its header; regenerate it")
+                continue
+            try:
+                values[f.name] = _CONVERTERS[str(f.type)](header[f.name])
+            except (TypeError, ValueError) as e:
+                raise SnapshotError(
+                    f"{source} has a malformed header: {f.name}={header[f.name]!r} ({e}); regenerate it"
+                ) from e
+        return cls(
+            heatmap=heatmap,
+            weights=weights,
+            segments=segments,
+            image=None if image is None else image.astype(np.float32) / 255.0,
+            **values,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save as .npz (no pickle), atomically. Returns the path written."""
@@ -217,17 +174,189 @@ class Explanation:
         return cls.from_arrays(read_npz(Path(path)), source=str(path))
 
 
+# What each member of a golden .npz may be: dtype kinds and number of dimensions. Anything
+# else in the archive is never decompressed.
+MEMBERS: dict[str, tuple[str, int]] = {
+    "header": ("U", 0),
+    "heatmap": ("f", 2),
+    "weights": ("f", 1),
+    "segments": ("iu", 2),
+    "image": ("u", 3),
+}
+_NPY_HEADER_BYTES = 4096  # room for the .npy magic and header before the data
+
+
+def _max_items(name: str) -> int:
+    if name == "header":
+        return GOLDEN_MAX_HEADER_BYTES
+    return GOLDEN_MAX_PIXELS * (3 if name == "image" else 1)
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Read every array of an .npz with ``allow_pickle=False``; corrupt files raise SnapshotError."""
+    """Read the known members of an .npz (``MEMBERS``), each checked before it is decompressed:
+    its declared size, then its .npy header (dtype, shape) against what a golden can hold.
+
+    Never unpickles and never reads unknown members (a compression bomb stays unread); a
+    corrupt, foreign or oversized file raises SnapshotError.
+    """
     import zipfile
+    import zlib
 
     if not path.is_file():
         raise SnapshotError(f"{str(path)!r} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            return {
+                name: _read_member(archive, members[name + ".npy"], name, str(path))
+                for name in MEMBERS
+                if name + ".npy" in members
+            }
+    except SnapshotError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
         raise SnapshotError(
             f"{str(path)!r} is corrupt, truncated or not an .npz ({type(e).__name__}: {e}); "
             "delete it and regenerate it (pytest --xai-update)"
         ) from e
+
+
+def _read_member(archive: Any, info: Any, name: str, source: str) -> np.ndarray:
+    """One .npy member of a zip, after checking its declared size, dtype and shape."""
+    kinds, ndim = MEMBERS[name]
+    limit = _max_items(name) * 8 + _NPY_HEADER_BYTES
+    if info.file_size > limit:
+        raise SnapshotError(
+            f"{source}: member {name!r} declares {info.file_size} bytes, more than a golden can "
+            f"hold ({limit}); it was not read. Delete the file and regenerate it"
+        )
+    with archive.open(info) as handle:
+        version = np.lib.format.read_magic(handle)
+        if version not in ((1, 0), (2, 0)):
+            raise SnapshotError(
+                f"{source}: member {name!r} has .npy format {version}; regenerate it"
+            )
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(handle)
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        items = count * (dtype.itemsize // 4 if dtype.kind == "U" else 1)
+        if (
+            dtype.kind not in kinds
+            or dtype.hasobject
+            or len(shape) != ndim
+            or items > _max_items(name)
+            or (name == "image" and shape[-1] != 3)
+        ):
+            raise SnapshotError(
+                f"{source}: member {name!r} is {dtype} {tuple(shape)}, which a golden cannot hold "
+                f"(expected {ndim}-D of kind {kinds!r}); regenerate it"
+            )
+        data = handle.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise SnapshotError(f"{source}: member {name!r} is truncated; regenerate it")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _header_fields() -> list[Field[Any]]:
+    """The Explanation fields stored in the JSON header: all but the arrays."""
+    return [f for f in fields(Explanation) if f.name not in MEMBERS]
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and inf replaced by None, recursively (the header is strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _strict(kind: type) -> Any:
+    def convert(value: Any) -> Any:
+        ok = (int, float) if kind is float else kind
+        if isinstance(value, bool) or not isinstance(value, ok):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return kind(value)
+
+    return convert
+
+
+def _optional(convert: Any) -> Any:
+    return lambda value: None if value is None else convert(value)
+
+
+# header field annotation (a string: ``from __future__ import annotations``) -> converter
+_CONVERTERS: dict[str, Any] = {
+    "int": _strict(int),
+    "str": _strict(str),
+    "float": _strict(float),
+    "float | None": _optional(_strict(float)),
+    "dict[str, Any]": _strict(dict),
+}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_header(array: np.ndarray, source: str) -> dict[str, Any]:
+    """The JSON header, checked to be this format and a version this code reads."""
+    try:
+        header = json.loads(str(array), parse_constant=_reject_constant)
+    except (ValueError, TypeError, RecursionError) as e:
+        raise SnapshotError(
+            f"{source} has an unreadable header ({type(e).__name__}); delete it and regenerate"
+        ) from e
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SnapshotError(
+            f"{source} is not a pytest_xai explanation file; delete it and regenerate"
+        )
+    version = header.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise SnapshotError(
+            f"{source} was written by serializer version {version!r}, newer than this "
+            f"pytest_xai's ({FORMAT_VERSION}); upgrade pytest_xai or regenerate the file"
+        )
+    return header
+
+
+def _checked_arrays(
+    arrays: dict[str, np.ndarray], source: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """heatmap, weights, segments and image, checked against one another."""
+    heatmap = np.asarray(arrays["heatmap"])
+    weights, segments, image = arrays.get("weights"), arrays.get("segments"), arrays.get("image")
+    fixed = "delete it and regenerate it (pytest --xai-update)"
+    if heatmap.ndim != 2 or heatmap.dtype.kind != "f":
+        raise SnapshotError(
+            f"{source} has a {heatmap.dtype} {heatmap.shape} heatmap, not 2-D floats; {fixed}"
+        )
+    if (weights is None) != (segments is None):
+        raise SnapshotError(
+            f"{source} has superpixel weights without segments or the reverse; {fixed}"
+        )
+    if weights is not None and segments is not None:
+        if weights.ndim != 1 or weights.dtype.kind != "f" or segments.shape != heatmap.shape:
+            raise SnapshotError(f"{source} has inconsistent weights/segments shapes; {fixed}")
+        if segments.dtype.kind not in "iu" or (
+            segments.size and (segments.min() < 0 or segments.max() >= len(weights))
+        ):
+            raise SnapshotError(f"{source} has segments that do not match its weights; {fixed}")
+        if not np.isfinite(weights).all():
+            raise SnapshotError(f"{source} has NaN or infinite weights; {fixed}")
+    if not np.isfinite(heatmap).all():
+        raise SnapshotError(f"{source} has NaN or infinite heatmap values; {fixed}")
+    if image is not None and (image.dtype != np.uint8 or image.shape != (*heatmap.shape, 3)):
+        raise SnapshotError(f"{source} has an image that does not match its heatmap; {fixed}")
+    return (
+        heatmap.astype(np.float32),
+        None if weights is None else weights.astype(np.float64),
+        None if segments is None else segments.astype(np.int64),
+        image,
+    )

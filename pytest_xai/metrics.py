@@ -1,13 +1,15 @@
-"""Localisation and agreement metrics on Explanations.
+"""Localisation, agreement and evidence-movement metrics on Explanations.
 
 Localisation metrics follow Quantus' definitions (RelevanceMassAccuracy,
 RelevanceRankAccuracy, PointingGame, TopKIntersection) applied to the positive part of the
 heatmap: evidence for the target. Unlike Quantus, an empty region raises instead of
-returning NaN (or True, in its batched PointingGame).
+returning NaN (or True, in its batched PointingGame). A heatmap holding NaN or inf gives NaN,
+never a number that could pass a bound.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,9 +17,12 @@ import numpy as np
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import as_region
+from pytest_xai.vocabulary import GAINED_CELL_FRACTION, TOP_K_FRACTION
+
+NAN = float("nan")
 
 
-def _check(exp: Any, name: str = "explanation") -> Explanation:
+def _as_explanation(exp: Any, name: str = "explanation") -> Explanation:
     if not isinstance(exp, Explanation):
         raise XaiTypeError(
             f"{name} of type {type(exp).__name__} is not an Explanation; pass the result of explain()"
@@ -25,33 +30,52 @@ def _check(exp: Any, name: str = "explanation") -> Explanation:
     return exp
 
 
+def _finite(*exps: Explanation) -> bool:
+    return all(bool(np.isfinite(e.heatmap).all()) for e in exps)
+
+
 def region_mask(exp: Explanation, region: Any) -> np.ndarray:
     """The region rasterised at the explanation's size (empty or outside raises)."""
-    height, width = _check(exp).heatmap.shape
+    height, width = _as_explanation(exp).heatmap.shape
     return as_region(region).to_mask(height, width)
 
 
 def relevance_mass(exp: Explanation, region: Any) -> float:
     """Share of the positive attribution that falls inside ``region`` (0 when there is none)."""
     mask = region_mask(exp, region)
+    if not _finite(exp):
+        return NAN
     positive = exp.positive
     total = positive.sum()
     return float(positive[mask].sum() / total) if total > 0 else 0.0
 
 
+def relevance_ratio(exp: Explanation, region: Any) -> float:
+    """Relevance mass divided by the region's share of the image area.
+
+    A uniform heatmap scores 1 for any region; 3 means the region holds three times the
+    evidence its size alone would give it. Unlike the mass, a bound on it means the same for
+    a small tag and for an object covering half the image.
+    """
+    mask = region_mask(exp, region)
+    return relevance_mass(exp, region) / (float(mask.sum()) / mask.size)
+
+
 def relevance_rank(exp: Explanation, region: Any) -> float:
     """Share of the region's pixels among the top-|region| pixels by positive attribution."""
     mask = region_mask(exp, region).ravel()
+    if not _finite(exp):
+        return NAN
     k = int(mask.sum())
     order = np.argsort(exp.positive.ravel(), kind="stable")
     return float(mask[order[-k:]].sum() / k)
 
 
 def pointing_game(exp: Explanation, region: Any) -> bool:
-    """Whether a pixel of maximal attribution lies inside the region."""
+    """Whether a pixel of maximal attribution lies inside the region (False on NaN maps)."""
     mask = region_mask(exp, region)
     positive = exp.positive
-    return bool(np.any(mask & (positive == positive.max())))
+    return _finite(exp) and bool(np.any(mask & (positive == positive.max())))
 
 
 def top_k_intersection(exp: Explanation, region: Any, k: int) -> float:
@@ -59,12 +83,14 @@ def top_k_intersection(exp: Explanation, region: Any, k: int) -> float:
     mask = region_mask(exp, region).ravel()
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= mask.size:
         raise XaiValueError(f"k={k!r} must be an int in 1..{mask.size} (the pixel count)")
+    if not _finite(exp):
+        return NAN
     order = np.argsort(exp.positive.ravel(), kind="stable")
     return float(mask[order[-int(k) :]].sum() / k)
 
 
 def _pair(a: Any, b: Any) -> tuple[Explanation, Explanation]:
-    a, b = _check(a, "exp_a"), _check(b, "exp_b")
+    a, b = _as_explanation(a, "exp_a"), _as_explanation(b, "exp_b")
     if a.heatmap.shape != b.heatmap.shape:
         raise XaiValueError(
             f"exp_a is {a.heatmap.shape} and exp_b is {b.heatmap.shape}; compare explanations "
@@ -85,27 +111,32 @@ def shares_segments(a: Explanation, b: Explanation) -> bool:
     )
 
 
-def _rank(values: np.ndarray) -> np.ndarray:
+def _rank_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho of two vectors: NaN when either holds NaN/inf; a constant side has no
+    ranking, so 1.0 if both are constant, else 0.0."""
     from scipy.stats import rankdata
 
-    return rankdata(values)
-
-
-def spearman(exp_a: Explanation, exp_b: Explanation) -> float:
-    """Spearman rank correlation: on superpixel weights when both share segments, else heatmaps.
-
-    A constant side has no ranking: the result is 1.0 if both are constant, else 0.0.
-    """
-    a, b = _pair(exp_a, exp_b)
-    if shares_segments(a, b):
-        x, y = np.asarray(a.weights), np.asarray(b.weights)
-    else:
-        x, y = a.heatmap.ravel().astype(np.float64), b.heatmap.ravel().astype(np.float64)
-    rx, ry = _rank(x), _rank(y)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return NAN
+    rx, ry = rankdata(x), rankdata(y)
     sx, sy = rx.std(), ry.std()
     if sx == 0 or sy == 0:
         return 1.0 if sx == sy else 0.0
     return float(np.clip(np.corrcoef(rx, ry)[0, 1], -1.0, 1.0))
+
+
+def spearman(exp_a: Explanation, exp_b: Explanation, *, absolute: bool = False) -> float:
+    """Spearman rank correlation: on superpixel weights when both share segments, else heatmaps.
+
+    ``absolute`` ranks |attribution| (Adebayo et al.'s sanity checks: the sign of an
+    attribution may flip without it saying anything else). NaN when either side holds NaN.
+    """
+    a, b = _pair(exp_a, exp_b)
+    if shares_segments(a, b):
+        x, y = np.asarray(a.weights, np.float64), np.asarray(b.weights, np.float64)
+    else:
+        x, y = a.heatmap.ravel().astype(np.float64), b.heatmap.ravel().astype(np.float64)
+    return _rank_correlation(np.abs(x), np.abs(y)) if absolute else _rank_correlation(x, y)
 
 
 def top_k_mask(exp: Explanation, fraction: float) -> np.ndarray:
@@ -117,33 +148,64 @@ def top_k_mask(exp: Explanation, fraction: float) -> np.ndarray:
     return out.reshape(exp.heatmap.shape)
 
 
-def top_k_iou(exp_a: Explanation, exp_b: Explanation, fraction: float = 0.2) -> float:
+def top_k_iou(exp_a: Explanation, exp_b: Explanation, fraction: float = TOP_K_FRACTION) -> float:
     """IoU of the two explanations' top-``fraction`` most attributed pixel sets."""
     a, b = _pair(exp_a, exp_b)
-    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float))
+        or not 0 < fraction <= 1
+    ):
         raise XaiValueError(f"fraction={fraction!r} must be in (0, 1]")
+    if not _finite(a, b):
+        return NAN
     ma, mb = top_k_mask(a, fraction), top_k_mask(b, fraction)
     return float((ma & mb).sum() / (ma | mb).sum())
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How alike two explanations rank the evidence: Spearman and top-k IoU (NaN if undefined)."""
+
+    spearman: float
+    top_k_iou: float
+
+
+def agreement(
+    exp_a: Explanation, exp_b: Explanation, fraction: float = TOP_K_FRACTION
+) -> Agreement:
+    """Spearman (``spearman``) and top-``fraction`` IoU (``top_k_iou``) of two explanations."""
+    return Agreement(spearman(exp_a, exp_b), top_k_iou(exp_a, exp_b, fraction))
 
 
 def cosine(exp_a: Explanation, exp_b: Explanation) -> float:
     """Cosine similarity of the two heatmaps (0 when either is all zeros)."""
     a, b = _pair(exp_a, exp_b)
+    if not _finite(a, b):
+        return NAN
     x, y = a.heatmap.ravel().astype(np.float64), b.heatmap.ravel().astype(np.float64)
     denom = np.linalg.norm(x) * np.linalg.norm(y)
     return float(x @ y / denom) if denom > 0 else 0.0
 
 
+# -- where the evidence is ------------------------------------------------------------------
+
 EVIDENCE_GRID = 16  # cells along the longer side of the image for evidence_shift
+
+
+def _check_grid(grid: Any) -> int:
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 1:
+        raise XaiValueError(f"grid={grid!r} must be a positive int (cells along the longer side)")
+    return int(grid)
 
 
 def evidence_grid(exp: Explanation, grid: int = EVIDENCE_GRID) -> tuple[np.ndarray, int]:
     """The positive attribution summed over square cells (``grid`` along the longer side),
     as a share of the total (all zeros when there is no positive evidence), and the cell side.
     """
-    positive = _check(exp).positive
+    positive = _as_explanation(exp).positive
     height, width = positive.shape
-    cell = max(1, -(-max(height, width) // grid))
+    cell = max(1, -(-max(height, width) // _check_grid(grid)))
     rows, cols = -(-height // cell), -(-width // cell)
     padded = np.zeros((rows * cell, cols * cell))
     padded[:height, :width] = positive
@@ -158,20 +220,24 @@ def evidence_shift(exp_a: Explanation, exp_b: Explanation, grid: int = EVIDENCE_
     the image diagonal (0: same place; 1: from one corner to the opposite one).
 
     Computed exactly with POT (``ot.emd2``) over cell centres with Euclidean ground cost. When
-    one side has no positive evidence at all the shift is 1.0; when neither has, 0.0.
+    one side has no positive evidence at all the shift is 1.0; when neither has, 0.0. NaN when
+    either heatmap holds NaN or inf.
     """
     import ot
 
     a, b = _pair(exp_a, exp_b)
-    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 1:
-        raise XaiValueError(f"grid={grid!r} must be a positive int (cells along the longer side)")
-    mass_a, cell = evidence_grid(a, int(grid))
-    mass_b, _ = evidence_grid(b, int(grid))
+    grid = _check_grid(grid)
+    if not _finite(a, b):
+        return NAN
+    mass_a, cell = evidence_grid(a, grid)
+    mass_b, _ = evidence_grid(b, grid)
     has_a, has_b = mass_a.sum() > 0, mass_b.sum() > 0
     if not (has_a and has_b):
         return 0.0 if has_a == has_b else 1.0
     rows, cols = mass_a.shape
-    yy, xx = np.meshgrid((np.arange(rows) + 0.5) * cell, (np.arange(cols) + 0.5) * cell, indexing="ij")
+    yy, xx = np.meshgrid(
+        (np.arange(rows) + 0.5) * cell, (np.arange(cols) + 0.5) * cell, indexing="ij"
+    )
     centres = np.stack([yy.ravel(), xx.ravel()], axis=1)
     wa, wb = mass_a.ravel(), mass_b.ravel()
     # only cells holding mass take part: the transport problem stays small and exact
@@ -183,13 +249,58 @@ def evidence_shift(exp_a: Explanation, exp_b: Explanation, grid: int = EVIDENCE_
     return min(1.0, distance / diagonal)
 
 
+def mass_centre(exp: Explanation) -> tuple[float, float] | None:
+    """The centre of the positive attribution as (x, y) in pixels (pixel centres at +0.5);
+    None when there is no positive evidence or the heatmap holds NaN."""
+    if not _finite(_as_explanation(exp)):
+        return None
+    positive = exp.positive
+    total = positive.sum()
+    if total <= 0:
+        return None
+    ys, xs = np.indices(positive.shape)
+    return float((positive * (xs + 0.5)).sum() / total), float(
+        (positive * (ys + 0.5)).sum() / total
+    )
+
+
+def gained_cells(
+    golden: Explanation, new: Explanation, grid: int = EVIDENCE_GRID
+) -> tuple[np.ndarray, float]:
+    """Where evidence appeared: the pixel mask of grid cells where the golden held almost none
+    of its positive mass (below ``GAINED_CELL_FRACTION`` of its fullest cell) but the new
+    explanation holds some, and the share of the new positive mass lying in such cells.
+
+    A golden without positive evidence had almost none everywhere. NaN share on NaN heatmaps.
+    """
+    a, b = _pair(golden, new)
+    height, width = a.heatmap.shape
+    if not _finite(a, b):
+        return np.zeros((height, width), dtype=bool), NAN
+    mass_a, cell = evidence_grid(a, grid)
+    mass_b, _ = evidence_grid(b, grid)
+    empty = (
+        mass_a < GAINED_CELL_FRACTION * mass_a.max()
+        if mass_a.max() > 0
+        else np.ones_like(mass_a, bool)
+    )
+    gained = empty & (mass_b > 0)
+    pixels = np.kron(gained, np.ones((cell, cell), dtype=bool))[:height, :width]
+    return pixels, float(mass_b[gained].sum())
+
+
 __all__ = [
+    "Agreement",
+    "agreement",
     "cosine",
     "evidence_grid",
     "evidence_shift",
+    "gained_cells",
+    "mass_centre",
     "pointing_game",
     "relevance_mass",
     "relevance_rank",
+    "relevance_ratio",
     "spearman",
     "top_k_intersection",
     "top_k_iou",

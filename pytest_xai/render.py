@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from pytest_xai._atomic import atomic_path
+
+if TYPE_CHECKING:
+    from pytest_xai.explanation import Explanation
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -28,6 +32,7 @@ def overlay(
     from matplotlib import colormaps
 
     heat = np.asarray(heatmap, dtype=np.float64)
+    heat = np.where(np.isfinite(heat), heat, 0.0)  # NaN/inf drawn as no evidence
     limit = float(np.percentile(np.abs(heat), 99.9)) if scale is None else float(scale)
     norm = heat / limit if limit > 0 else np.zeros_like(heat)
     norm = np.clip(norm, -1.0, 1.0)
@@ -109,3 +114,28 @@ def side_by_side(pictures: list[np.ndarray], gap: int = 4) -> np.ndarray:
         out[: p.shape[0], x : x + p.shape[1]] = p
         x += p.shape[1] + gap
     return out
+
+
+def preview(exp: Explanation) -> np.ndarray:
+    """The picture reviewed in code review: the image, the overlay, and lime's boundaries."""
+    pictures = [exp.overlay()]
+    if exp.image is not None:
+        pictures.insert(0, to_uint8(exp.image))
+        if exp.weights is not None:
+            pictures.append(exp.boundaries())
+    return side_by_side(pictures)
+
+
+def difference_picture(
+    golden: Explanation, actual: Explanation, gained: np.ndarray | None = None
+) -> np.ndarray:
+    """Actual minus expected, each scaled to its largest |value|, as an overlay; the ``gained``
+    pixel mask (cells where evidence appeared) outlined."""
+
+    def unit(h: np.ndarray) -> np.ndarray:
+        peak = float(np.abs(h).max())
+        return h / peak if peak > 0 else h
+
+    diff = unit(actual.heatmap.astype(np.float64)) - unit(golden.heatmap.astype(np.float64))
+    picture = overlay(diff, actual.image, scale=2.0)
+    return picture if gained is None or not gained.any() else draw_outline(picture, gained)

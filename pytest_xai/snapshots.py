@@ -1,34 +1,45 @@
-"""Golden explanations: where they live, how they are stored and how they are compared.
+"""Golden explanations: where they live, how they are stored, and how a new explanation is
+judged against its golden.
 
 Storage sits behind ``Serializer``: a new format is a subclass with ``extension``, ``dump``
-and ``load``. Comparison is by rank and region agreement, not raw pixels.
+and ``load``. ``SnapshotStore.judge`` runs the whole missing / unreadable / parameters-differ /
+compare / update flow once and returns a ``GoldenVerdict``; the fixture records it, queues the
+write it asks for and raises with its message (pytest-regressions' perform_regression_check,
+syrupy's AssertionResult).
+
+Two comparison modes. "release" (default) asks whether the evidence is still where it was:
+same target class and an evidence shift (earth mover's distance of the positive mass) within
+``max_shift``; a retrained model that reads the same object passes, one that moved to a tag
+fails. "strict" asks whether one and the same model still explains the same way (a new GPU, a
+torch upgrade): Spearman and top-20% IoU of the ranking.
+
+The plugin imports the store's path logic at start-up: numpy, PIL and the metrics are imported
+inside the functions that compare or draw, never at load time.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import pytest
-
-from pytest_xai import _record, metrics, render
-from pytest_xai._record import safe_name
+from pytest_xai import vocabulary as vocab
+from pytest_xai._record import rel_path, safe_name
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
-from pytest_xai.explanation import Explanation
 
 if TYPE_CHECKING:
-    from pytest_xai.session import XaiSession
+    import numpy as np
+    import pytest
 
-# Defaults measured with benchmarks/golden_tolerance.py (README, "Choosing tolerances"): the
-# clean model re-explained with 5 other seeds gave Spearman >= 0.82 and top-20% IoU >= 0.70
-# (worst of 3 images x 3 methods; a golden keeps its seed, so real run-to-run variation is
-# far smaller), while the shortcut model gave at most 0.44 and 0.46.
-DEFAULT_MIN_SPEARMAN = 0.7
-DEFAULT_MIN_TOP_K_IOU = 0.55
+    from pytest_xai._record import TestRecord
+    from pytest_xai.explanation import Explanation
+    from pytest_xai.session import XaiSession
+    from pytest_xai.settings import Settings
+
 COMPARED_PARAMS = ("method", "output", "samples", "segmentation", "n_segments", "baseline", "local_smoothing")
+UPDATE_HINT = "if the change is intended: pytest --xai-update, then review the .png preview"
 
 
 class Serializer(ABC):
@@ -46,7 +57,7 @@ class Serializer(ABC):
 
 
 class NpzSerializer(Serializer):
-    """Compressed .npz, loaded with ``allow_pickle=False``."""
+    """Compressed .npz, loaded with ``allow_pickle=False``, known members only."""
 
     extension = ".npz"
 
@@ -54,14 +65,273 @@ class NpzSerializer(Serializer):
         explanation.save(path)
 
     def load(self, path: Path) -> Explanation:
+        from pytest_xai.explanation import Explanation
+
         return Explanation.load(path)
+
+
+# -- what a comparison is judged by -------------------------------------------------------------
+
+
+def _bound(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]")  # NaN too
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The comparison mode and its bounds (only the mode's own bounds are used)."""
+
+    mode: str = vocab.DEFAULT_GOLDEN_MODE
+    max_shift: float = vocab.DEFAULT_MAX_SHIFT
+    min_spearman: float = vocab.DEFAULT_MIN_SPEARMAN
+    min_top_k_iou: float = vocab.DEFAULT_MIN_TOP_K_IOU
+
+    @classmethod
+    def resolve(
+        cls, settings: Any, *, mode: Any = None, max_shift: Any = None,
+        min_spearman: Any = None, min_top_k_iou: Any = None,
+    ) -> Bounds:
+        """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
+        ``xai_max_shift``, ...), validated. A bound of the other mode is an error, not ignored."""
+        chosen = getattr(settings, "golden_mode", vocab.DEFAULT_GOLDEN_MODE) if mode is None else mode
+        if chosen not in vocab.GOLDEN_MODES:
+            raise XaiValueError(
+                f"mode={chosen!r} is not a golden mode; use 'release' (where the evidence is, "
+                "for a new model) or 'strict' (rank agreement, for the same model elsewhere)"
+            )
+        given = {"max_shift": max_shift, "min_spearman": min_spearman, "min_top_k_iou": min_top_k_iou}
+        foreign = ("min_spearman", "min_top_k_iou") if chosen == "release" else ("max_shift",)
+        for key in foreign:
+            if given[key] is not None:
+                other = "strict" if chosen == "release" else "release"
+                raise XaiValueError(
+                    f"{key}={given[key]!r} bounds mode={other!r}, but this golden is compared in "
+                    f"mode={chosen!r}; pass mode={other!r} too, or drop {key}"
+                )
+
+        def pick(key: str, low: float) -> float:
+            value = given[key] if given[key] is not None else getattr(settings, key, getattr(cls, key))
+            return _bound(value, key, low, 1.0)
+
+        return cls(chosen, pick("max_shift", 0.0), pick("min_spearman", -1.0), pick("min_top_k_iou", 0.0))
+
+    def as_dict(self) -> dict[str, float]:
+        """The bounds this mode checks, named after their measure (``max_``/``min_`` + measure)."""
+        if self.mode == "release":
+            return {"max_evidence_shift": self.max_shift}
+        return {"min_spearman": self.min_spearman, "min_top_k_iou": self.min_top_k_iou}
+
+
+@dataclass
+class GoldenVerdict:
+    """What one golden comparison decided and why; the test record, the report and the
+    failure message all come from it.
+
+    ``state`` is one of ``vocabulary.GOLDEN_STATES``. ``reason`` says why a golden failed or
+    was (re)written: "missing", "unreadable", "params", "prediction" or "drift"; None when it
+    passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value was not
+    measured or not a number, so the record is strict JSON; ``bounds`` are keyed ``max_`` or
+    ``min_`` + the measure. ``message`` is the failure text, or a one-line summary.
+    ``pictures`` are the expected / actual / difference PNGs written on drift.
+    """
+
+    path: str
+    name: str
+    state: str
+    reason: str | None
+    mode: str
+    measures: dict[str, float | None] = field(default_factory=dict)
+    bounds: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+    pictures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-safe record entry (``asdict``)."""
+        return asdict(self)
+
+
+# -- comparing a golden with a new explanation ---------------------------------------------------
+
+
+def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
+    """The reproduction parameters that differ between a golden and a new explanation.
+
+    Precision is not among them: a golden made at another precision is compared like one made
+    on another device (see ``determinism_note``).
+    """
+    out = []
+    for key in COMPARED_PARAMS:
+        g, a = golden.params.get(key), actual.params.get(key)
+        if isinstance(g, list):
+            g = tuple(g)
+        if isinstance(a, list):
+            a = tuple(a)
+        if g != a:
+            out.append(f"{key}: golden {g!r}, now {a!r}")
+    if golden.heatmap.shape != actual.heatmap.shape:
+        out.append(f"image size: golden {golden.heatmap.shape}, now {actual.heatmap.shape}")
+    return out
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing an explanation with its golden under one mode."""
+
+    reason: str | None  # None (within bounds), "prediction" or "drift"
+    measures: dict[str, float | None]
+    findings: list[str]  # what was measured against what, in words
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+
+def _number(value: float | None) -> float | None:
+    """A measure for the record: None when missing or not finite (strict JSON)."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _within(value: float, bound: float, upper: bool) -> bool:
+    """``value`` within ``bound``; NaN never is."""
+    return value <= bound if upper else value >= bound
+
+
+def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Comparison:
+    """Same target class, then the mode's measures against their bounds."""
+    if golden.target != actual.target:
+        empty: dict[str, float | None] = dict.fromkeys(_measure_names(bounds.mode))
+        return Comparison("prediction", empty, [
+            f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
+            f"now {actual.target_name!r} (p={actual.probability:.3f})"
+        ])
+    if bounds.mode == "release":
+        return compare_release(golden, actual, bounds.max_shift)
+    return compare_strict(golden, actual, bounds.min_spearman, bounds.min_top_k_iou)
+
+
+def _measure_names(mode: str) -> tuple[str, ...]:
+    return ("evidence_shift", "new_mass") if mode == "release" else ("spearman", "top_k_iou")
+
+
+def compare_strict(golden: Explanation, actual: Explanation, min_spearman: float, min_top_k_iou: float) -> Comparison:
+    """Spearman ≥ ``min_spearman`` and top-20% IoU ≥ ``min_top_k_iou`` (NaN fails)."""
+    from pytest_xai import metrics
+
+    found = metrics.agreement(golden, actual)
+    findings = [
+        _compared("Spearman", found.spearman, "min_spearman", min_spearman, upper=False),
+        _compared(f"top-{vocab.TOP_K_FRACTION:.0%} IoU", found.top_k_iou, "min_top_k_iou", min_top_k_iou,
+                  upper=False),
+    ]
+    ok = _within(found.spearman, min_spearman, False) and _within(found.top_k_iou, min_top_k_iou, False)
+    measures = {"spearman": _number(found.spearman), "top_k_iou": _number(found.top_k_iou)}
+    return Comparison(None if ok else "drift", measures, findings)
+
+
+def _compared(label: str, value: float, bound_name: str, bound: float, upper: bool) -> str:
+    if value != value:
+        return f"{label} is not a number (a heatmap holds NaN or inf): it cannot meet {bound_name} {bound:.3f}"
+    sign = ("<=" if _within(value, bound, upper) else ">") if upper else (">=" if _within(value, bound, upper) else "<")
+    return f"{label} {value:.3f} {sign} {bound_name} {bound:.3f}"
+
+
+def compare_release(golden: Explanation, actual: Explanation, max_shift: float) -> Comparison:
+    """Evidence shift ≤ ``max_shift`` (NaN fails); the findings say where the evidence went."""
+    from pytest_xai import metrics
+
+    shift = metrics.evidence_shift(golden, actual)
+    _, new_mass = metrics.gained_cells(golden, actual)
+    findings = [_compared("evidence shift", shift, "max_shift", max_shift, upper=True)]
+    if shift == shift:
+        findings[0] += (
+            f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
+            f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
+        )
+    findings.append(_centre_move(golden, actual))
+    if new_mass == new_mass:
+        findings.append(
+            f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
+            f"(< {vocab.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
+        )
+    ok = _within(shift, max_shift, True)
+    return Comparison(None if ok else "drift", {"evidence_shift": _number(shift), "new_mass": _number(new_mass)},
+                      findings)
+
+
+def _centre_move(golden: Explanation, actual: Explanation) -> str:
+    """Where the positive mass centre went, as pixel positions and in words."""
+    from pytest_xai import metrics
+
+    height, width = golden.heatmap.shape
+    before, after = metrics.mass_centre(golden), metrics.mass_centre(actual)
+    if before is None or after is None:
+        which = "the golden" if before is None else "the new explanation"
+        return f"{which} has no positive evidence, so it has no mass centre"
+    (x0, y0), (x1, y1) = before, after
+    move = (
+        f"its mass centre moved from (x, y) = ({x0:.0f}, {y0:.0f}) to ({x1:.0f}, {y1:.0f}) px, "
+        f"{direction(x1 - x0, y1 - y0, width, height)}"
+    )
+    return move + f"; it now lies in the {area(x1, y1, width, height)} of the {width}×{height} image"
+
+
+def direction(dx: float, dy: float, width: int, height: int) -> str:
+    """A move in image coordinates (y down) in words: "to the right", "towards the top-left
+    corner", ...; "a negligible move" below 2% of the diagonal."""
+    if math.hypot(dx, dy) < 0.02 * math.hypot(width, height):
+        return "a negligible move (the mass changed shape, not place)"
+    sector = round(math.degrees(math.atan2(-dy, dx)) / 45) % 8  # 0 = right, counter-clockwise
+    return (
+        "to the right", "towards the top-right corner", "upwards", "towards the top-left corner",
+        "to the left", "towards the bottom-left corner", "downwards", "towards the bottom-right corner",
+    )[sector]
+
+
+def area(x: float, y: float, width: int, height: int) -> str:
+    """Which ninth of the image a point lies in: "top left", "centre", "bottom", ..."""
+    row = ("top", "middle", "bottom")[min(2, int(3 * y / height))]
+    col = ("left", "centre", "right")[min(2, int(3 * x / width))]
+    if row == "middle":
+        return "centre" if col == "centre" else f"{col} side"
+    return row if col == "centre" else f"{row} {col}"
+
+
+def determinism_note(golden: Explanation, actual: Explanation) -> str:
+    """Say whether the two runs should be bit-exact or only within tolerance.
+
+    Another precision is treated like another device: small differences are expected.
+    """
+    keys = ("device", "torch", "pytest_xai")
+    g = {k: golden.meta.get(k) for k in keys}
+    a = {k: actual.meta.get(k) for k in keys}
+    g_precision = golden.params.get("precision") or "float32"  # goldens from before precision
+    a_precision = actual.params.get("precision") or "float32"
+    changed = ", ".join(f"{k} {g[k]} -> {a[k]}" for k in keys if g[k] != a[k])
+    if g_precision != a_precision:
+        also = f"; environment differs too ({changed})" if changed else ""
+        return (f"golden made at {g_precision}, now {a_precision}: small differences are expected, "
+                f"beyond tolerance is drift{also}")
+    if g == a and str(a["device"]).startswith("cpu"):
+        same = ", ".join(f"{k} {v}" for k, v in a.items())
+        return f"golden and run share {same}: CPU results are bit-exact, so this is real drift"
+    return (f"environment differs ({changed or 'a GPU device'}): small differences are expected, "
+            "beyond tolerance is drift")
+
+
+# -- the store and the verdict flow --------------------------------------------------------------
 
 
 @dataclass
 class SnapshotStore:
     """Locates goldens beside the tests: ``<dir>/<module>/<test>[params][.<name>].npz``."""
 
-    dirname: str = "__xai_snapshots__"
+    dirname: str = vocab.DEFAULT_SNAPSHOT_DIR
     serializer: Serializer = field(default_factory=NpzSerializer)
 
     def module_dir(self, test_file: Path) -> Path:
@@ -87,105 +357,144 @@ class SnapshotStore:
 
     def write(self, explanation: Explanation, path: Path) -> None:
         """Write the golden and its .png preview (image | overlay | lime boundaries)."""
+        from pytest_xai import render
+
         self.serializer.dump(explanation, path)
-        render.save_png(preview(explanation), path.with_suffix(".png"))
+        render.save_png(render.preview(explanation), path.with_suffix(".png"))
 
     def delete(self, path: Path) -> None:
         path.unlink(missing_ok=True)
         path.with_suffix(".png").unlink(missing_ok=True)
 
+    def judge(
+        self, path: Path, explanation: Explanation, bounds: Bounds, settings: Settings, *,
+        rootdir: Path | None = None, label: str | None = None, pictures_dir: Path | None = None,
+    ) -> GoldenVerdict:
+        """Judge ``explanation`` against the golden at ``path``: one verdict for the whole
+        missing / unreadable / parameters-differ / compare / update flow.
 
-def preview(exp: Explanation) -> np.ndarray:
-    """The picture reviewed in code review: the image, the overlay, and lime's boundaries."""
-    pictures = [exp.overlay()]
-    if exp.image is not None:
-        pictures.insert(0, render.to_uint8(exp.image))
-        if exp.weights is not None:
-            pictures.append(exp.boundaries())
-    return render.side_by_side(pictures)
-
-
-def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
-    """The reproduction parameters that differ between a golden and a new explanation."""
-    out = []
-    for key in COMPARED_PARAMS:
-        g, a = golden.params.get(key), actual.params.get(key)
-        if isinstance(g, list):
-            g = tuple(g)
-        if isinstance(a, list):
-            a = tuple(a)
-        if g != a:
-            out.append(f"{key}: golden {g!r}, now {a!r}")
-    if golden.heatmap.shape != actual.heatmap.shape:
-        out.append(f"image size: golden {golden.heatmap.shape}, now {actual.heatmap.shape}")
-    return out
+        ``settings`` decides what may be written (``can_write``: missing goldens;
+        ``can_update``: changed or unusable ones). Nothing is written here: a "written" or
+        "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
+        relative, ``label`` names the test in messages, and the expected / actual / difference
+        pictures of a drift go to ``pictures_dir`` (none when it is None).
+        """
+        return _Judgement(self, path, explanation, bounds, settings, rootdir, label, pictures_dir).run()
 
 
 @dataclass
-class Comparison:
-    """The outcome of comparing an explanation with its golden."""
+class _Judgement:
+    """One golden comparison in progress (the steps of ``SnapshotStore.judge``)."""
 
-    passed: bool
-    reasons: list[str]
-    spearman: float | None = None
-    top_k_iou: float | None = None
+    store: SnapshotStore
+    path: Path
+    explanation: Explanation
+    bounds: Bounds
+    settings: Settings
+    rootdir: Path | None
+    label: str | None
+    pictures_dir: Path | None
+
+    @property
+    def name(self) -> str:
+        return rel_path(self.path, self.rootdir) if self.rootdir is not None else str(self.path)
+
+    def verdict(self, state: str, reason: str | None, message: str, **extra: Any) -> GoldenVerdict:
+        return GoldenVerdict(str(self.path), self.name, state, reason, self.bounds.mode,
+                             bounds=self.bounds.as_dict(), message=message, **extra)
+
+    def run(self) -> GoldenVerdict:
+        if not self.path.exists():
+            return self.missing()
+        try:
+            golden = self.store.serializer.load(self.path)
+        except SnapshotError as e:
+            return self.unusable("unreadable", f"golden {self.name} cannot be used: {e}")
+        differs = params_mismatch(golden, self.explanation)
+        if differs:
+            return self.unusable("params", (
+                f"golden {self.name} was made with other parameters; comparing them would mean nothing:\n  "
+                + "\n  ".join(differs)
+                + "\n  fix: call explain with the golden's parameters, or run pytest --xai-update to re-record it"
+            ))
+        return self.compared(golden, compare(golden, self.explanation, self.bounds))
+
+    def missing(self) -> GoldenVerdict:
+        if self.settings.can_write:
+            return self.verdict("written", "missing", f"golden {self.name} written: review and commit it")
+        who = self.label or self.path.stem
+        why = f" (CI mode, {self.settings.ci_reason}: nothing is written)" if self.settings.ci else ""
+        return self.verdict("failed", "missing", (
+            f"no golden for {who} at {self.name}{why}\n"
+            "  run pytest --xai-update to create it, then review and commit the .npz and .png"
+        ))
+
+    def unusable(self, reason: str, message: str) -> GoldenVerdict:
+        """A golden that cannot be compared: rewritten with --xai-update=all, else a failure."""
+        if self.settings.can_update:
+            return self.verdict("updated", reason, f"golden {self.name} re-recorded ({reason})")
+        return self.verdict("failed", reason, message)
+
+    def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
+        if result.passed:
+            summary = f"golden {self.name} matches ({self.bounds.mode}): " + "; ".join(result.findings[:2])
+            return self.verdict("passed", None, summary, measures=result.measures)
+        if self.settings.can_update:
+            return self.verdict("updated", result.reason, f"golden {self.name} updated: {result.findings[0]}",
+                                measures=result.measures)
+        pictures = {} if self.pictures_dir is None else self.pictures(golden, self.pictures_dir)
+        lines = [
+            f"explanation drifted from golden {self.name} ({self.bounds.mode} mode):",
+            *result.findings,
+            f"golden: {_describe(golden)}",
+            f"now:    {_describe(self.explanation)}",
+            determinism_note(golden, self.explanation),
+            *(f"{k}: {v}" for k, v in pictures.items()),
+            UPDATE_HINT,
+        ]
+        return self.verdict("failed", result.reason, "\n  ".join(lines), measures=result.measures,
+                            pictures=pictures)
+
+    def pictures(self, golden: Explanation, folder: Path) -> dict[str, str]:
+        """Expected, actual and difference overlays (cells that gained mass outlined)."""
+        from pytest_xai import metrics, render
+
+        gained: np.ndarray | None = None
+        if golden.heatmap.shape == self.explanation.heatmap.shape:
+            gained, _ = metrics.gained_cells(golden, self.explanation)
+        stem = self.path.stem
+        drawn = {
+            "expected": (golden.overlay(), "expected"),
+            "actual": (self.explanation.overlay(), "actual"),
+            "difference": (render.difference_picture(golden, self.explanation, gained), "diff"),
+        }
+        return {
+            key: str(render.save_png(picture, folder / f"{stem}.{suffix}.png"))
+            for key, (picture, suffix) in drawn.items()
+        }
 
 
-def compare(golden: Explanation, actual: Explanation, min_spearman: float, min_top_k_iou: float) -> Comparison:
-    """Same target class, Spearman ≥ ``min_spearman`` and top-20% IoU ≥ ``min_top_k_iou``."""
-    if golden.target != actual.target:
-        return Comparison(False, [
-            f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
-            f"now {actual.target_name!r} (p={actual.probability:.3f})"
-        ])
-    rho, iou, reasons = agreement(golden, actual, min_spearman, min_top_k_iou)
-    return Comparison(not reasons, reasons, rho, iou)
+def _describe(exp: Explanation) -> str:
+    precision = exp.params.get("precision") or "float32"
+    return (f"method={exp.method} target={exp.target_name!r} model={str(exp.meta.get('model'))[:12]} "
+            f"precision={precision}")
 
 
-def agreement(
-    a: Explanation, b: Explanation, min_spearman: float, min_top_k_iou: float | None
-) -> tuple[float, float | None, list[str]]:
-    """Spearman and (when bounded) top-20% IoU of two explanations, and the bounds they miss."""
-    rho = metrics.spearman(a, b)
-    iou = None if min_top_k_iou is None else metrics.top_k_iou(a, b, 0.2)
-    reasons = []
-    if rho < min_spearman:
-        reasons.append(f"Spearman {rho:.3f} < min_spearman {min_spearman:.3f}")
-    if iou is not None and min_top_k_iou is not None and iou < min_top_k_iou:
-        reasons.append(f"top-20% IoU {iou:.3f} < min_top_k_iou {min_top_k_iou:.3f}")
-    return rho, iou, reasons
-
-
-def determinism_note(golden: Explanation, actual: Explanation) -> str:
-    """Say whether the two runs should be bit-exact or only within tolerance."""
-    keys = ("device", "torch", "pytest_xai")
-    g = {k: golden.meta.get(k) for k in keys}
-    a = {k: actual.meta.get(k) for k in keys}
-    if g == a and str(a["device"]).startswith("cpu"):
-        same = ", ".join(f"{k} {v}" for k, v in a.items())
-        return f"golden and run share {same}: CPU results are bit-exact, so this is real drift"
-    changed = ", ".join(f"{k} {g[k]} -> {a[k]}" for k in keys if g[k] != a[k]) or "a GPU device"
-    return f"environment differs ({changed}): small differences are expected, beyond tolerance is drift"
-
-
-def difference_picture(golden: Explanation, actual: Explanation) -> np.ndarray:
-    """Actual minus expected, each scaled to its largest |value|, as an overlay."""
-    def unit(h: np.ndarray) -> np.ndarray:
-        peak = float(np.abs(h).max())
-        return h / peak if peak > 0 else h
-
-    diff = unit(actual.heatmap.astype(np.float64)) - unit(golden.heatmap.astype(np.float64))
-    return render.overlay(diff, actual.image, scale=2.0)
+# -- the fixture ----------------------------------------------------------------------------------
 
 
 class SnapshotFixture:
-    """``xai_snapshot.assert_match(explanation, name=None, *, min_spearman=None, min_top_k_iou=None)``.
+    """``xai_snapshot.assert_match(explanation, name=None, *, mode=None, max_shift=None,
+    min_spearman=None, min_top_k_iou=None)``.
 
-    Compares the explanation with this test's golden by rank and region agreement, plus the
-    same target class. Goldens are written only with ``--xai-update`` and never in CI mode.
+    Compares the explanation with this test's golden. ``mode="release"`` (default; ini
+    ``xai_golden_mode``): same target class and the positive evidence moved at most
+    ``max_shift`` of the image diagonal. ``mode="strict"``: same target class, Spearman ≥
+    ``min_spearman`` and top-20% IoU ≥ ``min_top_k_iou``. Goldens are written only with
+    ``--xai-update`` and never in CI mode.
     """
 
-    def __init__(self, xai: XaiSession, item: pytest.Item, record: _record.TestRecord | None) -> None:
+    def __init__(self, xai: XaiSession, item: pytest.Item, record: TestRecord | None) -> None:
         self.xai = xai
         self.item = item
         self.record = record
@@ -196,108 +505,64 @@ class SnapshotFixture:
         return self.xai.store.path_for(Path(self.item.path), self.item.name, name)
 
     def assert_match(
-        self, explanation: Any, name: str | None = None, *,
-        min_spearman: float | None = None, min_top_k_iou: float | None = None,
+        self, explanation: Any, name: str | None = None, *, mode: str | None = None,
+        max_shift: float | None = None, min_spearman: float | None = None, min_top_k_iou: float | None = None,
     ) -> None:
-        """Fail unless ``explanation`` agrees with its golden (see the class docstring)."""
+        """Fail unless ``explanation`` matches its golden (see the class docstring).
+
+        Parameters
+        ----------
+        explanation: the Explanation to compare.
+        name: tells several goldens of one test apart (``None``: the test's own golden).
+        mode: "release" or "strict"; default ini ``xai_golden_mode``, else "release".
+        max_shift: release mode's bound on the evidence shift, in [0, 1] of the diagonal.
+        min_spearman, min_top_k_iou: strict mode's bounds.
+        """
         __tracebackhide__ = True
+        from pytest_xai.explanation import Explanation
+
         if not isinstance(explanation, Explanation):
             raise XaiTypeError(
                 f"explanation of type {type(explanation).__name__} is not an Explanation; pass explain(...)'s result"
             )
         if name is not None and (not isinstance(name, str) or not name):
             raise XaiValueError(f"name={name!r} must be a non-empty string or None")
-        s_bound = self.xai.settings.min_spearman if min_spearman is None else float(min_spearman)
-        i_bound = self.xai.settings.min_top_k_iou if min_top_k_iou is None else float(min_top_k_iou)
+        settings = self.xai.settings
+        bounds = Bounds.resolve(settings, mode=mode, max_shift=max_shift, min_spearman=min_spearman,
+                                min_top_k_iou=min_top_k_iou)
         path = self.path(name)
         if path in self.used:
             raise XaiValueError(
                 f"assert_match used golden {path.name} twice in one test; give each call its own name="
             )
         self.used.add(path)
-        settings = self.xai.settings
-        rel = self._rel(path)
-
-        def outcome(state: str, **extra: Any) -> None:
-            if self.record is not None:
-                self.record.goldens.append({"path": str(path), "name": rel, "state": state, **extra})
-
-        def rewritten(**extra: Any) -> bool:
-            """With --xai-update (=all, outside CI) queue the new golden instead of failing."""
-            if not settings.can_update:
-                return False
-            self.xai.queue_write(path, explanation, "updated")
-            outcome("updated", **extra)
-            return True
-
-        if not path.exists():
-            if settings.can_write:
-                self.xai.queue_write(path, explanation, "written")
-                outcome("written")
-                return
-            outcome("failed", reason="missing")
-            why = f" (CI mode, {settings.ci_reason}: nothing is written)" if settings.ci else ""
-            raise AssertionError(
-                f"no golden for {self.item.name}{'' if name is None else f' ({name})'} at {rel}{why}\n"
-                "  run pytest --xai-update to create it, then review and commit the .npz and .png"
-            )
-        try:
-            golden = self.xai.store.serializer.load(path)
-        except SnapshotError as e:
-            if rewritten():
-                return
-            outcome("failed", reason="unreadable")
-            raise AssertionError(f"golden {rel} cannot be used: {e}") from None
-        differs = params_mismatch(golden, explanation)
-        if differs:
-            if rewritten():
-                return
-            outcome("failed", reason="params")
-            raise AssertionError(
-                f"golden {rel} was made with other parameters; comparing them would mean nothing:\n  "
-                + "\n  ".join(differs)
-                + "\n  fix: call explain with the golden's parameters, or run pytest --xai-update to re-record it"
-            )
-        result = compare(golden, explanation, s_bound, i_bound)
-        metrics_entry = {"spearman": result.spearman, "top_k_iou": result.top_k_iou,
-                         "min_spearman": s_bound, "min_top_k_iou": i_bound}
-        if self.record is not None:
-            for key in ("spearman", "top_k_iou"):
-                value = metrics_entry[key]
-                if value is not None:
-                    self.record.properties.append((f"xai_golden_{key}", round(value, 6)))
-        if result.passed:
-            outcome("passed", **metrics_entry)
-            return
-        if rewritten(**metrics_entry):
-            return
-        pictures = self._mismatch_pictures(golden, explanation, path)
-        outcome("failed", reason="drift", pictures={k: str(v) for k, v in pictures.items()},
-                expected_png=_record.png_b64(golden.overlay()),
-                actual_png=_record.png_b64(explanation.overlay()),
-                diff_png=_record.png_b64(difference_picture(golden, explanation)),
-                **metrics_entry)
-        raise AssertionError(
-            f"explanation drifted from golden {rel}:\n  "
-            + "\n  ".join(result.reasons)
-            + f"\n  golden: method={golden.method} target={golden.target_name!r} model={str(golden.meta.get('model'))[:12]}"
-            + f"\n  now:    method={explanation.method} target={explanation.target_name!r} model={str(explanation.meta.get('model'))[:12]}"
-            + f"\n  {determinism_note(golden, explanation)}"
-            + "".join(f"\n  {k}: {v}" for k, v in pictures.items())
-            + "\n  if the change is intended: pytest --xai-update, then review the .png preview"
+        verdict = self.xai.store.judge(
+            path, explanation, bounds, settings, rootdir=self.item.config.rootpath,
+            label=self.item.name + ("" if name is None else f" ({name})"),
+            pictures_dir=settings.results_dir / safe_name(self.item.nodeid),
         )
+        self._record(verdict)
+        if verdict.state in ("written", "updated"):
+            self.xai.queue_write(path, explanation, verdict.state)
+        if verdict.failed:
+            raise AssertionError(verdict.message)
 
-    def _mismatch_pictures(self, golden: Any, actual: Any, path: Path) -> dict[str, Path]:
-        folder = self.xai.settings.results_dir / _record.safe_name(self.item.nodeid)
-        stem = path.stem
-        return {
-            "expected": render.save_png(golden.overlay(), folder / f"{stem}.expected.png"),
-            "actual": render.save_png(actual.overlay(), folder / f"{stem}.actual.png"),
-            "difference": render.save_png(difference_picture(golden, actual), folder / f"{stem}.diff.png"),
-        }
+    def _record(self, verdict: GoldenVerdict) -> None:
+        """The verdict into the test record (with its pictures inlined for the HTML report),
+        and its measures as JUnit properties."""
+        if self.record is None:
+            return
+        entry = verdict.to_record()
+        for key, suffix in (("expected", "expected_png"), ("actual", "actual_png"), ("difference", "diff_png")):
+            if key in verdict.pictures:
+                entry[suffix] = _b64_file(Path(verdict.pictures[key]))
+        self.record.goldens.append(entry)
+        for key, value in verdict.measures.items():
+            if value is not None:
+                self.record.properties.append((f"xai_golden_{key}", round(value, 6)))
 
-    def _rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.item.config.rootpath))
-        except ValueError:
-            return str(path)
+
+def _b64_file(path: Path) -> str:
+    import base64
+
+    return base64.b64encode(path.read_bytes()).decode("ascii")

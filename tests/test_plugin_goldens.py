@@ -56,8 +56,14 @@ def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pyte
     result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
-    assert "explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz" in text
-    assert "Spearman" in text and "--xai-update" in text
+    # release mode (the default) says how far the evidence moved, where to, and what is new
+    result.stdout.fnmatch_lines([
+        "*explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz (release mode):",
+        "*evidence shift 0.* > max_shift 0.120: the positive evidence moved *% of the image diagonal*",
+        "*its mass centre moved from (x, y) = (*, *) to (*, *) px, to* it now lies in the * of the 64×64 image",
+        "*% of the new positive mass lies in cells where the golden had almost none*",
+    ])
+    assert "--xai-update" in text and "Spearman" not in text
     # the golden's metadata says whether exactness was to be expected
     assert "CPU results are bit-exact, so this is real drift" in text
     results = xai_pytester.path / ".xai-results"
@@ -65,6 +71,43 @@ def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pyte
     assert pictures == ["test_circle.actual.png", "test_circle.diff.png", "test_circle.expected.png"]
     for name in pictures:
         assert name in text  # the message gives their paths
+
+
+STRICT_TEST = """
+import pytest
+
+@pytest.mark.xai(samples=200)
+def test_circle(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image), mode="strict")
+"""
+
+
+def test_strict_mode_compares_the_ranking(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=STRICT_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    xai_pytester.runpytest().assert_outcomes(passed=1)
+    result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz (strict mode):",
+        "*Spearman * min_spearman 0.700",
+        "*top-20% IoU * min_top_k_iou 0.550",
+    ])
+    assert "evidence shift" not in result.stdout.str()
+    # the ini key selects strict mode for every golden
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.makeini("[pytest]\nxai_golden_mode = strict\n")
+    result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*(strict mode):*"])
+
+
+def test_a_bound_of_the_other_mode_is_refused(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("explain(shape_image))", "explain(shape_image), min_spearman=0.9)"))
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*min_spearman=0.9 bounds mode='strict', but this golden is compared in mode='release'*"])
+    assert goldens(xai_pytester.path) == []
 
 
 def test_prediction_change_is_drift(xai_pytester: pytest.Pytester) -> None:
