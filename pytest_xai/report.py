@@ -1,153 +1,594 @@
-"""The run's report: one self-contained HTML page (pictures embedded) or JSON for release gates."""
+"""The run's report: one HTML page a reviewer reads in a minute, or strict JSON for release gates.
+
+The page has a summary, one filterable table with a row per test (failures first), a section
+per failed or changed test (golden | now | difference, the measured value against its bound
+in words) and an Images section where each image's picture row appears once. Pictures are
+embedded and lazy-loaded; past ``INLINE_LIMIT`` bytes they are written as files into a folder
+beside the report instead. Nothing is fetched from the network.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
 from pytest_xai._atomic import atomic_path
+from pytest_xai.vocabulary import GOLDEN_STATES, TOP_K_FRACTION
 
-ORDER = {"error": 0, "failed": 1, "skipped": 2, "passed": 3}
+ORDER = {"error": 0, "failed": 1, "unknown": 2, "skipped": 3, "passed": 4}
+FAILED = ("failed", "error")
+CHANGED = ("failed", "written", "updated")  # golden states a reviewer must look at
+INLINE_LIMIT = 50 * 2**20  # embedded pictures above this size go to files beside the report
+UPPER_BOUND_KINDS = ("avoid", "sanity")  # checks whose bound is a maximum
+LABELS = {
+    "evidence_shift": "evidence shift",
+    "spearman": "Spearman",
+    "top_k_iou": f"top-{TOP_K_FRACTION:.0%} IoU",
+    "new_mass": "mass in new cells",
+    "relevance_mass": "mass",
+}
+SHORT = {"evidence_shift": "shift", "new_mass": "new mass"}
 
 CSS = """
-body{font:14px system-ui,sans-serif;margin:24px;color:#222}
-h1{margin:0 0 4px} .totals{color:#555;margin-bottom:16px}
-section{border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 14px}
-section.failed,section.error{border-color:#d33;background:#fff7f7}
-h2{font-size:18px;margin:18px 0 6px} section h2{font-size:15px;margin:4px 0 8px;font-family:monospace}
+body{font:14px system-ui,sans-serif;margin:20px 24px;color:#222}
+h1{margin:0 0 8px}h2{font-size:18px;margin:26px 0 8px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:14px}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:150px}
+.card i{display:block;font-style:normal;color:#555;font-size:12px;text-transform:uppercase}
+.card b{display:block;font-size:19px}.card span{color:#555;font-size:12px}
+.card.bad{border-color:#d33;background:#fff4f4}
+.controls{display:flex;gap:6px;align-items:center;margin:8px 0;position:sticky;top:0;background:#fff;padding:6px 0;z-index:2}
+.controls button{border:1px solid #aaa;background:#f6f6f6;border-radius:4px;padding:4px 10px;cursor:pointer}
+.controls button[aria-pressed=true]{background:#245;color:#fff;border-color:#245}
+.controls input{flex:0 0 320px;padding:4px 8px;border:1px solid #aaa;border-radius:4px}
+#shown{color:#555;margin-left:8px}
+table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}
+#tests{width:100%}#tests th{background:#f3f3f3}#tests td.id{font-family:monospace;word-break:break-all}
+tr.failed td,tr.error td{background:#fff7f7}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;font-size:12px}
-.badge.passed{background:#2a2}.badge.failed,.badge.error{background:#d33}.badge.skipped{background:#999}
+.badge.passed{background:#2a2}.badge.failed,.badge.error{background:#d33}
+.badge.skipped,.badge.unknown{background:#999}
+.ok{color:#171}.bad{color:#c11;font-weight:bold}.muted{color:#777}
+ul.cell{margin:0;padding-left:14px}
+section{border:1px solid #ddd;border-radius:6px;margin:12px 0;padding:8px 14px;
+content-visibility:auto;contain-intrinsic-size:auto 320px}
+section.failed,section.error{border-color:#d33;background:#fffafa}
+section,#tests tr{scroll-margin-top:48px}
+.imgrow{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}.imgrow table{margin-bottom:6px}
+section h3{font-size:14px;margin:4px 0 8px;font-family:monospace}
+p.verdict{margin:4px 0}
 figure{display:inline-block;margin:4px 10px 4px 0;text-align:center;vertical-align:top}
-figure img{width:160px;image-rendering:pixelated;border:1px solid #ccc}
+figure img{width:160px;min-height:40px;image-rendering:pixelated;border:1px solid #ccc}
 figcaption{font-size:12px;color:#444;max-width:170px}
-table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px}
-td.ok{color:#171}td.bad{color:#c11;font-weight:bold}
+pre{white-space:pre-wrap;font-size:12px;background:#f6f6f6;padding:6px}
+"""
+
+SCRIPT = """
+const rows=Array.from(document.querySelectorAll('#tests tbody tr'));
+const buttons=Array.from(document.querySelectorAll('.controls button'));
+const search=document.getElementById('search'),shown=document.getElementById('shown');
+let mode='all';
+function apply(){
+  const q=search.value.trim().toLowerCase();let n=0;
+  for(const r of rows){
+    const ok=(mode==='all'||r.dataset[mode]==='1')&&(!q||r.dataset.text.includes(q));
+    r.hidden=!ok;if(ok)n++;
+  }
+  for(const b of buttons)b.setAttribute('aria-pressed',String(b.dataset.mode===mode));
+  shown.textContent=n+' of '+rows.length+' tests shown';
+}
+for(const b of buttons)b.addEventListener('click',()=>{mode=b.dataset.mode;apply();});
+search.addEventListener('input',apply);
+apply();
 """
 
 
-def write_report(data: dict[str, Any], path: Path) -> None:
-    """Write ``data`` (XaiSession.report_data()) as .json or as a self-contained .html."""
-    text = json.dumps(data, indent=1, default=str) if path.suffix == ".json" else render_html(data)
+# -- writing --------------------------------------------------------------------------------------
+
+
+def write_report(data: dict[str, Any], path: Path, *, inline_limit: int = INLINE_LIMIT) -> None:
+    """Write ``data`` (XaiSession.report_data()) as strict .json or as a self-contained .html.
+
+    JSON: floats that are not finite become null and the text is strict (no NaN/Infinity).
+    HTML: pictures embedded while their total stays under ``inline_limit`` bytes, else written
+    once each into ``<report stem>.files/`` beside the report and linked.
+    """
+    if path.suffix == ".json":
+        text = json.dumps(sanitize(data), indent=1, allow_nan=False)
+    else:
+        pictures = Pictures()
+        page = render_html(data, pictures)
+        text = pictures.resolve(page, path, inline_limit)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def _img(b64: str, caption: str) -> str:
-    return (
-        f'<figure><img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def sanitize(value: Any) -> Any:
+    """``value`` as plain JSON data: non-finite floats become None, numpy scalars and arrays
+    become Python numbers and lists, paths and other objects their ``str``."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [sanitize(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array, without importing numpy
+        return sanitize(value.tolist())
+    return str(value)
+
+
+class Pictures:
+    """The report's pictures, each stored once: rendered as tokens, resolved at the end to
+    embedded data URIs or to files beside the report, once the total size is known."""
+
+    TOKEN = re.compile("\x00pic([0-9a-f]{16})\x00")
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def add(self, b64: str | None = None, path: str | None = None) -> str | None:
+        """A token standing for the picture (base64 PNG, or a PNG file); None if unreadable."""
+        try:
+            raw = base64.b64decode(b64, validate=True) if b64 else Path(path).read_bytes() if path else b""
+        except (OSError, ValueError):
+            return None
+        if not raw:
+            return None
+        digest = hashlib.sha1(raw).hexdigest()[:16]
+        self.data.setdefault(digest, raw)
+        return f"\x00pic{digest}\x00"
+
+    def inline_size(self) -> int:
+        return sum(4 * math.ceil(len(raw) / 3) for raw in self.data.values())
+
+    def resolve(self, page: str, path: Path | None = None, inline_limit: float = INLINE_LIMIT) -> str:
+        """Replace the tokens: data URIs while the total fits ``inline_limit`` (always without
+        a ``path``), else files in ``<report stem>.files/`` beside ``path``."""
+        inline = path is None or self.inline_size() <= inline_limit
+        if inline:
+            page = self.TOKEN.sub(
+                lambda m: "data:image/png;base64," + base64.b64encode(self.data[m[1]]).decode(), page
+            )
+        if path is None:
+            return page
+        folder = path.with_name(f"{path.stem}.files")
+        for stale in folder.glob("*.png") if folder.is_dir() else []:
+            if inline or stale.stem not in self.data:
+                stale.unlink(missing_ok=True)  # only our own content-named pictures live here
+        if inline:
+            return page
+        folder.mkdir(parents=True, exist_ok=True)
+        for digest, raw in self.data.items():
+            target = folder / f"{digest}.png"
+            # named by content: a file of the right size is this picture. Not fsynced one by
+            # one (thousands of pictures); the page that links them is written atomically.
+            if not target.is_file() or target.stat().st_size != len(raw):
+                target.write_bytes(raw)
+        return self.TOKEN.sub(lambda m: f"{folder.name}/{m[1]}.png", page)
+
+
+# -- words and numbers ----------------------------------------------------------------------------
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+    if isinstance(value, bool) or value is None:
+        return "n/a" if value is None else str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "NaN" if value != value else str(value)
+        text = f"{value:.3f}"
+        return text[:-1] if text.endswith("0") else text  # 0.420 -> 0.42, 0.123 stays
+    return str(value)
 
 
-def _image_block(image: dict[str, Any], exps: list[dict[str, Any]], agreement: dict[str, Any]) -> str:
-    """One image: prediction and confidence, overlays side by side, mass per region and time,
-    and agreement between methods."""
-    first = exps[0]
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _label(metric: str) -> str:
+    return LABELS.get(metric, metric.replace("_", " "))
+
+
+def _is_upper(check: dict[str, Any]) -> bool:
+    op = check.get("op")
+    return op in ("<=", "≤") if op else check.get("kind") in UPPER_BOUND_KINDS
+
+
+def _bound_name(check: dict[str, Any]) -> str:
+    metric = "mass" if check.get("metric") == "relevance_mass" else str(check.get("metric"))
+    return ("max_" if _is_upper(check) else "min_") + metric
+
+
+def _check_subject(check: dict[str, Any]) -> str:
+    """What a check measured, e.g. "mass on 'tag'" or "Spearman lime vs gradient_shap"."""
+    if check.get("metric") == "relevance_mass" and check.get("region") is not None:
+        return f"mass on {str(check['region'])!r}"
+    subject = _label(str(check.get("metric")))
+    if check.get("other_method"):
+        subject += f" {check.get('method')} vs {check['other_method']}"
+    return subject
+
+
+def check_words(check: dict[str, Any]) -> str:
+    """A check's outcome in words: "mass on 'tag' 0.42 is above max_mass 0.10"."""
+    subject, value, bound = _check_subject(check), check.get("value"), check.get("bound")
+    if not _number(value):
+        return f"{subject} is not a number; the check fails (bound {_bound_name(check)} {_fmt(bound)})"
+    upper = _is_upper(check)
+    if check.get("passed"):
+        return f"{subject} {_fmt(value)} {_op(upper, True)} {_bound_name(check)} {_fmt(bound)}"
+    side = "above" if upper else "below"
+    return f"{subject} {_fmt(value)} is {side} {_bound_name(check)} {_fmt(bound)}"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def golden_measures(golden: dict[str, Any]) -> list[dict[str, Any]]:
+    """A golden's measures, each with its bound when it has one.
+
+    Reads the verdict's ``measures``/``bounds`` dicts and the older flat keys (``spearman``
+    with ``min_spearman``) alike. A bound named ``max_<m>`` caps measure ``<m>``, ``min_<m>``
+    floors it. Returns dicts {name, value, bound, upper, passed}; bound and passed are None for
+    a measure without a bound.
+    """
+    measures = {k: v for k, v in golden.items() if f"min_{k}" in golden or f"max_{k}" in golden}
+    bounds = {k: v for k, v in golden.items() if k.startswith(("min_", "max_")) and k[4:] in golden}
+    measures.update(golden.get("measures") or {})
+    bounds.update(golden.get("bounds") or {})
+    out = []
+    for name, value in measures.items():
+        for prefix in ("max_", "min_"):
+            bound = bounds.get(prefix + name)
+            if bound is not None:
+                upper = prefix == "max_"
+                ok = _number(value) and (value <= bound if upper else value >= bound)
+                out.append({"name": name, "value": value, "bound": bound, "upper": upper, "passed": ok})
+                break
+        else:
+            out.append({"name": name, "value": value, "bound": None, "upper": None, "passed": None})
+    return out
+
+
+def measure_short(m: dict[str, Any]) -> str:
+    """A measure against its bound for a table cell: "shift 0.040 ≤ 0.120"."""
+    text = f"{SHORT.get(m['name'], _label(m['name']))} {_fmt(m['value'])}"
+    if m["bound"] is not None:
+        text += f" {_op(m['upper'], m['passed'])} {_fmt(m['bound'])}"
+    return text
+
+
+def measure_words(m: dict[str, Any]) -> str:
+    """A measure against its bound in words: "evidence shift 0.310 exceeds the bound 0.120"."""
+    label, value = _label(m["name"]), m["value"]
+    if m["bound"] is None:
+        return f"{label} {_fmt(value)}"
+    if not _number(value):
+        return f"{label} is not a number; the comparison fails (bound {_fmt(m['bound'])})"
+    if m["passed"]:
+        return f"{label} {_fmt(value)} is within the bound {_fmt(m['bound'])}"
+    verb = "exceeds" if m["upper"] else "is below"
+    return f"{label} {_fmt(value)} {verb} the bound {_fmt(m['bound'])}"
+
+
+# -- the page -------------------------------------------------------------------------------------
+
+
+def render_html(data: dict[str, Any], pictures: Pictures | None = None) -> str:
+    """The page: summary, test table with filters, failure sections, images, unused goldens.
+
+    Without ``pictures`` the pictures are embedded as data URIs.
+    """
+    own = pictures is None
+    pictures = Pictures() if pictures is None else pictures
+    tests = sorted(data.get("tests", []), key=lambda t: (ORDER.get(t.get("outcome", "unknown"), 9), t["nodeid"]))
+    images = _collect_images(tests)
+    reviewed = [i for i, t in enumerate(tests) if _needs_section(t)]
+    goldens = data.get("goldens") or {}
+    unused = "".join(f"<li><code>{_esc(u)}</code></li>" for u in goldens.get("unused", []))
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>pytest_xai report</title>"
+        f"<style>{CSS}</style></head><body><h1>pytest_xai report</h1>"
+        + _summary(data, tests)
+        + _table(tests, set(reviewed))
+        + ("<h2 id='failures'>Failures and changed goldens</h2>" if reviewed else "")
+        + "".join(_test_section(i, tests[i], images, pictures) for i in reviewed)
+        + _images_section(images, [t["nodeid"] for t in tests], pictures)
+        + (f"<h2>Unused goldens</h2><ul>{unused}</ul>" if unused else "")
+        + "<p class='muted'>Heatmaps: red is evidence for the predicted class, blue against. Each "
+        "overlay is scaled to its own strongest values; pixel-level maps (GradientSHAP) are "
+        "smoothed for display only, and every number is measured on the exact map.</p>"
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+    return pictures.resolve(page) if own else page
+
+
+def _tests_passed(tests: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in tests:
+        counts[t.get("outcome", "unknown")] = counts.get(t.get("outcome", "unknown"), 0) + 1
+    return counts
+
+
+def _card(title: str, value: str, detail: str, bad: bool = False) -> str:
+    return (f"<div class='card{' bad' if bad else ''}'><i>{_esc(title)}</i><b>{_esc(value)}</b>"
+            f"<span>{_esc(detail)}</span></div>")
+
+
+def _summary(data: dict[str, Any], tests: list[dict[str, Any]]) -> str:
+    """Cards: tests by outcome, goldens by state, explanations computed / cached, time."""
+    outcomes = _tests_passed(tests)
+    failed = sum(outcomes.get(o, 0) for o in FAILED)
+    goldens, totals = data.get("goldens") or {}, data.get("totals") or {}
+    others = ", ".join(f"{outcomes[o]} {o}" for o in ("skipped", "unknown") if outcomes.get(o))
+    states = [f"{goldens.get(s, 0)} {s}" for s in GOLDEN_STATES if goldens.get(s) or s in ("passed", "failed")]
+    session, disk = int(totals.get("cached") or 0), int(totals.get("disk") or 0)
+    return "<div class='cards'>" + "".join([
+        _card("tests", f"{outcomes.get('passed', 0)} passed, {failed} failed",
+              f"{len(tests)} tests with explanations" + (f"; {others}" if others else ""), bad=failed > 0),
+        _card("goldens", ", ".join(states), f"{len(goldens.get('unused', []))} unused",
+              bad=bool(goldens.get("failed"))),
+        _card("explanations", f"{int(totals.get('computed') or 0)} computed, {session + disk} cached",
+              f"from cache: {session} this session, {disk} from disk"),
+        _card("time", f"{float(totals.get('seconds') or 0.0):.1f} s", "spent explaining"),
+        *([_card("mode", "CI", "goldens read-only")] if data.get("ci") else []),
+    ]) + "</div>"
+
+
+def _table(tests: list[dict[str, Any]], reviewed: set[int]) -> str:
+    """One row per test, failures first; filter buttons and a text search above it."""
+    failed = sum(1 for t in tests if t.get("outcome") in FAILED)
+    changed = sum(1 for t in tests if _golden_changed(t))
+    controls = (
+        "<div class='controls'>"
+        f"<button data-mode='failed'>failed ({failed})</button>"
+        f"<button data-mode='changed'>golden changed ({changed})</button>"
+        f"<button data-mode='all'>all ({len(tests)})</button>"
+        "<input id='search' type='search' placeholder='search tests, regions, methods, goldens'>"
+        "<span id='shown'></span></div>"
+    )
+    head = "<tr><th>outcome</th><th>test</th><th>checks (value, bound)</th><th>golden</th><th>images</th></tr>"
+    rows = "".join(_row(i, t, i in reviewed) for i, t in enumerate(tests))
+    return f"<h2>Tests</h2>{controls}<table id='tests'><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+
+def _golden_changed(test: dict[str, Any]) -> bool:
+    return any(g.get("state") in CHANGED for g in test.get("goldens", []))
+
+
+def _row(i: int, test: dict[str, Any], has_section: bool) -> str:
+    outcome = test.get("outcome", "unknown")
+    checks = [
+        f"<li class='{'ok' if c.get('passed') else 'bad'}'>{_esc(c.get('kind'))}: "
+        f"{_esc(_cell_check(c))}</li>"
+        for c in test.get("checks", [])
+    ]
+    many = len(test.get("goldens", [])) > 1  # then say which golden each line is about
+    goldens = [
+        f"<li class='{_golden_class(g)}' title='{_esc(g.get('name', ''))}'>{_esc(_cell_golden(g))}"
+        + (f" <span class='muted'>{_esc(g.get('name', ''))}</span>" if many else "") + "</li>"
+        for g in test.get("goldens", [])
+    ]
+    image_links = ", ".join(
+        f"<a href='#img-{_anchor(k)}'>{_esc(v.get('name', k))}</a>" for k, v in test.get("images", {}).items()
+    )
+    name = _esc(test["nodeid"])
+    link = f"<a href='#f{i}'>{name}</a>" if has_section else name
+    text = " ".join([test["nodeid"], outcome, *(_cell_check(c) for c in test.get("checks", [])),
+                     *(f"{_cell_golden(g)} {g.get('name', '')}" for g in test.get("goldens", []))]).lower()
+    return (
+        f"<tr id='t{i}' class='{_esc(outcome)}' data-failed='{int(outcome in FAILED)}' "
+        f"data-changed='{int(_golden_changed(test))}' data-text='{_esc(text)}'>"
+        f"<td><span class='badge {_esc(outcome)}'>{_esc(outcome)}</span></td><td class='id'>{link}</td>"
+        f"<td>{_list(checks)}</td><td>{_list(goldens)}</td><td>{image_links}</td></tr>"
+    )
+
+
+def _list(items: list[str]) -> str:
+    return f"<ul class='cell'>{''.join(items)}</ul>" if items else "<span class='muted'>-</span>"
+
+
+def _op(upper: bool, passed: bool) -> str:
+    """The comparison that holds: ≤ or ≥ for a pass, > or < for a failure."""
+    return ("≤" if passed else ">") if upper else ("≥" if passed else "<")
+
+
+def _cell_check(check: dict[str, Any]) -> str:
+    op = _op(_is_upper(check), bool(check.get("passed")))
+    return f"{_check_subject(check)} {_fmt(check.get('value'))} {op} {_fmt(check.get('bound'))}"
+
+
+def _cell_golden(golden: dict[str, Any]) -> str:
+    """A golden for a table cell: "failed (drift): shift 0.31 > 0.12"."""
+    text = str(golden.get("state")) + (f" ({golden['reason']})" if golden.get("reason") else "")
+    measures = [measure_short(m) for m in golden_measures(golden) if m["bound"] is not None and m["value"] is not None]
+    return text + (": " + ", ".join(measures) if measures else "")
+
+
+def _golden_class(golden: dict[str, Any]) -> str:
+    return {"passed": "ok", "failed": "bad"}.get(str(golden.get("state")), "")
+
+
+def _anchor(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(key))
+
+
+def _needs_section(test: dict[str, Any]) -> bool:
+    return test.get("outcome") in FAILED or any(
+        g.get("state") in ("failed", "updated") for g in test.get("goldens", [])
+    )
+
+
+def _figure(token: str | None, caption: str) -> str:
+    if token is None:
+        return f"<figure><span class='muted'>(picture unavailable)</span><figcaption>{_esc(caption)}</figcaption></figure>"
+    return (
+        f"<figure><img loading='lazy' decoding='async' src=\"{token}\" alt='{_esc(caption)}'>"
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
+def _test_section(i: int, test: dict[str, Any], images: dict[str, Any], pictures: Pictures) -> str:
+    """A failed (or golden-changed) test: each failed check and golden in words, with pictures."""
+    outcome = test.get("outcome", "unknown")
     parts = [
-        f"<p><b>{html.escape(image['name'])}</b>: predicted {html.escape(first['target'])} "
-        f"with confidence {first['probability']:.3f} (softmax)</p>",
-        _img(image["picture"], "image"),
+        f"<section id='f{i}' class='{_esc(outcome)}'><h3><span class='badge {_esc(outcome)}'>"
+        f"{_esc(outcome)}</span> {_esc(test['nodeid'])}</h3>"
+    ]
+    failed_checks = [c for c in test.get("checks", []) if not c.get("passed")]
+    drawn: set[Any] = set()
+    for check in failed_checks:
+        parts.append(f"<p class='verdict bad'>{_esc(check.get('kind'))}: {_esc(check_words(check))}</p>")
+        picture = (check.get("picture"), check.get("image"), check.get("method"), check.get("region"))
+        if picture not in drawn:  # two bounds of one check (Spearman, IoU) share a picture
+            drawn.add(picture)
+            parts.append(_check_picture(check, test, pictures))
+    if len(test.get("checks", [])) > len(failed_checks) > 0:
+        parts.append(_checks_table(test["checks"]))
+    shown = [g for g in test.get("goldens", []) if g.get("state") in ("failed", "updated")]
+    parts += [_golden_block(g, pictures) for g in shown]
+    if outcome in FAILED and not failed_checks and not any(g.get("state") == "failed" for g in shown):
+        parts.append("<p class='verdict'>The test failed outside pytest_xai's checks (an exception "
+                     "or a plain assert): see pytest's output.</p>")
+    links = ", ".join(
+        f"<a href='#img-{_anchor(k)}'>{_esc(images[k]['image'].get('name', k))}</a>"
+        for k in test.get("images", {}) if k in images
+    )
+    parts.append(f"<p class='muted'>{'images: ' + links + ' · ' if links else ''}<a href='#t{i}'>back to the table</a></p>")
+    return "".join(parts) + "</section>"
+
+
+def _checks_table(checks: list[dict[str, Any]]) -> str:
+    """All of a test's checks, so a failure is seen next to what passed."""
+    rows = "".join(
+        f"<tr><td>{_esc(c.get('kind'))}</td><td>{_esc(_cell_check(c))}</td><td>{_esc(c.get('method'))}</td>"
+        f"<td class='{'ok' if c.get('passed') else 'bad'}'>{'pass' if c.get('passed') else 'FAIL'}</td></tr>"
+        for c in checks
+    )
+    return f"<table><tr><th>check</th><th>value against bound</th><th>method</th><th>result</th></tr>{rows}</table>"
+
+
+def _check_picture(check: dict[str, Any], test: dict[str, Any], pictures: Pictures) -> str:
+    """The failed check's own picture (the region outlined), else the test's overlay of that
+    image and method (its named regions outlined)."""
+    caption = f"{check.get('method')}" + (f" | {check['other_method']}" if check.get("other_method") else "")
+    if check.get("region") is not None:
+        caption += f", region {check['region']!r} outlined"
+    token = pictures.add(path=check.get("picture")) if check.get("picture") else None
+    if token is None:
+        for e in test.get("explanations", []):
+            if e.get("image") == check.get("image") and e.get("method") == check.get("method"):
+                token = pictures.add(b64=e.get("overlay"))
+                break
+    return _figure(token, caption) if token or check.get("picture") else ""
+
+
+def _golden_block(golden: dict[str, Any], pictures: Pictures) -> str:
+    """A golden's verdict: state and reason, each measure against its bound in words, the
+    expected | actual | difference pictures and the full message."""
+    state = str(golden.get("state"))
+    # None is "not measured" (e.g. the prediction changed first) unless the drift check ran on it
+    measured = golden.get("reason") == "drift"
+    words = [measure_words(m) for m in golden_measures(golden) if m["value"] is not None or measured]
+    reason = golden.get("reason")
+    head = (
+        f"<p class='verdict {_golden_class(golden)}'>golden <code>{_esc(golden.get('name', ''))}</code>: "
+        f"{_esc(state)}" + (f" ({_esc(reason)})" if reason else "")
+        + (f" [{_esc(golden['mode'])} mode]" if golden.get("mode") else "")
+        + (": " + _esc("; ".join(words)) if words else "") + "</p>"
+    )
+    paths = golden.get("pictures") or {}
+    figures = "".join(
+        _figure(pictures.add(b64=golden.get(b64_key)) or pictures.add(path=paths.get(path_key)), caption)
+        for b64_key, path_key, caption in (
+            ("expected_png", "expected", "golden (expected)"),
+            ("actual_png", "actual", "now (actual)"),
+            ("diff_png", "difference", "difference (now − golden)"),
+        )
+        if golden.get(b64_key) or paths.get(path_key)
+    )
+    message = golden.get("message")
+    opened = " open" if state == "failed" else ""
+    details = f"<details{opened}><summary>message</summary><pre>{_esc(message)}</pre></details>" if message else ""
+    return head + (f"<div>{figures}</div>" if figures else "") + details
+
+
+def _collect_images(tests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every explained image once: its picture, one explanation per method variant, agreement,
+    and the tests (by table index) that used it."""
+    images: dict[str, dict[str, Any]] = {}
+    for i, test in enumerate(tests):
+        for key, image in test.get("images", {}).items():
+            entry = images.setdefault(key, {"image": image, "variants": {}, "agreement": {}, "tests": []})
+            entry["agreement"].update(image.get("agreement") or {})
+            entry["tests"].append(i)
+        for e in test.get("explanations", []):
+            if e.get("image") in images:
+                variant = (e.get("method"), e.get("output"), e.get("samples"), e.get("target"))
+                images[e["image"]]["variants"].setdefault(variant, e)
+    return images
+
+
+def _images_section(images: dict[str, dict[str, Any]], names: list[str], pictures: Pictures) -> str:
+    if not images:
+        return ""
+    return "<h2 id='images'>Images</h2>" + "".join(
+        _image_block(key, entry, names, pictures) for key, entry in images.items()
+    )
+
+
+def _image_block(key: str, entry: dict[str, Any], names: list[str], pictures: Pictures) -> str:
+    """One image: prediction and confidence, the overlays of each method side by side, mass on
+    each region and time per method, agreement between methods, the tests that used it."""
+    image, exps = entry["image"], list(entry["variants"].values())
+    first = exps[0] if exps else {}
+    parts = [
+        f"<section id='img-{_anchor(key)}'><h3>{_esc(image.get('name', key))}</h3>",
+        f"<p>predicted <b>{_esc(first.get('target'))}</b> with confidence {_fmt(first.get('probability'))} "
+        "(softmax)</p>" if exps else "",
+        "<div class='imgrow'><div>",
+        _figure(pictures.add(b64=image.get("picture")), "image"),
     ]
     for e in exps:
         secs = e.get("seconds")
-        parts.append(_img(e["overlay"], f"{e['method']} ({e['output']}, {e['samples']} samples"
-                          + (f", {secs:.2f} s)" if secs is not None else ")")))
-    regions = image.get("regions", [])
-    if regions or len(exps) > 1:
-        head = "".join(f"<th>mass on {html.escape(r)}</th>" for r in regions)
-        rows = "".join(
-            f"<tr><td>{html.escape(e['method'])}</td>"
-            + "".join(f"<td>{_fmt(e['mass'].get(r, '-'))}</td>" for r in regions)
-            + f"<td>{_fmt(e.get('seconds') or 0.0)}</td></tr>"
-            for e in exps
-        )
-        parts.append(f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>")
-    if agreement:
-        rows = "".join(
-            f"<tr><td>{html.escape(pair)}</td><td>{_fmt(v['spearman'])}</td><td>{_fmt(v['top_k_iou'])}</td></tr>"
-            for pair, v in sorted(agreement.items())
-        )
-        parts.append(f"<table><tr><th>methods</th><th>Spearman</th><th>top-20% IoU</th></tr>{rows}</table>")
-    return "".join(parts)
+        caption = f"{e.get('method')} ({e.get('output')}, {e.get('samples')} samples" + (
+            f", {secs:.2f} s)" if _number(secs) else ")")
+        parts.append(_figure(pictures.add(b64=e.get("overlay")), caption))
+    parts.append(f"</div><div>{_mass_table(image.get('regions', []), exps)}")
+    parts.append(_agreement_table(entry["agreement"]) + "</div></div>")
+    used = entry["tests"]
+    links = ", ".join(f"<a href='#t{i}'>{_esc(names[i].rsplit('::', 1)[-1])}</a>" for i in used[:12])
+    parts.append(f"<p class='muted'>used by {len(used)} test(s): {links}{' …' if len(used) > 12 else ''}</p>")
+    return "".join(parts) + "</section>"
 
 
-def _test_section(test: dict[str, Any]) -> str:
-    outcome = test.get("outcome", "unknown")
-    parts = [f'<section class="{outcome}"><h2><span class="badge {outcome}">{outcome}</span> '
-             f"{html.escape(test['nodeid'])}</h2>"]
-    for key, image in test["images"].items():
-        exps = [e for e in test["explanations"] if e["image"] == key]
-        if exps:
-            parts.append(_image_block(image, exps, image.get("agreement") or {}))
-    if test["checks"]:
-        rows = "".join(
-            f"<tr><td>{html.escape(c['kind'])}</td><td>{html.escape(c['method'])}"
-            + (f" vs {html.escape(c['other_method'])}" if c.get("other_method") else "")
-            + f"</td><td>{html.escape(str(c.get('region') or ''))}</td><td>{html.escape(c['metric'])}</td>"
-            f"<td>{_fmt(c['value'])}</td><td>{'≥' if c['kind'] != 'avoid' else '≤'} {_fmt(c['bound'])}</td>"
-            f"<td class=\"{'ok' if c['passed'] else 'bad'}\">{'pass' if c['passed'] else 'FAIL'}</td></tr>"
-            for c in test["checks"]
-        )
-        parts.append("<table><tr><th>check</th><th>method</th><th>region</th><th>metric</th>"
-                     f"<th>value</th><th>bound</th><th>result</th></tr>{rows}</table>")
-    for golden in test["goldens"]:
-        state = golden["state"]
-        line = f"<p>golden <code>{html.escape(golden['name'])}</code>: <b>{state}</b>"
-        if golden.get("spearman") is not None:
-            line += (f" — Spearman {_fmt(golden['spearman'])} (min {_fmt(golden['min_spearman'])}), "
-                     f"top-20% IoU {_fmt(golden['top_k_iou'])} (min {_fmt(golden['min_top_k_iou'])})")
-        if golden.get("reason"):
-            line += f" — {html.escape(golden['reason'])}"
-        parts.append(line + "</p>")
-        if golden.get("expected_png"):
-            parts.append(_img(golden["expected_png"], "expected (golden)") + _img(golden["actual_png"], "actual")
-                         + _img(golden["diff_png"], "difference (actual − expected)"))
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _overview(tests: list[dict[str, Any]]) -> str:
-    """Every explained image once: all its methods side by side, mass, time and agreement."""
-    images: dict[str, dict[str, Any]] = {}
-    for test in tests:
-        for key, image in test["images"].items():
-            entry = images.setdefault(key, {"image": image, "methods": {}, "agreement": {}})
-            entry["agreement"].update(image.get("agreement") or {})
-            for e in test["explanations"]:
-                if e["image"] == key:
-                    entry["methods"].setdefault(e["method"], e)
-    parts = ["<h2>Images: methods compared</h2>"]
-    for entry in images.values():
-        block = _image_block(entry["image"], list(entry["methods"].values()), entry["agreement"])
-        parts.append(f"<section>{block}</section>")
-    return "".join(parts) if images else ""
-
-
-def render_html(data: dict[str, Any]) -> str:
-    """One page: totals, then every test with explanations, failures first."""
-    tests = sorted(data["tests"], key=lambda t: (ORDER.get(t.get("outcome", ""), 9), t["nodeid"]))
-    totals = data["totals"]
-    goldens = data["goldens"]
-    failed = sum(1 for t in tests if t.get("outcome") in ("failed", "error"))
-    summary = (
-        f"{len(tests)} tests with explanations, {failed} failed; {int(totals['computed'])} explanations "
-        f"computed ({int(totals['cached'])} from cache) in {totals['seconds']:.1f} s; goldens: "
-        + ", ".join(f"{goldens[k]} {k}" for k in ("passed", "failed", "written", "updated"))
-        + f", {len(goldens['unused'])} unused" + (" — CI mode" if data.get("ci") else "")
+def _mass_table(regions: list[str], exps: list[dict[str, Any]]) -> str:
+    if not regions and len(exps) < 2:
+        return ""
+    head = "".join(f"<th>mass on {_esc(r)}</th>" for r in regions)
+    rows = "".join(
+        f"<tr><td>{_esc(e.get('method'))}</td>"
+        + "".join(f"<td>{_fmt((e.get('mass') or {}).get(r))}</td>" for r in regions)
+        + f"<td>{_fmt(e.get('seconds'))}</td></tr>"
+        for e in exps
     )
-    body = "<h2>Tests, failures first</h2>" + "".join(_test_section(t) for t in tests)
-    unused = "".join(f"<li><code>{html.escape(u)}</code></li>" for u in goldens["unused"])
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>pytest_xai report</title>"
-        f"<style>{CSS}</style></head><body><h1>pytest_xai report</h1>"
-        f"<div class='totals'>{html.escape(summary)}</div>{_overview(tests)}{body}"
-        + (f"<h2>Unused goldens</h2><ul>{unused}</ul>" if unused else "")
-        + "<p style='color:#777'>Heatmaps: red is evidence for the predicted class, blue against; "
-        "each overlay is scaled to the 99.9th percentile of its own |value|.</p></body></html>"
+    return f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>"
+
+
+def _agreement_table(agreement: dict[str, Any]) -> str:
+    if not agreement:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_esc(pair)}</td><td>{_fmt(v.get('spearman'))}</td><td>{_fmt(v.get('top_k_iou'))}</td></tr>"
+        for pair, v in sorted(agreement.items())
     )
+    return f"<table><tr><th>methods</th><th>Spearman</th><th>{_label('top_k_iou')}</th></tr>{rows}</table>"
