@@ -1,0 +1,95 @@
+"""Synthetic report data of any size, shaped like XaiSession.report_data(), for report tests.
+
+Pictures are real PNGs: example-project shapes images and heatmap overlays drawn by
+pytest_xai.render, so their size and variety match a real run's.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from example_project.data import WATERMARK, make_shape
+from pytest_xai import render
+
+METHODS = ("lime", "kernel_shap", "gradient_shap")
+
+
+def png_b64(picture: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _heatmap(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    noise = rng.normal(0, 0.3, mask.shape)
+    return np.where(mask, 1.0, 0.0) + noise
+
+
+def _image_entry(rng: np.random.Generator, index: int) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """One image's record entry and its three explanations."""
+    sample = make_shape(rng, index % 3, tag=index % 3)
+    key = f"{index:012x}"
+    tag = np.zeros(sample.mask.shape, dtype=bool)
+    x0, y0, x1, y1 = WATERMARK
+    tag[y0:y1, x0:x1] = True
+    image = {"name": f"shape{index:04d}.png", "picture": png_b64(render.to_uint8(sample.image)),
+             "regions": ["object", "tag"],
+             "agreement": {"kernel_shap vs lime": {"spearman": 0.93, "top_k_iou": 1.0}}}
+    exps = []
+    for method in METHODS:
+        picture = render.draw_outline(render.overlay(_heatmap(rng, sample.mask), sample.image), sample.mask)
+        exps.append({"image": key, "method": method, "output": "logit", "target": "circle",
+                     "probability": 0.98, "samples": 200, "seconds": 0.05,
+                     "mass": {"object": 0.61, "tag": 0.02}, "overlay": png_b64(picture)})
+    return key, image, exps
+
+
+def _golden(name: str, failed: bool, pictures: list[str]) -> dict[str, Any]:
+    shift = 0.31 if failed else 0.04
+    golden: dict[str, Any] = {
+        "path": f"__xai_snapshots__/test_shapes/{name}.npz", "name": f"test_shapes/{name}",
+        "state": "failed" if failed else "passed", "reason": "drift" if failed else None,
+        "mode": "release", "measures": {"evidence_shift": shift, "new_mass": 0.4 if failed else 0.01},
+        "bounds": {"max_evidence_shift": 0.12},
+        "message": "evidence moved 0.31 of the diagonal towards the top-left corner" if failed else None,
+        "pictures": {},
+    }
+    if failed:
+        golden.update(expected_png=pictures[0], actual_png=pictures[1], diff_png=pictures[2])
+    return golden
+
+
+def synthetic_report(n_tests: int, n_images: int, failed_every: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Report data for ``n_tests`` tests over ``n_images`` images; every ``failed_every``-th
+    test fails a focus check and its golden (with expected / actual / difference pictures)."""
+    rng = np.random.default_rng(seed)
+    images = [_image_entry(rng, i) for i in range(n_images)]
+    tests = []
+    for i in range(n_tests):
+        key, image, exps = images[i % n_images]
+        failed = i % failed_every == 0
+        checks = [
+            {"kind": "focus", "metric": "relevance_mass", "value": 0.08 if failed else 0.61, "bound": 0.25,
+             "passed": not failed, "region": "object", "method": "kernel_shap", "target": "circle",
+             "image": key, "picture": None},
+            {"kind": "avoid", "metric": "relevance_mass", "value": 0.02, "bound": 0.1, "passed": True,
+             "region": "tag", "method": "kernel_shap", "target": "circle", "image": key, "picture": None},
+        ]
+        overlays = [e["overlay"] for e in exps]
+        tests.append({
+            "nodeid": f"tests/test_shapes.py::test_shape[{i:04d}]", "outcome": "failed" if failed else "passed",
+            "explanations": exps, "checks": checks, "images": {key: image},
+            "goldens": [_golden(f"test_shape[{i:04d}]", failed, overlays)],
+            "computed": 3, "cached": 0, "seconds": 0.15,
+        })
+    failures = sum(1 for t in tests if t["outcome"] == "failed")
+    return {
+        "totals": {"computed": 3 * n_tests, "cached": 0, "disk": 0, "seconds": 0.15 * n_tests},
+        "goldens": {"passed": n_tests - failures, "failed": failures, "written": 0, "updated": 0, "unused": []},
+        "ci": True, "tests": tests,
+    }
