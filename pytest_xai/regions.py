@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,19 +28,14 @@ class Region:
     def __repr__(self) -> str:
         return f"Region({self.name!r})"
 
-    def named(self, name: str) -> Region:
-        """The same region under another name (used in failure messages)."""
-        return Region(self.kind, self.data, name)
-
     @classmethod
     def box(cls, x0: float, y0: float, x1: float, y1: float, name: str | None = None) -> Region:
         """The half-open box [x0, x1) × [y0, y1) in pixels."""
         coords = (x0, y0, x1, y1)
-        if not all(
-            isinstance(c, (int, float, np.integer, np.floating)) and not isinstance(c, bool)
-            for c in coords
-        ):
-            raise XaiTypeError(f"box coordinates {coords!r} must be numbers (x0, y0, x1, y1)")
+        if not all(_is_number(c) for c in coords):
+            raise XaiTypeError(f"box coordinates {_short(coords)} must be numbers (x0, y0, x1, y1)")
+        if not all(_is_finite(c) for c in coords):
+            raise RegionError(f"box coordinates {_short(coords)} must be finite pixel positions")
         if not (x1 > x0 and y1 > y0):
             raise RegionError(
                 f"box (x0, y0, x1, y1)={coords!r} is empty; x1 must exceed x0 and y1 exceed y0"
@@ -69,9 +65,19 @@ class Region:
     @classmethod
     def polygon(cls, points: Sequence[Sequence[float]], name: str | None = None) -> Region:
         """The polygon through ``points`` [(x, y), ...], at least three of them."""
+        if isinstance(points, np.ndarray):
+            points = points.tolist()
+        if not (
+            isinstance(points, Sequence)
+            and len(points) >= 3
+            and all(isinstance(p, (Sequence, np.ndarray)) and len(p) == 2 for p in points)
+        ):
+            raise RegionError(f"polygon points {_short(points)} must be at least three (x, y) pairs")
+        if not all(_is_number(c) for p in points for c in p):
+            raise XaiTypeError(f"polygon points {_short(points)} must be numbers (x, y)")
+        if not all(_is_finite(c) for p in points for c in p):
+            raise RegionError(f"polygon points {_short(points)} must be finite pixel positions")
         pts = np.asarray(points, dtype=np.float64)
-        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
-            raise RegionError(f"polygon points {points!r} must be at least three (x, y) pairs")
         return cls("polygon", pts, name or "polygon")
 
     def __or__(self, other: Region) -> Region:
@@ -127,13 +133,30 @@ class Region:
         return out
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` cut short: a huge polygon must not flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_mask_png(path: Path) -> np.ndarray:
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("L")) > 0
-    except OSError as e:
+    except (OSError, Image.DecompressionBombError) as e:
         raise RegionError(f"mask file {str(path)!r} could not be read as an image ({e})") from e
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 
-from pytest_xai.errors import RegionError, XaiValueError
+from pytest_xai.errors import XaiError, XaiValueError
 from pytest_xai.images import load_image
 from pytest_xai.regions import Region
 
@@ -49,6 +50,7 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
     """Validate a sidecar document and build its regions (each rasterised once to check it).
 
     Schema: ``{name: {"box": [x0, y0, x1, y1]} | {"mask": "file.png"} | {"polygon": [[x, y], ...]}}``.
+    Every error names the file and the region; a mask file must lie inside the sidecar's folder.
     """
     if not isinstance(data, dict):
         raise XaiValueError(f"{source}: the top level must be an object {{name: region}}, got {type(data).__name__}")
@@ -56,27 +58,58 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
     for name, spec in data.items():
         where = f"{source}: region {name!r}"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
-            raise XaiValueError(f"{where} must be an object with exactly one key of {KINDS}, got {spec!r}")
+            raise XaiValueError(f"{where} must be an object with exactly one key of {KINDS}, got {_short(spec)}")
         kind, value = next(iter(spec.items()))
-        if kind == "box":
-            if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-                raise XaiValueError(f"{where}: box must be [x0, y0, x1, y1] numbers, got {value!r}")
-            x0, y0, x1, y1 = value
-            region = Region.box(x0, y0, x1, y1, name=name)
-        elif kind == "mask":
-            if not isinstance(value, str):
-                raise XaiValueError(f"{where}: mask must be a PNG file name, got {value!r}")
-            region = Region.mask(source.parent / value, name=name)
-        else:
-            if not (isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value)):
-                raise XaiValueError(f"{where}: polygon must be [[x, y], ...], got {value!r}")
-            region = Region.polygon(value, name=name)
         try:
+            region = _build(kind, value, name, source.parent)
             region.to_mask(height, width)
-        except RegionError as e:
-            raise RegionError(f"{source}: {e}") from e
+        except XaiError as e:
+            raise type(e)(f"{where}: {e}") from e
         regions[name] = region
     return regions
+
+
+def _build(kind: str, value: Any, name: str, folder: Path) -> Region:
+    """One region of a sidecar from its kind and JSON value."""
+    if kind == "box":
+        if not (isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)):
+            raise XaiValueError(f"box must be [x0, y0, x1, y1] numbers, got {_short(value)}")
+        x0, y0, x1, y1 = value
+        return Region.box(x0, y0, x1, y1, name=name)
+    if kind == "mask":
+        if not isinstance(value, str) or not value:
+            raise XaiValueError(f"mask must be a PNG file name, got {_short(value)}")
+        return Region.mask(_inside(folder, value), name=name)
+    if not (
+        isinstance(value, list)
+        and all(isinstance(p, list) and len(p) == 2 and all(_is_number(c) for c in p) for p in value)
+    ):
+        raise XaiValueError(f"polygon must be [[x, y], ...] numbers, got {_short(value)}")
+    return Region.polygon(value, name=name)
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refused unless it stays inside ``folder`` (no ``..``, no absolute
+    path, no link leading out): a sidecar must not read files elsewhere on the machine."""
+    relative = PurePath(name)
+    if relative.is_absolute() or os.path.isabs(name) or ".." in relative.parts:
+        raise XaiValueError(
+            f"mask={name!r} must be a file name relative to the images folder {str(folder)!r}, "
+            "without '..' or an absolute path"
+        )
+    path = folder / relative
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise XaiValueError(f"mask={name!r} leads outside the images folder {str(folder)!r} (a link?)")
+    return path
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> TestImage:
@@ -87,7 +120,8 @@ def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> Te
     if sidecar.is_file():
         try:
             data = json.loads(sidecar.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise XaiValueError(f"{sidecar} is not valid JSON ({e}); fix or delete it") from e
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+            why = "it is nested too deeply" if isinstance(e, RecursionError) else str(e)
+            raise XaiValueError(f"{sidecar} is not valid JSON ({why}); fix or delete it") from e
         regions = parse_regions(data, sidecar, array.shape[0], array.shape[1])
     return TestImage(array, path.name, path, regions)
