@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 import hashlib
+import itertools
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,17 +16,28 @@ import numpy as np
 import torch
 
 from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
-from pytest_xai.images import as_image
+from pytest_xai.images import as_images
 
-# Batch size when none is given: a pixel budget per forward pass, clamped. Measured on a 2-core
-# CPU (channels-last): the small CNN at 64x64 is fastest at 32 images (2^17 pixels) and slows
-# past 64; resnet18 at 224x224 is fastest at 8 (2^19 pixels) with glibc's default allocator
-# (with the heap kept, see README "Speed on CPU", 16-32 were up to 7% faster). The choice
-# depends only on shape and device, never on timing, so results stay bit-exact run to run.
+# Batch size when none is given: a pixel budget per forward pass (speed), then a byte budget
+# (memory), both fixed per device type, so the choice depends only on the shape and the device,
+# never on timing, and results stay bit-exact run to run. Speed, measured on a 2-core CPU
+# (channels-last): the small CNN at 64x64 is fastest at 32 images (2^17 pixels) and slows past
+# 64; resnet18 at 224x224 is fastest at 8 (with the heap kept, see README "Speed on CPU", 16-32
+# were up to 7% faster). On an H200 (issue 13) the best forward batch was 256 for the small CNN
+# and resnet18 alike; larger batches only grew memory (+248% peak from 256 to 4096 samples).
 _CPU_PIXELS_PER_BATCH = 2**17
 _CPU_BATCH_RANGE = (8, 64)
-_CUDA_PIXELS_PER_BATCH = 2**23
-_CUDA_BATCH_RANGE = (16, 1024)
+_CUDA_PIXELS_PER_BATCH = 2**24
+_CUDA_BATCH_RANGE = (16, 256)
+# Memory: the engine holds per batch image its float32 planes, a channels-last copy and a
+# per-pixel mask, (3 + 3 + 1) * 4 bytes a pixel. On the CPU their total stays under 1 GiB (so a
+# 10000x10000 image runs one at a time); on CUDA under 1/16 of the device's memory. The byte
+# budget can lower the batch down to 1; an out-of-memory error halves it further at run time.
+ENGINE_BYTES_PER_PIXEL = (3 + 3 + 1) * 4
+_CPU_BATCH_BYTES = 2**30
+_CUDA_MEMORY_SHARE = 16
+
+_instances = itertools.count()
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -144,25 +159,54 @@ class Classifier:
         return f"Classifier({name}, device={str(self.device)!r}, fingerprint={self.fingerprint[:12]!r})"
 
     @cached_property
-    def fingerprint(self) -> str:
-        """SHA-256 of the model's state dict (names, dtypes, shapes and values)."""
+    def _identity(self) -> tuple[str, bool]:
         digest = hashlib.sha256()
-        if isinstance(self.model, torch.nn.Module):
-            for key, tensor in self.model.state_dict().items():
-                t = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
-                digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-        else:
-            digest.update(
-                getattr(self.model, "__qualname__", type(self.model).__qualname__).encode()
-            )
-        return digest.hexdigest()
+        exact = True
+        parts: list[tuple[str, Any]] = [
+            ("model", self.model),
+            ("preprocess", self.preprocess),
+            ("class_names", self.class_names),
+            ("channels_last", self.channels_last),
+            ("device", self.device.type),
+        ]
+        for name, value in parts:
+            known = identity(value, digest)
+            exact = exact and known
+            digest.update(f"|{name}:{'exact' if known else 'opaque'}|".encode())
+        return digest.hexdigest(), exact
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of everything known to change the outputs: the model's class, structure,
+        parameters and buffers (or a function's code and closure), the preprocessing, the class
+        names, the memory format and the device type. Computed once: weights changed in place
+        afterwards are not seen (build a new Classifier)."""
+        return self._identity[0]
+
+    @property
+    def cache_key(self) -> str | None:
+        """A key under which explanations may be shared across Classifier objects, runs and
+        machines: the fingerprint when it covers everything the outputs depend on, else None.
+
+        None means some part is opaque (a closure over unhashable state, a callable object, a
+        hook): two classifiers could fingerprint alike and still differ, so do not cache
+        across objects; ``session_key`` is always usable within one process.
+        """
+        fingerprint, exact = self._identity
+        return fingerprint if exact else None
+
+    @cached_property
+    def session_key(self) -> str:
+        """A key that is safe within one process: ``cache_key``, or, when that is None, the
+        fingerprint plus a number unique to this Classifier object (never reused)."""
+        return self.cache_key or f"{self.fingerprint}:instance-{next(_instances)}"
 
     def auto_batch_size(self, height: int, width: int) -> int:
-        """Batch size for (height × width) inputs: the one given, else a per-device pixel budget.
+        """Batch size for (height × width) inputs: the one given, else one chosen from the shape
+        and the device alone (see the module's notes), so results are reproducible bit for bit.
 
-        The choice depends only on the shape and device, never on timing, so results are
-        reproducible bit for bit.
+        A pixel budget picks the fastest size (a power of two), then a byte budget bounds the
+        engine's buffers, down to a single image for very large ones.
         """
         if self.batch_size is not None:
             return self.batch_size
@@ -170,15 +214,25 @@ class Classifier:
         budget = _CUDA_PIXELS_PER_BATCH if cuda else _CPU_PIXELS_PER_BATCH
         low, high = _CUDA_BATCH_RANGE if cuda else _CPU_BATCH_RANGE
         size = max(1, budget // (height * width))
-        return max(low, min(high, 1 << (size.bit_length() - 1)))
+        size = max(low, min(high, 1 << (size.bit_length() - 1)))
+        if cuda:
+            memory = torch.cuda.get_device_properties(self.device).total_memory
+            byte_budget = memory // _CUDA_MEMORY_SHARE
+        else:
+            byte_budget = _CPU_BATCH_BYTES
+        return max(1, min(size, byte_budget // (ENGINE_BYTES_PER_PIXEL * height * width)))
 
     @property
     def memory_format(self) -> torch.memory_format:
         """The layout the model's inputs are given in (channels-last for convolutional models)."""
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
-    def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        """Logits (N, C) for a [0, 1] batch (N, 3, H, W) already on the device; validated."""
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits (N, C) float32 for a [0, 1] batch (N, 3, H, W) on the device, shape-checked.
+
+        Never synchronises with the host (no check of the values), so the engine can call it in
+        a loop on CUDA and check the gathered outputs once; use ``logits`` elsewhere.
+        """
         x = self.preprocess(batch) if self.preprocess is not None else batch
         if self.channels_last:
             x = x.contiguous(memory_format=self.memory_format)
@@ -197,11 +251,16 @@ class Classifier:
                 f"the model returned {out.shape[1]} logits but class_names has "
                 f"{len(self.class_names)} entries; pass one name per class"
             )
+        return out.float()
+
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits (N, C) for a [0, 1] batch (N, 3, H, W) already on the device; validated."""
+        out = self.forward(batch)
         if not bool(torch.isfinite(out).all()):
             raise ModelOutputError(
                 "the model returned NaN or inf logits; check the weights and the preprocessing"
             )
-        return out.float()
+        return out
 
     def class_name(self, index: int) -> str:
         """The name of class ``index``, or its number as a string when no names are known."""
@@ -240,8 +299,7 @@ class Classifier:
 
         Returns a ``Prediction`` (labels, names, probabilities) per image; a list for a list.
         """
-        single = not isinstance(images, (list, tuple))
-        arrays = [as_image(im, "images") for im in ([images] if single else images)]
+        arrays, single = as_images(images, "images")
         if not isinstance(top_k, int) or top_k < 1:
             raise XaiValueError(f"top_k={top_k!r} must be a positive int")
         results: list[Prediction] = []
@@ -261,7 +319,93 @@ class Classifier:
         return results[0] if single else results
 
 
-def check_batch_size(batch_size: int | None, name: str = "batch_size") -> int | None:
+_PRIMITIVES = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device)
+_MAX_DEPTH = 8  # deeper structures are treated as opaque
+
+
+def identity(value: Any, digest: Any, depth: int = 0) -> bool:
+    """Feed what determines ``value``'s behaviour into ``digest``; False if that is not fully
+    known (an object whose state cannot be read, or too deep a structure).
+
+    Modules: class, parameters, buffers, attributes and hooks, recursively. Functions: module,
+    qualname, bytecode, constants, defaults and closure values (not the globals they read, so
+    a changed global is not seen). Tensors and arrays: dtype, shape and bytes.
+    """
+    if depth > _MAX_DEPTH:
+        digest.update(b"deep")
+        return False
+    digest.update(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+    if isinstance(value, (_PRIMITIVES, enum.Enum)):
+        digest.update(repr(value).encode())
+        return True
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        _tensor_bytes(value, digest)
+        return True
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        return _container_identity(value, digest, depth)
+    if isinstance(value, torch.nn.Module):
+        return _module_identity(value, digest, depth)
+    if isinstance(value, (type, types.BuiltinFunctionType)):
+        digest.update(f"{value.__module__}.{value.__qualname__}".encode())
+        return True
+    if isinstance(value, types.FunctionType):
+        return _function_identity(value, digest, depth)
+    if isinstance(value, types.MethodType):
+        return identity(value.__func__, digest, depth + 1) & identity(value.__self__, digest, depth + 1)
+    if isinstance(value, functools.partial):
+        parts = (value.func, value.args, value.keywords)
+        return all([identity(part, digest, depth + 1) for part in parts])
+    digest.update(b"opaque")
+    return False
+
+
+def _tensor_bytes(value: torch.Tensor | np.ndarray, digest: Any) -> None:
+    t = torch.as_tensor(value).detach().to("cpu").contiguous()
+    digest.update(f"{t.dtype}:{tuple(t.shape)}".encode())
+    if t.numel():
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def _container_identity(value: Any, digest: Any, depth: int) -> bool:
+    items = list(value.items()) if isinstance(value, dict) else list(value)
+    if isinstance(value, (set, frozenset)):
+        items = sorted(items, key=repr)
+    digest.update(f"[{len(items)}".encode())
+    return all([identity(item, digest, depth + 1) for item in items])
+
+
+def _module_identity(module: torch.nn.Module, digest: Any, depth: int) -> bool:
+    exact = True
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        digest.update(name.encode())
+        _tensor_bytes(tensor, digest)
+    for name, sub in module.named_modules():
+        digest.update(f"module {name}: {type(sub).__module__}.{type(sub).__qualname__}".encode())
+        if isinstance(sub, torch.jit.ScriptModule):
+            code = getattr(sub, "code", None)  # TorchScript: the compiled code is the behaviour
+            exact = exact and isinstance(code, str)
+            digest.update(str(code).encode())
+            continue
+        for key, attr in sorted(vars(sub).items()):
+            if key in ("_parameters", "_buffers", "_modules") or "state_dict" in key:
+                continue  # tensors and children are hashed above; state-dict hooks only load
+            digest.update(key.encode())
+            exact = identity(attr, digest, depth + 1) and exact
+    return exact
+
+
+def _function_identity(fn: types.FunctionType, digest: Any, depth: int) -> bool:
+    code = fn.__code__
+    digest.update(f"{fn.__module__}.{fn.__qualname__}".encode())
+    digest.update(code.co_code)
+    consts = [c for c in code.co_consts if not isinstance(c, types.CodeType)]
+    nested = [c.co_code for c in code.co_consts if isinstance(c, types.CodeType)]
+    cells = [cell.cell_contents for cell in fn.__closure__ or ()]
+    parts = (consts, nested, fn.__defaults__, fn.__kwdefaults__, code.co_names, cells)
+    return all([identity(part, digest, depth + 1) for part in parts])
+
+
+def check_batch_size(batch_size: Any) -> int | None:
     """Validate an optional positive batch size."""
     if batch_size is None:
         return None
@@ -270,7 +414,7 @@ def check_batch_size(batch_size: int | None, name: str = "batch_size") -> int | 
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
-        raise XaiValueError(f"{name}={batch_size!r} must be a positive int or None (automatic)")
+        raise XaiValueError(f"batch_size={batch_size!r} must be a positive int or None (automatic)")
     return int(batch_size)
 
 

@@ -1,8 +1,13 @@
-"""``explain()``: validate, predict, dispatch to the engine and package Explanations."""
+"""``explain()``: validate → predict → run → package.
+
+``validate`` turns the user's arguments into a frozen ``Request`` (every value checked and
+normalised to plain Python types), ``predict`` finds each image's target with one unperturbed
+forward per image size, ``run`` hands each group of same-sized images to the method's
+registered runner, and ``package`` builds the ``Explanation`` objects.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -11,54 +16,30 @@ import numpy as np
 import torch
 
 from pytest_xai import __version__
-from pytest_xai.classifier import as_classifier, check_batch_size
-from pytest_xai.engine.gradient import default_background, expected_gradients
-from pytest_xai.engine.methods import PERTURBATION_METHODS, explain_superpixels, paint
-from pytest_xai.engine.perturb import check_baseline, check_output
-from pytest_xai.engine.segmentation import segment
+from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
+from pytest_xai.engine.batching import map_chunks
+from pytest_xai.engine.runners import (
+    Attribution,
+    Fill,
+    Group,
+    Request,
+    autocast_forward,
+    runner_for,
+)
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
-from pytest_xai.images import as_image
+from pytest_xai.images import as_images
+from pytest_xai.vocabulary import (
+    BASELINES,
+    MAX_SAMPLES,
+    MAX_SEED,
+    METHODS,
+    MIN_SAMPLES,
+    OUTPUTS,
+    PRECISIONS,
+)
 
-METHODS = ("lime", "kernel_shap", "gradient_shap")
-GRADIENT_DEFAULT_SAMPLES = 200
-MAX_SAMPLES = 1_000_000
-
-
-def _check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise XaiTypeError(f"{name}={value!r} is not an int; {fix}")
-    if not low <= value <= high:
-        raise XaiValueError(f"{name}={value!r} is out of range; {fix}")
-    return int(value)
-
-
-def _as_images(images: Any) -> tuple[list[np.ndarray], bool]:
-    """Return the images as arrays and whether a single image (not a list) was given."""
-    if isinstance(images, (list, tuple)):
-        if not images:
-            raise XaiValueError("images is an empty list; pass at least one image")
-        return [as_image(im, f"images[{i}]") for i, im in enumerate(images)], False
-    if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
-        return [as_image(im, f"images[{i}]") for i, im in enumerate(images)], False
-    return [as_image(images, "images")], True
-
-
-def _background(background: Any, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    items = (
-        list(background)
-        if isinstance(background, (list, tuple))
-        or (hasattr(background, "ndim") and background.ndim == 4)
-        else [background]
-    )
-    arrays = [as_image(b, f"background[{i}]") for i, b in enumerate(items)]
-    for i, array in enumerate(arrays):
-        if array.shape != shape:
-            raise XaiValueError(
-                f"background[{i}] is {array.shape[0]}×{array.shape[1]} but the image is "
-                f"{shape[0]}×{shape[1]}; pass background images of the image's size"
-            )
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous().to(device)
+Target = int | str | None
 
 
 def explain(
@@ -66,237 +47,324 @@ def explain(
     images: Any,
     *,
     method: str = "lime",
-    target: int | str | Sequence[int | str] | None = None,
+    target: Target | Sequence[Target] = None,
     output: str = "logit",
     samples: int | None = None,
     seed: int = 0,
     segments: Any = None,
     n_segments: int = 50,
-    baseline: Any = "mean",
+    baseline: Any = None,
     background: Any = None,
     local_smoothing: float = 0.0,
     batch_size: int | None = None,
+    precision: str = "float32",
 ) -> Explanation | list[Explanation]:
     """Explain a classifier's prediction on one image (or a list) with LIME or SHAP.
 
-    Parameters
+    Parameters (the README's Engine table has the details)
     ----------
-    classifier:
-        A ``pytest_xai.Classifier`` (or a bare module, wrapped with defaults).
-    images:
-        One image (path, PIL image, H×W×3 array, (3, H, W) tensor) or a list of them; a list
-        gives a list of Explanations. Images of one size share forward batches.
-    method:
-        "lime" (lime_image's algorithm), "kernel_shap" (Kernel SHAP over the same
-        superpixels) or "gradient_shap" (expected gradients, pixel-level).
-    target:
-        The class to explain: None (the top-1 prediction), an index or a class name; or one
-        per image.
-    output:
-        What is explained: "logit" (default; stable on confident models), "probability"
-        (lime's behaviour) or "log_probability".
-    samples:
-        Model evaluations (lime, kernel_shap; default 1000) or gradient samples
-        (gradient_shap; default 200).
-    seed:
-        Seeds every random draw; the global RNGs of torch, numpy and random are not touched.
-    segments:
-        None/"slic", "quickshift", "felzenszwalb", or an (H, W) integer label array.
-    n_segments:
-        Approximate superpixel count for SLIC and Felzenszwalb.
-    baseline:
-        What a hidden superpixel becomes: "mean" (its mean colour), "zero", "blur", a float
-        or an RGB triple.
-    background:
-        gradient_shap only: a batch of [0, 1] images of the image's size; default: a blurred
-        copy of the image and an image of its mean colour.
-    local_smoothing:
-        gradient_shap only: standard deviation of Gaussian noise added to the image per sample.
-    batch_size:
-        Images per forward pass; None uses the classifier's (automatic by default).
+    classifier: a ``pytest_xai.Classifier``, or a bare module wrapped with defaults.
+    images: one image (path, PIL image, H×W×3 array, (3, H, W) tensor), a list of them or a
+        4-D batch; a list or batch gives a list of Explanations. Same-sized images share
+        forward batches.
+    method: "lime", "kernel_shap", "gradient_shap", or a name added with
+        ``pytest_xai.vocabulary.register_method``.
+    target: the class to explain: None (top-1), an index or a class name; or one per image.
+    output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
+    samples: model evaluations (lime, kernel_shap) or gradient samples (gradient_shap);
+        None: the method's ``default_samples`` in the registry (1000, 1000, 200).
+    seed: seeds every random draw; the global RNGs are neither used nor touched.
+    segments, n_segments: superpixels: None/"slic", "quickshift", "felzenszwalb" or an (H, W)
+        label array; approximate count for SLIC and Felzenszwalb.
+    baseline: what a hidden superpixel becomes: None (the method's registered default),
+        "mean", "zero", "blur", a float or an RGB triple.
+    background, local_smoothing: gradient_shap only: [0, 1] images of the image's size
+        (default: a blurred copy and the mean colour); noise std added per sample.
+    batch_size: images per forward pass; None: the classifier's (bounded by bytes). The
+        size used is in ``Explanation.meta["batch_size"]``.
+    precision: "float32" (default), "bfloat16" (torch.autocast, CUDA or CPU) or "float16"
+        (CUDA only); recorded in ``params["precision"]``. Targets are predicted at float32.
     """
     started = time.perf_counter()
     clf = as_classifier(classifier)
-    if method not in METHODS:
-        raise XaiValueError(f"method={method!r} is not known; use one of {METHODS}")
-    output = check_output(output)
-    seed = _check_int(seed, "seed", 0, 2**63 - 1, "use a non-negative int")
-    batch = check_batch_size(batch_size)
-    if method == "gradient_shap":
-        default_samples = GRADIENT_DEFAULT_SAMPLES
-    else:
-        default_samples = PERTURBATION_METHODS[method].default_samples
-    n = (
-        default_samples
-        if samples is None
-        else _check_int(
-            samples, "samples", 2, MAX_SAMPLES, f"use 2..{MAX_SAMPLES} (default {default_samples})"
-        )
-    )
-    fill = check_baseline(baseline)
-    if not isinstance(local_smoothing, (int, float)) or not 0 <= local_smoothing < 10:
-        raise XaiValueError(f"local_smoothing={local_smoothing!r} must be a float in [0, 10)")
-    if method != "gradient_shap" and (background is not None or local_smoothing):
-        raise XaiValueError(
-            f"background and local_smoothing apply to method='gradient_shap', not {method!r}; "
-            "use baseline= for superpixel methods"
-        )
-    arrays, single = _as_images(images)
-    targets_in: list[int | str | None] = (
-        list(target)
-        if isinstance(target, (list, tuple))
-        else [cast("int | str | None", target)] * len(arrays)
-    )
-    if len(targets_in) != len(arrays):
-        raise XaiValueError(
-            f"target has {len(targets_in)} entries for {len(arrays)} images; pass one per image"
-        )
+    arrays, single = as_images(images, "images")
+    request = validate(
+        clf, arrays, method=method, output=output, samples=samples, seed=seed,
+        segments=segments, n_segments=n_segments, baseline=baseline, background=background,
+        local_smoothing=local_smoothing, batch_size=batch_size, precision=precision,
+    )  # fmt: skip
+    targets, probabilities = predict(clf, arrays, target)
+    attributions, batches = run(clf, request, arrays, targets)
+    done = [
+        package(clf, request, arrays[i], targets[i], probabilities[i], attributions[i], batches[i])
+        for i in range(len(arrays))
+    ]
+    for exp in done:
+        exp.meta["seconds"] = (time.perf_counter() - started) / len(done)
+    return done[0] if single else done
 
-    # One unperturbed forward per image size: predictions, targets and confidences.
-    targets: list[int] = [0] * len(arrays)
-    probabilities: list[float] = [0.0] * len(arrays)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, array in enumerate(arrays):
-        groups.setdefault(array.shape, []).append(i)
+
+# -- validate -----------------------------------------------------------------------------------
+
+
+def validate(clf: Classifier, arrays: list[np.ndarray], **arguments: Any) -> Request:
+    """Check every ``explain`` argument and return them as a ``Request``.
+
+    ``arguments`` are explain's keyword arguments except ``target`` (checked by ``predict``
+    against the model's class count).
+    """
+    method = check_method(arguments["method"])
+    spec = METHODS[method]
+    _refuse_unused(method, arguments)
+    default = spec.default_samples
+    samples = arguments["samples"]
+    return Request(
+        method=method,
+        output=check_output(arguments["output"]),
+        samples=default
+        if samples is None
+        else check_int(samples, "samples", MIN_SAMPLES, MAX_SAMPLES, f"default {default}"),
+        seed=check_int(arguments["seed"], "seed", 0, MAX_SEED, "use a non-negative int"),
+        precision=check_precision(arguments["precision"], clf.device),
+        segments=arguments["segments"],
+        n_segments=check_int(arguments["n_segments"], "n_segments", 2, MAX_SAMPLES, "e.g. 50"),
+        baseline=_resolve_baseline(arguments["baseline"], spec.default_baseline, spec.options),
+        background=_check_background(arguments["background"], arrays),
+        local_smoothing=_check_smoothing(arguments["local_smoothing"]),
+        batch_size=check_batch_size(arguments["batch_size"]),
+    )
+
+
+def check_method(method: Any) -> str:
+    """Validate a method name against the registry."""
+    if not isinstance(method, str) or method not in METHODS:
+        raise XaiValueError(f"method={method!r} is not known; use one of {tuple(METHODS)}")
+    return method
+
+
+def check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
+    """Validate an int (numpy ints accepted, returned as int) in [low, high]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise XaiTypeError(f"{name}={value!r} is not an int; use {low}..{high} ({fix})")
+    if not low <= value <= high:
+        raise XaiValueError(f"{name}={value!r} is out of range; use {low}..{high} ({fix})")
+    return int(value)
+
+
+def check_output(output: Any) -> str:
+    """Validate the name of the explained output."""
+    if not isinstance(output, str) or output not in OUTPUTS:
+        raise XaiValueError(f"output={output!r} is not known; use one of {OUTPUTS}")
+    return output
+
+
+def check_baseline(baseline: Any) -> Fill:
+    """Validate a baseline: "mean", "zero", "blur", a float in [0, 1] or an RGB triple."""
+    if isinstance(baseline, str):
+        if baseline not in BASELINES:
+            raise XaiValueError(
+                f"baseline={baseline!r} is not known; use one of {BASELINES}, a float or an "
+                "RGB triple"
+            )
+        return baseline
+    if isinstance(baseline, (bool, np.bool_)):
+        raise XaiTypeError(f"baseline={baseline!r} is a bool; use 'mean', a float or an RGB triple")
+    try:
+        values = np.atleast_1d(np.asarray(baseline, dtype=np.float64))
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or len(values) not in (1, 3):
+        raise XaiTypeError(
+            f"baseline={baseline!r} is not a float or an RGB triple; use e.g. 0.5 or (0.5, 0.5, 0.5)"
+        )
+    if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+        raise XaiValueError(f"baseline={baseline!r} must lie in [0, 1] (images are [0, 1] RGB)")
+    rgb = np.broadcast_to(values, (3,))
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
+
+
+def check_precision(precision: Any, device: torch.device) -> str:
+    """Validate a precision for ``device``: float16 needs CUDA; reduced ones need autocast."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise XaiValueError(f"precision={precision!r} is not known; use one of {PRECISIONS}")
+    if precision == "float16" and device.type == "cpu":
+        raise XaiValueError(
+            "precision='float16' is not supported on the CPU (slow and inexact there); use "
+            "'bfloat16' or 'float32' on the CPU, or a CUDA device"
+        )
+    if precision != "float32" and not torch.amp.is_autocast_available(device.type):
+        raise XaiValueError(
+            f"precision={precision!r} needs torch.autocast, which {device.type!r} does not "
+            "support in this torch; use 'float32'"
+        )
+    return precision
+
+
+def _resolve_baseline(baseline: Any, default: str | None, options: tuple[str, ...]) -> Fill | None:
+    """A given baseline, validated; None becomes the method's default (methods that read a
+    baseline always get one; others get None, and a given value is checked but unused)."""
+    if baseline is None:
+        if "baseline" in options:
+            return default or "mean"
+        return None
+    fill = check_baseline(baseline)
+    return fill if "baseline" in options else None
+
+
+def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:
+    """background and local_smoothing change nothing for methods that do not read them."""
+    options = METHODS[method].options
+    readers = tuple(name for name, spec in METHODS.items() if "background" in spec.options)
+    for name, unset in (("background", None), ("local_smoothing", 0.0)):
+        if name not in options and arguments[name] is not None and arguments[name] != unset:
+            raise XaiValueError(
+                f"{name}={arguments[name]!r} applies to method={' or '.join(map(repr, readers))}, "
+                f"not {method!r}; use baseline= for superpixel methods"
+            )
+
+
+def _check_smoothing(value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise XaiTypeError(f"local_smoothing={value!r} is not a float; use e.g. 0.1 (0 disables)")
+    if not 0 <= float(value) < 10:
+        raise XaiValueError(f"local_smoothing={value!r} must be a float in [0, 10)")
+    return float(value)
+
+
+def _check_background(background: Any, arrays: list[np.ndarray]) -> tuple[np.ndarray, ...] | None:
+    if background is None:
+        return None
+    given, _ = as_images(background, "background")
+    for i, array in enumerate(given):
+        for image in arrays:
+            if array.shape != image.shape:
+                raise XaiValueError(
+                    f"background[{i}] is {array.shape[0]}×{array.shape[1]} but the image is "
+                    f"{image.shape[0]}×{image.shape[1]}; pass background images of the image's size"
+                )
+    return tuple(given)
+
+
+# -- predict ------------------------------------------------------------------------------------
+
+
+def predict(
+    clf: Classifier, arrays: list[np.ndarray], target: Target | Sequence[Target]
+) -> tuple[list[int], list[float]]:
+    """Each image's target class and its softmax probability, from one float32 forward per
+    image size (so the explained class never depends on the precision or the method)."""
+    wanted: list[Target] = (
+        list(target) if isinstance(target, (list, tuple)) else [cast(Target, target)] * len(arrays)
+    )
+    if len(wanted) != len(arrays):
+        raise XaiValueError(
+            f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image"
+        )
+    targets, probabilities = [0] * len(arrays), [0.0] * len(arrays)
     with torch.inference_mode():
-        for indices in groups.values():
-            probs = torch.softmax(clf.logits(clf.to_batch([arrays[i] for i in indices])), dim=1)
+        for indices in _groups(arrays).values():
+            logits = _logits(clf, clf.to_batch([arrays[i] for i in indices]))
+            probs = torch.softmax(logits, dim=1)
             for row, i in enumerate(indices):
-                t = targets_in[i]
+                t = wanted[i]
                 targets[i] = (
                     int(probs[row].argmax()) if t is None else clf.class_index(t, probs.shape[1])
                 )
                 probabilities[i] = float(probs[row, targets[i]])
+    return targets, probabilities
 
-    params: dict[str, Any] = {"method": method, "output": output, "samples": n, "seed": seed}
-    results: list[Explanation | None] = [None] * len(arrays)
-    for shape, indices in groups.items():
-        height, width = shape[:2]
-        tensors = [clf.to_batch([arrays[i]])[0] for i in indices]
-        size = batch or clf.auto_batch_size(height, width)
-        if method == "gradient_shap":
-            given = None if background is None else _background(background, shape, clf.device)
-            for i, image in zip(indices, tensors):
-                bg = default_background(image) if given is None else given
-                attribution = expected_gradients(
-                    clf.logits,
-                    image,
-                    bg,
-                    targets[i],
-                    output,
-                    n,
-                    torch.Generator().manual_seed(seed),
-                    size,
-                    float(local_smoothing),
-                )
-                results[i] = _package(
-                    clf,
-                    attribution.sum(0).cpu().numpy(),
-                    None,
-                    None,
-                    targets[i],
-                    probabilities[i],
-                    {
-                        **params,
-                        "background": "default" if background is None else "given",
-                        "background_size": len(bg),
-                        "local_smoothing": float(local_smoothing),
-                    },
-                    evaluations=n,
-                )
-            continue
-        spec = PERTURBATION_METHODS[method]
-        segs = [segment(arrays[i], segments, n_segments) for i in indices]
-        for seg in segs:
-            m = int(seg.max()) + 1
-            if n < spec.min_samples(m):
-                raise XaiValueError(
-                    f"samples={n} is too few for method={method!r} with {m} segments; "
-                    f"use at least {spec.min_samples(m)} (or fewer segments)"
-                )
-        fits = explain_superpixels(
-            spec,
-            clf.logits,
-            tensors,
-            [torch.from_numpy(s).to(clf.device) for s in segs],
-            [targets[i] for i in indices],
-            samples=n,
-            seed=seed,
-            baseline=fill,
-            output=output,
+
+def _logits(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:
+    """Validated logits of a batch of one size, in chunks that fit (out-of-memory retried)."""
+    height, width = batch.shape[2:]
+    chunks = map_chunks(
+        lambda start, stop: clf.logits(batch[start:stop]),
+        len(batch),
+        clf.auto_batch_size(height, width),
+        item=f"one 3×{height}×{width} image",
+    )
+    return torch.cat(chunks)
+
+
+def _groups(arrays: list[np.ndarray]) -> dict[tuple[int, ...], list[int]]:
+    """Indices of the images of each size, in order of first appearance."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, array in enumerate(arrays):
+        groups.setdefault(array.shape, []).append(i)
+    return groups
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+def run(
+    clf: Classifier, request: Request, arrays: list[np.ndarray], targets: list[int]
+) -> tuple[list[Attribution], list[int]]:
+    """Run the method's runner on each group of same-sized images.
+
+    Returns one Attribution per image and the batch size its forward passes used.
+    """
+    runner = runner_for(request.method)
+    forward = autocast_forward(clf.forward, clf.device, request.precision)
+    attributions: list[Attribution | None] = [None] * len(arrays)
+    batches = [0] * len(arrays)
+    for (height, width, _), indices in _groups(arrays).items():
+        size = request.batch_size or clf.auto_batch_size(height, width)
+        group = Group(
+            images=[arrays[i] for i in indices],
+            tensors=clf.to_batch([arrays[i] for i in indices]),
+            targets=[targets[i] for i in indices],
+            forward=forward,
             batch_size=size,
             memory_format=clf.memory_format,
         )
-        for i, seg, res in zip(indices, segs, fits):
-            weights = res.fit.coef[0].numpy()
-            results[i] = _package(
-                clf,
-                paint(weights, seg),
-                weights,
-                seg,
-                targets[i],
-                probabilities[i],
-                {
-                    **params,
-                    "segmentation": _segmentation_name(segments),
-                    "n_segments": n_segments,
-                    "n_features": len(weights),
-                    "baseline": fill,
-                },
-                evaluations=len(res.masks),
-                score=float(res.fit.score[0]),
-                intercept=float(res.fit.intercept[0]),
-                local_prediction=float(res.fit.local_prediction[0]),
+        with torch.no_grad():  # runners that need gradients enable them themselves
+            results = runner(request, group)
+        if len(results) != len(indices):
+            raise XaiValueError(
+                f"method={request.method!r} returned {len(results)} attributions for "
+                f"{len(indices)} images; its runner must return one per image, in order"
             )
-    elapsed = time.perf_counter() - started
-    done = [r for r in results if r is not None]
-    for r, array in zip(done, arrays):
-        r.meta["seconds"] = elapsed / len(done)
-        r.image = array
-    return done[0] if single else done
+        for i, result in zip(indices, results):
+            attributions[i], batches[i] = result, size
+    return cast("list[Attribution]", attributions), batches
 
 
-def _segmentation_name(segments: Any) -> str:
-    if segments is None or isinstance(segments, str):
-        return segments or "slic"
-    digest = hashlib.sha256(np.ascontiguousarray(np.asarray(segments)).tobytes())
-    return f"array:{digest.hexdigest()[:16]}"
+# -- package ------------------------------------------------------------------------------------
 
 
-def _package(
-    clf: Any,
-    heatmap: np.ndarray,
-    weights: np.ndarray | None,
-    segments: np.ndarray | None,
+def package(
+    clf: Classifier,
+    request: Request,
+    image: np.ndarray,
     target: int,
     probability: float,
-    params: dict[str, Any],
-    *,
-    evaluations: int,
-    score: float | None = None,
-    intercept: float | None = None,
-    local_prediction: float | None = None,
+    attribution: Attribution,
+    batch_size: int,
 ) -> Explanation:
+    """One Explanation: the runner's pieces plus everything needed to reproduce it."""
     return Explanation(
-        heatmap=heatmap.astype(np.float32),
-        weights=weights,
-        segments=segments,
+        heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
+        weights=attribution.weights,
+        segments=attribution.segments,
         target=target,
         target_name=clf.class_name(target),
         probability=probability,
-        method=params["method"],
-        output=params["output"],
-        seed=params["seed"],
-        samples=params["samples"],
-        score=score,
-        intercept=intercept,
-        local_prediction=local_prediction,
-        params=params,
+        method=request.method,
+        output=request.output,
+        seed=request.seed,
+        samples=request.samples,
+        score=attribution.score,
+        intercept=attribution.intercept,
+        local_prediction=attribution.local_prediction,
+        params={**request.params(), **attribution.params},
         meta={
             "pytest_xai": __version__,
             "torch": torch.__version__,
             "device": str(clf.device),
             "model": clf.fingerprint,
-            "evaluations": evaluations,
+            "evaluations": attribution.evaluations,
+            "batch_size": batch_size,
         },
+        image=image,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +23,72 @@ def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.nda
     Parameters
     ----------
     source:
-        A path to a PNG/JPEG file, a ``PIL.Image``, a uint8 array (values 0..255), a float
-        array (values in [0, 1]) shaped (H, W), (H, W, 1|3|4) or (1|3|4, H, W), or a
-        (3, H, W) torch tensor. Grayscale is repeated to RGB; an alpha channel is dropped.
+        A path to an image file (PNG, JPEG, TIFF, ...), a ``PIL.Image``, a uint8 array (values
+        0..255), a uint16 array (0..65535), a float array (values in [0, 1]) shaped (H, W),
+        (H, W, 1|3|4) or (1|3|4, H, W), or a (3, H, W) torch tensor. Grayscale is repeated to
+        RGB; an alpha channel is dropped; palette, CMYK and other modes are converted to RGB.
+        16-bit files are scaled by 65535; float (mode F) files must hold values in [0, 1].
+        Files over PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) are refused.
     size:
         Resize to ``size`` × ``size`` (an int) or to ``(height, width)``, bilinear.
     """
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise XaiValueError(
-                f"source={str(path)!r} is not a file; pass an existing PNG/JPEG path"
-            )
-        try:
-            with Image.open(path) as im:
-                pil = im.convert("RGB")
-        except OSError as e:
-            raise XaiValueError(
-                f"source={str(path)!r} could not be read as an image ({e}); pass a PNG or JPEG file"
-            ) from e
-        array = np.asarray(pil, dtype=np.float32) / 255.0
+        array = _read_file(Path(source))
     elif isinstance(source, Image.Image):
-        array = np.asarray(source.convert("RGB"), dtype=np.float32) / 255.0
+        array = _from_pil(source, "source")
     else:
         array = as_image(source, "source")
     if size is not None:
         array = _resize(array, size)
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _read_file(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise XaiValueError(f"source={str(path)!r} is not a file; pass an existing image path")
+    try:
+        with warnings.catch_warnings():
+            # PIL only warns between its limit and twice it; both are refused here
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return _from_pil(im, f"source={str(path)!r}")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        found = re.search(r"(\d+) pixels", str(e))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise XaiValueError(
+            f"source={str(path)!r} has {pixels}, over PIL's decompression-bomb limit of "
+            f"{Image.MAX_IMAGE_PIXELS:,}; downscale the file before testing (or raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust it)"
+        ) from e
+    except OSError as e:
+        raise XaiValueError(
+            f"source={str(path)!r} could not be read as an image ({e}); pass a PNG, JPEG or "
+            "TIFF file"
+        ) from e
+
+
+def _from_pil(im: Image.Image, name: str) -> np.ndarray:
+    """A PIL image of any mode as H×W×3 float32 in [0, 1]; 16-bit and float modes scaled."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(im)
+        if values.min() < 0 or values.max() > 65535:
+            raise XaiValueError(
+                f"{name} is a {im.mode} image with values in [{values.min()}, {values.max()}], "
+                "outside the 16-bit range 0..65535; save it as 8- or 16-bit"
+            )
+        gray = values.astype(np.float32) / 65535.0
+    elif im.mode == "F":
+        gray = np.asarray(im, dtype=np.float32)
+        lo, hi = float(np.nanmin(gray)), float(np.nanmax(gray))
+        if not np.isfinite(gray).all() or lo < 0 or hi > 1:
+            raise XaiValueError(
+                f"{name} is a float (mode F) image with values in [{lo:.4g}, {hi:.4g}]; float "
+                "images must hold finite values in [0, 1]: rescale it, or save it as 8/16-bit"
+            )
+    else:
+        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return np.repeat(gray[:, :, None], 3, axis=2)
 
 
 def _resize(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
@@ -66,6 +107,24 @@ def _resize(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     pil = Image.fromarray(to_uint8(array))
     pil = pil.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(pil, dtype=np.float32) / 255.0
+
+
+def as_images(value: Any, name: str = "images") -> tuple[list[np.ndarray], bool]:
+    """Normalise one image, a list/tuple of images or a 4-D batch to H×W×3 float32 arrays.
+
+    Returns the arrays and whether a single image (not a list or batch) was given. A batch is
+    a 4-D array or tensor, (N, H, W, C) or (N, C, H, W); every image is checked by ``as_image``
+    and named ``name[i]`` in errors.
+    """
+    if isinstance(value, (list, tuple)) or (_is_array(value) and getattr(value, "ndim", 0) == 4):
+        if len(value) == 0:
+            raise XaiValueError(f"{name} is empty; pass at least one image")
+        return [as_image(item, f"{name}[{i}]") for i, item in enumerate(value)], False
+    return [as_image(value, name)], True
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or type(value).__module__.startswith("torch")
 
 
 def as_image(value: Any, name: str = "image") -> np.ndarray:
@@ -94,7 +153,7 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
     if array.ndim != 3:
         raise XaiValueError(
             f"{name} has shape {array.shape} (rank {array.ndim}); pass one image shaped "
-            "(H, W), (H, W, 3) or (3, H, W) — a batch goes in a list"
+            "(H, W), (H, W, 3) or (3, H, W); a batch goes in a list or a 4-D array"
         )
     if array.shape[-1] not in (1, 3, 4) and array.shape[0] in (1, 3, 4):
         array = np.moveaxis(array, 0, -1)
@@ -107,7 +166,20 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
         array = np.repeat(array, 3, axis=-1)
     elif channels == 4:
         array = array[..., :3]
-    if np.issubdtype(array.dtype, np.integer):
+    array = _unit_range(array, name)
+    height, width = array.shape[:2]
+    if height < MIN_SIDE or width < MIN_SIDE:
+        raise XaiValueError(
+            f"{name} is {height}×{width} pixels; explanations need at least {MIN_SIDE}×{MIN_SIDE}"
+        )
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _unit_range(array: np.ndarray, name: str) -> np.ndarray:
+    """Integer (uint8 0..255, uint16 0..65535) or float ([0, 1]) values as float32 in [0, 1]."""
+    if array.dtype == np.uint16:
+        array = array.astype(np.float32) / 65535.0
+    elif np.issubdtype(array.dtype, np.integer):
         if array.min() < 0 or array.max() > 255:
             raise XaiValueError(
                 f"{name} has integer values in [{array.min()}, {array.max()}]; pass uint8 values in 0..255"
@@ -128,9 +200,4 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
                 "(normalisation such as ImageNet's belongs in Classifier(preprocess=...))"
             )
         array = np.clip(array, 0.0, 1.0)
-    height, width = array.shape[:2]
-    if height < MIN_SIDE or width < MIN_SIDE:
-        raise XaiValueError(
-            f"{name} is {height}×{width} pixels; explanations need at least {MIN_SIDE}×{MIN_SIDE}"
-        )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return array

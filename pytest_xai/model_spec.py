@@ -51,8 +51,14 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
         return made
     if callable(made):
         return Classifier(made, device=device)
+    hint = (
+        " (a state dict? build the model, call model.load_state_dict(state) and return the model)"
+        if isinstance(made, dict)
+        else ""
+    )
     raise ModelSpecError(
-        f"model spec {spec!r}: the factory returned {type(made).__name__}; return a Classifier or nn.Module"
+        f"model spec {spec!r}: the factory returned a {type(made).__name__}{hint}; return a "
+        "pytest_xai.Classifier or a torch.nn.Module"
     )
 
 
@@ -105,16 +111,21 @@ def _torchvision(spec: str, device: str, base: Path | None) -> Any:
             f"model spec {spec!r} names no weights file; use 'torchvision:{name or 'resnet18'}=path/to/weights.pth' "
             "(nothing is downloaded at test time)"
         )
-    builder = getattr(torchvision.models, name, None)
-    if builder is None or not callable(builder):
-        raise ModelSpecError(f"model spec {spec!r}: torchvision.models has no model {name!r}")
+    known = torchvision.models.list_models(module=torchvision.models)
+    if name not in known:
+        close = [k for k in known if k.startswith(name.lower()[:3])][:5] or known[:5]
+        raise ModelSpecError(
+            f"model spec {spec!r}: torchvision.models has no model {name!r} (builders such as "
+            f"get_model and classes such as ResNet are not model names); use a name from "
+            f"torchvision.models.list_models(), e.g. {', '.join(close)}"
+        )
     path = _resolve(weights, base)
     if not path.is_file():
         raise ModelSpecError(
             f"model spec {spec!r}: weights file {path} does not exist; download it once outside "
             "the tests and point the spec at it"
         )
-    model = builder(weights=None)
+    model = torchvision.models.get_model(name, weights=None)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

@@ -6,28 +6,81 @@ plugin can validate options at start-up without loading numpy, PIL or torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from pytest_xai.errors import XaiTypeError, XaiValueError
 
 # -- explanation methods ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered attribution method: where its runner lives and its default sample count.
+    """A registered attribution method: its runner and its defaults.
 
-    ``runner`` is ``"module:function"``, imported only when the method is first used; the
-    function follows ``pytest_xai.engine.runners.Runner``.
+    ``runner`` is ``"module:function"``, imported only when the method is first used (so this
+    registry stays importable without torch), or the function itself; either way it follows
+    ``pytest_xai.engine.runners.Runner``. ``default_baseline`` is what ``baseline=None`` means
+    for the method (None: the method hides nothing, so it takes no baseline). ``options`` are
+    the method-specific ``explain`` arguments it reads; the others are refused or ignored.
     """
 
-    runner: str
+    runner: str | Callable[..., Any]
     default_samples: int
+    default_baseline: str | None = None
+    options: tuple[str, ...] = ()
 
+
+SUPERPIXEL_OPTIONS = ("segments", "n_segments", "baseline")
+GRADIENT_OPTIONS = ("background", "local_smoothing")
 
 METHODS: dict[str, MethodSpec] = {
-    "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000),
-    "kernel_shap": MethodSpec("pytest_xai.engine.methods:run_kernel_shap", 1000),
-    "gradient_shap": MethodSpec("pytest_xai.engine.gradient:run_gradient_shap", 200),
+    "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000, "mean", SUPERPIXEL_OPTIONS),
+    "kernel_shap": MethodSpec(
+        "pytest_xai.engine.methods:run_kernel_shap", 1000, "mean", SUPERPIXEL_OPTIONS
+    ),
+    "gradient_shap": MethodSpec(
+        "pytest_xai.engine.gradient:run_gradient_shap", 200, None, GRADIENT_OPTIONS
+    ),
 }
+
+
+def register_method(
+    name: str,
+    runner: str | Callable[..., Any],
+    *,
+    default_samples: int,
+    default_baseline: str | None = None,
+    options: tuple[str, ...] = (),
+) -> MethodSpec:
+    """Register an attribution method under ``name`` so ``explain(method=name)`` runs it.
+
+    ``runner`` is a ``"module:function"`` path or a function following
+    ``pytest_xai.engine.runners.Runner``: ``runner(request, group) -> list[Attribution]``.
+    Registering an existing name replaces it. Returns the new ``MethodSpec``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise XaiValueError(
+            f"name={name!r} is not a method name; use an identifier such as 'occlusion'"
+        )
+    if not (callable(runner) or (isinstance(runner, str) and runner.count(":") == 1)):
+        raise XaiTypeError(f"runner={runner!r} is neither a function nor a 'module:function' path")
+    if isinstance(default_samples, bool) or not isinstance(default_samples, int):
+        raise XaiTypeError(f"default_samples={default_samples!r} is not an int")
+    if not MIN_SAMPLES <= default_samples <= MAX_SAMPLES:
+        raise XaiValueError(
+            f"default_samples={default_samples!r} is out of range; use {MIN_SAMPLES}..{MAX_SAMPLES}"
+        )
+    unknown = sorted(set(options) - set(SUPERPIXEL_OPTIONS + GRADIENT_OPTIONS))
+    if unknown:
+        raise XaiValueError(f"options={options!r}: {unknown} are not explain() arguments")
+    if default_baseline is not None and default_baseline not in BASELINES:
+        raise XaiValueError(f"default_baseline={default_baseline!r} is not one of {BASELINES}")
+    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options))
+    METHODS[name] = spec
+    return spec
+
 
 OUTPUTS = ("logit", "probability", "log_probability")
 BASELINES = ("mean", "zero", "blur")
@@ -64,6 +117,12 @@ GOLDEN_MAX_HEADER_BYTES = 2**20
 # -- files --------------------------------------------------------------------------------------
 DEFAULT_RESULTS_DIR = ".xai-results"
 DEFAULT_SNAPSHOT_DIR = "__xai_snapshots__"
+STALE_TEMP_SECONDS = 3600  # a temp file older than this, or whose writer is gone, is debris
+
+# -- persistent explanation cache ----------------------------------------------------------------
+CACHE_MODES = ("off", "read", "write", "on")
+CACHE_DIR_NAME = "xai-explanations"  # under pytest's cache dir (.pytest_cache/d/)
+DEFAULT_CACHE_MAX_MB = 200
 
 # -- devices ------------------------------------------------------------------------------------
 DEVICE_HELP = "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
@@ -77,9 +136,3 @@ def check_device_name(device: str) -> str | None:
     if device.startswith("cuda:") and device[5:].isdigit():
         return None
     return f"{device!r} is not a device; {DEVICE_HELP}"
-STALE_TEMP_SECONDS = 3600  # a temp file older than this, or whose writer is gone, is debris
-
-# -- persistent explanation cache ----------------------------------------------------------------
-CACHE_MODES = ("off", "read", "write", "on")
-CACHE_DIR_NAME = "xai-explanations"  # under pytest's cache dir (.pytest_cache/d/)
-DEFAULT_CACHE_MAX_MB = 200

@@ -97,7 +97,7 @@ CASES: list[tuple[str, Callable[..., Any], type, str]] = [
     ("background size", lambda img, clf: explain(clf, img, method="gradient_shap", background=[img[:32]]),
      ValueError, "background[0] is 32×64"),
     ("background for lime", lambda img, clf: explain(clf, img, background=[img]), ValueError,
-     "apply to method='gradient_shap'"),
+     "applies to method='gradient_shap', not 'lime'"),
     ("batch_size", lambda img, clf: explain(clf, img, batch_size=0), ValueError, "batch_size=0"),
     ("seed", lambda img, clf: explain(clf, img, seed=-1), ValueError, "seed=-1"),
     # regions

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from pytest_xai import Classifier, explain
-from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs, fill_image
+from pytest_xai.engine.fills import fill_image
+from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 
 METHODS = ["lime", "kernel_shap", "gradient_shap"]

@@ -8,8 +8,9 @@ import torch
 from scipy.stats import spearmanr
 
 from pytest_xai import explain
+from pytest_xai.engine.fills import fill_image
 from pytest_xai.engine.methods import lime_sampler, lime_solver
-from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs, fill_image
+from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 
 lime_base = pytest.importorskip("lime.lime_base")

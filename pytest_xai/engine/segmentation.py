@@ -36,8 +36,6 @@ def segment(image: np.ndarray, segments: Any = None, n_segments: int = 50) -> np
     n_segments:
         Approximate number of superpixels for SLIC and Felzenszwalb.
     """
-    from skimage import segmentation as sk
-
     height, width = image.shape[:2]
     if segments is None or isinstance(segments, str):
         name = segments or "slic"
@@ -53,22 +51,7 @@ def segment(image: np.ndarray, segments: Any = None, n_segments: int = 50) -> np
                 f"n_segments={n_segments!r} is out of range for a {height}×{width} image; "
                 f"use 2..{height * width // 4}"
             )
-        if name == "slic":
-            labels = sk.slic(
-                image,
-                n_segments=int(n_segments),
-                compactness=10,
-                sigma=1,
-                start_label=0,
-                channel_axis=-1,
-            )
-        elif name == "quickshift":
-            labels = sk.quickshift(
-                image.astype(np.float64), kernel_size=4, max_dist=200, ratio=0.2, rng=0
-            )
-        else:
-            min_size = max(1, height * width // (4 * int(n_segments)))
-            labels = sk.felzenszwalb(image, scale=100, sigma=0.5, min_size=min_size)
+        labels = _algorithm_labels(image, name, int(n_segments))
         source = f"segments={name!r}"
     else:
         labels = np.asarray(segments)
@@ -87,3 +70,19 @@ def segment(image: np.ndarray, segments: Any = None, n_segments: int = 50) -> np
             "attributed. Raise n_segments, use another algorithm, or pass a label array"
         )
     return remapped
+
+
+def _algorithm_labels(image: np.ndarray, name: str, n_segments: int) -> np.ndarray:
+    from skimage import segmentation as sk
+
+    if name == "slic":
+        return sk.slic(
+            image, n_segments=n_segments, compactness=10, sigma=1, start_label=0, channel_axis=-1
+        )
+    if name == "quickshift":
+        return sk.quickshift(
+            image.astype(np.float64), kernel_size=4, max_dist=200, ratio=0.2, rng=0
+        )
+    height, width = image.shape[:2]
+    min_size = max(1, height * width // (4 * n_segments))
+    return sk.felzenszwalb(image, scale=100, sigma=0.5, min_size=min_size)

@@ -1,0 +1,266 @@
+"""explain as validate → predict → run → package: the registry, a registered fourth method,
+the request, precision, the batch choice, out-of-memory retry and host synchronisation."""
+
+from __future__ import annotations
+
+import collections
+import inspect
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import Classifier, explain, metrics
+from pytest_xai.engine.runners import Attribution, Group, Request
+from pytest_xai.errors import OutOfMemoryRetryError
+from pytest_xai.vocabulary import METHODS, MethodSpec, register_method
+
+PATCH = 16
+
+
+def occlusion(request: Request, group: Group) -> list[Attribution]:
+    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
+    results = []
+    for image, target in zip(group.tensors, group.targets):
+        height, width = image.shape[1:]
+        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
+        batch = image.repeat(len(corners) + 1, 1, 1, 1)
+        for k, (y, x) in enumerate(corners, 1):
+            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
+        values = group.forward(batch)[:, target]
+        heat = np.zeros((height, width), np.float32)
+        for k, (y, x) in enumerate(corners, 1):
+            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
+        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
+    return results
+
+
+@pytest.fixture
+def registered_occlusion() -> Iterator[MethodSpec]:
+    spec = register_method("occlusion", occlusion, default_samples=2)
+    yield spec
+    METHODS.pop("occlusion", None)
+
+
+def test_a_fourth_method_is_one_function_and_one_registry_line(
+    registered_occlusion: MethodSpec, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    exp = explain(shapes_clf, shapes_image, method="occlusion")
+    assert exp.method == "occlusion" and exp.params["patch"] == PATCH
+    assert exp.meta["evaluations"] == 1 + (64 // PATCH) ** 2
+    # known answer: the drop of the target logit with the top-left patch greyed, computed here
+    grey = shapes_image.copy()
+    grey[:PATCH, :PATCH] = 0.5
+    with torch.inference_mode():
+        logits = shapes_clf.logits(shapes_clf.to_batch([shapes_image, grey]))
+    expected = float(logits[0, exp.target] - logits[1, exp.target])
+    assert exp.heatmap[0, 0] == pytest.approx(expected, abs=1e-4)
+    assert exp.heatmap[PATCH, PATCH] != exp.heatmap[0, 0]
+
+
+def test_a_registered_method_runs_through_the_explain_fixture(xai_pytester: pytest.Pytester) -> None:
+    source = inspect.getsource(occlusion)
+    xai_pytester.makepyfile(
+        test_occ=f"""
+import numpy as np
+from pytest_xai.engine.runners import Attribution, Group, Request
+from pytest_xai.vocabulary import register_method
+
+PATCH = {PATCH}
+{source}
+register_method("occlusion", occlusion, default_samples=2)
+
+
+def test_it(explain, shape_image):
+    exp = explain(shape_image, method="occlusion")
+    assert exp.method == "occlusion" and exp.params["patch"] == PATCH
+    assert np.abs(exp.heatmap).sum() > 0
+"""
+    )
+    try:
+        xai_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    finally:
+        METHODS.pop("occlusion", None)
+
+
+def test_register_method_refuses_what_cannot_work() -> None:
+    from pytest_xai.errors import XaiTypeError, XaiValueError
+
+    with pytest.raises(XaiValueError, match="name='my method'"):
+        register_method("my method", occlusion, default_samples=2)
+    with pytest.raises(XaiTypeError, match="runner='nowhere'"):
+        register_method("occ", "nowhere", default_samples=2)
+    with pytest.raises(XaiValueError, match="default_samples=1 is out of range"):
+        register_method("occ", occlusion, default_samples=1)
+    with pytest.raises(XaiValueError, match="'colour'"):
+        register_method("occ", occlusion, default_samples=2, options=("colour",))
+    assert "occ" not in METHODS
+
+
+def test_baseline_none_is_the_registry_default(
+    monkeypatch: pytest.MonkeyPatch, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    default = explain(shapes_clf, shapes_image, samples=100)
+    assert default.params["baseline"] == METHODS["lime"].default_baseline == "mean"
+    assert np.array_equal(default.heatmap, explain(shapes_clf, shapes_image, samples=100, baseline="mean").heatmap)
+    monkeypatch.setitem(METHODS, "lime", MethodSpec(METHODS["lime"].runner, 1000, "blur", METHODS["lime"].options))
+    blurred = explain(shapes_clf, shapes_image, samples=100)
+    assert blurred.params["baseline"] == "blur"
+    assert np.array_equal(blurred.heatmap, explain(shapes_clf, shapes_image, samples=100, baseline="blur").heatmap)
+    gradient = explain(shapes_clf, shapes_image, method="gradient_shap", samples=20)
+    assert "baseline" not in gradient.params
+
+
+def test_default_samples_come_from_the_registry(
+    monkeypatch: pytest.MonkeyPatch, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    spec = METHODS["gradient_shap"]
+    monkeypatch.setitem(METHODS, "gradient_shap", MethodSpec(spec.runner, 24, None, spec.options))
+    exp = explain(shapes_clf, shapes_image, method="gradient_shap")
+    assert exp.samples == 24 == exp.meta["evaluations"]
+
+
+def test_parameters_are_plain_python_types(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
+    exp = explain(shapes_clf, shapes_image, samples=np.int64(60), seed=np.int32(2), n_segments=np.int64(10))
+    for key in ("samples", "seed", "n_segments"):
+        assert type(exp.params[key]) is int, key
+    assert exp.params["precision"] == "float32"
+
+
+@pytest.mark.parametrize(("method", "samples"), [("lime", 1000), ("gradient_shap", 200)])
+def test_bfloat16_agrees_with_float32_above_the_strict_golden_bounds(
+    shapes_clf: Classifier, shapes_samples: list, method: str, samples: int
+) -> None:
+    if not torch.amp.is_autocast_available("cpu"):
+        pytest.skip("this torch has no CPU autocast")
+    for sample in shapes_samples:
+        full = explain(shapes_clf, sample.image, method=method, samples=samples)
+        half = explain(shapes_clf, sample.image, method=method, samples=samples, precision="bfloat16")
+        assert half.params["precision"] == "bfloat16" and full.params["precision"] == "float32"
+        assert half.target == full.target  # targets are predicted at float32
+        assert not np.array_equal(half.heatmap, full.heatmap)  # bf16 really ran
+        assert metrics.spearman(half, full) >= 0.7
+        assert metrics.top_k_iou(half, full) >= 0.55
+
+
+def test_batch_size_is_bounded_by_bytes_down_to_one_and_recorded(
+    shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    clf = Classifier(torch.nn.Flatten(), device="cpu")
+    assert clf.auto_batch_size(64, 64) == 32  # the measured pixel budget
+    assert clf.auto_batch_size(224, 224) == 8
+    assert clf.auto_batch_size(4000, 4000) == 2  # 448 MB of buffers an image
+    assert clf.auto_batch_size(10000, 10000) == 1  # 2.8 GB an image: one at a time
+    exp = explain(shapes_clf, shapes_image, samples=100)
+    assert exp.meta["batch_size"] == shapes_clf.auto_batch_size(64, 64)
+    assert explain(shapes_clf, shapes_image, samples=100, batch_size=7).meta["batch_size"] == 7
+
+
+class CpuOomAbove(torch.nn.Module):
+    """Raises torch's CPU allocation failure for batches above ``limit``."""
+
+    def __init__(self, limit: int, error: type[BaseException] = RuntimeError, calls: int = 10**9) -> None:
+        super().__init__()
+        self.limit, self.error, self.calls, self.sizes = limit, error, calls, []
+        self.linear = torch.nn.Linear(3, 4)
+        torch.nn.init.normal_(self.linear.weight, generator=torch.Generator().manual_seed(0))
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > self.limit or len(self.sizes) >= self.calls:
+            raise self.error(
+                "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough "
+                "memory: you tried to allocate 9663676416 bytes."
+            )
+        self.sizes.append(len(x))
+        return self.linear(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("method", ["lime", "gradient_shap"])
+@pytest.mark.parametrize("error", [RuntimeError, MemoryError])
+def test_cpu_out_of_memory_retries_smaller_with_the_same_result(
+    shapes_image: np.ndarray, method: str, error: type[BaseException]
+) -> None:
+    model = CpuOomAbove(limit=10, error=error)
+    clf = Classifier(model, device="cpu", batch_size=64)
+    flaky = explain(clf, shapes_image, method=method, samples=100)
+    assert max(model.sizes) <= 10 and 8 in model.sizes  # 64 -> 32 -> 16 -> 8
+    steady = explain(Classifier(CpuOomAbove(10**6), device="cpu", batch_size=8), shapes_image, method=method, samples=100)
+    np.testing.assert_allclose(flaky.heatmap, steady.heatmap, atol=1e-6)
+
+
+def test_one_image_that_cannot_fit_is_a_clear_error(shapes_image: np.ndarray) -> None:
+    clf = Classifier(CpuOomAbove(limit=0), device="cpu", batch_size=16)
+    with pytest.raises(OutOfMemoryRetryError, match="even with batch_size=1: one 3×64×64 image"):
+        explain(clf, shapes_image, samples=50)
+    # and in the perturbation loop, once the prediction has fitted
+    model = CpuOomAbove(limit=10**6, calls=1)
+    for method in ("lime", "gradient_shap"):
+        model.sizes.clear()
+        with pytest.raises(OutOfMemoryRetryError, match="one 3×64×64 image"):
+            explain(Classifier(model, device="cpu", batch_size=16), shapes_image, method=method)
+        assert model.sizes == [1]
+
+
+@pytest.fixture
+def host_syncs(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
+    """Counts every call that reads a tensor's values back to the host (a CUDA sync)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for name in ("item", "cpu", "tolist", "numpy", "__int__", "__bool__", "__float__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            counts[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return counts
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
+def test_no_host_synchronisation_per_chunk(
+    host_syncs: collections.Counter[str], shapes_clf: Classifier, shapes_samples: list, method: str
+) -> None:
+    """The same call cut into 3 or into 40 chunks reads the same number of values back."""
+    images = [s.image for s in shapes_samples[:2]]
+    counts = []
+    for batch_size in (100, 8):
+        host_syncs.clear()
+        explain(shapes_clf, images, method=method, samples=160, batch_size=batch_size, n_segments=20)
+        counts.append(dict(host_syncs))
+    assert counts[0] == counts[1]
+
+
+def test_gradient_shap_packs_several_images_into_full_batches(shapes_samples: list) -> None:
+    from example_project.models import clean
+
+    seen: list[int] = []
+    inner = clean(device="cpu").model
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        seen.append(len(x))
+        return inner(x)
+
+    clf = Classifier(model, device="cpu", batch_size=64)
+    images = [s.image for s in shapes_samples]
+    together = explain(clf, images, method="gradient_shap", samples=50)
+    assert seen[1:] == [64, 64, 22]  # 150 rows, images sharing batches
+    for image, joint in zip(images, together):
+        alone = explain(clf, image, method="gradient_shap", samples=50)
+        np.testing.assert_allclose(joint.heatmap, alone.heatmap, atol=1e-5, rtol=0)
+
+
+def test_request_is_frozen(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
+    from dataclasses import FrozenInstanceError
+
+    from pytest_xai.explainer import validate
+
+    request = validate(
+        shapes_clf, [shapes_image], method="kernel_shap", output="logit", samples=None, seed=0,
+        segments=None, n_segments=50, baseline=None, background=None, local_smoothing=0.0,
+        batch_size=None, precision="float32",
+    )
+    assert request.samples == METHODS["kernel_shap"].default_samples and request.baseline == "mean"
+    with pytest.raises(FrozenInstanceError):
+        request.samples = 3  # type: ignore[misc]
