@@ -119,26 +119,26 @@ class ExplainFixture:
             raise XaiValueError(f"target has {len(target)} entries for {count} images; pass one per image")
         return [{**params, "target": t} for t in target]
 
-    def _keys(self, clf: Any, array: np.ndarray, params: dict[str, Any]) -> tuple[tuple[Any, ...], str | None]:
-        """The session memo key and the persistent cache key (None: never persisted).
+    def _keys(self, clf: Any, array: np.ndarray, params: dict[str, Any]) -> tuple[tuple[Any, ...] | None, str | None]:
+        """The session memo key and the persistent cache key; None where it must not cache.
 
-        A classifier whose content cannot be known exactly (``cache_key`` None) is keyed by the
-        object itself, so two such classifiers never share an explanation."""
+        A classifier whose content cannot be known exactly (``cache_key`` None) is memoised
+        under its ``session_key``, unique to the object, and never persisted; a parameter
+        without a content key (an arbitrary object) is not cached at all."""
         from pytest_xai.cache import array_digest
 
         content = getattr(clf, "cache_key", None)
         device = str(getattr(clf, "device", ""))
         try:
             param_key = repr(key_part(params))
-        except TypeError:  # a parameter without a content key: cache by object identity only
-            param_key, content = repr(sorted((k, id(v)) for k, v in params.items())), None
-        who = ("content", content) if content is not None else ("object", id(clf))
-        memo = (who, device, repr(array_digest(array)), param_key)
+        except TypeError:
+            return None, None
+        memo = (getattr(clf, "session_key", None) or content, device, repr(array_digest(array)), param_key)
         disk = None if content is None else explanation_key(content, device, array, params)
-        return memo, disk
+        return (memo if memo[0] is not None else None), disk
 
-    def _lookup(self, memo: tuple[Any, ...], disk: str | None, array: np.ndarray) -> Explanation | None:
-        hit = self.xai.memo.get(memo)
+    def _lookup(self, memo: tuple[Any, ...] | None, disk: str | None, array: np.ndarray) -> Explanation | None:
+        hit = None if memo is None else self.xai.memo.get(memo)
         if hit is not None:
             self._count("cached")
             return hit  # type: ignore[no-any-return, unused-ignore]
@@ -147,13 +147,14 @@ class ExplainFixture:
         hit = self.xai.disk.get(disk)
         if hit is not None:
             hit.image = array  # the stored picture is uint8; keep the exact input
-            self.xai.memo[memo] = hit
+            if memo is not None:
+                self.xai.memo[memo] = hit
             self._count("disk")
         return hit
 
     def _compute_missing(
         self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
-        keys: list[tuple[tuple[Any, ...], str | None]], found: list[Explanation | None],
+        keys: list[tuple[tuple[Any, ...] | None, str | None]], found: list[Explanation | None],
     ) -> list[Explanation]:
         """``found`` completed: every image without a cached result explained in one call (so
         they share batches), memoised and, where the key is exact, stored on disk."""
@@ -174,7 +175,8 @@ class ExplainFixture:
         for i, exp in zip(missing, computed if isinstance(computed, list) else [computed]):
             results[i] = exp
             memo, disk = keys[i]
-            self.xai.memo[memo] = exp
+            if memo is not None:
+                self.xai.memo[memo] = exp
             if disk is not None and self.xai.disk is not None:
                 self.xai.disk.put(disk, exp)
         return [r for r in results if r is not None]

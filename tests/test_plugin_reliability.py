@@ -1,0 +1,309 @@
+"""Nothing lost through the plugin: interrupted runs, failed writes, concurrent temps, shared
+golden folders, file modes and unusable report paths, all through real pytest runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_xai._atomic import TEMP_SUFFIX, atomic_path, is_stale, remove_stale_temps
+
+THREE_GOLDENS = """
+import os, pathlib, time
+import pytest
+
+@pytest.mark.xai(samples=60)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_g(explain, xai_snapshot, shape_image, seed):
+    exp = explain(shape_image, seed=seed)
+    if seed == 1 and os.environ.get("XAI_BREAK"):
+        BREAK_HERE
+    xai_snapshot.assert_match(exp)
+"""
+
+
+def _goldens(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "__xai_snapshots__").rglob("*.npz"))
+
+
+def _write_goldens(pytester: pytest.Pytester, stop: str) -> list[str]:
+    pytester.makepyfile(test_s=THREE_GOLDENS.replace("BREAK_HERE", stop))
+    pytester.runpytest("--xai-update").assert_outcomes(passed=3)
+    names = _goldens(pytester.path)
+    assert names == ["test_g[0].npz", "test_g[1].npz", "test_g[2].npz"]
+    return names
+
+
+def test_pytest_exit_between_explain_and_assert_match_keeps_every_golden(
+    xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = _write_goldens(xai_pytester, 'pytest.exit("stopped by the user")')
+    monkeypatch.setenv("XAI_BREAK", "1")
+    result = xai_pytester.runpytest("--xai-update", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert _goldens(xai_pytester.path) == names  # test_g[1] never reached assert_match: kept
+    assert "deleted" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("how", [["-x"], ["--maxfail=1"]])
+def test_a_run_stopped_early_deletes_nothing(
+    xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: list[str]
+) -> None:
+    names = _write_goldens(xai_pytester, "assert False, 'broken'")
+    # now test_g[0] no longer uses its golden, test_g[1] fails and stops the run before test_g[2]
+    xai_pytester.makepyfile(test_s=THREE_GOLDENS.replace("BREAK_HERE", "assert False, 'broken'").replace(
+        "    xai_snapshot.assert_match(exp)", "    if seed:\n        xai_snapshot.assert_match(exp)"))
+    monkeypatch.setenv("XAI_BREAK", "1")
+    result = xai_pytester.runpytest("--xai-update", "-p", "no:randomly", *how)
+    result.assert_outcomes(passed=1, failed=1)
+    assert _goldens(xai_pytester.path) == names
+    result.stdout.fnmatch_lines(["*unused: __xai_snapshots__/test_s/test_g[[]0[]].npz",
+                                 "*unused goldens kept: the run did not complete*"])
+    # the full run that completes deletes it
+    monkeypatch.delenv("XAI_BREAK")
+    result = xai_pytester.runpytest("--xai-update", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    assert _goldens(xai_pytester.path) == names[1:]
+
+
+SLOW_UPDATE = """
+import pathlib, time
+import pytest
+
+@pytest.mark.xai(samples=60)
+@pytest.mark.parametrize("seed", range(4))
+def test_g(explain, xai_snapshot, shape_image, seed):
+    exp = explain(shape_image, seed=seed)
+    if seed == 2 and pathlib.Path("slow").exists():
+        pathlib.Path("reached").write_text("x")
+        time.sleep(60)
+    xai_snapshot.assert_match(exp)
+"""
+
+
+def test_sigint_during_an_update_deletes_nothing(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_s=SLOW_UPDATE)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=4)
+    names = _goldens(xai_pytester.path)
+    assert len(names) == 4
+    (xai_pytester.path / "slow").write_text("")
+    proc = xai_pytester.popen(
+        [sys.executable, "-m", "pytest", "--xai-update", "-p", "no:randomly", "-p", "no:xdist"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (xai_pytester.path / "reached").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never reached test_g[2]"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C while test_g[2] runs, test_g[3] not yet
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out.decode()
+    assert b"KeyboardInterrupt" in out
+    assert _goldens(xai_pytester.path) == names
+
+
+NUMPY_PARAMS = """
+import numpy as np
+import pytest
+
+def test_np(explain, xai_snapshot, shape_image):
+    exp = explain(shape_image, n_segments=np.int64(12), samples=np.int32(60), seed=np.uint8(3),
+                  baseline=(np.float32(0.5), np.float64(0.5), 0.5))
+    assert type(exp.params["n_segments"]) is int and exp.seed == 3
+    xai_snapshot.assert_match(exp)
+
+@pytest.mark.xai(samples=60)
+def test_after(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image, method="kernel_shap"))
+"""
+
+
+def test_numpy_parameters_are_plain_python_and_every_golden_is_written(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
+    result = xai_pytester.runpytest("--xai-update", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*0 passed, 0 failed, 2 written*"])
+    assert result.ret == pytest.ExitCode.OK
+    assert _goldens(xai_pytester.path) == ["test_after.npz", "test_np.npz"]
+    xai_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_failed_write_fails_the_run_and_names_the_path(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
+    snap = xai_pytester.path / "__xai_snapshots__" / "test_n"
+    (snap / "test_np.png").mkdir(parents=True)  # the preview cannot be written
+    result = xai_pytester.runpytest("--xai-update", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*goldens: 0 passed, 1 failed, 1 written, 0 updated*",
+        "write failed: __xai_snapshots__/test_n/test_np.npz: *Is a directory*test_np.png*",
+    ])
+    assert (snap / "test_after.npz").is_file()  # the other write went through
+    assert not list(snap.glob(f".*{TEMP_SUFFIX}"))
+
+
+def test_a_folder_named_like_a_golden_is_skipped_with_a_warning(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    odd = xai_pytester.path / "__xai_snapshots__" / "test_n" / "notes.npz"
+    odd.mkdir()
+    (odd / "keep.txt").write_text("mine")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["warning: __xai_snapshots__/test_n/notes.npz is not a file; skipped*"])
+    assert (odd / "keep.txt").read_text() == "mine"
+
+
+# -- temp files ---------------------------------------------------------------------------------
+def test_only_provably_stale_temps_are_removed(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        from pytest_xai._atomic import _host
+
+        live = tmp_path / f".g.npz.{_host()}-{sleeper.pid}-abc{TEMP_SUFFIX}"
+        gone = tmp_path / f".g.npz.{_host()}-{dead.pid}-abd{TEMP_SUFFIX}"
+        other_host = tmp_path / f".g.npz.00000000-{dead.pid}-abe{TEMP_SUFFIX}"
+        old = tmp_path / f".g.npz.00000000-{sleeper.pid}-abf{TEMP_SUFFIX}"
+        unnamed = tmp_path / f".g.npz.abc123{TEMP_SUFFIX}"
+        for path in (live, gone, other_host, old, unnamed):
+            path.write_bytes(b"half")
+        os.utime(old, (time.time() - 7200, time.time() - 7200))
+        assert remove_stale_temps(tmp_path) == 2
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, other_host, unnamed))
+        assert not is_stale(live) and is_stale(unnamed, now=time.time() + 3601)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_cleanup_in_a_loop_never_takes_a_live_writers_temp(tmp_path: Path) -> None:
+    stop = threading.Event()
+    removed: list[int] = []
+
+    def clean() -> None:
+        while not stop.is_set():
+            removed.append(remove_stale_temps(tmp_path))
+
+    cleaner = threading.Thread(target=clean)
+    cleaner.start()
+    try:
+        for i in range(300):
+            with atomic_path(tmp_path / f"g{i % 7}.npz") as tmp:
+                tmp.write_bytes(b"x" * 10_000)
+    finally:
+        stop.set()
+        cleaner.join()
+    assert sum(removed) == 0 and len(removed) > 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"g{i}.npz" for i in range(7)]
+
+
+def test_two_concurrent_updates_both_succeed(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_s=SLOW_UPDATE.replace("range(4)", "range(8)"))
+    command = [sys.executable, "-m", "pytest", "--xai-update", "-p", "no:randomly", "-p", "no:xdist", "-q"]
+    runs = [xai_pytester.popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
+    for run, out in zip(runs, outputs):
+        assert run.returncode == 0, out
+        assert "write failed" not in out
+    assert len(_goldens(xai_pytester.path)) == 8
+    assert not list(xai_pytester.path.rglob(f"*{TEMP_SUFFIX}"))
+
+
+def test_collect_only_and_ci_runs_never_clean_temps(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_s=SLOW_UPDATE)
+    snap = xai_pytester.path / "__xai_snapshots__" / "test_s"
+    snap.mkdir(parents=True)
+    debris = snap / f".test_g[0].npz.00000000-1-abc{TEMP_SUFFIX}"
+    debris.write_bytes(b"half")
+    os.utime(debris, (time.time() - 7200, time.time() - 7200))  # stale by age
+    xai_pytester.runpytest("--collect-only", "--xai-update")
+    xai_pytester.runpytest("--xai-ci", "--xai-update", "-k", "nothing")
+    assert debris.exists()
+    xai_pytester.runpytest("--xai-update", "-k", "nothing")  # a run that may write cleans it
+    assert not debris.exists()
+
+
+# -- golden folders -----------------------------------------------------------------------------
+def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
+    for sub in ("a", "b"):
+        (xai_pytester.path / sub).mkdir()
+        (xai_pytester.path / sub / "test_x.py").write_text("def test_one():\n    pass\n")
+    result = xai_pytester.runpytest("--import-mode=importlib")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*a/test_x.py and b/test_x.py keep their goldens in one folder, snaps/test_x*rename one of the "
+        "test files, or set xai_snapshot_dir to a folder beside each test file*"
+    ])
+    xai_pytester.makeini("[pytest]\n")  # the default folder is beside each file: no collision
+    xai_pytester.runpytest("--import-mode=importlib").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("/tmp/goldens", "*xai_snapshot_dir='/tmp/goldens' is absolute*relative to each test file's folder*"),
+    (".", "*xai_snapshot_dir='.' is not a folder name*"),
+])
+def test_bad_snapshot_dir_is_a_usage_error(xai_pytester: pytest.Pytester, value: str, message: str) -> None:
+    xai_pytester.makeini(f"[pytest]\nxai_snapshot_dir = {value}\n")
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = xai_pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+# -- file modes ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_get_the_mode_the_umask_implies(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "g.npz") as tmp:
+            tmp.write_bytes(b"golden")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "g.npz").stat().st_mode & 0o777 == mode
+    (tmp_path / "g.npz").chmod(0o640)  # a rewrite keeps the mode the user chose
+    with atomic_path(tmp_path / "g.npz") as tmp:
+        tmp.write_bytes(b"again")
+    assert (tmp_path / "g.npz").stat().st_mode & 0o777 == 0o640
+
+
+def test_goldens_previews_and_reports_follow_the_umask(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
+    old = os.umask(0o022)
+    try:
+        xai_pytester.runpytest("--xai-update", "--xai-report=out/r.json").assert_outcomes(passed=2)
+    finally:
+        os.umask(old)
+    written = [*(xai_pytester.path / "__xai_snapshots__").rglob("*.*"), xai_pytester.path / "out/r.json"]
+    assert len(written) == 5
+    assert {p.name: p.stat().st_mode & 0o777 for p in written} == {p.name: 0o644 for p in written}
+
+
+# -- report path --------------------------------------------------------------------------------
+def test_an_unusable_report_path_stops_the_run_at_start(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    (xai_pytester.path / "taken.html").mkdir()
+    (xai_pytester.path / "afile").write_text("")
+    for path, message in [
+        ("taken.html", "*--xai-report='taken.html' is an existing directory*"),
+        ("afile/r.html", "*--xai-report='afile/r.html': its folder cannot be created*"),
+        ("r.txt", "*--xai-report='r.txt' must end in .html or .json*"),
+    ]:
+        result = xai_pytester.runpytest(f"--xai-report={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])
+        assert "passed" not in result.stdout.str()  # stopped before running anything
+    xai_pytester.runpytest("--xai-report=new/sub/r.html").assert_outcomes(passed=1)
+    assert (xai_pytester.path / "new/sub/r.html").is_file()  # a missing folder is created
