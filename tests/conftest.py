@@ -33,8 +33,10 @@ def _warm_imports() -> None:
         exp = explain(model, image, method=method, samples=20, n_segments=8, baseline="blur")
         exp.overlay()
         metrics.spearman(exp, exp)
+        metrics.evidence_shift(exp, exp)
         metrics.relevance_mass(exp, Region.polygon([(0, 0), (8, 0), (0, 8)]))
-    exp.boundaries() if exp.weights is not None else None
+        if exp.weights is not None:
+            exp.boundaries()
     import scipy.stats  # noqa: F401
     import skimage.segmentation  # noqa: F401
     import torchvision  # noqa: F401  (the torchvision model spec imports it)

@@ -53,7 +53,11 @@ def test_save_load_roundtrip_without_pickle(tmp_path: Path, shapes_clf, shapes_i
     assert np.array_equal(back.segments, exp.segments)
     assert (back.target, back.target_name, back.method, back.seed, back.samples) == (
         exp.target, exp.target_name, exp.method, exp.seed, exp.samples)
-    assert back.params == {**exp.params, "baseline": exp.params["baseline"]} and back.meta == exp.meta
+    assert back.params == exp.params and back.meta == exp.meta
+    assert (back.params["samples"], back.params["method"], back.params["baseline"]) == (100, "lime", "mean")
+    # params survive the JSON header exactly, lists included; tuples come back as lists
+    rgb = explain(shapes_clf, shapes_image, samples=50, baseline=(0.1, 0.2, 0.3))
+    assert Explanation.load(rgb.save(tmp_path / "rgb.npz")).params["baseline"] == [0.1, 0.2, 0.3]
     assert np.abs(back.image - exp.image).max() <= 0.5 / 255 + 1e-6
     with pytest.raises(ValueError, match=r"must end in \.npz"):
         exp.save(tmp_path / "e.png")

@@ -40,7 +40,7 @@ def _no_marker():  # type: ignore[no-untyped-def]
 def test_golden_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
     np.savez(path, header=np.array([Exploit()], dtype=object), heatmap=np.zeros((8, 8)))
-    with pytest.raises(SnapshotError, match=r"corrupt, truncated or not an \.npz"):
+    with pytest.raises(SnapshotError, match=r"member 'header' is object \(1,\), which a golden cannot hold"):
         Explanation.load(path)
 
 
@@ -89,19 +89,11 @@ def test_sigkill_mid_write_leaves_the_old_golden_intact(tmp_path: Path) -> None:
         # the writer's i-th file holds heat * i and seed i; the old one holds ones and seed 0
         expected = heat if loaded.seed == 0 else written * loaded.seed
         assert np.array_equal(loaded.heatmap, expected), f"torn or mixed file (seed {loaded.seed})"
-    # a killed writer can leave a temp file beside the target (never a torn target); the next
-    # session removes them
+    # a killed writer can leave a temp file beside the target (never a torn target); its owner
+    # is gone, so it is provably stale and removed (runs that may write do this at the end:
+    # tests/test_plugin_reliability.py)
     remove_stale_temps(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["golden.npz"]
-
-
-def test_stale_temp_files_are_cleaned_by_the_next_run(pytester: pytest.Pytester) -> None:
-    snap = pytester.path / "__xai_snapshots__" / "test_a"
-    snap.mkdir(parents=True)
-    (snap / ".test_x.npz.abc123.xai-tmp").write_bytes(b"half")
-    pytester.makepyfile(test_a="def test_x():\n    pass\n")
-    pytester.runpytest().assert_outcomes(passed=1)
-    assert list(snap.iterdir()) == []
 
 
 class OomAbove(torch.nn.Module):
@@ -197,6 +189,6 @@ def test_engine_and_metrics_fail_only_with_documented_errors(
             continue
         assert 0 <= float(value) <= 1
     # an explanation agrees perfectly with itself, whatever the input (constant maps included)
-    assert metrics.spearman(exp, exp) == 1.0
+    assert metrics.spearman(exp, exp) == pytest.approx(1.0, abs=1e-12)
     assert metrics.top_k_iou(exp, exp) == 1.0
     assert metrics.evidence_shift(exp, exp) == pytest.approx(0.0, abs=1e-12)
