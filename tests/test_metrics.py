@@ -111,3 +111,62 @@ def test_region_algebra_and_errors():
         Region.box(2, 2, 2, 3)
     with pytest.raises(RegionError, match="3×3 mask"):
         Region.mask(np.ones((3, 3), dtype=bool)).to_mask(4, 4)
+
+
+def test_relevance_ratio_is_mass_over_area_share():
+    # LEFT covers half the 4×4 image and holds 10/12 of the positive mass
+    assert metrics.relevance_ratio(exp_of(HEAT), LEFT) == pytest.approx((10 / 12) / 0.5)
+    # a uniform heatmap has ratio 1 for any region, large or small
+    uniform = exp_of(np.ones((4, 4)))
+    for region in (LEFT, Region.box(0, 0, 1, 1), ~Region.box(0, 0, 1, 1)):
+        assert metrics.relevance_ratio(uniform, region) == pytest.approx(1.0)
+
+
+def test_agreement_and_absolute_spearman():
+    a = exp_of(HEAT)
+    found = metrics.agreement(a, exp_of(HEAT * 3))
+    assert (found.spearman, found.top_k_iou) == (pytest.approx(1.0), 1.0)
+    flipped = metrics.agreement(a, exp_of(-HEAT))
+    assert flipped.spearman == pytest.approx(-1.0) and flipped.top_k_iou < 1
+    # ranking |attribution|: a sign flip changes nothing
+    assert metrics.spearman(a, exp_of(-HEAT), absolute=True) == pytest.approx(1.0)
+
+
+def test_nan_heatmaps_give_nan_never_a_passing_number():
+    nan = exp_of(np.where(HEAT > 0, np.nan, HEAT))
+    for value in (
+        metrics.relevance_mass(nan, LEFT), metrics.relevance_ratio(nan, LEFT), metrics.relevance_rank(nan, LEFT),
+        metrics.top_k_intersection(nan, LEFT, 3), metrics.spearman(nan, exp_of(HEAT)),
+        metrics.top_k_iou(nan, exp_of(HEAT)), metrics.cosine(nan, exp_of(HEAT)),
+        metrics.evidence_shift(nan, exp_of(HEAT)), metrics.gained_cells(exp_of(HEAT), nan)[1],
+    ):
+        assert value != value
+    assert metrics.pointing_game(nan, LEFT) is False
+    assert metrics.mass_centre(nan) is None
+
+
+def test_evidence_shift_known_answers():
+    def dot(y: int, x: int, shape: tuple[int, int] = (32, 32)) -> Explanation:
+        heat = np.zeros(shape)
+        heat[y, x] = 1.0
+        return exp_of(heat)
+
+    # 32 px, grid 16: 2-px cells; pixel (1, 1) lies in cell (0, 0) centred at (1, 1), pixel
+    # (31, 31) in cell (15, 15) centred at (31, 31): 30·√2 over the 32·√2 diagonal
+    assert metrics.evidence_shift(dot(1, 1), dot(31, 31)) == pytest.approx(30 / 32)
+    assert metrics.evidence_shift(dot(1, 1), dot(1, 1)) == 0.0
+    # half the mass moves 8 cells (16 px) to the right: EMD = 0.5 · 16 / diagonal
+    half = exp_of(np.where(np.isin(np.arange(32 * 32).reshape(32, 32), [33, 33 + 16]), 1.0, 0.0))
+    assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(0.5 * 16 / np.hypot(32, 32))
+    assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(metrics.evidence_shift(half, dot(1, 1)))
+    # no positive evidence on one side: as far as it gets; on neither: nowhere
+    assert metrics.evidence_shift(dot(1, 1), exp_of(-np.ones((32, 32)))) == 1.0
+    assert metrics.evidence_shift(exp_of(np.zeros((32, 32))), exp_of(-np.ones((32, 32)))) == 0.0
+
+
+def test_mass_centre_known_answer():
+    heat = np.zeros((4, 8))
+    heat[0, 0] = 1.0  # pixel centre (0.5, 0.5)
+    heat[3, 7] = 3.0  # pixel centre (7.5, 3.5)
+    assert metrics.mass_centre(exp_of(heat)) == pytest.approx(((0.5 + 3 * 7.5) / 4, (0.5 + 3 * 3.5) / 4))
+    assert metrics.mass_centre(exp_of(-np.ones((4, 8)))) is None

@@ -1,0 +1,77 @@
+"""Assertion helpers on hand-made explanations: focus by mass or by mass over area, avoidance,
+agreement; a NaN measure fails every bound; each check is recorded with its value and bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_xai import (
+    Explanation,
+    Region,
+    assert_attribution_avoids,
+    assert_attribution_focus,
+    assert_explanations_agree,
+)
+from pytest_xai.errors import XaiValueError
+
+
+def exp_of(heatmap: np.ndarray) -> Explanation:
+    return Explanation(np.asarray(heatmap, np.float32), None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
+
+
+HALF = Region.box(0, 0, 8, 16, name="half")  # the left half of a 16×16 image
+CORNER = Region.box(0, 0, 4, 4, name="corner")  # 1/16 of it
+
+
+def test_min_ratio_rejects_a_uniform_heatmap_that_min_mass_accepts() -> None:
+    uniform = exp_of(np.ones((16, 16)))
+    assert_attribution_focus(uniform, HALF, min_mass=0.5)  # a meaningless pass: mass 0.5
+    with pytest.raises(AssertionError) as info:
+        assert_attribution_focus(uniform, HALF, min_ratio=1.5)
+    assert "relevance ratio 1.000 (mass 0.500 / area share 0.500) < min_ratio 1.500" in str(info.value)
+    assert "which covers 50.0% of the image" in str(info.value)
+
+
+def test_min_ratio_means_the_same_for_small_and_large_regions() -> None:
+    heat = np.ones((16, 16))
+    heat[:4, :4] = 5.0  # the corner holds 80 / 320 = 1/4 of the mass on 1/16 of the area: ratio 4
+    assert_attribution_focus(exp_of(heat), CORNER, min_ratio=3.9)
+    with pytest.raises(AssertionError, match=r"relevance ratio 4\.000"):
+        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=4.1)
+    # the default min_mass=0.5 is not applied when only min_ratio is given; both apply when both are
+    with pytest.raises(AssertionError, match=r"relevance mass 0.250 < min_mass 0.500"):
+        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=3.9, min_mass=0.5)
+    with pytest.raises(XaiValueError, match=r"min_ratio=17 must be a number in \[0, 16\]"):
+        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=17)
+
+
+def test_nan_fails_every_assertion() -> None:
+    nan = exp_of(np.full((16, 16), np.nan))
+    with pytest.raises(AssertionError, match="relevance mass nan \\(not a number"):
+        assert_attribution_focus(nan, HALF, min_mass=0.0)
+    with pytest.raises(AssertionError, match="relevance ratio nan"):
+        assert_attribution_focus(nan, HALF, min_ratio=0.0)
+    with pytest.raises(AssertionError, match=r"relevance mass nan .* fails max_mass 1\.000"):
+        assert_attribution_avoids(nan, HALF, max_mass=1.0)
+    with pytest.raises(AssertionError, match="Spearman nan"):
+        assert_explanations_agree(nan, exp_of(np.ones((16, 16))), min_spearman=-1.0)
+
+
+def test_checks_are_recorded_json_safe(tmp_path: object) -> None:
+    import json
+
+    from pytest_xai import _record
+
+    record = _record.TestRecord("t", tmp_path)  # type: ignore[arg-type]
+    heat = np.ones((16, 16))
+    heat[:4, :4] = 5.0
+    with _record.recording(record):
+        assert_attribution_focus(exp_of(heat), CORNER, min_mass=0.2, min_ratio=3.0)
+        with pytest.raises(AssertionError):
+            assert_attribution_avoids(exp_of(np.full((16, 16), np.nan)), CORNER)
+    focus_mass, focus_ratio, avoid = record.checks
+    assert (focus_mass["metric"], focus_mass["value"], focus_mass["bound"]) == ("relevance_mass", 0.25, 0.2)
+    assert (focus_ratio["metric"], focus_ratio["value"], focus_ratio["passed"]) == ("relevance_ratio", 4.0, True)
+    assert (avoid["value"], avoid["passed"], avoid["picture"] is not None) == (None, False, True)
+    json.dumps(record.checks, allow_nan=False)
