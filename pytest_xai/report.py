@@ -447,7 +447,7 @@ def _test_section(i: int, test: dict[str, Any], images: dict[str, Any], pictures
     failed_checks = [c for c in test.get("checks", []) if not c.get("passed")]
     drawn: set[Any] = set()
     for check in failed_checks:
-        parts.append(f"<p class='verdict bad'>{_esc(check.get('kind'))}: {_esc(check_words(check))}</p>")
+        parts.append(f"<p class='verdict bad'>FAIL {_esc(check.get('kind'))}: {_esc(check_words(check))}</p>")
         picture = (check.get("picture"), check.get("image"), check.get("method"), check.get("region"))
         if picture not in drawn:  # two bounds of one check (Spearman, IoU) share a picture
             drawn.add(picture)
