@@ -43,17 +43,6 @@ class ImageFactory:
         return load_test_image(path, size)
 
 
-def _as_images(images: Any) -> tuple[list[np.ndarray], bool]:
-    """pytest_xai's one input normaliser (what ``explain`` accepts)."""
-    from pytest_xai import images as images_module
-
-    if hasattr(images_module, "as_images"):
-        return images_module.as_images(images, "images")  # type: ignore[no-any-return, unused-ignore]
-    from pytest_xai.explainer import _as_images as legacy  # until images.as_images lands
-
-    return legacy(images)
-
-
 class ExplainFixture:
     """``explain(images, *, classifier=None, **kwargs)``: ``pytest_xai.explain`` with the model
     under test, cached.
@@ -95,10 +84,11 @@ class ExplainFixture:
 
     def __call__(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
         from pytest_xai.classifier import as_classifier
+        from pytest_xai.images import as_images
 
         clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
-        arrays, single = _as_images(images)
+        arrays, single = as_images(images, "images")
         originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(arrays)
         per_image = self._per_image_params(params, len(arrays))
         keys = [self._keys(clf, array, p) for array, p in zip(arrays, per_image)]

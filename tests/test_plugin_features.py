@@ -59,21 +59,37 @@ def test_html_and_json_reports(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_h=HELPERS)
     xai_pytester.runpytest("--xai-report=out.html").assert_outcomes(failed=3, passed=1)
     page = (xai_pytester.path / "out.html").read_text()
-    assert page.count('src="data:image/png;base64,') >= 8  # self-contained pictures
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
     # failures first
     assert page.index("test_h.py::test_agree") < page.index("test_h.py::test_passes")
-    assert "confidence" in page and "FAIL" in page and "pass" in page
     xai_pytester.runpytest("--xai-report=out.json").assert_outcomes(failed=3, passed=1)
     data = json.loads((xai_pytester.path / "out.json").read_text())
+    # self-contained: every overlay of the (deterministic) run is inline in the page
+    overlays = {e["overlay"] for t in data["tests"] for e in t["explanations"]}
+    assert len(overlays) == 2  # lime and gradient_shap of the one image
+    assert all(f"data:image/png;base64,{b64}" in page for b64 in overlays)
     by_test = {t["nodeid"].split("::")[1]: t for t in data["tests"]}
     assert by_test["test_focus"]["outcome"] == "failed" and by_test["test_passes"]["outcome"] == "passed"
     (check,) = by_test["test_focus"]["checks"]
     assert check["metric"] == "relevance_mass" and check["bound"] == 0.5 and check["passed"] is False
     assert check["region"] == "corner" and check["method"] == "lime"
-    assert by_test["test_agree"]["images"]  # the image and its method agreement are recorded
-    (agreement,) = next(iter(by_test["test_agree"]["images"].values()))["agreement"].values()
-    assert -1 <= agreement["spearman"] <= 1
+    # the image and its method agreement are recorded: the values metrics gives for the same
+    # two explanations, recomputed here
+    (image,) = by_test["test_agree"]["images"].values()
+    assert list(image["agreement"]) == ["gradient_shap vs lime"]
+    from example_project import models
+    from example_project.data import make_shape
+    from pytest_xai import explain, metrics
+
+    circle = make_shape(np.random.default_rng(1), 0, tag=None).image
+    clf = models.clean(device="cpu")
+    lime, gshap = (explain(clf, circle, samples=200, method=m) for m in ("lime", "gradient_shap"))
+    recorded = image["agreement"]["gradient_shap vs lime"]
+    assert recorded["spearman"] == pytest.approx(metrics.spearman(gshap, lime), abs=1e-4)
+    assert recorded["top_k_iou"] == pytest.approx(metrics.top_k_iou(gshap, lime, 0.2), abs=1e-4)
+    (exp,) = (e for e in by_test["test_agree"]["explanations"] if e["method"] == "lime")
+    assert (exp["target"], exp["samples"]) == ("circle", 200)
+    assert exp["probability"] == pytest.approx(lime.probability, abs=1e-6)
 
 
 def test_cache_hits_and_time_in_summary(xai_pytester: pytest.Pytester) -> None:
@@ -88,6 +104,59 @@ def test_same(explain, shape_image, i):
     result = xai_pytester.runpytest()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*= xai =*", "explanations: 1 computed, 2 from cache, * s explaining"])
+
+
+def test_explain_fixture_takes_what_explain_takes(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_in="""
+import numpy as np
+import pytest
+import torch
+import pytest_xai
+
+@pytest.mark.xai(samples=60)
+def test_inputs(explain, xai_model, shape_image):
+    def same(a, b):
+        assert a.target == b.target and np.array_equal(a.heatmap, b.heatmap)
+
+    as_uint8 = np.round(shape_image * 255).astype(np.uint8)
+    reference = pytest_xai.explain(xai_model, as_uint8, samples=60)
+    same(explain(as_uint8), reference)
+    same(explain(torch.from_numpy(as_uint8).permute(2, 0, 1)), reference)  # uint8 (3, H, W)
+    batch = np.stack([shape_image, shape_image[::-1].copy()])
+    got = explain(batch)  # a 4-D batch gives a list, like explain
+    assert isinstance(got, list) and len(got) == 2
+    for a, b in zip(got, pytest_xai.explain(xai_model, batch, samples=60)):
+        same(a, b)
+    tensor_batch = torch.from_numpy(batch).permute(0, 3, 1, 2)
+    for a, b in zip(explain(tensor_batch), got):
+        same(a, b)
+    per_image = explain([shape_image, batch[1]], target=[1, 2])
+    assert [e.target for e in per_image] == [1, 2]
+""")
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
+def test_explain_fixture_never_shares_between_closures(xai_pytester: pytest.Pytester) -> None:
+    # Two models built by one factory share a __qualname__; only their closure differs.
+    xai_pytester.makepyfile(test_cl="""
+import torch
+from pytest_xai import Classifier
+
+def make(k):
+    def model(x):
+        out = torch.zeros(len(x), 3)
+        out[:, k] = 1.0 + x.mean(dim=(1, 2, 3))
+        return out
+    return model
+
+def test_closures(explain, shape_image):
+    a = explain(shape_image, classifier=Classifier(make(0), device="cpu"), samples=30)
+    b = explain(shape_image, classifier=Classifier(make(1), device="cpu"), samples=30)
+    assert (a.target, b.target) == (0, 1)
+""")
+    xai_pytester.runpytest().assert_outcomes(passed=1)
+    xai_pytester.runpytest().assert_outcomes(passed=1)  # and not through the disk cache either
 
 
 def test_marker_option_and_ini_precedence(xai_pytester: pytest.Pytester) -> None:
@@ -153,7 +222,7 @@ def test_missing(xai_image):
     result = xai_pytester.runpytest()
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
-        "*bad.regions.json: region 'tag' (x0, y0, x1, y1)=(0, 0, 99, 10) lies outside the 64×64 image*",
+        "*bad.regions.json: region 'tag'*(x0, y0, x1, y1)=(0, 0, 99, 10) lies outside the 64×64 image*",
         "*xai_image('nope.png'): no file *nope.png; put the image there or set ini xai_images_dir*",
     ])
 
@@ -166,14 +235,14 @@ def test_junit_xml_gets_metrics(xai_pytester: pytest.Pytester) -> None:
     assert 'name="xai_agree_spearman"' in xml
 
 
-def test_help_group_and_no_torch_without_explanations(pytester: pytest.Pytester) -> None:
+def test_help_group_and_nothing_heavy_without_explanations(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["xai: explanation regression testing (pytest_xai):", "*--xai-update*"])
     pytester.makepyfile(test_plain="""
 import sys
 
 def test_plain():
-    assert "torch" not in sys.modules
+    assert [m for m in ("numpy", "PIL", "torch", "matplotlib") if m in sys.modules] == []
 """)
     pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=1)
 
@@ -215,7 +284,8 @@ def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> Non
     from pytest_xai import Explanation
 
     xai_pytester.makepyfile(test_x=XDIST)
-    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update", "--xai-report=r.json")
+    # no persistent cache: the serial run below must compute what the workers computed
+    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update", "--xai-report=r.json", "--xai-cache=off")
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*0 passed, 0 failed, 12 written, 0 updated, 0 unused*"])
     snap = xai_pytester.path / "__xai_snapshots__/test_x"
@@ -226,7 +296,7 @@ def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> Non
     # the same goldens as a serial run
     for p in snap.iterdir():
         p.unlink()
-    xai_pytester.runpytest_subprocess("-p", "no:xdist", "--xai-update").assert_outcomes(passed=6)
+    xai_pytester.runpytest_subprocess("-p", "no:xdist", "--xai-update", "--xai-cache=off").assert_outcomes(passed=6)
     serial = {p.name: Explanation.load(p).heatmap for p in snap.glob("*.npz")}
     assert serial.keys() == parallel.keys()
     for name in serial:
