@@ -268,8 +268,9 @@ def gained_cells(
     golden: Explanation, new: Explanation, grid: int = EVIDENCE_GRID
 ) -> tuple[np.ndarray, float]:
     """Where evidence appeared: the pixel mask of grid cells where the golden held almost none
-    of its positive mass (below ``GAINED_CELL_FRACTION`` of its fullest cell) but the new
-    explanation holds some, and the share of the new positive mass lying in such cells.
+    of its positive mass and the new explanation holds a real part of its own ("almost none":
+    below ``GAINED_CELL_FRACTION`` of the fullest cell, on each side), and the share of the new
+    positive mass lying in those cells. Identical explanations gain nothing.
 
     A golden without positive evidence had almost none everywhere. NaN share on NaN heatmaps.
     """
@@ -279,12 +280,8 @@ def gained_cells(
         return np.zeros((height, width), dtype=bool), NAN
     mass_a, cell = evidence_grid(a, grid)
     mass_b, _ = evidence_grid(b, grid)
-    empty = (
-        mass_a < GAINED_CELL_FRACTION * mass_a.max()
-        if mass_a.max() > 0
-        else np.ones_like(mass_a, bool)
-    )
-    gained = empty & (mass_b > 0)
+    gained = (mass_a < GAINED_CELL_FRACTION * mass_a.max()) | (mass_a.max() == 0)
+    gained &= (mass_b >= GAINED_CELL_FRACTION * mass_b.max()) & (mass_b > 0)
     pixels = np.kron(gained, np.ones((cell, cell), dtype=bool))[:height, :width]
     return pixels, float(mass_b[gained].sum())
 

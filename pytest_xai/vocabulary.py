@@ -104,8 +104,8 @@ DEFAULT_MAX_SHIFT = 0.12
 # the shortcut model at most 0.44 and 0.46.
 DEFAULT_MIN_SPEARMAN = 0.7
 DEFAULT_MIN_TOP_K_IOU = 0.55
-# A grid cell where the golden's positive mass is below this share of its fullest cell held
-# "almost none": new mass landing there is evidence that appeared somewhere new.
+# A grid cell holding less than this share of its map's fullest cell holds "almost none". A cell
+# where the golden had almost none and the new map has more gained evidence (release mode).
 GAINED_CELL_FRACTION = 0.01
 # Sanity check (cascading randomisation): Spearman of |attribution| between the trained and
 # the randomised model above this means the method does not depend on the model.

@@ -243,3 +243,27 @@ def test_corrupt_golden_fails_clearly(xai_pytester: pytest.Pytester) -> None:
     result = xai_pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*golden __xai_snapshots__/test_g/test_circle.npz cannot be used*corrupt, truncated*"])
+
+
+def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) -> None:
+    import json
+
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    xai_pytester.runpytest("--xai-model", "example_project.models:shortcut", "--xai-report=r.json")
+    report = json.loads((xai_pytester.path / "r.json").read_text(), parse_constant=lambda c: 1 / 0)
+    (verdict,) = report["tests"][0]["goldens"]
+    assert {k: verdict[k] for k in ("path", "name", "state", "reason", "mode")} == {
+        "path": str(xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"),
+        "name": "__xai_snapshots__/test_g/test_circle.npz", "state": "failed", "reason": "drift", "mode": "release"}
+    assert verdict["bounds"] == {"max_evidence_shift": 0.12}
+    assert verdict["measures"]["evidence_shift"] > 0.12 and 0 <= verdict["measures"]["new_mass"] <= 1
+    assert verdict["message"].startswith("explanation drifted from golden")
+    assert sorted(verdict["pictures"]) == ["actual", "difference", "expected"]
+    assert all(verdict[k] for k in ("expected_png", "actual_png", "diff_png"))
+    # a pass records its measures too, and the JUnit properties carry them
+    xai_pytester.runpytest("--xai-report=r.json", "--junitxml=j.xml").assert_outcomes(passed=1)
+    (verdict,) = json.loads((xai_pytester.path / "r.json").read_text())["tests"][0]["goldens"]
+    assert (verdict["state"], verdict["reason"], verdict["measures"]) == (
+        "passed", None, {"evidence_shift": 0.0, "new_mass": 0.0})
+    assert 'name="xai_golden_evidence_shift" value="0.0"' in (xai_pytester.path / "j.xml").read_text()
