@@ -1,0 +1,174 @@
+"""The persistent explanation cache: keys, modes, corruption, eviction, xdist, through real runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_xai import Explanation
+from pytest_xai.cache import ExplanationCache, explanation_key
+
+THREE = """
+import pytest
+
+@pytest.mark.xai(samples=60)
+@pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
+def test_m(explain, xai_snapshot, shape_image, method):
+    xai_snapshot.assert_match(explain(shape_image, method=method))
+"""
+
+
+def _entries(root: Path) -> list[Path]:
+    return sorted((root / ".pytest_cache/d/xai-explanations").glob("*/*.npz"))
+
+
+def test_a_second_run_reads_every_explanation_from_disk(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c=THREE)
+    result = xai_pytester.runpytest("--xai-update", "--xai-report=r1.json")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["explanations: 3 computed, 0 from cache, 0 from disk cache, * s explaining"])
+    assert len(_entries(xai_pytester.path)) == 3
+    result = xai_pytester.runpytest("--xai-report=r2.json")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["explanations: 0 computed, 0 from cache, 3 from disk cache, 0.0 s explaining",
+                                 "goldens: 3 passed, *"])
+    first, second = (json.loads((xai_pytester.path / f"r{i}.json").read_text()) for i in (1, 2))
+    assert (first["totals"]["computed"], first["totals"]["disk"]) == (3, 0)
+    assert (second["totals"]["computed"], second["totals"]["disk"]) == (0, 3)
+    assert set(second["totals"]) == {"computed", "cached", "disk", "seconds"}
+    # what the disk gave is what was computed: the recorded overlays are the same pictures
+    overlays = [sorted(e["overlay"] for t in run["tests"] for e in t["explanations"]) for run in (first, second)]
+    assert overlays[0] == overlays[1]
+
+
+def test_cache_modes_and_ci(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    xai_pytester.makepyfile(test_c=THREE.replace(
+        "xai_snapshot.assert_match(explain(shape_image, method=method))", "explain(shape_image, method=method)"))
+    xai_pytester.runpytest("--xai-cache=off").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    assert _entries(xai_pytester.path) == []
+    xai_pytester.runpytest("--xai-cache=read").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    assert _entries(xai_pytester.path) == []
+    monkeypatch.setenv("CI", "true")  # CI reads, never grows the cache
+    xai_pytester.runpytest().stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    assert _entries(xai_pytester.path) == []
+    monkeypatch.delenv("CI")
+    xai_pytester.runpytest("--xai-cache=write").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    assert len(_entries(xai_pytester.path)) == 3
+    xai_pytester.runpytest("--xai-cache=write").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    monkeypatch.setenv("CI", "true")
+    xai_pytester.runpytest().stdout.fnmatch_lines(["explanations: 0 computed, 0 from cache, 3 from disk*"])
+    monkeypatch.delenv("CI")
+    xai_pytester.runpytest("--cache-clear").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    xai_pytester.runpytest().stdout.fnmatch_lines(["explanations: 0 computed, 0 from cache, 3 from disk*"])
+    xai_pytester.runpytest("-p", "no:cacheprovider").stdout.fnmatch_lines(["explanations: 3 computed, *"])
+
+
+def test_corrupt_entries_are_ignored_and_replaced(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c=THREE)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=3)
+    entries = _entries(xai_pytester.path)
+    entries[0].write_bytes(b"not a zip")
+    entries[1].write_bytes(entries[1].read_bytes()[:200])  # truncated
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["explanations: 2 computed, 0 from cache, 1 from disk cache*"])
+    assert _entries(xai_pytester.path) == entries
+    for entry in entries:
+        Explanation.load(entry)  # whole again
+
+
+OPAQUE = """
+import torch
+from pytest_xai import Classifier
+
+class Model:  # a callable object: its state cannot be fingerprinted
+    def __call__(self, x):
+        return torch.stack([x.mean(dim=(1, 2, 3)), -x.mean(dim=(1, 2, 3))], dim=1)
+
+def test_opaque(explain, shape_image):
+    clf = Classifier(Model(), device="cpu")
+    assert clf.cache_key is None
+    explain(shape_image, classifier=clf, samples=30)
+    explain(shape_image, classifier=clf, samples=30)  # the same object: memoised
+"""
+
+
+def test_a_classifier_without_an_exact_key_is_never_persisted(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_o=OPAQUE)
+    for _ in range(2):
+        result = xai_pytester.runpytest()
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["explanations: 1 computed, 1 from cache, 0 from disk cache*"])
+    assert _entries(xai_pytester.path) == []
+
+
+def test_xdist_workers_share_the_cache(xai_pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    xai_pytester.makepyfile(test_c=THREE.replace('["lime", "kernel_shap", "gradient_shap"]',
+                                                 '["lime", "kernel_shap", "gradient_shap"] * 2'))
+    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update=missing")
+    result.assert_outcomes(passed=6)
+    assert len(_entries(xai_pytester.path)) == 3
+    assert not list(xai_pytester.path.rglob(".*.xai-tmp"))
+    result = xai_pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["explanations: 0 computed, * from disk cache*"])
+
+
+# -- unit: keys and eviction --------------------------------------------------------------------
+def test_the_key_covers_classifier_image_and_every_parameter() -> None:
+    image = np.zeros((8, 8, 3), np.float32)
+    params = {"method": "lime", "samples": 10, "baseline": (0.5, 0.5, 0.5)}
+    key = explanation_key("model-a", "cpu", image, params)
+    assert key == explanation_key("model-a", "cpu", image.copy(), {**params})
+    assert key == explanation_key("model-a", "cpu", image, {**params, "samples": np.int64(10)})
+    other = image.copy()
+    other[0, 0, 0] = 1e-7
+    variants = [
+        explanation_key("model-b", "cpu", image, params),
+        explanation_key("model-a", "cuda", image, params),
+        explanation_key("model-a", "cpu", other, params),
+        explanation_key("model-a", "cpu", image.astype(np.float64), params),
+        explanation_key("model-a", "cpu", image.reshape(4, 16, 3), params),
+        explanation_key("model-a", "cpu", image, {**params, "samples": 11}),
+        explanation_key("model-a", "cpu", image, {**params, "baseline": [0.5, 0.5, 0.5]}),
+        explanation_key("model-a", "cpu", image, {**params, "segments": np.zeros((8, 8), np.int64)}),
+        explanation_key("model-a", "cpu", image, {**params, "segments": np.ones((8, 8), np.int64)}),
+    ]
+    assert len({key, *variants}) == len(variants) + 1
+
+
+def _explanation(value: float) -> Explanation:
+    heat = np.full((16, 16), value, np.float32)
+    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+
+
+def test_least_recently_used_entries_are_evicted_first(tmp_path: Path) -> None:
+    cache = ExplanationCache(lambda: tmp_path, read=True, write=True, max_bytes=10**9)
+    for i, key in enumerate(["a" * 64, "b" * 64, "c" * 64]):
+        cache.put(key, _explanation(i))
+        os.utime(cache.path(key), (time.time() - 100 + i, time.time() - 100 + i))  # a is oldest
+    size = cache.path("a" * 64).stat().st_size
+    got = cache.get("a" * 64)  # reading a makes b the least recently used
+    assert got is not None and got.heatmap[0, 0] == 0.0
+    cache.max_bytes = 2 * size + size // 2
+    assert cache.evict() == 1
+    assert [cache.get(k) is not None for k in ("a" * 64, "b" * 64, "c" * 64)] == [True, False, True]
+    cache.max_bytes = 0
+    assert cache.evict() == 2 and not list(tmp_path.rglob("*.npz"))
+
+
+def test_cache_size_cap_is_applied_at_session_end(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c=THREE)
+    xai_pytester.makeini("[pytest]\nxai_cache_max_mb = 0.000001\n")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=3)
+    assert _entries(xai_pytester.path) == []
+    xai_pytester.makeini("[pytest]\nxai_cache_max_mb = lots\n")
+    result = xai_pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*xai_cache_max_mb='lots' is not a number*"])
