@@ -478,17 +478,27 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
 
 
 def _check_picture(check: dict[str, Any], test: dict[str, Any], pictures: Pictures) -> str:
-    """The failed check's own picture (the region outlined), else the test's overlay of that
-    image and method (its named regions outlined)."""
+    """The picture of a failed check, its region outlined.
+
+    The test's recorded overlay of that image and method when the region is one of the image's
+    named regions (outlined there, and drawn like the Images section, pixel-level maps
+    smoothed); else the picture the assertion wrote (an ad-hoc region outlined, or both
+    explanations side by side for an agreement check).
+    """
     caption = f"{check.get('method')}" + (f" | {check['other_method']}" if check.get("other_method") else "")
-    if check.get("region") is not None:
+    named = (test.get("images", {}).get(check.get("image")) or {}).get("regions") or []
+    recorded = next((e.get("overlay") for e in test.get("explanations", [])
+                     if e.get("image") == check.get("image") and e.get("method") == check.get("method")), None)
+    token = None
+    if recorded and check.get("region") is not None and check.get("region") in named:
+        token = pictures.add(b64=recorded)
+        caption += ", regions " + ", ".join(repr(r) for r in named) + " outlined"
+    elif check.get("region") is not None:
         caption += f", region {check['region']!r} outlined"
-    token = pictures.add(path=check.get("picture")) if check.get("picture") else None
-    if token is None:
-        for e in test.get("explanations", []):
-            if e.get("image") == check.get("image") and e.get("method") == check.get("method"):
-                token = pictures.add(b64=e.get("overlay"))
-                break
+    if token is None and check.get("picture"):
+        token = pictures.add(path=check["picture"])
+    if token is None and recorded:
+        token = pictures.add(b64=recorded)
     return _figure(token, caption) if token or check.get("picture") else ""
 
 
