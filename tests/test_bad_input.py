@@ -21,9 +21,10 @@ from pytest_xai import (
     load_image,
     metrics,
 )
-from pytest_xai.errors import ModelOutputError, ModelSpecError, XaiError
+from pytest_xai.errors import ModelOutputError, ModelSpecError, XaiError, XaiValueError
 from pytest_xai.model_spec import load_model
 from pytest_xai.testimage import parse_regions
+from pytest_xai.vocabulary import METHODS
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +101,25 @@ CASES: list[tuple[str, Callable[..., Any], type, str]] = [
      "applies to method='gradient_shap', not 'lime'"),
     ("batch_size", lambda img, clf: explain(clf, img, batch_size=0), ValueError, "batch_size=0"),
     ("seed", lambda img, clf: explain(clf, img, seed=-1), ValueError, "seed=-1"),
+    ("precision name", lambda img, clf: explain(clf, img, precision="fp8"), ValueError, "precision='fp8' is not known"),
+    ("float16 on cpu", lambda img, clf: explain(clf, img, precision="float16"), ValueError,
+     "precision='float16' is not supported on the CPU"),
+    ("n_segments type", lambda img, clf: explain(clf, img, n_segments=2.5), TypeError, "n_segments=2.5 is not an int"),
+    ("local_smoothing type", lambda img, clf: explain(clf, img, method="gradient_shap", local_smoothing="x"),
+     TypeError, "local_smoothing='x'"),
+    ("local_smoothing range", lambda img, clf: explain(clf, img, method="gradient_shap", local_smoothing=11),
+     ValueError, "local_smoothing=11 must be a float in [0, 10)"),
+    ("smoothing for lime", lambda img, clf: explain(clf, img, local_smoothing=0.1), ValueError,
+     "local_smoothing=0.1 applies to method='gradient_shap', not 'lime'"),
+    ("method type", lambda img, clf: explain(clf, img, method=None), ValueError, "method=None is not known"),
+    ("targets per image", lambda img, clf: explain(clf, [img, img], target=[0]), ValueError,
+     "target has 1 entries for 2 images"),
+    ("empty list", lambda img, clf: explain(clf, []), ValueError, "images is empty"),
+    ("empty batch", lambda img, clf: explain(clf, np.zeros((0, 64, 64, 3))), ValueError, "images is empty"),
+    ("bad item in list", lambda img, clf: explain(clf, [img, img[:4]]), ValueError, "images[1] is 4×64 pixels"),
+    ("int16 image", lambda img, clf: explain(clf, np.full((64, 64, 3), 1000, np.int16)), ValueError,
+     "pass uint8 values in 0..255"),
+    ("top_k", lambda img, clf: clf.predict(img, top_k=0), ValueError, "top_k=0"),
     # regions
     ("empty box", lambda img, clf: Region.box(5, 5, 5, 9), RegionError, "is empty"),
     ("empty mask", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.zeros((64, 64), bool))),
@@ -120,6 +140,10 @@ CASES: list[tuple[str, Callable[..., Any], type, str]] = [
     ("model spec form", lambda img, clf: load_model("just-a-name"), ModelSpecError, "is not understood"),
     ("model spec attr", lambda img, clf: load_model("example_project.models:nothing"), ModelSpecError,
      "has no callable 'nothing'"),
+    ("torchvision get_model", lambda img, clf: load_model("torchvision:get_model=w.pth"), ModelSpecError,
+     "torchvision.models has no model 'get_model'"),
+    ("torchvision class", lambda img, clf: load_model("torchvision:ResNet=w.pth"), ModelSpecError,
+     "torchvision.models has no model 'ResNet'"),
 ]
 
 
@@ -185,3 +209,27 @@ def test_golden_with_other_params_or_segmentation(img: np.ndarray, clf: Classifi
     assert params_mismatch(a, b) == ["segmentation: golden 'slic', now 'quickshift'"]
     assert params_mismatch(a, c) == ["output: golden 'logit', now 'probability'", "samples: golden 100, now 120"]
     assert params_mismatch(a, a) == []
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
+def test_baseline_none_is_accepted_by_every_method(method: str, img: np.ndarray, clf: Classifier) -> None:
+    exp = explain(clf, img, method=method, baseline=None, samples=40, n_segments=10)
+    assert exp.params.get("baseline") == METHODS[method].default_baseline
+
+
+def test_a_float_tiff_out_of_range_and_a_bomb_are_refused(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16), 2.0, np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(XaiValueError, match=r"'.*f\.tif' is a float"):
+        load_image(tmp_path / "f.tif")
+    Image.new("L", (12000, 12000)).save(tmp_path / "big.png")  # 144 Mpx: PIL would only warn
+    with pytest.raises(XaiValueError, match="has 144,000,000 pixels"):
+        load_image(tmp_path / "big.png")
+
+
+def test_a_factory_returning_a_state_dict_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dict_factory.py").write_text("def make():\n    return {'weight': 1}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelSpecError, match=r"the factory returned a dict \(a state dict"):
+        load_model("dict_factory:make", device="cpu")
