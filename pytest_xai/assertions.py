@@ -227,14 +227,14 @@ def assert_explanation_depends_on_model(
     clf = _sanity_classifier(explain, classifier)
     module = _module_of(clf)
     chosen = _cascade_layers(module, layers)
-    run = _explainer(explain, method, seed, samples)
-    original = run(clf, image)
-    cascade = _cascade(run, clf, module, chosen, original, image, seed)
-    final_exp, final = cascade[-1][1], cascade[-1][2]
+    run_trained, run_randomised = _explainers(explain, method, seed, samples)
+    original = run_trained(clf, image)
+    cascade = _cascade(run_randomised, clf, module, chosen, original, image, seed)
+    final = cascade[-1][2]
     passed = final <= bound  # NaN fails
     picture = None
     if not passed:
-        side = render.side_by_side([original.overlay(), final_exp.overlay()])
+        side = render.side_by_side([original.overlay(), cascade[-1][1].overlay()])
         picture = render.save_png(side, _picture_path(f"sanity-{original.method}"))
     steps = [{"layer": name, "similarity": v if math.isfinite(v) else None} for name, _, v in cascade]
     _record_check("sanity", original, None, "spearman_abs", final, bound, passed, picture, cascade=steps)
@@ -303,22 +303,37 @@ def _cascade_layers(module: Any, layers: Any) -> list[str]:
     raise XaiTypeError(f"layers={layers!r} must be None, an int or a list of module names")
 
 
-def _explainer(explain: Any, method: str, seed: int, samples: int | None) -> Callable[[Any, Any], Explanation]:
-    """Call ``explain`` for a classifier and an image, whichever calling convention it has."""
+def _explainers(
+    explain: Any, method: str, seed: int, samples: int | None
+) -> tuple[Callable[[Any, Any], Explanation], Callable[[Any, Any], Explanation]]:
+    """How to explain the trained model and its randomised copies.
+
+    The trained model goes through ``explain`` itself (the fixture records and caches it).
+    Randomised copies of the fixture go straight to ``pytest_xai.explain`` with the fixture's
+    resolved parameters: the same computation, but neither shown in the report as the
+    model's explanation nor filling the cache.
+    """
     from pytest_xai.explainer import explain as library_explain
 
+    if not callable(explain):
+        raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")
     kwargs: dict[str, Any] = {"method": method, "seed": seed}
     if samples is not None:
         kwargs["samples"] = samples
+    defaults = getattr(explain, "defaults", None)
 
-    def run(clf: Any, image: Any) -> Explanation:
+    def trained(clf: Any, image: Any) -> Explanation:
         out = library_explain(clf, image, **kwargs) if explain is library_explain else explain(
             image, classifier=clf, **kwargs)
         return metrics._as_explanation(out, "explain(...)'s result")
 
-    if not callable(explain):
-        raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")
-    return run
+    def randomised(clf: Any, image: Any) -> Explanation:
+        if explain is not library_explain and not callable(defaults):
+            return trained(clf, image)  # a user's callable: its own convention
+        params = {**(defaults() if callable(defaults) else {}), **kwargs}
+        return metrics._as_explanation(library_explain(clf, image, **params), "explain(...)'s result")
+
+    return trained, randomised
 
 
 def _cascade(

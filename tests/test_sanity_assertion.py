@@ -105,3 +105,6 @@ def test_checks_are_recorded_through_the_fixture(xai_pytester: pytest.Pytester) 
     assert [step["layer"] for step in ok["cascade"]] == ["head", "features.6"]
     assert ok["value"] == ok["cascade"][-1]["similarity"] <= 0.9
     assert (bad["passed"], bad["value"], bad["picture"] is not None) == (False, 1.0, True)
+    # only the trained model's explanation is shown as the test's explanation
+    shown = {t["nodeid"].split("::")[1]: t["explanations"] for t in report["tests"]}
+    assert len(shown["test_lime_depends_on_the_model"]) == 1
