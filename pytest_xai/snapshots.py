@@ -90,11 +90,12 @@ class Bounds:
 
     @classmethod
     def resolve(
-        cls, settings: Any, *, mode: Any = None, max_shift: Any = None,
+        cls, settings: Any, *, method: str | None = None, mode: Any = None, max_shift: Any = None,
         min_spearman: Any = None, min_top_k_iou: Any = None,
     ) -> Bounds:
         """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
-        ``xai_max_shift``, ...), validated. A bound of the other mode is an error, not ignored."""
+        ``xai_max_shift``, ...) over the defaults (per ``method`` for ``max_shift``), validated.
+        A bound of the other mode is an error, not ignored."""
         chosen = getattr(settings, "golden_mode", vocab.DEFAULT_GOLDEN_MODE) if mode is None else mode
         if chosen not in vocab.GOLDEN_MODES:
             raise XaiValueError(
@@ -110,10 +111,14 @@ class Bounds:
                     f"{key}={given[key]!r} bounds mode={other!r}, but this golden is compared in "
                     f"mode={chosen!r}; pass mode={other!r} too, or drop {key}"
                 )
+        defaults = {
+            "max_shift": default_max_shift(settings, method),
+            "min_spearman": getattr(settings, "min_spearman", cls.min_spearman),
+            "min_top_k_iou": getattr(settings, "min_top_k_iou", cls.min_top_k_iou),
+        }
 
         def pick(key: str, low: float) -> float:
-            value = given[key] if given[key] is not None else getattr(settings, key, getattr(cls, key))
-            return _bound(value, key, low, 1.0)
+            return _bound(defaults[key] if given[key] is None else given[key], key, low, 1.0)
 
         return cls(chosen, pick("max_shift", 0.0), pick("min_spearman", -1.0), pick("min_top_k_iou", 0.0))
 
@@ -122,6 +127,18 @@ class Bounds:
         if self.mode == "release":
             return {"max_evidence_shift": self.max_shift}
         return {"min_spearman": self.min_spearman, "min_top_k_iou": self.min_top_k_iou}
+
+
+def default_max_shift(settings: Any, method: str | None) -> float:
+    """ini ``xai_max_shift`` when set, else the method's measured default, else the global one.
+
+    Settings without the ini key carry None or the global default (the two cannot be told
+    apart there), so a value equal to the global default also yields to the method's.
+    """
+    ini = getattr(settings, "max_shift", None)
+    if ini is not None and ini != vocab.DEFAULT_MAX_SHIFT:
+        return float(ini)
+    return vocab.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", vocab.DEFAULT_MAX_SHIFT)
 
 
 @dataclass
@@ -528,8 +545,8 @@ class SnapshotFixture:
         if name is not None and (not isinstance(name, str) or not name):
             raise XaiValueError(f"name={name!r} must be a non-empty string or None")
         settings = self.xai.settings
-        bounds = Bounds.resolve(settings, mode=mode, max_shift=max_shift, min_spearman=min_spearman,
-                                min_top_k_iou=min_top_k_iou)
+        bounds = Bounds.resolve(settings, method=explanation.method, mode=mode, max_shift=max_shift,
+                                min_spearman=min_spearman, min_top_k_iou=min_top_k_iou)
         path = self.path(name)
         if path in self.used:
             raise XaiValueError(

@@ -212,3 +212,14 @@ def test_bounds_come_from_the_call_then_the_settings() -> None:
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), min_spearman=0.9).as_dict() == {
         "min_spearman": 0.9, "min_top_k_iou": 0.55}
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), mode="release", max_shift=0.05).max_shift == 0.05
+
+
+def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_xai import vocabulary
+
+    monkeypatch.setattr(vocabulary, "DEFAULT_MAX_SHIFT_BY_METHOD", {"lime": 0.2})
+    unset = FakeSettings(max_shift=vocabulary.DEFAULT_MAX_SHIFT)
+    assert Bounds.resolve(unset, method="lime").max_shift == 0.2
+    assert Bounds.resolve(unset, method="kernel_shap").max_shift == vocabulary.DEFAULT_MAX_SHIFT
+    assert Bounds.resolve(FakeSettings(max_shift=0.3), method="lime").max_shift == 0.3  # ini wins
+    assert Bounds.resolve(unset, method="lime", max_shift=0.05).max_shift == 0.05  # the call wins
