@@ -82,7 +82,7 @@ def run_with_failures(pytester: pytest.Pytester) -> Path:
     """Record goldens with the clean model, then run the shortcut model against them."""
     make_images(pytester.path)
     pytester.makepyfile(test_shapes=SUITE)
-    pytester.runpytest("--xai-update")
+    pytester.runpytest("--xai-update", "-k", "test_golden").assert_outcomes(passed=3)
     result = pytester.runpytest("--xai-model=example_project.models:shortcut", "--xai-report=report.html")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 2 and outcomes.get("passed", 0) >= 1, outcomes
