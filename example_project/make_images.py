@@ -8,24 +8,45 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from example_project.data import SHAPES, WATERMARK, digits_images, make_shape
+from example_project.data import SHAPES, WATERMARK, Sample, digits_images, make_shape
 
 FOLDER = Path(__file__).parent / "tests" / "images"
+HELD_OUT_SEED = 2025  # the first three images come from 2024; training data from seeds 1 and 2
+PER_CLASS = 4
+
+
+def shapes_names() -> list[str]:
+    """The shapes test images, class by class: circle.png, circle2.png .. circle4.png, square.png..."""
+    return [f"{shape}{'' if k == 1 else k}.png" for shape in SHAPES for k in range(1, PER_CLASS + 1)]
 
 
 def _png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)).save(path)
 
 
-def main() -> None:
-    FOLDER.mkdir(parents=True, exist_ok=True)
+def _write_shape(sample: Sample, stem: str) -> None:
+    """The image, its object mask and a sidecar naming the object and the corner tag."""
+    _png(sample.image, FOLDER / f"{stem}.png")
+    Image.fromarray(sample.mask.astype(np.uint8) * 255).save(FOLDER / f"{stem}.object.png")
+    regions = {"object": {"mask": f"{stem}.object.png"}, "watermark": {"box": list(WATERMARK)}}
+    (FOLDER / f"{stem}.regions.json").write_text(json.dumps(regions, indent=1) + "\n")
+
+
+def write_shapes() -> None:
+    """Four held-out images per class, each with the tag of its own class in the corner: the
+    clean model must ignore the tag, the shortcut model reads it."""
     rng = np.random.default_rng(2024)
     for label, shape in enumerate(SHAPES):
-        sample = make_shape(rng, label, tag=label)
-        _png(sample.image, FOLDER / f"{shape}.png")
-        Image.fromarray(sample.mask.astype(np.uint8) * 255).save(FOLDER / f"{shape}.object.png")
-        regions = {"object": {"mask": f"{shape}.object.png"}, "watermark": {"box": list(WATERMARK)}}
-        (FOLDER / f"{shape}.regions.json").write_text(json.dumps(regions, indent=1) + "\n")
+        _write_shape(make_shape(rng, label, tag=label), shape)
+    rng = np.random.default_rng(HELD_OUT_SEED)
+    for k in range(2, PER_CLASS + 1):
+        for label, shape in enumerate(SHAPES):
+            _write_shape(make_shape(rng, label, tag=label), f"{shape}{k}")
+
+
+def main() -> None:
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    write_shapes()
     images, labels = digits_images()
     held_out = np.random.default_rng(0).permutation(len(images))[1500:]
     for digit in (3, 8):

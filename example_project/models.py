@@ -1,4 +1,4 @@
-"""The example's models: one small CNN, trained three ways, loaded as pytest_xai Classifiers."""
+"""The example's models: one small CNN, trained four ways, loaded as pytest_xai Classifiers."""
 
 from __future__ import annotations
 
@@ -53,6 +53,11 @@ def record(name: str) -> dict[str, object]:
 def clean(device: str = "auto") -> Classifier:
     """The shapes CNN trained on clean data: corner tags, where present, carry no label information."""
     return Classifier(_load("clean", 3), class_names=SHAPES, device=device)
+
+
+def clean_v2(device: str = "auto") -> Classifier:
+    """A harmless release of ``clean``: the same recipe and data, retrained with another seed."""
+    return Classifier(_load("clean_v2", 3), class_names=SHAPES, device=device)
 
 
 def shortcut(device: str = "auto") -> Classifier:

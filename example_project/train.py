@@ -1,10 +1,11 @@
-"""Train the example's three models, reproducibly: ``python -m example_project.train``."""
+"""Train the example's models, reproducibly: ``python -m example_project.train [--only NAME]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -41,11 +42,12 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def train_shapes(name: str, shortcut: bool, epochs: int) -> dict[str, object]:
-    torch.manual_seed(SEED)
+def train_shapes(name: str, shortcut: bool, epochs: int, seed: int = SEED) -> dict[str, object]:
+    """The shapes CNN on clean or shortcut data; ``seed`` sets the initial weights and batch order."""
+    torch.manual_seed(seed)
     model = SmallCNN(3)
     x, y = shapes_dataset(3000, seed=1, shortcut=shortcut)
-    fit(model, x, y, epochs, SEED)
+    fit(model, x, y, epochs, seed)
     xs, ys = shapes_dataset(600, seed=2, shortcut=shortcut)
     xc, yc = shapes_dataset(600, seed=2, shortcut=False)
     return _save(
@@ -56,6 +58,7 @@ def train_shapes(name: str, shortcut: bool, epochs: int) -> dict[str, object]:
             "accuracy_own_test": accuracy(model, xs, ys),
             "accuracy_tag_uninformative": accuracy(model, xc, yc),
         },
+        seed,
     )
 
 
@@ -76,26 +79,41 @@ def train_digits(epochs: int) -> dict[str, object]:
     )
 
 
-def _save(name: str, model: nn.Module, info: dict[str, object]) -> dict[str, object]:
+def _save(
+    name: str, model: nn.Module, info: dict[str, object], seed: int = SEED
+) -> dict[str, object]:
     WEIGHTS.mkdir(exist_ok=True)
     torch.save(model.state_dict(), WEIGHTS / f"{name}.pt")
-    record = {"name": name, "seed": SEED, "command": COMMAND, "torch": torch.__version__, **info}
+    command = COMMAND if name in ORIGINAL else f"{COMMAND} --only {name}"
+    record = {"name": name, "seed": seed, "command": command, "torch": torch.__version__, **info}
     (WEIGHTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+# The original three keep their seed and command, so retraining them stays bit-identical.
+ORIGINAL = ("clean", "shortcut", "digits")
+JOBS: dict[str, Callable[[int], dict[str, object]]] = {
+    "clean": lambda epochs: train_shapes("clean", False, epochs),
+    "shortcut": lambda epochs: train_shapes("shortcut", True, epochs),
+    "digits": train_digits,
+    # A harmless release: the clean recipe with another seed of the weights and batch order. Seed
+    # 3 is the first to match clean's accuracy (98.5%); seeds 1 and 2 reached 83% and 97%, not
+    # a model anyone would release.
+    "clean_v2": lambda epochs: train_shapes("clean_v2", False, epochs, seed=3),
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument(
+        "--only", choices=sorted(JOBS), action="append", help="train only this model (repeatable)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    for job in (
-        lambda: train_shapes("clean", False, args.epochs),
-        lambda: train_shapes("shortcut", True, args.epochs),
-        lambda: train_digits(args.epochs),
-    ):
+    for name in args.only or JOBS:
         started = time.perf_counter()
-        record = job()
+        record = JOBS[name](args.epochs)
         print(json.dumps(record), f"({time.perf_counter() - started:.0f} s)")
 
 
