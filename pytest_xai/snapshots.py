@@ -254,7 +254,8 @@ def compare_strict(golden: Explanation, actual: Explanation, min_spearman: float
 def _compared(label: str, value: float, bound_name: str, bound: float, upper: bool) -> str:
     if value != value:
         return f"{label} is not a number (a heatmap holds NaN or inf): it cannot meet {bound_name} {bound:.3f}"
-    sign = ("<=" if _within(value, bound, upper) else ">") if upper else (">=" if _within(value, bound, upper) else "<")
+    ok = _within(value, bound, upper)
+    sign = {(True, True): "<=", (True, False): ">", (False, True): ">=", (False, False): "<"}[(upper, ok)]
     return f"{label} {value:.3f} {sign} {bound_name} {bound:.3f}"
 
 
@@ -544,6 +545,11 @@ class SnapshotFixture:
             )
         if name is not None and (not isinstance(name, str) or not name):
             raise XaiValueError(f"name={name!r} must be a non-empty string or None")
+        if explanation.heatmap.size > vocab.GOLDEN_MAX_PIXELS:
+            raise XaiValueError(
+                f"explanation is {explanation.heatmap.shape[0]}×{explanation.heatmap.shape[1]}, more than "
+                f"a golden holds ({vocab.GOLDEN_MAX_PIXELS:,} pixels); explain a downscaled image"
+            )
         settings = self.xai.settings
         bounds = Bounds.resolve(settings, method=explanation.method, mode=mode, max_shift=max_shift,
                                 min_spearman=min_spearman, min_top_k_iou=min_top_k_iou)

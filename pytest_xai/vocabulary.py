@@ -113,8 +113,10 @@ GAINED_CELL_FRACTION = 0.01
 # Sanity check (cascading randomisation): Spearman of |attribution| between the trained and
 # the randomised model above this means the method does not depend on the model.
 DEFAULT_MAX_SIMILARITY = 0.5
-# What a golden .npz may hold before it is decompressed (8192² pixels; header 1 MB).
-GOLDEN_MAX_PIXELS = 2**26
+# What a golden .npz may hold before it is decompressed: 2^27 pixels (above PIL's default
+# decompression-bomb limit of 89M, so the golden of any image PIL loads can be read back;
+# assert_match refuses larger explanations) and a 1 MB header.
+GOLDEN_MAX_PIXELS = 2**27
 GOLDEN_MAX_HEADER_BYTES = 2**20
 
 # -- files --------------------------------------------------------------------------------------

@@ -223,3 +223,13 @@ def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Bounds.resolve(unset, method="kernel_shap").max_shift == vocabulary.DEFAULT_MAX_SHIFT
     assert Bounds.resolve(FakeSettings(max_shift=0.3), method="lime").max_shift == 0.3  # ini wins
     assert Bounds.resolve(unset, method="lime", max_shift=0.05).max_shift == 0.05  # the call wins
+
+
+def test_an_explanation_too_large_for_a_golden_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_xai import vocabulary
+    from pytest_xai.snapshots import SnapshotFixture
+
+    monkeypatch.setattr(vocabulary, "GOLDEN_MAX_PIXELS", 64 * 64 - 1)
+    fixture = SnapshotFixture(None, None, None)  # type: ignore[arg-type]
+    with pytest.raises(XaiValueError, match=r"explanation is 64×64, more than a golden holds \(4,095 pixels\)"):
+        fixture.assert_match(blob(0, 0))
