@@ -187,6 +187,11 @@ def test_2000_test_report_loads_fast(tmp_path: Path, large: dict[str, Any], inli
         page.click("button[data-mode=failed]")
         filtered = time.perf_counter() - started
         assert len(visible_rows(page)) == 200
+        # the pictures are there: scrolled into view, the first image's row loads (lazily)
+        page.evaluate("document.querySelector(\"section[id^='img-']\").scrollIntoView()")
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll(\"section[id^='img-'] img\")).slice(0, 4)"
+            ".every(i => i.complete && i.naturalWidth > 0)", timeout=10_000)
     print(f"2000-test report ({'inline' if inline else 'files beside'}, "
           f"{path.stat().st_size / 2**20:.1f} MB): written in {written:.2f} s, "
           f"loaded in {seconds:.2f} s, failed filter in {filtered:.2f} s")
