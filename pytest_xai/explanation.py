@@ -149,7 +149,8 @@ class Explanation:
                 values[f.name] = _CONVERTERS[str(f.type)](header[f.name])
             except (TypeError, ValueError) as e:
                 raise SnapshotError(
-                    f"{source} has a malformed header: {f.name}={header[f.name]!r} ({e}); regenerate it"
+                    f"{source} has a malformed header: {f.name}={repr(header[f.name])[:80]} ({e}); "
+                    "regenerate it"
                 ) from e
         return cls(
             heatmap=heatmap,
