@@ -104,7 +104,7 @@ class Attribution:
 class Runner(Protocol):
     """A method: attributions for every image of a group, in order."""
 
-    def __call__(self, request: Request, group: Group) -> list[Attribution]: ...
+    def __call__(self, request: Request, group: Group, /) -> list[Attribution]: ...
 
 
 def runner_for(method: str) -> Runner:
