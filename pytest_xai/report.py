@@ -32,6 +32,7 @@ LABELS = {
     "top_k_iou": f"top-{TOP_K_FRACTION:.0%} IoU",
     "new_mass": "mass in new cells",
     "relevance_mass": "mass",
+    "spearman_abs": "Spearman |attribution|",
 }
 SHORT = {"evidence_shift": "shift", "new_mass": "new mass"}
 
@@ -203,6 +204,11 @@ def _is_upper(check: dict[str, Any]) -> bool:
 
 
 def _bound_name(check: dict[str, Any]) -> str:
+    """The assertion's own name for the bound: min_mass, max_mass, min_spearman, max_similarity."""
+    if check.get("bound_name"):
+        return str(check["bound_name"])
+    if check.get("kind") == "sanity":
+        return "max_similarity"
     metric = "mass" if check.get("metric") == "relevance_mass" else str(check.get("metric"))
     return ("max_" if _is_upper(check) else "min_") + metric
 
@@ -212,6 +218,8 @@ def _check_subject(check: dict[str, Any]) -> str:
     if check.get("metric") == "relevance_mass" and check.get("region") is not None:
         return f"mass on {str(check['region'])!r}"
     subject = _label(str(check.get("metric")))
+    if check.get("kind") == "sanity":
+        return f"{subject} of {check.get('method')} to the randomised model's"
     if check.get("other_method"):
         subject += f" {check.get('method')} vs {check['other_method']}"
     return subject
@@ -449,6 +457,8 @@ def _test_section(i: int, test: dict[str, Any], images: dict[str, Any], pictures
     for check in failed_checks:
         parts.append(f"<p class='verdict bad'>FAIL {_esc(check.get('kind'))}: {_esc(check_words(check))}</p>")
         picture = (check.get("picture"), check.get("image"), check.get("method"), check.get("region"))
+        if check.get("cascade"):
+            parts.append(_cascade_table(check["cascade"]))
         if picture not in drawn:  # two bounds of one check (Spearman, IoU) share a picture
             drawn.add(picture)
             parts.append(_check_picture(check, test, pictures))
@@ -475,6 +485,14 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
         for c in checks
     )
     return f"<table><tr><th>check</th><th>value against bound</th><th>method</th><th>result</th></tr>{rows}</table>"
+
+
+def _cascade_table(steps: list[dict[str, Any]]) -> str:
+    """A model-randomisation check's cascade: similarity after each layer is randomised."""
+    head = "".join(f"<th>{_esc(step.get('layer'))}</th>" for step in steps)
+    cells = "".join(f"<td>{_fmt(step.get('similarity'))}</td>" for step in steps)
+    return (f"<table><tr><th>randomised down to</th>{head}</tr>"
+            f"<tr><td>similarity to the trained model's</td>{cells}</tr></table>")
 
 
 def _check_picture(check: dict[str, Any], test: dict[str, Any], pictures: Pictures) -> str:

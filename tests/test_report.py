@@ -92,7 +92,8 @@ def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **e
     (_check("focus", "relevance_mass", 0.613, 0.5, True, region="object"), "mass on 'object' 0.613 ≥ min_mass 0.50"),
     (_check("agree", "spearman", 0.12, 0.9, False, other_method="gradient_shap"),
      "Spearman lime vs gradient_shap 0.12 is below min_spearman 0.90"),
-    (_check("sanity", "similarity", 0.8, 0.5, False), "similarity 0.80 is above max_similarity 0.50"),
+    (_check("sanity", "spearman_abs", 0.8, 0.5, False),
+     "Spearman |attribution| of lime to the randomised model's 0.80 is above max_similarity 0.50"),
     (_check("focus", "relevance_mass", float("nan"), 0.5, False, region="object"),
      "mass on 'object' is not a number; the check fails (bound min_mass 0.50)"),
 ])
@@ -173,6 +174,17 @@ def test_failed_check_picture_outlines_its_region(tmp_path: Path) -> None:
     section = render_html(data).split("<section id='f0'", 1)[1].split("</section>", 1)[0]
     assert recorded not in section and base64.b64encode(written.read_bytes()).decode() in section
     assert "region &#x27;corner&#x27; outlined" in section
+
+
+def test_sanity_check_section_shows_the_cascade() -> None:
+    data = synthetic_report(1, 1)
+    (test,) = data["tests"]
+    test["goldens"] = []
+    test["checks"] = [_check("sanity", "spearman_abs", 0.83, 0.5, False, image=next(iter(test["images"])),
+                             cascade=[{"layer": "fc", "similarity": 0.91}, {"layer": "conv1", "similarity": 0.83}])]
+    section = render_html(data).split("<section id='f0'", 1)[1].split("</section>", 1)[0]
+    assert html.escape("0.83 is above max_similarity 0.50") in section
+    assert "<th>fc</th><th>conv1</th>" in section and "<td>0.91</td><td>0.83</td>" in section
 
 
 def test_text_is_escaped() -> None:
