@@ -203,6 +203,7 @@ class Comparison:
     reason: str | None  # None (within bounds), "prediction" or "drift"
     measures: dict[str, float | None]
     findings: list[str]  # what was measured against what, in words
+    summary: str = ""  # the measures against their bounds, on one line
 
     @property
     def passed(self) -> bool:
@@ -223,10 +224,11 @@ def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Compari
     """Same target class, then the mode's measures against their bounds."""
     if golden.target != actual.target:
         empty: dict[str, float | None] = dict.fromkeys(_measure_names(bounds.mode))
-        return Comparison("prediction", empty, [
+        changed = (
             f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
             f"now {actual.target_name!r} (p={actual.probability:.3f})"
-        ])
+        )
+        return Comparison("prediction", empty, [changed], changed)
     if bounds.mode == "release":
         return compare_release(golden, actual, bounds.max_shift)
     return compare_strict(golden, actual, bounds.min_spearman, bounds.min_top_k_iou)
@@ -248,7 +250,7 @@ def compare_strict(golden: Explanation, actual: Explanation, min_spearman: float
     ]
     ok = _within(found.spearman, min_spearman, False) and _within(found.top_k_iou, min_top_k_iou, False)
     measures = {"spearman": _number(found.spearman), "top_k_iou": _number(found.top_k_iou)}
-    return Comparison(None if ok else "drift", measures, findings)
+    return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
 
 
 def _compared(label: str, value: float, bound_name: str, bound: float, upper: bool) -> str:
@@ -265,7 +267,8 @@ def compare_release(golden: Explanation, actual: Explanation, max_shift: float) 
 
     shift = metrics.evidence_shift(golden, actual)
     _, new_mass = metrics.gained_cells(golden, actual)
-    findings = [_compared("evidence shift", shift, "max_shift", max_shift, upper=True)]
+    summary = _compared("evidence shift", shift, "max_shift", max_shift, upper=True)
+    findings = [summary]
     if shift == shift:
         findings[0] += (
             f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
@@ -278,8 +281,8 @@ def compare_release(golden: Explanation, actual: Explanation, max_shift: float) 
             f"(< {vocab.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
         )
     ok = _within(shift, max_shift, True)
-    return Comparison(None if ok else "drift", {"evidence_shift": _number(shift), "new_mass": _number(new_mass)},
-                      findings)
+    measures = {"evidence_shift": _number(shift), "new_mass": _number(new_mass)}
+    return Comparison(None if ok else "drift", measures, findings, summary)
 
 
 def _centre_move(golden: Explanation, actual: Explanation) -> str:
@@ -455,10 +458,10 @@ class _Judgement:
 
     def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
         if result.passed:
-            summary = f"golden {self.name} matches ({self.bounds.mode}): " + "; ".join(result.findings[:2])
+            summary = f"golden {self.name} matches ({self.bounds.mode} mode): {result.summary}"
             return self.verdict("passed", None, summary, measures=result.measures)
         if self.settings.can_update:
-            return self.verdict("updated", result.reason, f"golden {self.name} updated: {result.findings[0]}",
+            return self.verdict("updated", result.reason, f"golden {self.name} updated: {result.summary}",
                                 measures=result.measures)
         pictures = {} if self.pictures_dir is None else self.pictures(golden, self.pictures_dir)
         lines = [

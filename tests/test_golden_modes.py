@@ -86,7 +86,7 @@ def test_release_passes_a_small_move_and_says_so(tmp_path: Path) -> None:
     assert verdict.state == "passed" and verdict.reason is None and verdict.pictures == {}
     assert verdict.measures["evidence_shift"] == pytest.approx(4 / (64 * math.sqrt(2)))
     assert verdict.measures["new_mass"] == pytest.approx(1.0)  # all of it in a cell the golden left empty
-    assert "evidence shift 0.044 <= max_shift 0.120" in verdict.message
+    assert verdict.message == "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120"
     # the same move fails a tighter bound given to the call
     tight = judge(tmp_path, blob(20, 20), blob(24, 20), Bounds(max_shift=0.04))
     assert tight.state == "failed" and "to the right" in tight.message
@@ -166,6 +166,7 @@ def test_states_follow_the_settings(tmp_path: Path) -> None:
     updated = judge(tmp_path, blob(0, 0), blob(60, 60), can_write=True, can_update=True)
     assert (updated.state, updated.reason, updated.pictures) == ("updated", "drift", {})
     assert updated.measures["evidence_shift"] == pytest.approx(60 / 64)
+    assert updated.message == "golden snap/test_x.npz updated: evidence shift 0.938 > max_shift 0.120"
     params = judge(tmp_path, blob(0, 0), blob(0, 0, samples=300))
     assert (params.state, params.reason) == ("failed", "params") and "samples: golden 200, now 300" in params.message
     assert {v.state for v in (missing, updated, params)} <= set(GOLDEN_STATES)
