@@ -83,21 +83,31 @@ class ExplainFixture:
         return out
 
     def __call__(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
+        results, single = self._explain(images, classifier, kwargs)
+        if self.record is not None:
+            originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(results)
+            for original, exp in zip(originals, results):
+                self.record.add_explanation(original if original is not None else exp.image, exp)
+        return results[0] if single else results
+
+    def unrecorded(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
+        """As ``explain(...)``, cached the same way, but not shown in the test's record: for
+        helpers that explain auxiliary models (e.g. randomised copies in a sanity check)."""
+        results, single = self._explain(images, classifier, kwargs)
+        return results[0] if single else results
+
+    def _explain(self, images: Any, classifier: Any, kwargs: dict[str, Any]) -> tuple[list[Explanation], bool]:
+        """validate → look up (session memo, then disk) → compute the rest in one call."""
         from pytest_xai.classifier import as_classifier
         from pytest_xai.images import as_images
 
         clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
-        originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(arrays)
         per_image = self._per_image_params(params, len(arrays))
         keys = [self._keys(clf, array, p) for array, p in zip(arrays, per_image)]
         found = [self._lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
-        results = self._compute_missing(clf, arrays, per_image, keys, found)
-        if self.record is not None:
-            for original, exp in zip(originals, results):
-                self.record.add_explanation(original if original is not None else exp.image, exp)
-        return results[0] if single else results
+        return self._compute_missing(clf, arrays, per_image, keys, found), single
 
     @staticmethod
     def _per_image_params(params: dict[str, Any], count: int) -> list[dict[str, Any]]:

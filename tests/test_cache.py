@@ -172,3 +172,21 @@ def test_cache_size_cap_is_applied_at_session_end(xai_pytester: pytest.Pytester)
     result = xai_pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*xai_cache_max_mb='lots' is not a number*"])
+
+
+def test_unrecorded_explanations_are_cached_but_not_shown(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_u="""
+import pytest
+
+@pytest.mark.xai(samples=60)
+def test_aux(explain, shape_image):
+    aux = explain.unrecorded(shape_image, method="kernel_shap")
+    assert aux.method == "kernel_shap" and aux.samples == 60
+    explain(shape_image)
+""")
+    for disk in (0, 2):
+        result = xai_pytester.runpytest("--xai-report=r.json")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"explanations: {2 - disk} computed, 0 from cache, {disk} from disk cache*"])
+        (test,) = json.loads((xai_pytester.path / "r.json").read_text())["tests"]
+        assert [e["method"] for e in test["explanations"]] == ["lime"]
