@@ -8,7 +8,15 @@ Prints, per configuration, in one process on the same model, image, segments and
   (c) shap's GradientExplainer time / gradient_shap time (target ≥ 1.5), and its ceiling:
       shap's time / the model's best forward+backward time for the same number of points
   (d) peak memory growth from 256 to 4096 samples (target ≤ 10%), measured in subprocesses
+      (CUDA: torch.cuda.max_memory_allocated and peak RSS; CPU: peak RSS)
 Ratios (a) and (c) are medians over rounds in which both sides ran back to back.
+Then a multi-image throughput line per model: 8 photographs (scikit-image samples, 224²)
+explained in one call with LIME at 1000 samples, in images/s, against the forward floor (the
+model's forward throughput at its best batch divided by the samples) at each precision
+(float32, bfloat16 autocast, and float16 on CUDA).
+
+    python benchmarks/bench.py --device cuda             # small CNN, resnet18, resnet50
+    python benchmarks/bench.py --device cpu --quick      # one repeat, fewer samples and images
 
 On Linux the benchmark re-runs itself with glibc's heap kept (MALLOC_MMAP_THRESHOLD_,
 MALLOC_TRIM_THRESHOLD_): by default glibc hands freed activation memory back to the OS, every
@@ -86,20 +94,51 @@ def config(name: str, device: str) -> tuple[Classifier, np.ndarray, int, int]:
         image = make_shape(np.random.default_rng(0), 0, tag=0).image
         return Classifier(SmallCNN(3), device=device), image, 100, 1000
     import torchvision
-    from skimage import data
 
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(weights=None)
-    image = np.asarray(
-        __import__("PIL.Image", fromlist=["Image"]).fromarray(data.astronaut()).resize((224, 224)),
-        dtype=np.float32,
-    ) / 255.0
-    return Classifier(model, device=device), image, 150, 256
+    model = torchvision.models.get_model(name, weights=None)  # random init: nothing downloaded
+    return Classifier(model, device=device), photographs(1)[0], 150, 256
 
 
-def forward_only(clf: Classifier, image: np.ndarray, n: int, batch: int) -> None:
+def photographs(n: int, size: int = 224) -> list[np.ndarray]:
+    """n of scikit-image's bundled sample photographs (no download), resized to size²."""
+    from skimage import data
+
+    from pytest_xai import load_image
+
+    names = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "camera",
+             "hubble_deep_field", "horse")
+    return [load_image(np.asarray(getattr(data, name)()), size=size) for name in names[:n]]
+
+
+def throughput(name: str, device: str, repeats: int, quick: bool) -> dict[str, object]:
+    """Images/s explaining several photographs in one call, against the forward floor."""
+    clf, _, _, _ = config(name, device)
+    images = photographs(2 if quick else 8)
+    samples = 200 if quick else 1000
+    precisions = ["float32", "bfloat16"] + (["float16"] if clf.device.type == "cuda" else [])
+    out: dict[str, object] = {"config": name, "images": len(images), "samples": samples}
+    for precision in precisions:
+        explain(clf, images[:1], samples=50, precision=precision)  # warm-up
+        batches = (64, 128, 256, 512) if clf.device.type == "cuda" else (8, 16, 32)
+        batch, sweep = best_batch(
+            lambda b, p=precision: forward_only(clf, images[0], 2 * b, b, p), batches, repeats
+        )
+        per_input = sweep[batch] / (2 * batch)
+        engine = best_of(lambda p=precision: explain(clf, images, samples=samples, precision=p), repeats)
+        out[precision] = {
+            "engine_images_per_s": round(len(images) / engine, 2),
+            "floor_images_per_s": round(1 / (per_input * samples), 2),
+            "engine_over_floor": round(engine / (per_input * samples * len(images)), 3),
+            "best_forward_batch": batch,
+        }
+    return out
+
+
+def forward_only(clf: Classifier, image: np.ndarray, n: int, batch: int, precision: str = "float32") -> None:
     """The model alone on n copies of the image, inputs prepared in the model's best layout."""
-    with torch.inference_mode():
+    dtype = getattr(torch, precision)
+    with torch.inference_mode(), torch.autocast(clf.device.type, dtype=dtype, enabled=precision != "float32"):
         for x in _copies(clf, image, n, batch):
             clf.model(x)
 
@@ -186,16 +225,24 @@ def bench(name: str, device: str, repeats: int) -> dict[str, object]:
     out["c_ceiling_shap_over_forward_backward"] = round(ratio(rounds, 1, 2), 2)
     out["gradient_shap_over_forward_backward"] = round(ratio(rounds, 0, 2), 3)
 
+    out.update(memory_growth(name, device))
+    return out
+
+
+def memory_growth(name: str, device: str) -> dict[str, object]:
+    """(d): peak memory at 256 and 4096 samples, each in a fresh process."""
     peaks = {}
     for n in (256, 4096):
         proc = subprocess.run(
             [sys.executable, __file__, "--memory", name, "--samples", str(n), "--device", device],
             capture_output=True, text=True, check=True,
         )
-        peaks[n] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"]
-    out["peak_mb_256"] = peaks[256]
-    out["peak_mb_4096"] = peaks[4096]
-    out["d_memory_growth"] = round(peaks[4096] / peaks[256] - 1, 3)
+        peaks[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out: dict[str, object] = {}
+    for kind in peaks[256]:
+        out[f"{kind}_256"] = peaks[256][kind]
+        out[f"{kind}_4096"] = peaks[4096][kind]
+        out[f"d_{kind}_growth"] = round(peaks[4096][kind] / peaks[256][kind] - 1, 3)
     return out
 
 
@@ -203,18 +250,19 @@ def memory(name: str, samples: int, device: str) -> None:
     clf, image, n_segments, _ = config(name, device)
     seg = segment(image, "slic", n_segments)
     explain(clf, image, samples=samples, segments=seg)
-    if torch.cuda.is_available() and device != "cpu":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_mb": round(peak, 1)}))
+    peaks = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if clf.device.type == "cuda":
+        peaks["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    print(json.dumps(peaks))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--config", choices=("small_cnn", "resnet18", "all"), default="all")
+    parser.add_argument("--config", choices=("small_cnn", "resnet18", "resnet50", "all"), default="all",
+                        help="all: small_cnn and resnet18, and resnet50 on CUDA")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="one repeat; throughput on 2 images at 200 samples")
     parser.add_argument("--memory", default=None)
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--system-malloc", action="store_true", help="keep glibc's defaults")
@@ -223,10 +271,15 @@ def main() -> None:
         memory(args.memory, args.samples, args.device)
         return
     heap = "system malloc" if args.system_malloc else "stable heap"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, {heap}")
-    names = ("small_cnn", "resnet18") if args.config == "all" else (args.config,)
+    cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
+    card = torch.cuda.get_device_name() if cuda else "CPU"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device} ({card}), {heap}")
+    names = ("small_cnn", "resnet18", *(("resnet50",) if cuda else ())) if args.config == "all" else (args.config,)
+    repeats = 1 if args.quick else args.repeats
     for name in names:
-        print(json.dumps(bench(name, args.device, args.repeats), indent=1), flush=True)
+        print(json.dumps(bench(name, args.device, repeats), indent=1), flush=True)
+    for name in names[1:] or names:  # photographs: the torchvision models
+        print(json.dumps(throughput(name, args.device, repeats, args.quick), indent=1), flush=True)
 
 
 if __name__ == "__main__":
