@@ -32,7 +32,7 @@ TORCH = {
 
 # Keep glibc's heap between forward passes: by default it returns freed activation memory to
 # the OS and page-faults it back in every batch (on a 2-core VM: half of each CPU forward pass;
-# the test suite runs 15% faster with these). See "Performance on CPU" in README.md.
+# the test suite runs 15% faster with these). See "Speed on CPU" in README.md.
 STABLE_HEAP = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
 
 
