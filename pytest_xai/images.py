@@ -135,7 +135,10 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
     if isinstance(value, (str, os.PathLike, Image.Image)):
         return load_image(value)
     if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if value.is_floating_point() and value.element_size() < 4:  # numpy has no bfloat16
+            value = value.float()
+        value = value.numpy()
     if not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
         raise XaiTypeError(
             f"{name} of type {type(value).__name__} is not an image; pass a path, a PIL image, "

@@ -87,6 +87,8 @@ def test_lists_and_4d_batches(shapes_samples: list) -> None:
             np.testing.assert_array_equal(got, want)
     with pytest.raises(XaiValueError, match="images is empty"):
         as_images(np.zeros((0, 8, 8, 3)))
+    half, _ = as_images(batch_chw.bfloat16())  # numpy has no bfloat16: read as float32
+    np.testing.assert_allclose(half[0], images[0], atol=2**-8)
 
 
 def test_explain_and_predict_accept_every_form(shapes_clf: Classifier, shapes_samples: list) -> None:
