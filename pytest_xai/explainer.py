@@ -99,8 +99,9 @@ def explain(
         package(clf, request, arrays[i], targets[i], probabilities[i], attributions[i], batches[i])
         for i in range(len(arrays))
     ]
+    seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
-        exp.meta["seconds"] = (time.perf_counter() - started) / len(done)
+        exp.meta["seconds"] = seconds
     return done[0] if single else done
 
 
