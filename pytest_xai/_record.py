@@ -106,13 +106,10 @@ class TestRecord:
 
 
 def _display_overlay(exp: Explanation) -> np.ndarray:
-    """The overlay shown in reports: pixel-level maps smoothed for the eye when the report's
-    display module offers it (the stored heatmap stays exact)."""
-    try:
-        from pytest_xai.display import display_heatmap  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return exp.overlay()
+    """The overlay shown in reports: pixel-level maps smoothed for the eye (the stored heatmap
+    stays exact)."""
     from pytest_xai import render
+    from pytest_xai.display import display_heatmap
 
     return render.overlay(display_heatmap(exp), exp.image)
 
@@ -142,17 +139,8 @@ def _pairwise_agreement(by_method: dict[str, Explanation]) -> dict[str, dict[str
     methods = sorted(by_method)
     for i, a in enumerate(methods):
         for b in methods[i + 1 :]:
-            if hasattr(metrics, "agreement"):
-                found = metrics.agreement(by_method[a], by_method[b])
-                values = {"spearman": found.spearman, "top_k_iou": found.top_k_iou}
-            else:  # until metrics.agreement lands
-                from pytest_xai.vocabulary import TOP_K_FRACTION
-
-                values = {
-                    "spearman": metrics.spearman(by_method[a], by_method[b]),
-                    "top_k_iou": metrics.top_k_iou(by_method[a], by_method[b], TOP_K_FRACTION),
-                }
-            rows[f"{a} vs {b}"] = {k: _finite(v) for k, v in values.items()}
+            found = metrics.agreement(by_method[a], by_method[b])
+            rows[f"{a} vs {b}"] = {"spearman": _finite(found.spearman), "top_k_iou": _finite(found.top_k_iou)}
     return rows
 
 

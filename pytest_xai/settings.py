@@ -12,10 +12,6 @@ import pytest
 from pytest_xai import vocabulary as vocab
 
 TRUE = ("1", "true", "yes", "on")
-# Golden bounds, until the goldens' module publishes them in the vocabulary.
-DEFAULT_MIN_SPEARMAN: float = getattr(vocab, "DEFAULT_MIN_SPEARMAN", 0.7)
-DEFAULT_MIN_TOP_K_IOU: float = getattr(vocab, "DEFAULT_MIN_TOP_K_IOU", 0.55)
-DEFAULT_MAX_SHIFT: float = getattr(vocab, "DEFAULT_MAX_SHIFT", 0.12)
 
 
 def _number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
@@ -102,7 +98,7 @@ class Settings:
     snapshot_dir: str
     images_dir: Path | None
     golden_mode: str  # vocabulary.GOLDEN_MODES
-    max_shift: float
+    max_shift: float | None  # ini xai_max_shift; None: each method's default bound
     min_spearman: float
     min_top_k_iou: float
     cache_mode: str  # vocabulary.CACHE_MODES
@@ -148,11 +144,13 @@ class Settings:
             report=_report_path(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir") or vocab.DEFAULT_SNAPSHOT_DIR),
             images_dir=(root / images) if images else None,
-            golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES, "release")),
-            max_shift=_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1, DEFAULT_MAX_SHIFT),
-            min_spearman=_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1, DEFAULT_MIN_SPEARMAN),
+            golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES,
+                                    vocab.DEFAULT_GOLDEN_MODE)),
+            max_shift=_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
+            min_spearman=_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
+                                 vocab.DEFAULT_MIN_SPEARMAN),
             min_top_k_iou=_number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
-                                  DEFAULT_MIN_TOP_K_IOU),
+                                  vocab.DEFAULT_MIN_TOP_K_IOU),
             cache_mode=str(_choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
             cache_max_mb=_number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
                                  vocab.DEFAULT_CACHE_MAX_MB),
@@ -197,9 +195,11 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("xai_golden_mode", "golden comparison: release (default; where the evidence is) or strict "
                   "(rank agreement)", default="")
-    parser.addini("xai_max_shift", f"release-mode evidence shift bound (default {DEFAULT_MAX_SHIFT})", default="")
-    parser.addini("xai_min_spearman", f"strict-mode Spearman bound (default {DEFAULT_MIN_SPEARMAN})", default="")
-    parser.addini("xai_min_top_k_iou", f"strict-mode top-20% IoU bound (default {DEFAULT_MIN_TOP_K_IOU})",
+    parser.addini("xai_max_shift", "release-mode evidence shift bound in [0, 1] (default: the method's, "
+                  f"else {vocab.DEFAULT_MAX_SHIFT})", default="")
+    parser.addini("xai_min_spearman", f"strict-mode Spearman bound (default {vocab.DEFAULT_MIN_SPEARMAN})",
+                  default="")
+    parser.addini("xai_min_top_k_iou", f"strict-mode top-20% IoU bound (default {vocab.DEFAULT_MIN_TOP_K_IOU})",
                   default="")
     parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {vocab.DEFAULT_CACHE_MAX_MB}; "
                   "least recently used entries go first)", default="")

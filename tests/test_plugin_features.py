@@ -258,6 +258,44 @@ def test_bad_configuration_is_a_usage_error(xai_pytester: pytest.Pytester) -> No
     result.stderr.fnmatch_lines(["*xai_min_spearman='2' is out of range*"])
 
 
+@pytest.mark.parametrize("ini, option, message", [
+    ("xai_golden_mode = loose", None, "*xai_golden_mode='loose' is not allowed; use one of release, strict*"),
+    ("xai_max_shift = 1.5", None, "*xai_max_shift='1.5' is out of range; set it to a value in [[]0, 1]*"),
+    ("xai_max_shift = nan", None, "*xai_max_shift='nan' is out of range*"),
+    ("xai_precision = float8", None, "*xai_precision='float8' is not allowed; use one of float32, bfloat16, float16*"),
+    ("xai_method = occlusion", None, "*xai_method='occlusion' is not allowed; use one of lime, kernel_shap, gradient_shap*"),
+    ("xai_cache_max_mb = -1", None, "*xai_cache_max_mb='-1' is out of range*"),
+    ("", "--xai-device=cudafoo", "*--xai-device/xai_device: 'cudafoo' is not a device; use 'auto', 'cpu', 'cuda', "
+     "'cuda:N' or 'mps'*"),
+    ("", "--xai-cache=sometimes", "*argument --xai-cache: invalid choice: 'sometimes'*"),
+])
+def test_each_setting_is_validated_at_start_up(
+    xai_pytester: pytest.Pytester, ini: str, option: str | None, message: str
+) -> None:
+    xai_pytester.makeini(f"[pytest]\n{ini}\n")
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = xai_pytester.runpytest(*([option] if option else []))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_settings_reach_the_fixtures(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeini("[pytest]\nxai_precision = bfloat16\nxai_golden_mode = strict\nxai_max_shift = 0.3\n"
+                         "xai_cache_max_mb = 5\n")
+    xai_pytester.makepyfile(test_s="""
+import pytest
+
+@pytest.mark.xai(samples=60)
+def test_s(explain, shape_image, pytestconfig):
+    from pytest_xai.plugin import xai_key
+    s = pytestconfig.stash[xai_key].settings
+    assert (s.precision, s.golden_mode, s.max_shift, s.cache_max_mb, s.device) == ("bfloat16", "strict", 0.3, 5, "mps")
+    assert explain(shape_image).params["precision"] == "bfloat16"
+    assert explain(shape_image, precision="float32").params["precision"] == "float32"
+""")
+    xai_pytester.runpytest("--xai-device=mps", "--xai-cache=off").assert_outcomes(passed=1)
+
+
 def test_model_spec_that_cannot_load(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n")
     result = pytester.runpytest("--xai-model", "no_such_pkg.models:make")
