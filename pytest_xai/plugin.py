@@ -46,6 +46,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[xai_key].collection_finished(session)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    problem = item.config.stash[xai_key].usage_error
+    if problem is not None:
+        raise pytest.UsageError(problem)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     xai = item.config.stash[xai_key]

@@ -80,6 +80,7 @@ class XaiSession:
     write_errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "state", "error"}
     warnings: list[str] = field(default_factory=list)
     complete: bool = False  # every selected test ran to its teardown, and nothing stopped the run
+    usage_error: str | None = None  # found at collection; under xdist each test reports it
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> XaiSession:
@@ -116,12 +117,15 @@ class XaiSession:
             folder = self.store.module_dir(Path(module)).resolve()
             other = owners.setdefault(folder, module)
             if other != module:
-                raise pytest.UsageError(
+                self.usage_error = (
                     f"{self.rel(Path(other))} and {self.rel(Path(module))} keep their goldens in one "
                     f"folder, {self.rel(folder)} (same module name, xai_snapshot_dir="
                     f"{self.settings.snapshot_dir!r}); rename one of the test files, or set "
                     "xai_snapshot_dir to a folder beside each test file (the default __xai_snapshots__)"
                 )
+                if not self.is_worker:  # an xdist worker cannot stop the run: its tests error instead
+                    raise pytest.UsageError(self.usage_error)
+                return
 
     # -- records ------------------------------------------------------------------------------
     def add_report(self, report: pytest.TestReport) -> None:

@@ -3,6 +3,7 @@ golden folders, file modes and unusable report paths, all through real pytest ru
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -247,6 +248,10 @@ def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: py
         "*a/test_x.py and b/test_x.py keep their goldens in one folder, snaps/test_x*rename one of the "
         "test files, or set xai_snapshot_dir to a folder beside each test file*"
     ])
+    if importlib.util.find_spec("xdist"):  # workers cannot stop the run: every test errors with the reason
+        result = xai_pytester.runpytest_subprocess("--import-mode=importlib", "-n", "2")
+        result.assert_outcomes(errors=2)
+        result.stdout.fnmatch_lines(["*UsageError: a/test_x.py and b/test_x.py keep their goldens in one folder*"])
     xai_pytester.makeini("[pytest]\n")  # the default folder is beside each file: no collision
     xai_pytester.runpytest("--import-mode=importlib").assert_outcomes(passed=2)
 
