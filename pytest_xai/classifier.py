@@ -395,14 +395,28 @@ def _module_identity(module: torch.nn.Module, digest: Any, depth: int) -> bool:
 
 
 def _function_identity(fn: types.FunctionType, digest: Any, depth: int) -> bool:
-    code = fn.__code__
+    """Module, qualname, bytecode, constants, defaults, closure values and the globals the code
+    names (modules by name: their code is the library version, keyed separately)."""
+    codes = [fn.__code__]
+    for code in codes:  # nested functions and comprehensions: their code and names count too
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     digest.update(f"{fn.__module__}.{fn.__qualname__}".encode())
-    digest.update(code.co_code)
-    consts = [c for c in code.co_consts if not isinstance(c, types.CodeType)]
-    nested = [c.co_code for c in code.co_consts if isinstance(c, types.CodeType)]
+    exact = True
+    for code in codes:
+        digest.update(code.co_code)
+        consts = [c for c in code.co_consts if not isinstance(c, types.CodeType)]
+        exact = identity((consts, code.co_names), digest, depth + 1) and exact
     cells = [cell.cell_contents for cell in fn.__closure__ or ()]
-    parts = (consts, nested, fn.__defaults__, fn.__kwdefaults__, code.co_names, cells)
-    return all([identity(part, digest, depth + 1) for part in parts])
+    exact = identity((fn.__defaults__, fn.__kwdefaults__, cells), digest, depth + 1) and exact
+    names = sorted({name for code in codes for name in code.co_names} & set(fn.__globals__))
+    for name in names:
+        value = fn.__globals__[name]
+        digest.update(f"global {name}".encode())
+        if isinstance(value, types.ModuleType):
+            digest.update(value.__name__.encode())
+        elif value is not fn:  # a recursive function is already being hashed
+            exact = identity(value, digest, depth + 1) and exact
+    return exact
 
 
 def check_batch_size(batch_size: Any) -> int | None:

@@ -162,3 +162,22 @@ def test_a_callable_object_is_opaque() -> None:
             return x.mean(dim=(2, 3))
 
     assert Classifier(Model(), device="cpu").cache_key is None
+
+
+def test_a_global_that_the_preprocessing_reads_is_part_of_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "user_norm.py").write_text(
+        "import torch\nMEAN = torch.tensor([0.5, 0.5, 0.5])\n\n"
+        "def normalise(x):\n    return x - MEAN[None, :, None, None]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import user_norm
+
+    def key() -> str | None:
+        return Classifier(torch.nn.Flatten(), preprocess=user_norm.normalise, device="cpu").cache_key
+
+    before = key()
+    assert before is not None and before == key()
+    monkeypatch.setattr(user_norm, "MEAN", torch.tensor([0.4, 0.5, 0.5]))
+    assert key() != before  # a persistent cache must not return the old normalisation's result

@@ -93,7 +93,7 @@ def explain_superpixels(
     the device and moved to the host once, after the loop.
     """
     jobs: list[PerturbationJob] = []
-    kernel_weights: list[torch.Tensor] = []
+    drawn: list[tuple[torch.Tensor, torch.Tensor]] = []  # CPU masks and kernel weights
     for image, seg, target in zip(images, segments, targets):
         m = int(seg.max()) + 1
         masks, weights = method.sampler(torch.Generator().manual_seed(seed), samples, m)
@@ -106,13 +106,12 @@ def explain_superpixels(
                 target=target,
             )
         )
-        kernel_weights.append(weights)
+        drawn.append((masks, weights))
     outputs = evaluate_jobs(logits_fn, jobs, output, batch_size, memory_format, item=item)
     values = torch.cat(outputs).cpu()  # the one transfer to the host
     check_finite(values, f"{len(values)} perturbed images")
     results = []
-    for job, weights, part in zip(jobs, kernel_weights, values.split([len(o) for o in outputs])):
-        masks = job.masks.cpu()
+    for (masks, weights), part in zip(drawn, values.split([len(o) for o in outputs])):
         fit = method.solver(masks.double(), part[:, None], weights)
         results.append(SuperpixelResult(fit=fit, masks=masks))
     return results
