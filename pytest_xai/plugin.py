@@ -186,9 +186,12 @@ def xai_image(request: pytest.FixtureRequest) -> Any:
 def explain(request: pytest.FixtureRequest) -> Any:
     """``explain(images, *, classifier=None, **kwargs)``: pytest_xai.explain on ``xai_model``.
 
-    Seed, samples and method come from the call, the ``@pytest.mark.xai(...)`` marker,
-    ``--xai-seed``/``--xai-samples`` and ini ``xai_method``/``xai_samples``, in that order.
-    Results are cached for the session; the terminal summary counts cache hits.
+    Takes what ``pytest_xai.explain`` takes (one image, a list, a 4-D batch). Seed, samples,
+    method and precision come from the call, the ``@pytest.mark.xai(...)`` marker,
+    ``--xai-seed``/``--xai-samples`` and ini ``xai_method``/``xai_samples``/``xai_precision``,
+    in that order. Results are memoised for the session and kept in the persistent cache
+    (``--xai-cache``); the terminal summary counts both. ``explain.unrecorded(...)`` is the
+    same without adding the explanation to the test's record.
     """
     from pytest_xai.fixtures import ExplainFixture
 

@@ -312,3 +312,19 @@ def test_an_unusable_report_path_stops_the_run_at_start(xai_pytester: pytest.Pyt
         assert "passed" not in result.stdout.str()  # stopped before running anything
     xai_pytester.runpytest("--xai-report=new/sub/r.html").assert_outcomes(passed=1)
     assert (xai_pytester.path / "new/sub/r.html").is_file()  # a missing folder is created
+
+
+def test_the_folder_is_fsynced_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    with atomic_path(tmp_path / "g.npz") as tmp:
+        tmp.write_bytes(b"golden")
+    assert synced == ["file", "folder"]
