@@ -34,7 +34,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     s = config.stash[xai_key].settings
     mode = "read-only (CI mode: " + s.ci_reason + ")" if s.ci else (f"update={s.update}" if s.update else "compare")
     ignored = "; --xai-update ignored in CI mode" if s.ci and s.update else ""
-    return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}"]
+    cache = s.cache_mode if getattr(config, "cache", None) is not None else "off (no cacheprovider)"
+    return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}; cache={cache}"]
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:

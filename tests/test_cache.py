@@ -54,7 +54,8 @@ def test_cache_modes_and_ci(xai_pytester: pytest.Pytester, monkeypatch: pytest.M
     xai_pytester.runpytest("--xai-cache=read").stdout.fnmatch_lines(["explanations: 3 computed, *"])
     assert _entries(xai_pytester.path) == []
     monkeypatch.setenv("CI", "true")  # CI reads, never grows the cache
-    xai_pytester.runpytest().stdout.fnmatch_lines(["explanations: 3 computed, *"])
+    xai_pytester.runpytest().stdout.fnmatch_lines(["xai: goldens read-only*; cache=read", "*",
+                                                   "explanations: 3 computed, *"])
     assert _entries(xai_pytester.path) == []
     monkeypatch.delenv("CI")
     xai_pytester.runpytest("--xai-cache=write").stdout.fnmatch_lines(["explanations: 3 computed, *"])
