@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from pytest_xai.explanation import Explanation
 
-MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output")
+MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
 
 
 class ImageFactory:

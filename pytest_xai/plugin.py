@@ -23,7 +23,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "xai(method=None, samples=None, seed=None, n_segments=None, output=None): "
+        "xai(method=None, samples=None, seed=None, n_segments=None, output=None, baseline=None, "
+        "precision=None): "
         "explanation parameters for the explain fixture in this test",
     )
     xai = config.stash[xai_key] = XaiSession.from_config(config)

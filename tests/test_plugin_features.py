@@ -168,11 +168,12 @@ def test_ini(explain, shape_image):
     e = explain(shape_image)
     assert (e.method, e.samples, e.seed) == ("kernel_shap", 130, 5)
 
-@pytest.mark.xai(method="lime", samples=90, seed=2, n_segments=20, output="probability")
+@pytest.mark.xai(method="lime", samples=90, seed=2, n_segments=20, output="probability", baseline="blur",
+                 precision="bfloat16")
 def test_marker(explain, shape_image):
     e = explain(shape_image)
     assert (e.method, e.samples, e.seed, e.output) == ("lime", 90, 2, "probability")
-    assert e.params["n_segments"] == 20
+    assert (e.params["n_segments"], e.params["baseline"], e.params["precision"]) == (20, "blur", "bfloat16")
     assert explain(shape_image, seed=3).seed == 3
 
 @pytest.mark.xai(colour="red")
