@@ -4,6 +4,7 @@ golden folders, file modes and unusable report paths, all through real pytest ru
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -149,6 +150,22 @@ def test_a_failed_write_fails_the_run_and_names_the_path(xai_pytester: pytest.Py
     ])
     assert (snap / "test_after.npz").is_file()  # the other write went through
     assert not list(snap.glob(f".*{TEMP_SUFFIX}"))
+
+
+def test_a_failed_write_in_an_xdist_worker_fails_the_run(xai_pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
+    (xai_pytester.path / "__xai_snapshots__" / "test_n" / "test_np.png").mkdir(parents=True)
+    result = xai_pytester.runpytest_subprocess("--xai-update", "-n", "2", "--xai-report=r.json")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*goldens: 0 passed, 1 failed, 1 written*",
+                                 "write failed: __xai_snapshots__/test_n/test_np.npz: *Is a directory*"])
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    (error,) = data["goldens"]["write_errors"]
+    assert error["path"] == "__xai_snapshots__/test_n/test_np.npz" and error["state"] == "written"
+    states = {g["name"]: (g["state"], g.get("reason")) for t in data["tests"] for g in t["goldens"]}
+    assert states["__xai_snapshots__/test_n/test_np.npz"] == ("failed", "write")
 
 
 def test_a_folder_named_like_a_golden_is_skipped_with_a_warning(xai_pytester: pytest.Pytester) -> None:
