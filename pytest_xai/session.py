@@ -266,6 +266,9 @@ class XaiSession:
         lines += [f"  unused: {self.rel(g)}" + (" (deleted)" if g in self.deleted else "") for g in self.unused]
         lines += self._advice(counts)
         lines += [f"warning: {w}" for w in self.warnings]
+        if self.disk is not None and self.disk.errors:
+            lines.append(f"warning: {len(self.disk.errors)} explanation(s) not stored in the cache "
+                         f"(they are recomputed next time): {self.disk.errors[0]}")
         lines += [f"write failed: {self.rel(Path(e['path']))}: {e['error']}" for e in self.write_errors]
         if self.settings.report is not None:
             lines.append(f"report: {self.settings.report}")

@@ -191,3 +191,16 @@ def test_aux(explain, shape_image):
         result.stdout.fnmatch_lines([f"explanations: {2 - disk} computed, 0 from cache, {disk} from disk cache*"])
         (test,) = json.loads((xai_pytester.path / "r.json").read_text())["tests"]
         assert [e["method"] for e in test["explanations"]] == ["lime"]
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c=THREE)
+    folder = xai_pytester.path / ".pytest_cache/d/xai-explanations"
+    folder.mkdir(parents=True)
+    for i in range(256):  # every shard folder name is taken by a file
+        (folder / f"{i:02x}").write_text("")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["warning: 3 explanation(s) not stored in the cache (they are recomputed next "
+                                 "time): *xai-explanations/*"])
