@@ -201,15 +201,16 @@ def check_precision(precision: Any, device: torch.device) -> str:
     return precision
 
 
-def _resolve_baseline(baseline: Any, default: str | None, options: tuple[str, ...]) -> Fill | None:
-    """A given baseline, validated; None becomes the method's default (methods that read a
-    baseline always get one; others get None, and a given value is checked but unused)."""
-    if baseline is None:
-        if "baseline" in options:
-            return default or "mean"
+def _resolve_baseline(baseline: Any, default: Any, options: tuple[str, ...]) -> Fill | None:
+    """A given baseline, validated; None becomes the method's registered default. Methods that
+    read a baseline always get one ("mean" if none is registered); for the others a given
+    value is checked but unused, and None is returned."""
+    if "baseline" not in options:
+        if baseline is not None:
+            check_baseline(baseline)
         return None
-    fill = check_baseline(baseline)
-    return fill if "baseline" in options else None
+    chosen = baseline if baseline is not None else default
+    return check_baseline("mean" if chosen is None else chosen)
 
 
 def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:

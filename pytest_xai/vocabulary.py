@@ -28,7 +28,7 @@ class MethodSpec:
 
     runner: str | Callable[..., Any]
     default_samples: int
-    default_baseline: str | None = None
+    default_baseline: str | tuple[float, float, float] | None = None
     options: tuple[str, ...] = ()
 
 
@@ -51,7 +51,7 @@ def register_method(
     runner: str | Callable[..., Any],
     *,
     default_samples: int,
-    default_baseline: str | None = None,
+    default_baseline: str | tuple[float, float, float] | None = None,
     options: tuple[str, ...] = (),
 ) -> MethodSpec:
     """Register an attribution method under ``name`` so ``explain(method=name)`` runs it.
@@ -75,11 +75,25 @@ def register_method(
     unknown = sorted(set(options) - set(SUPERPIXEL_OPTIONS + GRADIENT_OPTIONS))
     if unknown:
         raise XaiValueError(f"options={options!r}: {unknown} are not explain() arguments")
-    if default_baseline is not None and default_baseline not in BASELINES:
-        raise XaiValueError(f"default_baseline={default_baseline!r} is not one of {BASELINES}")
+    if not _is_fill(default_baseline):
+        raise XaiValueError(
+            f"default_baseline={default_baseline!r} is not a baseline; use None, one of "
+            f"{BASELINES} or an RGB triple in [0, 1]"
+        )
     spec = MethodSpec(runner, default_samples, default_baseline, tuple(options))
     METHODS[name] = spec
     return spec
+
+
+def _is_fill(value: Any) -> bool:
+    """None, a baseline name, or an RGB triple of numbers in [0, 1]."""
+    if value is None or value in BASELINES:
+        return True
+    return (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
+    )
 
 
 OUTPUTS = ("logit", "probability", "log_probability")

@@ -95,15 +95,19 @@ def test_register_method_refuses_what_cannot_work() -> None:
         register_method("occ", occlusion, default_samples=1)
     with pytest.raises(XaiValueError, match="'colour'"):
         register_method("occ", occlusion, default_samples=2, options=("colour",))
+    with pytest.raises(XaiValueError, match=r"default_baseline=\(2, 0, 0\) is not a baseline"):
+        register_method("occ", occlusion, default_samples=2, default_baseline=(2, 0, 0))
     assert "occ" not in METHODS
 
 
 def test_baseline_none_is_the_registry_default(
     monkeypatch: pytest.MonkeyPatch, shapes_clf: Classifier, shapes_image: np.ndarray
 ) -> None:
+    registered = METHODS["lime"].default_baseline
     default = explain(shapes_clf, shapes_image, samples=100)
-    assert default.params["baseline"] == METHODS["lime"].default_baseline == "mean"
-    assert np.array_equal(default.heatmap, explain(shapes_clf, shapes_image, samples=100, baseline="mean").heatmap)
+    assert default.params["baseline"] == registered is not None
+    given = explain(shapes_clf, shapes_image, samples=100, baseline=registered)
+    assert np.array_equal(default.heatmap, given.heatmap)
     monkeypatch.setitem(METHODS, "lime", MethodSpec(METHODS["lime"].runner, 1000, "blur", METHODS["lime"].options))
     blurred = explain(shapes_clf, shapes_image, samples=100)
     assert blurred.params["baseline"] == "blur"
