@@ -56,7 +56,8 @@ def test_end_to_end_matches_lime_image(shapes_clf, shapes_samples):
     """
     for sample in shapes_samples:
         seg = segment(sample.image, "slic", 25)
-        ours = explain(shapes_clf, sample.image, method="lime", samples=3000, segments=seg, seed=1)
+        ours = explain(shapes_clf, sample.image, method="lime", samples=3000, segments=seg, seed=1,
+                       baseline="mean")  # lime_image hide_color=None
 
         def classifier_fn(batch: np.ndarray) -> np.ndarray:
             x = torch.from_numpy(batch.astype(np.float32)).permute(0, 3, 1, 2)

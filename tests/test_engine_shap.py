@@ -33,7 +33,7 @@ def test_kernel_shap_is_exact_for_small_m(shapes_clf, shapes_image):
     seg = segment(shapes_image, "slic", 9)
     m = int(seg.max()) + 1
     assert m <= 10
-    exp = explain(shapes_clf, shapes_image, method="kernel_shap", segments=seg, samples=2**m)
+    exp = explain(shapes_clf, shapes_image, method="kernel_shap", segments=seg, samples=2**m, baseline="mean")
 
     # the coalition game, computed independently in numpy
     fill = np.zeros_like(shapes_image)
