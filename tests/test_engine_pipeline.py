@@ -266,6 +266,7 @@ def test_request_is_frozen(shapes_clf: Classifier, shapes_image: np.ndarray) -> 
         segments=None, n_segments=50, baseline=None, background=None, local_smoothing=0.0,
         batch_size=None, precision="float32",
     )
-    assert request.samples == METHODS["kernel_shap"].default_samples and request.baseline == "mean"
+    assert request.samples == METHODS["kernel_shap"].default_samples
+    assert request.baseline == METHODS["kernel_shap"].default_baseline
     with pytest.raises(FrozenInstanceError):
         request.samples = 3  # type: ignore[misc]
