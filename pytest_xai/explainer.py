@@ -95,10 +95,8 @@ def explain(
     )  # fmt: skip
     targets, probabilities = predict(clf, arrays, target)
     attributions, batches = run(clf, request, arrays, targets)
-    done = [
-        package(clf, request, arrays[i], targets[i], probabilities[i], attributions[i], batches[i])
-        for i in range(len(arrays))
-    ]
+    parts = zip(arrays, targets, probabilities, attributions, batches)
+    done = [package(clf, request, *part) for part in parts]
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
