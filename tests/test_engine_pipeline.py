@@ -162,6 +162,22 @@ def test_batch_size_is_bounded_by_bytes_down_to_one_and_recorded(
     assert explain(shapes_clf, shapes_image, samples=100, batch_size=7).meta["batch_size"] == 7
 
 
+def test_cuda_batch_is_capped_at_256_and_by_the_cards_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """256 was the best forward batch on an H200; more only grew memory with the samples."""
+    from types import SimpleNamespace
+
+    clf = Classifier(torch.nn.Flatten(), device="cpu")
+    clf.device = torch.device("cuda")  # the choice only reads the device type and its memory
+    card = SimpleNamespace(total_memory=80 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: card)
+    assert clf.auto_batch_size(64, 64) == 256  # not 1024: flat memory from 256 samples up
+    assert clf.auto_batch_size(224, 224) == 256
+    assert clf.auto_batch_size(1024, 1024) == 16
+    assert clf.auto_batch_size(10000, 10000) == 1  # 2.8 GB an image, 5 GB of buffers allowed
+    card.total_memory = 8 * 2**30
+    assert clf.auto_batch_size(1024, 1024) == 16 and clf.auto_batch_size(4000, 4000) == 1
+
+
 class CpuOomAbove(torch.nn.Module):
     """Raises torch's CPU allocation failure for batches above ``limit``."""
 
