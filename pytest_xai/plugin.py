@@ -115,8 +115,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         try:
             write_report(xai.report_data(), xai.settings.report)
-        except OSError as e:
-            xai.write_errors.append({"path": str(xai.settings.report), "state": "report", "error": str(e)})
+        except Exception as e:  # a report that cannot be written fails the run; it never hides the summary
+            error = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+            xai.write_errors.append({"path": str(xai.settings.report), "state": "report", "error": error})
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -331,6 +331,22 @@ def test_an_unusable_report_path_stops_the_run_at_start(xai_pytester: pytest.Pyt
     assert (xai_pytester.path / "new/sub/r.html").is_file()  # a missing folder is created
 
 
+def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_r="""
+import pathlib
+import pytest
+
+@pytest.mark.xai(samples=60)
+def test_r(explain, shape_image):
+    explain(shape_image)
+    pathlib.Path("r.json").mkdir()  # the path was fine at start-up, not any more
+""")
+    result = xai_pytester.runpytest("--xai-report=r.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["explanations: 1 computed*", "write failed: r.json: *"])
+
+
 def test_the_folder_is_fsynced_after_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import stat
 
