@@ -309,9 +309,9 @@ def _explainers(
     """How to explain the trained model and its randomised copies.
 
     The trained model goes through ``explain`` itself (the fixture records and caches it).
-    Randomised copies of the fixture go straight to ``pytest_xai.explain`` with the fixture's
-    resolved parameters: the same computation, but neither shown in the report as the
-    model's explanation nor filling the cache.
+    Randomised copies go through the fixture's ``unrecorded``: resolved and cached like any
+    explanation (a seeded copy has a stable fingerprint), but not shown in the report as the
+    model's explanation.
     """
     from pytest_xai.explainer import explain as library_explain
 
@@ -330,6 +330,11 @@ def _explainers(
     def randomised(clf: Any, image: Any) -> Explanation:
         if explain is not library_explain and not callable(defaults):
             return trained(clf, image)  # a user's callable: its own convention
+        unrecorded = getattr(explain, "unrecorded", None)
+        if callable(unrecorded):  # the explain fixture: cached, but not shown as the model's
+            return metrics._as_explanation(
+                unrecorded(image, classifier=clf, **kwargs), "explain(...)'s result"
+            )
         params = {**(defaults() if callable(defaults) else {}), **kwargs}
         return metrics._as_explanation(library_explain(clf, image, **params), "explain(...)'s result")
 

@@ -130,13 +130,9 @@ class Bounds:
 
 
 def default_max_shift(settings: Any, method: str | None) -> float:
-    """ini ``xai_max_shift`` when set, else the method's measured default, else the global one.
-
-    Settings without the ini key carry None or the global default (the two cannot be told
-    apart there), so a value equal to the global default also yields to the method's.
-    """
+    """ini ``xai_max_shift`` when set, else the method's measured default, else the global one."""
     ini = getattr(settings, "max_shift", None)
-    if ini is not None and ini != vocab.DEFAULT_MAX_SHIFT:
+    if ini is not None:
         return float(ini)
     return vocab.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", vocab.DEFAULT_MAX_SHIFT)
 

@@ -33,7 +33,7 @@ class FakeSettings:
     ci: bool = False
     ci_reason: str = ""
     golden_mode: str = "release"
-    max_shift: float = 0.12
+    max_shift: float | None = None  # ini xai_max_shift unset
     min_spearman: float = 0.7
     min_top_k_iou: float = 0.55
 
@@ -219,7 +219,7 @@ def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_xai import vocabulary
 
     monkeypatch.setattr(vocabulary, "DEFAULT_MAX_SHIFT_BY_METHOD", {"lime": 0.2})
-    unset = FakeSettings(max_shift=vocabulary.DEFAULT_MAX_SHIFT)
+    unset = FakeSettings(max_shift=None)  # ini xai_max_shift not set
     assert Bounds.resolve(unset, method="lime").max_shift == 0.2
     assert Bounds.resolve(unset, method="kernel_shap").max_shift == vocabulary.DEFAULT_MAX_SHIFT
     assert Bounds.resolve(FakeSettings(max_shift=0.3), method="lime").max_shift == 0.3  # ini wins

@@ -13,6 +13,10 @@ import pytest
 def test_circle(explain, xai_snapshot, shape_image):
     xai_snapshot.assert_match(explain(shape_image))
 """
+# The shortcut model on this untagged image, at 200 samples, shifts LIME's evidence by 0.18:
+# the lifecycle tests bound the shift at 0.12 so that it drifts. The default bounds are
+# measured in benchmarks/detection.py (1000 samples, tagged images) and tested there.
+SHORTCUT = ("--xai-model", "example_project.models:shortcut", "-o", "xai_max_shift=0.12")
 
 
 def goldens(root: Path) -> list[str]:
@@ -53,7 +57,7 @@ def test_update_writes_then_rerun_passes(xai_pytester: pytest.Pytester) -> None:
 def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
-    result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
+    result = xai_pytester.runpytest(*SHORTCUT)
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     # release mode (the default) says how far the evidence moved, where to, and what is new
@@ -145,7 +149,7 @@ def test_update_missing_writes_only_missing(xai_pytester: pytest.Pytester) -> No
 def test_new(explain, xai_snapshot, shape_image):
     xai_snapshot.assert_match(explain(shape_image, method="kernel_shap"))
 """)
-    result = xai_pytester.runpytest("--xai-update=missing", "--xai-model", "example_project.models:shortcut")
+    result = xai_pytester.runpytest("--xai-update=missing", *SHORTCUT)
     result.assert_outcomes(passed=1, failed=1)  # the changed golden still fails
     assert npz.read_bytes() == before
     assert (xai_pytester.path / "__xai_snapshots__/test_g/test_new.npz").is_file()
@@ -155,10 +159,10 @@ def test_new(explain, xai_snapshot, shape_image):
 def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
-    result = xai_pytester.runpytest("--xai-update", "--xai-model", "example_project.models:shortcut")
+    result = xai_pytester.runpytest("--xai-update", *SHORTCUT)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 1 updated*"])
-    xai_pytester.runpytest("--xai-model", "example_project.models:shortcut").assert_outcomes(passed=1)
+    xai_pytester.runpytest(*SHORTCUT).assert_outcomes(passed=1)
 
 
 def test_params_mismatch_fails_with_what_differs(xai_pytester: pytest.Pytester) -> None:
@@ -250,7 +254,7 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
 
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
-    xai_pytester.runpytest("--xai-model", "example_project.models:shortcut", "--xai-report=r.json")
+    xai_pytester.runpytest(*SHORTCUT, "--xai-report=r.json")
     report = json.loads((xai_pytester.path / "r.json").read_text(), parse_constant=lambda c: 1 / 0)
     (verdict,) = report["tests"][0]["goldens"]
     assert {k: verdict[k] for k in ("path", "name", "state", "reason", "mode")} == {

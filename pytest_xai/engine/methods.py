@@ -154,7 +154,7 @@ def _attribution(request: Request, seg: np.ndarray, res: SuperpixelResult) -> At
             "segmentation": segmentation_name(request.segments),
             "n_segments": request.n_segments,
             "n_features": len(weights),
-            "baseline": request.baseline,
+            "baseline": list(request.baseline) if isinstance(request.baseline, tuple) else request.baseline,
         },
         weights=weights,
         segments=seg,
