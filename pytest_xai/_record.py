@@ -105,22 +105,13 @@ class TestRecord:
         self.images[key]["agreement"] = _pairwise_agreement(by_method)
 
 
-def _display_overlay(exp: Explanation) -> np.ndarray:
-    """The overlay shown in reports: pixel-level maps smoothed for the eye (the stored heatmap
-    stays exact)."""
-    from pytest_xai import render
-    from pytest_xai.display import display_heatmap
-
-    return render.overlay(display_heatmap(exp), exp.image)
-
-
 def _region_masses(exp: Explanation, regions: dict[str, Any]) -> tuple[dict[str, float | None], np.ndarray]:
     """Positive mass per named region, and the overlay with those regions outlined."""
     from pytest_xai import metrics, render
     from pytest_xai.errors import RegionError
 
     mass: dict[str, float | None] = {}
-    overlay = _display_overlay(exp)
+    overlay = exp.overlay()  # pixel-level maps smoothed for the eye
     for name, region in regions.items():
         try:
             value = metrics.relevance_mass(exp, region)

@@ -71,8 +71,14 @@ class Explanation:
         """The positive part of the heatmap (evidence for the target), float64."""
         return np.clip(self.heatmap.astype(np.float64), 0.0, None)
 
-    def overlay(self, image: Any = None, scale: float | None = None) -> np.ndarray:
-        """RGB uint8 picture of the heatmap over the greyed ``image``: red for, blue against."""
+    def overlay(self, image: Any = None, scale: float | None = None, smooth: bool = True) -> np.ndarray:
+        """RGB uint8 picture of the heatmap over the greyed ``image``: red for, blue against.
+
+        ``smooth`` draws pixel-level maps Gaussian-smoothed so a person can see where the mass
+        is (``display.display_heatmap``); the stored heatmap stays exact. Superpixel maps are
+        drawn as they are either way.
+        """
+        from pytest_xai.display import display_heatmap
         from pytest_xai.images import as_image
 
         if image is None:
@@ -83,7 +89,7 @@ class Explanation:
                 f"image is {array.shape[0]}×{array.shape[1]} but the explanation is "
                 f"{self.heatmap.shape[0]}×{self.heatmap.shape[1]}; pass the explained image"
             )
-        return render.overlay(self.heatmap, array, scale)
+        return render.overlay(display_heatmap(self) if smooth else self.heatmap, array, scale)
 
     def boundaries(
         self, image: Any = None, num_features: int = 5, positive_only: bool = True

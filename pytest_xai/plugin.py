@@ -203,9 +203,12 @@ def explain(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture
 def xai_snapshot(request: pytest.FixtureRequest) -> Any:
-    """Golden explanations: ``xai_snapshot.assert_match(explanation, name=None, *,
-    min_spearman=None, min_top_k_iou=None)``.
+    """Golden explanations: ``xai_snapshot.assert_match(explanation, name=None, *, mode=None,
+    max_shift=None, min_spearman=None, min_top_k_iou=None)``.
 
+    ``mode="release"`` (default; ini ``xai_golden_mode``) passes while the target class is the
+    same and the evidence moved at most ``max_shift`` of the image diagonal; ``"strict"``
+    compares the ranking (Spearman, top-20% IoU), for one model across environments.
     Goldens live in ``__xai_snapshots__/<module>/<test>[.<name>].npz`` beside the test, with a
     .png preview. Update with ``pytest --xai-update``; CI mode never writes.
     """

@@ -72,7 +72,7 @@ def test_overlay_colours_follow_sign() -> None:
     heat[:, 5:] = -1.0
     heat[0, 0] = 0.0
     exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
-    pic = exp.overlay(np.full((10, 10, 3), 0.5, np.float32))
+    pic = exp.overlay(np.full((10, 10, 3), 0.5, np.float32), smooth=False)
     assert pic.dtype == np.uint8 and pic.shape == (10, 10, 3)
     red, blue, zero = pic[5, 2].astype(int), pic[5, 7].astype(int), pic[0, 0].astype(int)
     assert red[0] > red[2] + 100  # positive: red
