@@ -69,6 +69,22 @@ def shapes_image(shapes_samples: list[Sample]) -> np.ndarray:
     return shapes_samples[0].image
 
 
+@pytest.fixture
+def batch_recorder():  # type: ignore[no-untyped-def]
+    """A Classifier over the clean shapes model (batch_size=64) and the list of batch sizes it
+    was called with, in order."""
+    from pytest_xai import Classifier
+
+    seen: list[int] = []
+    inner = models.clean(device="cpu").model
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        seen.append(len(x))
+        return inner(x)
+
+    return Classifier(model, device="cpu", batch_size=64), seen
+
+
 @pytest.fixture(scope="session")
 def torch_threads() -> int:
     return torch.get_num_threads()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_xai import Classifier, explain
+from pytest_xai import explain
 from pytest_xai.engine.fills import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
@@ -71,18 +71,9 @@ def test_images_of_different_sizes_in_one_call(shapes_clf, shapes_image):
     assert [e.heatmap.shape for e in out] == [(64, 64), (48, 40)]
 
 
-def test_forward_batches_are_bounded_and_shared(shapes_image):
+def test_forward_batches_are_bounded_and_shared(shapes_image, batch_recorder):
     """No forward pass sees more than batch_size images; two images share batches."""
-    from example_project.models import clean
-
-    seen: list[int] = []
-    inner = clean(device="cpu").model
-
-    def model(x: torch.Tensor) -> torch.Tensor:
-        seen.append(len(x))
-        return inner(x)
-
-    clf = Classifier(model, device="cpu", batch_size=64)
+    clf, seen = batch_recorder
     explain(clf, [shapes_image, shapes_image[::-1].copy()], samples=100)
     perturbation_batches = seen[1:]  # the first call is the unperturbed prediction
     assert max(perturbation_batches) <= 64

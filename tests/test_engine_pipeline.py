@@ -255,17 +255,8 @@ def test_no_host_synchronisation_per_chunk(
     assert counts[0] == counts[1]
 
 
-def test_gradient_shap_packs_several_images_into_full_batches(shapes_samples: list) -> None:
-    from example_project.models import clean
-
-    seen: list[int] = []
-    inner = clean(device="cpu").model
-
-    def model(x: torch.Tensor) -> torch.Tensor:
-        seen.append(len(x))
-        return inner(x)
-
-    clf = Classifier(model, device="cpu", batch_size=64)
+def test_gradient_shap_packs_several_images_into_full_batches(shapes_samples: list, batch_recorder) -> None:  # type: ignore[no-untyped-def]
+    clf, seen = batch_recorder
     images = [s.image for s in shapes_samples]
     together = explain(clf, images, method="gradient_shap", samples=50)
     assert seen[1:] == [64, 64, 22]  # 150 rows, images sharing batches
