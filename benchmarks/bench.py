@@ -107,7 +107,7 @@ def photographs(n: int, size: int = 224) -> list[np.ndarray]:
     from pytest_xai import load_image
 
     names = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "camera",
-             "hubble_deep_field", "horse")
+             "hubble_deep_field", "coins")
     return [load_image(np.asarray(getattr(data, name)()), size=size) for name in names[:n]]
 
 
