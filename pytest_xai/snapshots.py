@@ -96,7 +96,7 @@ class Bounds:
         """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
         ``xai_max_shift``, ...) over the defaults (per ``method`` for ``max_shift``), validated.
         A bound of the other mode is an error, not ignored."""
-        chosen = getattr(settings, "golden_mode", vocab.DEFAULT_GOLDEN_MODE) if mode is None else mode
+        chosen = settings.golden_mode if mode is None else mode
         if chosen not in vocab.GOLDEN_MODES:
             raise XaiValueError(
                 f"mode={chosen!r} is not a golden mode; use 'release' (where the evidence is, "
@@ -113,8 +113,8 @@ class Bounds:
                 )
         defaults = {
             "max_shift": default_max_shift(settings, method),
-            "min_spearman": getattr(settings, "min_spearman", cls.min_spearman),
-            "min_top_k_iou": getattr(settings, "min_top_k_iou", cls.min_top_k_iou),
+            "min_spearman": settings.min_spearman,
+            "min_top_k_iou": settings.min_top_k_iou,
         }
 
         def pick(key: str, low: float) -> float:
@@ -131,9 +131,8 @@ class Bounds:
 
 def default_max_shift(settings: Any, method: str | None) -> float:
     """ini ``xai_max_shift`` when set, else the method's measured default, else the global one."""
-    ini = getattr(settings, "max_shift", None)
-    if ini is not None:
-        return float(ini)
+    if settings.max_shift is not None:
+        return float(settings.max_shift)
     return vocab.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", vocab.DEFAULT_MAX_SHIFT)
 
 
