@@ -111,14 +111,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     xai.session_finished(session, exitstatus)
     if xai.settings.report is not None:
-        from pytest_xai.report import write_report
-
-        try:
-            write_report(xai.report_data(), xai.settings.report)
-        except Exception as e:  # a report that cannot be written fails the run; it never hides the summary
-            error = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
-            xai.write_errors.append({"path": str(xai.settings.report), "state": "report", "error": error})
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        xai.write_report(session, xai.settings.report)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -164,9 +164,24 @@ class XaiSession:
             try:
                 self.store.write(write.explanation, write.path)
             except Exception as e:  # any failure is reported and fails the run
-                error = f"{type(e).__name__}: {e}" if not isinstance(e, OSError) else str(e)
-                self.write_errors.append({"path": str(write.path), "state": write.state, "error": error})
+                self.write_failed(write.path, write.state, e)
         self.pending.clear()
+
+    def write_failed(self, path: Path, state: str, error: Exception) -> None:
+        """Record a golden or report that could not be written (the run will fail on it)."""
+        text = str(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+        self.write_errors.append({"path": str(path), "state": state, "error": text})
+
+    def write_report(self, session: pytest.Session, path: Path) -> None:
+        """Write the --xai-report file; one that cannot be written fails the run, never hides
+        the summary."""
+        from pytest_xai.report import write_report
+
+        try:
+            write_report(self.report_data(), path)
+        except Exception as e:
+            self.write_failed(path, "report", e)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def mark_failed_writes(self) -> None:
         """Goldens whose write failed are failures, not "written"/"updated" (records and counts)."""
