@@ -105,6 +105,7 @@ class OomAbove(torch.nn.Module):
         self.sizes: list[int] = []
         self.linear = torch.nn.Linear(3, 4)
         torch.nn.init.normal_(self.linear.weight, generator=torch.Generator().manual_seed(0))
+        torch.nn.init.zeros_(self.linear.bias)  # both instances must be the same model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) > self.limit:
