@@ -64,7 +64,8 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
             region = _build(kind, value, name, source.parent)
             region.to_mask(height, width)
         except XaiError as e:
-            raise type(e)(f"{where}: {e}") from e
+            named = str(e).startswith(f"region {name!r}")  # Region's own errors name it already
+            raise type(e)(f"{source}: {e}" if named else f"{where}: {e}") from e
         regions[name] = region
     return regions
 

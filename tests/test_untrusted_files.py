@@ -171,8 +171,8 @@ def sidecar(tmp_path: Path, text: str) -> Path:
     ('{"tag": {"box": [0, 0, Infinity, 4]}}', RegionError, "region 'tag': box coordinates (0, 0, inf, 4) must be finite"),
     ('{"tag": {"box": [0, 0, 1e999, 4]}}', RegionError, "region 'tag': box coordinates (0, 0, inf, 4) must be finite"),
     ('{"tag": {"box": [0, 0, "4", 4]}}', XaiValueError, "region 'tag': box must be [x0, y0, x1, y1] numbers"),
-    ('{"tag": {"box": [0, 0, 4, 40]}}', RegionError, "region 'tag': region 'tag' (x0, y0, x1, y1)=(0, 0, 4, 40) lies outside"),
-    ('{"p": {"polygon": [[0, 0], [1e300, 0], [0, 5]]}}', RegionError, "region 'p': region 'p' has polygon points outside"),
+    ('{"tag": {"box": [0, 0, 4, 40]}}', RegionError, "cat.regions.json: region 'tag' (x0, y0, x1, y1)=(0, 0, 4, 40) lies outside"),
+    ('{"p": {"polygon": [[0, 0], [1e300, 0], [0, 5]]}}', RegionError, "cat.regions.json: region 'p' has polygon points outside"),
     ('{"p": {"polygon": [[0, 0], [' + "9" * 400 + ', 0], [0, 5]]}}', RegionError,
      "region 'p': polygon points [[0, 0], [9999"),
     ('{"p": {"polygon": [["a", "b"], [1, 0], [0, 5]]}}', XaiValueError, "region 'p': polygon must be [[x, y], ...] numbers"),
@@ -192,6 +192,7 @@ def test_bad_sidecars_name_the_file_and_region(tmp_path: Path, text: str, error:
     message = str(info.value)
     assert str(image.with_name("cat.regions.json")) in message
     assert fragment in message
+    assert message.count("region '") <= 1  # named once, not once per layer
     assert len(message) < 400  # a huge value is cut short, never dumped
 
 
