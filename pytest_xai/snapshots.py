@@ -321,8 +321,13 @@ def area(x: float, y: float, width: int, height: int) -> str:
 def determinism_note(golden: Explanation, actual: Explanation) -> str:
     """Say whether the two runs should be bit-exact or only within tolerance.
 
-    Another precision is treated like another device: small differences are expected.
+    Another seed draws other perturbations; another precision is treated like another device:
+    differences are expected either way.
     """
+    g_seed, a_seed = golden.params.get("seed"), actual.params.get("seed")
+    if g_seed is not None and a_seed is not None and g_seed != a_seed:
+        return (f"golden made at seed {g_seed}, now seed {a_seed}: another seed draws other "
+                f"perturbations, so the fine ranking moves; run at seed {g_seed} to compare like with like")
     keys = ("device", "torch", "pytest_xai")
     g = {k: golden.meta.get(k) for k in keys}
     a = {k: actual.meta.get(k) for k in keys}

@@ -182,6 +182,14 @@ def test_precision_is_compared_like_another_device(tmp_path: Path) -> None:
     assert "bit-exact" in determinism_note(blob(0, 0), blob(0, 0))
 
 
+def test_another_seed_is_named_not_called_bit_exact_drift(tmp_path: Path) -> None:
+    golden, new = blob(0, 0, seed=0), blob(60, 60, seed=3)
+    assert determinism_note(golden, new).startswith("golden made at seed 0, now seed 3")
+    verdict = judge(tmp_path, golden, new)
+    assert verdict.reason == "drift" and "run at seed 0" in verdict.message
+    assert "bit-exact" not in verdict.message
+
+
 def test_directions_and_areas_in_words() -> None:
     assert direction(10, 0, 64, 64) == "to the right"
     assert direction(-10, -10, 64, 64) == "towards the top-left corner"
