@@ -34,8 +34,17 @@ def _bound(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
     return float(value)
 
 
-def _number(value: float) -> str:
-    return "nan (not a number: the heatmap holds NaN or inf)" if value != value else f"{value:.3f}"
+def _number(value: float, *explanations: Explanation) -> str:
+    """A measure in words; NaN says why: no evidence in one of ``explanations``, or NaN/inf."""
+    if value == value:
+        return f"{value:.3f}"
+    for exp in explanations:
+        why = metrics.no_evidence(exp) or (
+            "no evidence: the attributions are zero or round-off" if metrics.is_silent(exp) else None
+        )
+        if why:
+            return f"nan ({why})"
+    return "nan (not a number: the heatmap holds NaN or inf)"
 
 
 def _picture_path(stem: str) -> Path:
@@ -110,7 +119,7 @@ def assert_attribution_focus(
         checks.append(("relevance_mass", mass, _bound(min_mass, "min_mass"), "min_mass", ""))
     if min_ratio is not None:
         bound = _bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
-        detail = f" (mass {_number(mass)} / area share {area:.3f})"
+        detail = f" (mass {_number(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
@@ -118,14 +127,17 @@ def assert_attribution_focus(
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
     if failed:
         what = "; ".join(
-            f"{metric.replace('_', ' ')} {_number(value)}{detail} < {name} {bound:.3f}"
+            f"{metric.replace('_', ' ')} {_number(value, explanation)}{detail} < {name} {bound:.3f}"
             for metric, value, bound, name, detail in failed
+        )
+        where = (
+            f"  {1 - mass:.3f} of the positive attribution lies outside {reg.name!r}, "
+            if mass == mass else f"  no positive attribution to place in {reg.name!r}, "
         )
         raise AssertionError(
             f"attribution does not focus on region {reg.name!r}: {what}\n"
             f"  {_describe(explanation)}\n"
-            f"  {_number(1 - mass)} of the positive attribution lies outside {reg.name!r}, "
-            f"which covers {area:.1%} of the image\n"
+            f"{where}which covers {area:.1%} of the image\n"
             f"  overlay (heatmap, region outlined): {picture}"
         )
 
@@ -144,8 +156,12 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
     _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture)
     if not passed:
+        headline = (
+            f"attribution rests on region {reg.name!r}" if mass == mass
+            else f"cannot tell whether the attribution avoids region {reg.name!r}"
+        )
         raise AssertionError(
-            f"attribution rests on region {reg.name!r}: relevance mass {_number(mass)} "
+            f"{headline}: relevance mass {_number(mass, explanation)} "
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
@@ -168,7 +184,7 @@ def assert_explanations_agree(
     if i_bound is not None:
         checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
     failures = [
-        f"{label} {_number(value)} < min_{metric} {bound:.3f}"
+        f"{label} {_number(value, a, b)} < min_{metric} {bound:.3f}"
         for metric, label, value, bound in checks
         if not value >= bound  # NaN fails
     ]
@@ -229,6 +245,13 @@ def assert_explanation_depends_on_model(
     chosen = _cascade_layers(module, layers)
     run_trained, run_randomised = _explainers(explain, method, seed, samples)
     original = run_trained(clf, image)
+    if metrics.is_silent(original):
+        _record_check("sanity", original, None, "spearman_abs", math.nan, bound, False, None)
+        raise AssertionError(
+            f"the trained model's explanation carries {metrics.no_evidence(original)}\n"
+            "  so there is nothing a randomised model could fail to reproduce\n"
+            f"  trained: {_describe(original)}"
+        )
     cascade = _cascade(run_randomised, clf, module, chosen, original, image, seed)
     final = cascade[-1][2]
     passed = final <= bound  # NaN fails
@@ -364,7 +387,9 @@ def _cascade(
             if isinstance(clf, Classifier) else twin
         )
         exp = run(randomised, image)
-        steps.append((name, exp, metrics.spearman(original, exp, absolute=True)))
+        # a randomised model whose explanation went silent keeps nothing of the original's
+        similarity = 0.0 if metrics.is_silent(exp) else metrics.spearman(original, exp, absolute=True)
+        steps.append((name, exp, similarity))
     return steps
 
 

@@ -18,6 +18,7 @@ import torch
 from pytest_xai import __version__
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.engine.batching import map_chunks
+from pytest_xai.engine.outputs import transform_output
 from pytest_xai.engine.runners import (
     Attribution,
     Fill,
@@ -93,9 +94,9 @@ def explain(
         segments=segments, n_segments=n_segments, baseline=baseline, background=background,
         local_smoothing=local_smoothing, batch_size=batch_size, precision=precision,
     )  # fmt: skip
-    targets, probabilities = predict(clf, arrays, target)
+    targets, probabilities, values = predict(clf, arrays, target, request.output)
     attributions, batches = run(clf, request, arrays, targets)
-    parts = zip(arrays, targets, probabilities, attributions, batches)
+    parts = zip(arrays, targets, probabilities, values, attributions, batches)
     done = [package(clf, request, *part) for part in parts]
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
@@ -249,10 +250,11 @@ def _check_background(background: Any, arrays: list[np.ndarray]) -> tuple[np.nda
 
 
 def predict(
-    clf: Classifier, arrays: list[np.ndarray], target: Target | Sequence[Target]
-) -> tuple[list[int], list[float]]:
-    """Each image's target class and its softmax probability, from one float32 forward per
-    image size (so the explained class never depends on the precision or the method)."""
+    clf: Classifier, arrays: list[np.ndarray], target: Target | Sequence[Target], output: str
+) -> tuple[list[int], list[float], list[float]]:
+    """Each image's target class, its softmax probability and its explained ``output`` value,
+    from one float32 forward per image size (so the explained class never depends on the
+    precision or the method)."""
     wanted: list[Target] = (
         list(target) if isinstance(target, (list, tuple)) else [cast(Target, target)] * len(arrays)
     )
@@ -260,18 +262,20 @@ def predict(
         raise XaiValueError(
             f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image"
         )
-    targets, probabilities = [0] * len(arrays), [0.0] * len(arrays)
+    targets, probabilities, values = [0] * len(arrays), [0.0] * len(arrays), [0.0] * len(arrays)
     with torch.inference_mode():
         for indices in _groups(arrays).values():
             logits = _logits(clf, clf.to_batch([arrays[i] for i in indices]))
             probs = torch.softmax(logits, dim=1)
+            explained = transform_output(logits, output)
             for row, i in enumerate(indices):
                 t = wanted[i]
                 targets[i] = (
                     int(probs[row].argmax()) if t is None else clf.class_index(t, probs.shape[1])
                 )
                 probabilities[i] = float(probs[row, targets[i]])
-    return targets, probabilities
+                values[i] = float(explained[row, targets[i]])
+    return targets, probabilities, values
 
 
 def _logits(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:
@@ -339,6 +343,7 @@ def package(
     image: np.ndarray,
     target: int,
     probability: float,
+    value: float,
     attribution: Attribution,
     batch_size: int,
 ) -> Explanation:
@@ -363,6 +368,7 @@ def package(
             "torch": torch.__version__,
             "device": str(clf.device),
             "model": clf.fingerprint,
+            "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,
         },

@@ -4,7 +4,8 @@ Localisation metrics follow Quantus' definitions (RelevanceMassAccuracy,
 RelevanceRankAccuracy, PointingGame, TopKIntersection) applied to the positive part of the
 heatmap: evidence for the target. Unlike Quantus, an empty region raises instead of
 returning NaN (or True, in its batched PointingGame). A heatmap holding NaN or inf gives NaN,
-never a number that could pass a bound.
+never a number that could pass a bound. So does an explanation without evidence (see
+``no_evidence``): a map of zeros or round-off says nothing about where the model looks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import as_region
-from pytest_xai.vocabulary import GAINED_CELL_FRACTION, TOP_K_FRACTION
+from pytest_xai.vocabulary import EVIDENCE_ATOL, EVIDENCE_RTOL, GAINED_CELL_FRACTION, TOP_K_FRACTION
 
 NAN = float("nan")
 
@@ -34,6 +35,52 @@ def _finite(*exps: Explanation) -> bool:
     return all(bool(np.isfinite(e.heatmap).all()) for e in exps)
 
 
+def _attributions(exp: Explanation) -> np.ndarray:
+    """Per-feature attributions: superpixel weights, else the pixel heatmap (float64)."""
+    return np.asarray(exp.heatmap if exp.weights is None else exp.weights, dtype=np.float64)
+
+
+def _floor(exp: Explanation) -> float:
+    """Attribution totals at or below this are round-off: ``EVIDENCE_RTOL`` of the explained
+    output's value on the image (``meta["output_value"]``), else exactly zero."""
+    value = exp.meta.get("output_value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        return 0.0
+    return EVIDENCE_RTOL * abs(float(value)) + EVIDENCE_ATOL
+
+
+def is_silent(exp: Explanation) -> bool:
+    """Whether the explanation carries no evidence at all, for or against: the summed
+    |attribution| is round-off against the explained output (NaN maps are not silent)."""
+    values = _attributions(_as_explanation(exp))
+    return bool(np.isfinite(values).all()) and float(np.abs(values).sum()) <= _floor(exp)
+
+
+def no_evidence(exp: Explanation) -> str | None:
+    """Why an explanation carries no positive evidence, in words; None when it does.
+
+    No evidence at all: the model's explained output did not vary when the image was
+    perturbed (a probability saturated at 1.0, a model that ignores its input, a background
+    equal to the image), so every attribution is zero or round-off. No positive evidence: every
+    attribution argues against the target. Either way no region can hold the evidence.
+    """
+    values = _attributions(_as_explanation(exp))
+    if not np.isfinite(values).all():
+        return None
+    floor, value = _floor(exp), exp.meta.get("output_value")
+    if float(np.abs(values).sum()) <= floor:
+        against = f" against its {exp.output} {value:.4g}" if floor > 0 else ""
+        return (
+            f"no evidence: the attributions sum to {np.abs(values).sum():.3g} in absolute value{against}, "
+            "so the model's output did not vary when the image was perturbed (a saturated "
+            "probability, a model that ignores its input, a background equal to the image); "
+            "explain output='logit', or check the model"
+        )
+    if float(np.clip(values, 0, None).sum()) <= floor:
+        return f"no positive evidence: every attribution argues against {exp.target_name!r}"
+    return None
+
+
 def region_mask(exp: Explanation, region: Any) -> np.ndarray:
     """The region rasterised at the explanation's size (empty or outside raises)."""
     height, width = _as_explanation(exp).heatmap.shape
@@ -41,13 +88,12 @@ def region_mask(exp: Explanation, region: Any) -> np.ndarray:
 
 
 def relevance_mass(exp: Explanation, region: Any) -> float:
-    """Share of the positive attribution that falls inside ``region`` (0 when there is none)."""
+    """Share of the positive attribution that falls inside ``region`` (NaN when there is none)."""
     mask = region_mask(exp, region)
-    if not _finite(exp):
+    if not _finite(exp) or no_evidence(exp):
         return NAN
     positive = exp.positive
-    total = positive.sum()
-    return float(positive[mask].sum() / total) if total > 0 else 0.0
+    return float(positive[mask].sum() / positive.sum())
 
 
 def relevance_ratio(exp: Explanation, region: Any) -> float:
@@ -64,7 +110,7 @@ def relevance_ratio(exp: Explanation, region: Any) -> float:
 def relevance_rank(exp: Explanation, region: Any) -> float:
     """Share of the region's pixels among the top-|region| pixels by positive attribution."""
     mask = region_mask(exp, region).ravel()
-    if not _finite(exp):
+    if not _finite(exp) or no_evidence(exp):
         return NAN
     k = int(mask.sum())
     order = np.argsort(exp.positive.ravel(), kind="stable")
@@ -72,10 +118,13 @@ def relevance_rank(exp: Explanation, region: Any) -> float:
 
 
 def pointing_game(exp: Explanation, region: Any) -> bool:
-    """Whether a pixel of maximal attribution lies inside the region (False on NaN maps)."""
+    """Whether a pixel of maximal attribution lies inside the region (False on NaN maps and
+    without positive evidence)."""
     mask = region_mask(exp, region)
+    if not _finite(exp) or no_evidence(exp):
+        return False
     positive = exp.positive
-    return _finite(exp) and bool(np.any(mask & (positive == positive.max())))
+    return bool(np.any(mask & (positive == positive.max())))
 
 
 def top_k_intersection(exp: Explanation, region: Any, k: int) -> float:
@@ -83,7 +132,7 @@ def top_k_intersection(exp: Explanation, region: Any, k: int) -> float:
     mask = region_mask(exp, region).ravel()
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= mask.size:
         raise XaiValueError(f"k={k!r} must be an int in 1..{mask.size} (the pixel count)")
-    if not _finite(exp):
+    if not _finite(exp) or no_evidence(exp):
         return NAN
     order = np.argsort(exp.positive.ravel(), kind="stable")
     return float(mask[order[-int(k) :]].sum() / k)
@@ -129,9 +178,12 @@ def spearman(exp_a: Explanation, exp_b: Explanation, *, absolute: bool = False) 
     """Spearman rank correlation: on superpixel weights when both share segments, else heatmaps.
 
     ``absolute`` ranks |attribution| (Adebayo et al.'s sanity checks: the sign of an
-    attribution may flip without it saying anything else). NaN when either side holds NaN.
+    attribution may flip without it saying anything else). NaN when either side holds NaN or
+    is silent (``is_silent``: zeros or round-off have no ranking).
     """
     a, b = _pair(exp_a, exp_b)
+    if is_silent(a) or is_silent(b):
+        return NAN
     if shares_segments(a, b):
         x, y = np.asarray(a.weights, np.float64), np.asarray(b.weights, np.float64)
     else:
@@ -149,7 +201,8 @@ def top_k_mask(exp: Explanation, fraction: float) -> np.ndarray:
 
 
 def top_k_iou(exp_a: Explanation, exp_b: Explanation, fraction: float = TOP_K_FRACTION) -> float:
-    """IoU of the two explanations' top-``fraction`` most attributed pixel sets."""
+    """IoU of the two explanations' top-``fraction`` most attributed pixel sets (NaN when
+    either holds NaN or is silent)."""
     a, b = _pair(exp_a, exp_b)
     if (
         isinstance(fraction, bool)
@@ -157,7 +210,7 @@ def top_k_iou(exp_a: Explanation, exp_b: Explanation, fraction: float = TOP_K_FR
         or not 0 < fraction <= 1
     ):
         raise XaiValueError(f"fraction={fraction!r} must be in (0, 1]")
-    if not _finite(a, b):
+    if not _finite(a, b) or is_silent(a) or is_silent(b):
         return NAN
     ma, mb = top_k_mask(a, fraction), top_k_mask(b, fraction)
     return float((ma & mb).sum() / (ma | mb).sum())
@@ -179,9 +232,9 @@ def agreement(
 
 
 def cosine(exp_a: Explanation, exp_b: Explanation) -> float:
-    """Cosine similarity of the two heatmaps (0 when either is all zeros)."""
+    """Cosine similarity of the two heatmaps (NaN when either holds NaN or is silent)."""
     a, b = _pair(exp_a, exp_b)
-    if not _finite(a, b):
+    if not _finite(a, b) or is_silent(a) or is_silent(b):
         return NAN
     x, y = a.heatmap.ravel().astype(np.float64), b.heatmap.ravel().astype(np.float64)
     denom = np.linalg.norm(x) * np.linalg.norm(y)
@@ -201,9 +254,12 @@ def _check_grid(grid: Any) -> int:
 
 def evidence_grid(exp: Explanation, grid: int = EVIDENCE_GRID) -> tuple[np.ndarray, int]:
     """The positive attribution summed over square cells (``grid`` along the longer side),
-    as a share of the total (all zeros when there is no positive evidence), and the cell side.
+    as a share of the total (all zeros without positive evidence, ``no_evidence``), and the
+    cell side.
     """
     positive = _as_explanation(exp).positive
+    if no_evidence(exp):
+        positive = np.zeros_like(positive)
     height, width = positive.shape
     cell = max(1, -(-max(height, width) // _check_grid(grid)))
     rows, cols = -(-height // cell), -(-width // cell)
@@ -220,8 +276,8 @@ def evidence_shift(exp_a: Explanation, exp_b: Explanation, grid: int = EVIDENCE_
     the image diagonal (0: same place; 1: from one corner to the opposite one).
 
     Computed exactly with POT (``ot.emd2``) over cell centres with Euclidean ground cost. When
-    one side has no positive evidence at all the shift is 1.0; when neither has, 0.0. NaN when
-    either heatmap holds NaN or inf.
+    one side has no positive evidence (``no_evidence``) the shift is 1.0; when neither has, NaN
+    (nothing to compare). NaN when either heatmap holds NaN or inf.
     """
     import ot
 
@@ -233,7 +289,7 @@ def evidence_shift(exp_a: Explanation, exp_b: Explanation, grid: int = EVIDENCE_
     mass_b, _ = evidence_grid(b, grid)
     has_a, has_b = mass_a.sum() > 0, mass_b.sum() > 0
     if not (has_a and has_b):
-        return 0.0 if has_a == has_b else 1.0
+        return NAN if has_a == has_b else 1.0
     rows, cols = mass_a.shape
     yy, xx = np.meshgrid(
         (np.arange(rows) + 0.5) * cell, (np.arange(cols) + 0.5) * cell, indexing="ij"
@@ -254,10 +310,10 @@ def mass_centre(exp: Explanation) -> tuple[float, float] | None:
     None when there is no positive evidence or the heatmap holds NaN."""
     if not _finite(_as_explanation(exp)):
         return None
+    if no_evidence(exp):
+        return None
     positive = exp.positive
     total = positive.sum()
-    if total <= 0:
-        return None
     ys, xs = np.indices(positive.shape)
     return float((positive * (xs + 0.5)).sum() / total), float(
         (positive * (ys + 0.5)).sum() / total
@@ -293,7 +349,9 @@ __all__ = [
     "evidence_grid",
     "evidence_shift",
     "gained_cells",
+    "is_silent",
     "mass_centre",
+    "no_evidence",
     "pointing_game",
     "relevance_mass",
     "relevance_rank",

@@ -142,8 +142,9 @@ class GoldenVerdict:
     failure message all come from it.
 
     ``state`` is one of ``vocabulary.GOLDEN_STATES``. ``reason`` says why a golden failed or
-    was (re)written: "missing", "unreadable", "params", "prediction" or "drift"; None when it
-    passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value was not
+    was (re)written: "missing", "unreadable", "params", "no_evidence" (the new explanation
+    carries no positive evidence, ``metrics.no_evidence``), "prediction" or "drift"; None when
+    it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value was not
     measured or not a number, so the record is strict JSON; ``bounds`` are keyed ``max_`` or
     ``min_`` + the measure. ``message`` is the failure text, or a one-line summary.
     ``pictures`` are the expected / actual / difference PNGs written on drift.
@@ -238,19 +239,31 @@ def compare_strict(golden: Explanation, actual: Explanation, min_spearman: float
     from pytest_xai import metrics
 
     found = metrics.agreement(golden, actual)
+    why = _why_undefined(golden, actual)
     findings = [
-        _compared("Spearman", found.spearman, "min_spearman", min_spearman, upper=False),
+        _compared("Spearman", found.spearman, "min_spearman", min_spearman, upper=False, why=why),
         _compared(f"top-{vocab.TOP_K_FRACTION:.0%} IoU", found.top_k_iou, "min_top_k_iou", min_top_k_iou,
-                  upper=False),
+                  upper=False, why=why),
     ]
     ok = _within(found.spearman, min_spearman, False) and _within(found.top_k_iou, min_top_k_iou, False)
     measures = {"spearman": _number(found.spearman), "top_k_iou": _number(found.top_k_iou)}
     return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
 
 
-def _compared(label: str, value: float, bound_name: str, bound: float, upper: bool) -> str:
+def _why_undefined(golden: Explanation, actual: Explanation) -> str:
+    """Why a measure of the two is NaN: a side without evidence, else NaN or inf values."""
+    from pytest_xai import metrics
+
+    sides = [
+        f"{side} has {why}" for side, exp in (("the golden", golden), ("the new explanation", actual))
+        if (why := metrics.no_evidence(exp))
+    ]
+    return "; ".join(sides) or "a heatmap holds NaN or inf"
+
+
+def _compared(label: str, value: float, bound_name: str, bound: float, upper: bool, why: str = "") -> str:
     if value != value:
-        return f"{label} is not a number (a heatmap holds NaN or inf): it cannot meet {bound_name} {bound:.3f}"
+        return f"{label} is not a number ({why or 'a heatmap holds NaN or inf'}): it cannot meet {bound_name} {bound:.3f}"
     ok = _within(value, bound, upper)
     sign = {(True, True): "<=", (True, False): ">", (False, True): ">=", (False, False): "<"}[(upper, ok)]
     return f"{label} {value:.3f} {sign} {bound_name} {bound:.3f}"
@@ -262,13 +275,16 @@ def compare_release(golden: Explanation, actual: Explanation, max_shift: float) 
 
     shift = metrics.evidence_shift(golden, actual)
     _, new_mass = metrics.gained_cells(golden, actual)
-    summary = _compared("evidence shift", shift, "max_shift", max_shift, upper=True)
+    why = _why_undefined(golden, actual)
+    summary = _compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
     findings = [summary]
     if shift == shift:
         findings[0] += (
             f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
             f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
         )
+        if metrics.no_evidence(golden) or metrics.no_evidence(actual):
+            findings[0] += f" because {why}"
     findings.append(_centre_move(golden, actual))
     if new_mass == new_mass:
         findings.append(
@@ -425,6 +441,16 @@ class _Judgement:
                              bounds=self.bounds.as_dict(), message=message, **extra)
 
     def run(self) -> GoldenVerdict:
+        from pytest_xai import metrics
+
+        why = metrics.no_evidence(self.explanation)  # release mode compares positive evidence
+        if why and (self.bounds.mode == "release" or metrics.is_silent(self.explanation)):
+            # nothing to gate on: never written, updated or passed
+            kept = "kept as it is" if self.path.exists() else "not written"
+            return self.verdict("failed", "no_evidence", (
+                f"golden {self.name} {kept}: the explanation has {why}\n"
+                "  a golden of it would pass any model; explain what the model does read"
+            ))
         if not self.path.exists():
             return self.missing()
         try:

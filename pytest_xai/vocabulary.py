@@ -126,6 +126,11 @@ DEFAULT_MAX_SHIFT_BY_METHOD: dict[str, float] = {"lime": 0.21, "kernel_shap": 0.
 # Strict mode (same model, new environment): measured with benchmarks/golden_tolerance.py, the
 # clean model re-explained with 5 other seeds gave Spearman >= 0.82 and top-20% IoU >= 0.70,
 # the shortcut model at most 0.44 and 0.46.
+# An explanation whose summed |attribution| is at most EVIDENCE_RTOL of its explained output
+# (plus EVIDENCE_ATOL) carries no evidence: float32 outputs resolve about 1e-7 of their value,
+# so anything smaller is round-off, not something the model reads (metrics.no_evidence).
+EVIDENCE_RTOL = 1e-5
+EVIDENCE_ATOL = 1e-12
 DEFAULT_MIN_SPEARMAN = 0.7
 DEFAULT_MIN_TOP_K_IOU = 0.55
 # A grid cell holding less than this share of its map's fullest cell holds "almost none". A cell

@@ -36,8 +36,8 @@ def test_relevance_mass_known_answer():
     # positive part: left = 4+3+2+1 = 10, right = 1+1 = 2; negatives ignored
     assert metrics.relevance_mass(exp_of(HEAT), LEFT) == pytest.approx(10 / 12)
     assert metrics.relevance_mass(exp_of(HEAT), ~LEFT) == pytest.approx(2 / 12)
-    # no positive evidence at all: nothing inside the region
-    assert metrics.relevance_mass(exp_of(-np.abs(HEAT)), LEFT) == 0.0
+    # no positive evidence at all: no share to measure (tests/test_no_evidence.py)
+    assert np.isnan(metrics.relevance_mass(exp_of(-np.abs(HEAT)), LEFT))
 
 
 def test_relevance_rank_known_answer():
@@ -95,7 +95,7 @@ def test_top_k_iou_and_cosine_known_answers():
     assert metrics.top_k_iou(a, flipped, 0.25) == 0.0
     assert metrics.cosine(a, a) == pytest.approx(1.0)
     assert metrics.cosine(a, exp_of(-HEAT)) == pytest.approx(-1.0)
-    assert metrics.cosine(a, exp_of(np.zeros((4, 4)))) == 0.0
+    assert np.isnan(metrics.cosine(a, exp_of(np.zeros((4, 4)))))  # a silent side: undefined
 
 
 def test_region_algebra_and_errors():
@@ -159,9 +159,9 @@ def test_evidence_shift_known_answers():
     half = exp_of(np.where(np.isin(np.arange(32 * 32).reshape(32, 32), [33, 33 + 16]), 1.0, 0.0))
     assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(0.5 * 16 / np.hypot(32, 32))
     assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(metrics.evidence_shift(half, dot(1, 1)))
-    # no positive evidence on one side: as far as it gets; on neither: nowhere
+    # no positive evidence on one side: as far as it gets; on neither: NaN, nothing to compare
     assert metrics.evidence_shift(dot(1, 1), exp_of(-np.ones((32, 32)))) == 1.0
-    assert metrics.evidence_shift(exp_of(np.zeros((32, 32))), exp_of(-np.ones((32, 32)))) == 0.0
+    assert np.isnan(metrics.evidence_shift(exp_of(np.zeros((32, 32))), exp_of(-np.ones((32, 32)))))
 
 
 def test_mass_centre_known_answer():
