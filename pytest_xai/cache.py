@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from pytest_xai.explanation import Explanation
 
-KEY_VERSION = 1  # bump when what an entry holds changes meaning
+KEY_VERSION = 2  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"
 
 

@@ -180,8 +180,14 @@ class Classifier:
         """SHA-256 of everything known to change the outputs: the model's class, structure,
         parameters and buffers (or a function's code and closure), the preprocessing, the class
         names, the memory format and the device type. Computed once: weights changed in place
-        afterwards are not seen (build a new Classifier)."""
+        afterwards are not seen until ``refresh()`` (the explain fixture refreshes it when a
+        cached explanation turns out stale)."""
         return self._identity[0]
+
+    def refresh(self) -> None:
+        """Forget the fingerprint and keys, so the next ones read the model as it is now."""
+        for name in ("_identity", "session_key"):
+            self.__dict__.pop(name, None)
 
     @property
     def cache_key(self) -> str | None:
@@ -327,9 +333,10 @@ def identity(value: Any, digest: Any, depth: int = 0) -> bool:
     """Feed what determines ``value``'s behaviour into ``digest``; False if that is not fully
     known (an object whose state cannot be read, or too deep a structure).
 
-    Modules: class, parameters, buffers, attributes and hooks, recursively. Functions: module,
-    qualname, bytecode, constants, defaults and closure values (not the globals they read, so
-    a changed global is not seen). Tensors and arrays: dtype, shape and bytes.
+    Modules: class (and the code of the methods its own, non-torch classes define),
+    parameters, buffers, attributes and hooks, recursively. Functions: module, qualname,
+    bytecode, constants, defaults and closure values (not the globals they read, so a changed
+    global is not seen). Tensors and arrays: dtype, shape and bytes.
     """
     if depth > _MAX_DEPTH:
         digest.update(b"deep")
@@ -359,6 +366,23 @@ def identity(value: Any, digest: Any, depth: int = 0) -> bool:
     return False
 
 
+def _class_code(cls: type, digest: Any, depth: int, seen: set[type]) -> bool:
+    """The code of every function that a user's class (and its non-torch bases) defines, so
+    an edited ``forward`` changes the fingerprint; torch's own classes are covered by the
+    torch version in every key."""
+    exact = True
+    for klass in cls.__mro__:
+        if klass in seen or klass.__module__.split(".")[0] in ("torch", "builtins"):
+            continue
+        seen.add(klass)
+        for key, attr in sorted(vars(klass).items()):
+            function = getattr(attr, "__func__", attr)  # staticmethod / classmethod
+            if isinstance(function, types.FunctionType):
+                digest.update(f"def {klass.__qualname__}.{key}".encode())
+                exact = _function_identity(function, digest, depth + 1) and exact
+    return exact
+
+
 def _tensor_bytes(value: torch.Tensor | np.ndarray, digest: Any) -> None:
     t = torch.as_tensor(value).detach().to("cpu").contiguous()
     digest.update(f"{t.dtype}:{tuple(t.shape)}".encode())
@@ -379,8 +403,10 @@ def _module_identity(module: torch.nn.Module, digest: Any, depth: int) -> bool:
     for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
         digest.update(name.encode())
         _tensor_bytes(tensor, digest)
+    classes: set[type] = set()
     for name, sub in module.named_modules():
         digest.update(f"module {name}: {type(sub).__module__}.{type(sub).__qualname__}".encode())
+        exact = _class_code(type(sub), digest, depth, classes) and exact
         if isinstance(sub, torch.jit.ScriptModule):
             code = getattr(sub, "code", None)  # TorchScript: the compiled code is the behaviour
             exact = exact and isinstance(code, str)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
+VERIFY_TOLERANCE = 1e-4  # a cache hit's probability and value must match a fresh forward this well
 
 
 class ImageFactory:
@@ -106,7 +107,13 @@ class ExplainFixture:
         arrays, single = as_images(images, "images")
         per_image = self._per_image_params(params, len(arrays))
         keys = [self._keys(clf, array, p) for array, p in zip(arrays, per_image)]
-        found = [self._lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
+        looked = [self._lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
+        found = self._verified(clf, arrays, per_image, looked)
+        stale = [i for i, (hit, kept) in enumerate(zip(looked, found)) if hit is not None and kept is None]
+        if stale and hasattr(clf, "refresh"):  # weights may have changed in place: key them anew
+            clf.refresh()
+            for i in stale:
+                keys[i] = self._keys(clf, arrays[i], per_image[i])
         return self._compute_missing(clf, arrays, per_image, keys, found), single
 
     @staticmethod
@@ -137,20 +144,50 @@ class ExplainFixture:
         disk = None if content is None else explanation_key(content, device, array, params)
         return (memo if memo[0] is not None else None), disk
 
-    def _lookup(self, memo: tuple[Any, ...] | None, disk: str | None, array: np.ndarray) -> Explanation | None:
+    def _lookup(
+        self, memo: tuple[Any, ...] | None, disk: str | None, array: np.ndarray
+    ) -> tuple[Explanation, str] | None:
+        """A cached explanation and where it came from ("cached": this session, "disk")."""
         hit = None if memo is None else self.xai.memo.get(memo)
         if hit is not None:
-            self._count("cached")
-            return hit  # type: ignore[no-any-return, unused-ignore]
+            return hit, "cached"
         if disk is None or self.xai.disk is None:
             return None
         hit = self.xai.disk.get(disk)
-        if hit is not None:
-            hit.image = array  # the stored picture is uint8; keep the exact input
-            if memo is not None:
-                self.xai.memo[memo] = hit
-            self._count("disk")
-        return hit
+        if hit is None:
+            return None
+        hit.image = array  # the stored picture is uint8; keep the exact input
+        return hit, "disk"
+
+    def _verified(
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
+        looked: list[tuple[Explanation, str] | None],
+    ) -> list[Explanation | None]:
+        """Cache hits that the model still stands behind; the others become misses.
+
+        A key cannot see everything that changes a model (a changed ``forward``, a module-level
+        setting its preprocess reads, weights changed in place after the fingerprint was taken),
+        so each hit is checked with one forward pass of its image: the target, its probability
+        and the explained output's value must match the cached explanation's.
+        """
+        from pytest_xai.explainer import predict
+
+        hits = [i for i, found in enumerate(looked) if found is not None]
+        if not hits:
+            return [None] * len(looked)
+        output = looked[hits[0]][0].output  # type: ignore[index]
+        targets, probabilities, values = predict(
+            clf, [arrays[i] for i in hits], [per_image[i].get("target") for i in hits], output
+        )
+        found: list[Explanation | None] = [None] * len(looked)
+        for i, target, probability, value in zip(hits, targets, probabilities, values):
+            hit, kind = looked[i]  # type: ignore[misc]
+            if _still_valid(hit, target, probability, value):
+                found[i] = hit
+                self._count(kind)
+            else:
+                self.xai.stale += 1
+        return found
 
     def _compute_missing(
         self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
@@ -184,3 +221,15 @@ class ExplainFixture:
     def _count(self, kind: str) -> None:
         if self.record is not None:
             setattr(self.record, kind, getattr(self.record, kind) + 1)
+
+
+def _still_valid(hit: Explanation, target: int, probability: float, value: float) -> bool:
+    """Whether the model, run now, gives the cached explanation's target, probability and
+    explained value (within float32 noise between batch compositions)."""
+    cached = hit.meta.get("output_value")
+    return (
+        hit.target == target
+        and isinstance(cached, float)
+        and abs(hit.probability - probability) <= VERIFY_TOLERANCE
+        and abs(cached - value) <= VERIFY_TOLERANCE * max(1.0, abs(value))
+    )

@@ -79,6 +79,7 @@ class XaiSession:
     deleted: list[Path] = field(default_factory=list)
     write_errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "state", "error"}
     warnings: list[str] = field(default_factory=list)
+    stale: int = 0  # cache hits the model no longer stands behind (recomputed)
     complete: bool = False  # every selected test ran to its teardown, and nothing stopped the run
     usage_error: str | None = None  # found at collection; under xdist each test reports it
 
@@ -281,6 +282,12 @@ class XaiSession:
         lines += [f"  unused: {self.rel(g)}" + (" (deleted)" if g in self.deleted else "") for g in self.unused]
         lines += self._advice(counts)
         lines += [f"warning: {w}" for w in self.warnings]
+        if self.stale:
+            lines.append(
+                f"warning: {self.stale} cached explanation(s) were stale and recomputed: the model's "
+                "output on the image changed while its fingerprint did not (edited code, a setting "
+                "its preprocess reads, or weights changed in place)"
+            )
         if self.disk is not None and self.disk.errors:
             lines.append(f"warning: {len(self.disk.errors)} explanation(s) not stored in the cache "
                          f"(they are recomputed next time): {self.disk.errors[0]}")

@@ -204,3 +204,81 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(xai_pytester:
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["warning: 3 explanation(s) not stored in the cache (they are recomputed next "
                                  "time): *xai-explanations/*"])
+
+
+STALE = """
+import json, os
+from pathlib import Path
+import torch
+from pytest_xai import Classifier
+
+class Scaled(torch.nn.Module):  # reads a setting the fingerprint cannot see (as edited code would)
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(3, 3)
+        torch.nn.init.eye_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+
+    def forward(self, x):
+        scale = float(os.environ.get("XAI_TEST_SCALE", "1"))
+        return self.head(x.mean(dim=(2, 3)) * torch.tensor([scale, 1.0, -scale]))
+
+MODEL = Classifier(Scaled(), device="cpu")
+
+def test_a(explain, shape_image):
+    Path("a.json").write_text(json.dumps(explain(shape_image, classifier=MODEL, samples=40).heatmap.tolist()))
+
+def test_b_in_place(explain, shape_image):
+    first = explain(shape_image, classifier=MODEL, samples=40)
+    with torch.no_grad():
+        MODEL.model.head.weight.mul_(-2.0)  # the fingerprint was taken before this
+    try:
+        second = explain(shape_image, classifier=MODEL, samples=40)
+    finally:
+        with torch.no_grad():
+            MODEL.model.head.weight.div_(-2.0)
+    assert second.probability != first.probability and not (second.heatmap == first.heatmap).all()
+"""
+
+
+def test_a_stale_cache_hit_is_recomputed(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key misses what a model reads outside its weights; one forward pass per hit catches it."""
+    xai_pytester.makepyfile(test_s=STALE)
+    xai_pytester.runpytest().assert_outcomes(passed=2)  # test_b: the memo hit is stale in place
+    computed = json.loads((xai_pytester.path / "a.json").read_text())
+    result = xai_pytester.runpytest("-k", "test_a")
+    result.stdout.fnmatch_lines(["explanations: 0 computed, 0 from cache, 1 from disk cache*"])
+    monkeypatch.setenv("XAI_TEST_SCALE", "3")  # same weights, same key, another model
+    result = xai_pytester.runpytest("-k", "test_a")
+    result.stdout.fnmatch_lines(["explanations: 1 computed, 0 from cache, 0 from disk cache*",
+                                 "warning: 1 cached explanation(s) were stale and recomputed*"])
+    recomputed = json.loads((xai_pytester.path / "a.json").read_text())
+    monkeypatch.setenv("XAI_TEST_SCALE", "1")
+    xai_pytester.runpytest("-k", "test_a", "--xai-cache=off")
+    assert recomputed != computed and json.loads((xai_pytester.path / "a.json").read_text()) == computed
+
+
+def test_an_edited_forward_changes_the_key() -> None:
+    import torch
+
+    from pytest_xai import Classifier
+
+    def model(body: str) -> Classifier:
+        source = (
+            "import torch\n"
+            "class Net(torch.nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.head = torch.nn.Linear(3, 2)\n"
+            "    def forward(self, x):\n"
+            f"        return {body}\n"
+        )
+        namespace: dict[str, object] = {"__name__": "user_models"}
+        exec(source, namespace)
+        torch.manual_seed(0)
+        return Classifier(namespace["Net"](), device="cpu")  # type: ignore[operator]
+
+    mean = model("self.head(x.mean(dim=(2, 3)))")
+    assert mean.cache_key is not None
+    assert model("self.head(x.mean(dim=(2, 3)))").cache_key == mean.cache_key
+    assert model("self.head(x.amax(dim=(2, 3)))").cache_key not in (None, mean.cache_key)
