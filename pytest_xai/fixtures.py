@@ -102,7 +102,7 @@ class ExplainFixture:
         from pytest_xai.classifier import as_classifier
         from pytest_xai.images import as_images
 
-        clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
+        clf = as_classifier(classifier if classifier is not None else self._model_under_test())
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
         per_image = self._per_image_params(params, len(arrays))
@@ -115,6 +115,21 @@ class ExplainFixture:
             for i in stale:
                 keys[i] = self._keys(clf, arrays[i], per_image[i])
         return self._compute_missing(clf, arrays, per_image, keys, found), single
+
+    def _model_under_test(self) -> Any:
+        """The ``xai_model`` fixture's model; a failure when ``--xai-model`` was given but a
+        conftest override ignores it (a release gate would otherwise test the wrong model)."""
+        model = self.request.getfixturevalue("xai_model")
+        spec = self.request.config.getoption("xai_model", None)
+        if spec and not _honours_model_option(self.request):
+            pytest.fail(
+                f"--xai-model={spec} was given, but the xai_model fixture in use ({_fixture_origin(self.request)}) "
+                "overrides the plugin's and never reads it, so another model would be tested. "
+                "Read it in the override (pytestconfig.getoption('xai_model') with "
+                "pytest_xai.model_spec.load_model), or drop the option.",
+                pytrace=False,
+            )
+        return model
 
     @staticmethod
     def _per_image_params(params: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -233,3 +248,23 @@ def _still_valid(hit: Explanation, target: int, probability: float, value: float
         and abs(hit.probability - probability) <= VERIFY_TOLERANCE
         and abs(cached - value) <= VERIFY_TOLERANCE * max(1.0, abs(value))
     )
+
+
+def _model_fixture_code(request: pytest.FixtureRequest) -> Any:
+    """The code object of the ``xai_model`` fixture in use, if it can be found."""
+    defs = request._fixturemanager.getfixturedefs("xai_model", request.node)
+    func = defs[-1].func if defs else None
+    return getattr(getattr(func, "__wrapped__", func), "__code__", None)
+
+
+def _honours_model_option(request: pytest.FixtureRequest) -> bool:
+    """The plugin's own fixture, or an override whose code reads the ``xai_model`` option."""
+    code = _model_fixture_code(request)
+    return code is None or code.co_filename == __file__.replace("fixtures.py", "plugin.py") or (
+        "xai_model" in code.co_consts
+    )
+
+
+def _fixture_origin(request: pytest.FixtureRequest) -> str:
+    code = _model_fixture_code(request)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "a conftest override"

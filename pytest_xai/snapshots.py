@@ -218,7 +218,7 @@ def _within(value: float, bound: float, upper: bool) -> bool:
 
 def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Comparison:
     """Same target class, then the mode's measures against their bounds."""
-    if golden.target != actual.target:
+    if golden.target != actual.target or golden.target_name != actual.target_name:
         empty: dict[str, float | None] = dict.fromkeys(_measure_names(bounds.mode))
         changed = (
             f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
@@ -340,6 +340,10 @@ def determinism_note(golden: Explanation, actual: Explanation) -> str:
     Another seed draws other perturbations; another precision is treated like another device:
     differences are expected either way.
     """
+    g_model, a_model = golden.meta.get("model"), actual.meta.get("model")
+    if g_model and a_model and g_model != a_model:
+        return (f"the model changed (fingerprint {str(g_model)[:12]} -> {str(a_model)[:12]}): "
+                "a new model is expected to explain differently; beyond tolerance is drift")
     g_seed, a_seed = golden.params.get("seed"), actual.params.get("seed")
     if g_seed is not None and a_seed is not None and g_seed != a_seed:
         return (f"golden made at seed {g_seed}, now seed {a_seed}: another seed draws other "

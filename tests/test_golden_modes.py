@@ -113,6 +113,20 @@ def test_prediction_change_fails_in_both_modes(tmp_path: Path) -> None:
         assert set(verdict.measures) == ({"evidence_shift", "new_mass"} if mode == "release"
                                          else {"spearman", "top_k_iou"})
         assert all(v is None for v in verdict.measures.values())
+    renamed = blob(0, 0)  # same class index, another name: the model now calls it something else
+    renamed.target_name = "square"
+    verdict = judge(tmp_path, blob(0, 0), renamed)
+    assert verdict.reason == "prediction" and "now 'square'" in verdict.message
+
+
+def test_a_changed_model_is_named_in_the_drift_note(tmp_path: Path) -> None:
+    golden = blob(0, 0)
+    golden.meta = {**golden.meta, "model": "a" * 64}
+    new = blob(60, 60)
+    new.meta = {**new.meta, "model": "b" * 64}
+    verdict = judge(tmp_path, golden, new)
+    assert "the model changed (fingerprint aaaaaaaaaaaa -> bbbbbbbbbbbb)" in verdict.message
+    assert "bit-exact" not in verdict.message
 
 
 def test_strict_mode_known_answer(tmp_path: Path) -> None:

@@ -345,3 +345,27 @@ def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> Non
     result = xai_pytester.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*10 passed, 0 failed, 0 written, 0 updated, 2 unused*"])
+
+
+def test_an_override_that_ignores_xai_model_fails_instead_of_testing_another_model(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest("""
+import numpy as np
+import pytest
+import torch
+
+@pytest.fixture(scope="session")
+def xai_model():
+    return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(12, 3))
+
+@pytest.fixture
+def image():
+    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+""")
+    pytester.makepyfile(test_x="def test_x(explain, image):\n    explain(image, samples=20)\n")
+    pytester.runpytest().assert_outcomes(passed=1)  # no option: the override is the model
+    result = pytester.runpytest("--xai-model=example_project.models:shortcut")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*--xai-model=example_project.models:shortcut was given, but the xai_model "
+                                 "fixture in use (*conftest.py:*) overrides the plugin's and never reads it*"])
