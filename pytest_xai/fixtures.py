@@ -49,7 +49,8 @@ class ExplainFixture:
     under test, cached.
 
     Accepts what ``pytest_xai.explain`` accepts (one image, a list, a 4-D batch). Defaults come
-    from the call, then the ``xai`` marker, then ``--xai-seed``/``--xai-samples``, then ini
+    from the call, then the ``xai`` markers (the test's, then its class's, then its module's,
+    merged key by key), then ``--xai-seed``/``--xai-samples``, then ini
     ``xai_method``/``xai_samples``/``xai_precision``. The same classifier, image and parameters
     are computed once per session, and once across sessions through the persistent cache when
     the classifier's content key is exact (``Classifier.cache_key``).
@@ -59,14 +60,15 @@ class ExplainFixture:
         self.xai = xai
         self.request = request
         self.record = record
-        marker = request.node.get_closest_marker("xai")
-        self.marker: dict[str, Any] = plain(dict(marker.kwargs)) if marker else {}
-        unknown = set(self.marker) - set(MARKER_KEYS)
-        if unknown or (marker is not None and marker.args):
-            raise XaiValueError(
-                f"@pytest.mark.xai got {sorted(unknown) or list(marker.args if marker else [])}; "
-                f"it takes keyword arguments {MARKER_KEYS}"
-            )
+        self.marker: dict[str, Any] = {}
+        for marker in reversed(list(request.node.iter_markers("xai"))):  # module, class, then test
+            unknown = set(marker.kwargs) - set(MARKER_KEYS)
+            if unknown or marker.args:
+                raise XaiValueError(
+                    f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
+                    f"it takes keyword arguments {MARKER_KEYS}"
+                )
+            self.marker.update(plain(dict(marker.kwargs)))  # the closer marker wins a key
 
     def defaults(self) -> dict[str, Any]:
         """The parameters every call starts from: settings, then the marker."""

@@ -369,3 +369,24 @@ def image():
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*--xai-model=example_project.models:shortcut was given, but the xai_model "
                                  "fixture in use (*conftest.py:*) overrides the plugin's and never reads it*"])
+
+
+def test_markers_merge_from_module_class_and_test(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_m="""
+import pytest
+
+pytestmark = pytest.mark.xai(seed=5)
+
+@pytest.mark.xai(method="kernel_shap")
+class TestCls:
+    @pytest.mark.xai(samples=60)
+    def test_in_class(self, explain, shape_image):
+        exp = explain(shape_image)
+        assert (exp.method, exp.samples, exp.seed) == ("kernel_shap", 60, 5)
+
+    @pytest.mark.xai(samples=40, method="lime")
+    def test_closest_wins(self, explain, shape_image):
+        exp = explain(shape_image)
+        assert (exp.method, exp.samples, exp.seed) == ("lime", 40, 5)
+""")
+    xai_pytester.runpytest().assert_outcomes(passed=2)
