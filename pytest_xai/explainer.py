@@ -29,7 +29,7 @@ from pytest_xai.engine.runners import (
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
-from pytest_xai.images import as_images
+from pytest_xai.images import as_images, short
 from pytest_xai.vocabulary import (
     BASELINES,
     MAX_SAMPLES,
@@ -145,9 +145,9 @@ def check_method(method: Any) -> str:
 def check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
     """Validate an int (numpy ints accepted, returned as int) in [low, high]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise XaiTypeError(f"{name}={value!r} is not an int; use {low}..{high} ({fix})")
+        raise XaiTypeError(f"{name}={short(value)} is not an int; use {low}..{high} ({fix})")
     if not low <= value <= high:
-        raise XaiValueError(f"{name}={value!r} is out of range; use {low}..{high} ({fix})")
+        raise XaiValueError(f"{name}={short(value)} is out of range; use {low}..{high} ({fix})")
     return int(value)
 
 
@@ -169,16 +169,17 @@ def check_baseline(baseline: Any) -> Fill:
         return baseline
     if isinstance(baseline, (bool, np.bool_)):
         raise XaiTypeError(f"baseline={baseline!r} is a bool; use 'mean', a float or an RGB triple")
+    described = short(baseline)
     try:
         values = np.atleast_1d(np.asarray(baseline, dtype=np.float64))
     except (TypeError, ValueError):
         values = None
     if values is None or values.ndim != 1 or len(values) not in (1, 3):
         raise XaiTypeError(
-            f"baseline={baseline!r} is not a float or an RGB triple; use e.g. 0.5 or (0.5, 0.5, 0.5)"
+            f"baseline={described} is not a float or an RGB triple; use e.g. 0.5 or (0.5, 0.5, 0.5)"
         )
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
-        raise XaiValueError(f"baseline={baseline!r} must lie in [0, 1] (images are [0, 1] RGB)")
+        raise XaiValueError(f"baseline={described} must lie in [0, 1] (images are [0, 1] RGB)")
     rgb = np.broadcast_to(values, (3,))
     return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
 
@@ -212,23 +213,40 @@ def _resolve_baseline(baseline: Any, default: Any, options: tuple[str, ...]) -> 
     return check_baseline("mean" if chosen is None else chosen)
 
 
+# explain arguments that only some methods read, and the value that means "not given"
+_UNSET: dict[str, Any] = {"background": None, "local_smoothing": 0.0, "segments": None}
+
+
 def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:
-    """background and local_smoothing change nothing for methods that do not read them."""
+    """background, local_smoothing and segments change nothing for methods that do not read
+    them: refuse them when given, rather than silently ignore them."""
     options = METHODS[method].options
-    readers = tuple(name for name, spec in METHODS.items() if "background" in spec.options)
-    for name, unset in (("background", None), ("local_smoothing", 0.0)):
-        if name not in options and arguments[name] is not None and arguments[name] != unset:
-            raise XaiValueError(
-                f"{name}={arguments[name]!r} applies to method={' or '.join(map(repr, readers))}, "
-                f"not {method!r}; use baseline= for superpixel methods"
-            )
+    for name, unset in _UNSET.items():
+        value = arguments[name]
+        if name in options or value is None or _is_scalar_equal(value, unset):
+            continue
+        readers = " or ".join(repr(m) for m, spec in METHODS.items() if name in spec.options)
+        fix = "use baseline= for superpixel methods" if name != "segments" else "drop it"
+        raise XaiValueError(
+            f"{name}={short(value)} applies to method={readers or 'none registered'}, "
+            f"not {method!r}; {fix}"
+        )
+
+
+def _is_scalar_equal(value: Any, unset: Any) -> bool:
+    """Whether ``value`` is a plain number equal to ``unset`` (an array never is)."""
+    if unset is None or isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (int, float, np.number)) and bool(value == unset)
 
 
 def _check_smoothing(value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise XaiTypeError(f"local_smoothing={value!r} is not a float; use e.g. 0.1 (0 disables)")
+        raise XaiTypeError(
+            f"local_smoothing={short(value)} is not a float; use e.g. 0.1 (0 disables)"
+        )
     if not 0 <= float(value) < 10:
-        raise XaiValueError(f"local_smoothing={value!r} must be a float in [0, 10)")
+        raise XaiValueError(f"local_smoothing={short(value)} must be a float in [0, 10)")
     return float(value)
 
 

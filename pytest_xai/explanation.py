@@ -13,7 +13,7 @@ import numpy as np
 
 from pytest_xai import render
 from pytest_xai._atomic import atomic_path
-from pytest_xai.errors import SnapshotError, XaiValueError
+from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
 from pytest_xai.vocabulary import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
 
 FORMAT = "pytest_xai.explanation"
@@ -105,8 +105,9 @@ class Explanation:
                 f"boundaries() needs superpixel weights but method={self.method!r} is pixel-level; "
                 "use overlay() instead"
             )
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise XaiValueError(f"num_features={num_features!r} must be a positive int")
+        from pytest_xai.images import positive_int
+
+        num_features = positive_int(num_features, "num_features", "use e.g. 5")
         if image is None and self.image is None:
             raise XaiValueError("boundaries() needs the image; pass image=")
         array = as_image(self.image if image is None else image, "image")
@@ -123,15 +124,19 @@ class Explanation:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays for a pickle-free .npz: numeric arrays plus one JSON string of metadata."""
         header = {"format": FORMAT, "version": FORMAT_VERSION}
-        header.update({f.name: _json_safe(getattr(self, f.name)) for f in _header_fields()})
-        arrays = {
-            "heatmap": self.heatmap.astype(np.float32),
-            "header": np.array(json.dumps(header, allow_nan=False)),
-        }
+        header.update({f.name: _json_safe(_plain(getattr(self, f.name))) for f in _header_fields()})
+        try:
+            text = json.dumps(header, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise XaiTypeError(
+                f"the explanation's params/meta hold a value JSON cannot store ({e}); keep them "
+                "to numbers, strings, lists and dicts with string keys"
+            ) from e
+        arrays = {"heatmap": np.asarray(self.heatmap).astype(np.float32), "header": np.array(text)}
         if self.weights is not None:
-            arrays["weights"] = self.weights.astype(np.float64)
+            arrays["weights"] = np.asarray(self.weights).astype(np.float64)
         if self.segments is not None:
-            arrays["segments"] = self.segments.astype(np.int32)
+            arrays["segments"] = np.asarray(self.segments).astype(np.int32)
         if self.image is not None:
             arrays["image"] = render.to_uint8(self.image)
         return arrays
@@ -171,8 +176,10 @@ class Explanation:
         target = Path(path)
         if target.suffix != ".npz":
             raise XaiValueError(f"path={str(path)!r} must end in .npz")
+        arrays = self.to_arrays()
+        _check_loadable(self, arrays, str(path))
         with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **self.to_arrays())  # type: ignore[arg-type]
+            np.savez_compressed(handle, **arrays)  # type: ignore[arg-type]
         return target
 
     @classmethod
@@ -271,6 +278,53 @@ def _read_member(archive: Any, info: Any, name: str, source: str) -> np.ndarray:
 def _header_fields() -> list[Field[Any]]:
     """The Explanation fields stored in the JSON header: all but the arrays."""
     return [f for f in fields(Explanation) if f.name not in MEMBERS]
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers and lists, recursively (a
+    user's params may hold ``np.float32(0.5)``, which JSON cannot store)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _plain(value.tolist())
+    return value
+
+
+def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) -> None:
+    """Refuse, before anything is written, an explanation that ``load`` would reject."""
+    where = f"cannot save {path!r}:"
+    _check_members(arrays, where)
+    for f in _header_fields():
+        value = _plain(getattr(exp, f.name))
+        if isinstance(value, float) and not math.isfinite(value) and "None" not in str(f.type):
+            raise XaiValueError(
+                f"{where} {f.name}={value!r} is not finite, which load() refuses; store a finite "
+                "number"
+            )
+    try:
+        Explanation.from_arrays(arrays, source="the explanation")
+    except SnapshotError as e:  # anything else load() would refuse
+        message = str(e).split("; delete it")[0].split("; regenerate")[0]
+        raise XaiValueError(f"{where} load() would refuse it: {message}") from e
+
+
+def _check_members(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Every member within what ``read_npz`` reads back, and the float ones finite."""
+    for name, values in arrays.items():
+        items = len(str(values)) if name == "header" else values.size
+        if items > _max_items(name):
+            raise XaiValueError(
+                f"{where} the {name} holds {items:,} items, over the {_max_items(name):,} that "
+                "load() reads; save a smaller explanation (params and meta as small JSON)"
+            )
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise XaiValueError(
+                f"{where} the {name} has {bad} NaN or inf values, which load() refuses; "
+                "replace them (e.g. np.nan_to_num) before saving"
+            )
 
 
 def _json_safe(value: Any) -> Any:

@@ -12,9 +12,10 @@ import numpy as np
 from PIL import Image
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.render import to_uint8
+from pytest_xai.vocabulary import GOLDEN_MAX_PIXELS
 
 MIN_SIDE = 8
+_SHORT = 80  # characters of a repr shown in an error message
 
 
 def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.ndarray:
@@ -32,14 +33,36 @@ def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.nda
     size:
         Resize to ``size`` × ``size`` (an int) or to ``(height, width)``, bilinear.
     """
-    if isinstance(source, (str, os.PathLike)):
-        array = _read_file(Path(source))
-    elif isinstance(source, Image.Image):
-        array = _from_pil(source, "source")
-    else:
-        array = as_image(source, "source")
+    name = _source_name(source, "source")
+    array = _decode(source, name)
     if size is not None:
         array = _resize(array, size)
+    return _check_side(array, name, size)
+
+
+def _source_name(source: Any, name: str) -> str:
+    """How errors name an input: a file by its path."""
+    return f"{name}={str(source)!r}" if isinstance(source, (str, os.PathLike)) else name
+
+
+def _decode(source: Any, name: str) -> np.ndarray:
+    """Any accepted input (path, PIL image, array, tensor) as H×W×3 float32 in [0, 1]."""
+    if isinstance(source, (str, os.PathLike)):
+        return _read_file(Path(source))
+    if isinstance(source, Image.Image):
+        return _from_pil(source, name)
+    return _from_array(source, name)
+
+
+def _check_side(array: np.ndarray, name: str, size: Any = None) -> np.ndarray:
+    """Refuse an image under MIN_SIDE pixels a side, whatever its source."""
+    height, width = array.shape[:2]
+    if height < MIN_SIDE or width < MIN_SIDE:
+        fix = "" if size is not None else "; enlarge it, e.g. load_image(source, size=32)"
+        raise XaiValueError(
+            f"{name} is {height}×{width} pixels; explanations need at least "
+            f"{MIN_SIDE}×{MIN_SIDE}{fix}"
+        )
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
@@ -91,22 +114,69 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def _resize(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    if isinstance(size, (int, np.integer)):
-        height = width = int(size)
-    elif (
-        isinstance(size, tuple)
-        and len(size) == 2
-        and all(isinstance(s, (int, np.integer)) for s in size)
-    ):
-        height, width = int(size[0]), int(size[1])
-    else:
-        raise XaiTypeError(f"size={size!r} is not an int or a (height, width) tuple of ints")
+def _resize(array: np.ndarray, size: Any) -> np.ndarray:
+    """Bilinear (antialiased) resize in float, channel by channel, so 16-bit and float inputs
+    keep their precision; the image's own size returns it unchanged."""
+    height, width = _target_size(size)
+    if (height, width) == array.shape[:2]:
+        return array
+    planes = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(array[:, :, c], dtype=np.float32))
+            .resize((width, height), Image.Resampling.BILINEAR),
+            dtype=np.float32,
+        )
+        for c in range(array.shape[2])
+    ]
+    return np.clip(np.stack(planes, axis=2), 0.0, 1.0)
+
+
+def max_pixels() -> int:
+    """The most pixels an image may have: PIL's decompression-bomb limit (files over it are
+    refused too), or the golden limit when PIL's is switched off."""
+    return int(Image.MAX_IMAGE_PIXELS or GOLDEN_MAX_PIXELS)
+
+
+def _target_size(size: Any) -> tuple[int, int]:
+    """``size`` as (height, width): an int or a pair of ints, each at least MIN_SIDE, at most
+    ``max_pixels()`` in all."""
+    pair = size if isinstance(size, tuple) and len(size) == 2 else (size, size)
+    if not all(_is_int(s) for s in pair):
+        raise XaiTypeError(
+            f"size={short(size)} is not an int or a (height, width) tuple of ints; use e.g. 64"
+        )
+    height, width = int(pair[0]), int(pair[1])
     if height < MIN_SIDE or width < MIN_SIDE:
         raise XaiValueError(f"size={size!r} is too small; use at least {MIN_SIDE} pixels a side")
-    pil = Image.fromarray(to_uint8(array))
-    pil = pil.resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(pil, dtype=np.float32) / 255.0
+    if height * width > max_pixels():
+        raise XaiValueError(
+            f"size={size!r} is {height * width:,} pixels, over the limit of {max_pixels():,} "
+            "(PIL.Image.MAX_IMAGE_PIXELS); use a smaller size"
+        )
+    return height, width
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_int(value: Any, name: str, fix: str) -> int:
+    """``value`` as an int if it is a positive (Python or numpy) int; else a clear error."""
+    if not _is_int(value):
+        raise XaiTypeError(f"{name}={short(value)} is not an int; {fix}")
+    if value < 1:
+        raise XaiValueError(f"{name}={short(value)} must be positive; {fix}")
+    return int(value)
+
+
+def short(value: Any) -> str:
+    """``value`` for an error message: arrays and tensors as their shape and dtype, anything
+    else as its repr cut to about 80 characters (a long value must not flood the message)."""
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if isinstance(shape, tuple) and shape and dtype is not None:
+        return f"<{type(value).__name__} shape {tuple(shape)} {dtype}>"
+    text = repr(value)
+    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
 
 
 def as_images(value: Any, name: str = "images") -> tuple[list[np.ndarray], bool]:
@@ -132,8 +202,11 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
 
     ``name`` is the argument name used in error messages.
     """
-    if isinstance(value, (str, os.PathLike, Image.Image)):
-        return load_image(value)
+    return _check_side(_decode(value, _source_name(value, name)), _source_name(value, name))
+
+
+def _from_array(value: Any, name: str) -> np.ndarray:
+    """An array, tensor or nested list as H×W×3 float32 in [0, 1] (any size)."""
     if type(value).__module__.startswith("torch"):
         value = value.detach().cpu()
         if value.is_floating_point() and value.element_size() < 4:  # numpy has no bfloat16
@@ -169,13 +242,9 @@ def as_image(value: Any, name: str = "image") -> np.ndarray:
         array = np.repeat(array, 3, axis=-1)
     elif channels == 4:
         array = array[..., :3]
-    array = _unit_range(array, name)
-    height, width = array.shape[:2]
-    if height < MIN_SIDE or width < MIN_SIDE:
-        raise XaiValueError(
-            f"{name} is {height}×{width} pixels; explanations need at least {MIN_SIDE}×{MIN_SIDE}"
-        )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    if array.size == 0:
+        raise XaiValueError(f"{name} has shape {array.shape}: no pixels; pass a non-empty image")
+    return np.ascontiguousarray(_unit_range(array, name), dtype=np.float32)
 
 
 def _unit_range(array: np.ndarray, name: str) -> np.ndarray:

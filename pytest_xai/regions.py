@@ -31,9 +31,11 @@ class Region:
     @classmethod
     def box(cls, x0: float, y0: float, x1: float, y1: float, name: str | None = None) -> Region:
         """The half-open box [x0, x1) × [y0, y1) in pixels."""
-        coords = (x0, y0, x1, y1)
-        if not all(_is_number(c) for c in coords):
-            raise XaiTypeError(f"box coordinates {_short(coords)} must be numbers (x0, y0, x1, y1)")
+        given = (x0, y0, x1, y1)
+        if not all(_is_number(c) for c in given):
+            raise XaiTypeError(f"box coordinates {_short(given)} must be numbers (x0, y0, x1, y1)")
+        coords: tuple[float, ...] = tuple(c.item() if isinstance(c, np.generic) else c for c in given)
+        x0, y0, x1, y1 = coords
         if not all(_is_finite(c) for c in coords):
             raise RegionError(f"box coordinates {_short(coords)} must be finite pixel positions")
         if not (x1 > x0 and y1 > y0):
@@ -41,7 +43,7 @@ class Region:
                 f"box (x0, y0, x1, y1)={coords!r} is empty; x1 must exceed x0 and y1 exceed y0"
             )
         label = name or f"box({x0}, {y0}, {x1}, {y1})"
-        return cls("box", tuple(int(round(c)) for c in coords), label)
+        return cls("box", tuple(_pixel_edge(c) for c in coords), label)
 
     @classmethod
     def mask(cls, source: Any, name: str | None = None) -> Region:
@@ -54,13 +56,12 @@ class Region:
         array = np.asarray(source)
         if array.ndim != 2:
             raise RegionError(f"mask has shape {array.shape}; pass a 2-D (H, W) boolean array")
-        if array.dtype != np.bool_:
-            if not np.isin(array, (0, 1)).all():
-                raise XaiTypeError(
-                    f"mask has dtype {array.dtype} with values other than 0/1; pass a bool array"
-                )
-            array = array.astype(bool)
-        return cls("mask", array, name or "mask")
+        if array.dtype != np.bool_ and not np.isin(array, (0, 1)).all():
+            raise XaiTypeError(
+                f"mask has dtype {array.dtype} with values other than 0/1; pass a bool array"
+            )
+        # a copy, always: changing the caller's array later must not change the region
+        return cls("mask", array.astype(bool, copy=True), name or "mask")
 
     @classmethod
     def polygon(cls, points: Sequence[Sequence[float]], name: str | None = None) -> Region:
@@ -80,10 +81,16 @@ class Region:
         pts = np.asarray(points, dtype=np.float64)
         return cls("polygon", pts, name or "polygon")
 
-    def __or__(self, other: Region) -> Region:
-        if not isinstance(other, Region):
-            return NotImplemented
+    # numpy defers ``mask | region`` to ``Region.__ror__`` instead of looping over the mask
+    __array_ufunc__ = None
+
+    def __or__(self, other: Any) -> Region:
+        """The union with another Region or a boolean (H, W) mask."""
+        other = as_region(other, "the right operand of |")
         return Region("union", (self, other), f"{self.name} | {other.name}")
+
+    def __ror__(self, other: Any) -> Region:
+        return as_region(other, "the left operand of |") | self
 
     def __invert__(self) -> Region:
         return Region("not", self, f"~{self.name}")
@@ -124,7 +131,11 @@ class Region:
 
     def to_mask(self, height: int, width: int) -> np.ndarray:
         """The region as an (height, width) boolean mask; an empty region raises RegionError."""
-        out = self._raster(int(height), int(width))
+        from pytest_xai.images import positive_int
+
+        fix = "pass the image's (height, width)"
+        height, width = positive_int(height, "height", fix), positive_int(width, "width", fix)
+        out = self._raster(height, width)
         if not out.any():
             raise RegionError(
                 f"region {self.name!r} covers no pixel of the {height}×{width} image; "
@@ -135,6 +146,12 @@ class Region:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _pixel_edge(value: float) -> int:
+    """A coordinate rounded half up (floor(x + 0.5)), so a unit-width box covers exactly one
+    pixel wherever it lies (Python's round() rounds halves to even: 1.5 and 2.5 both go to 2)."""
+    return int(math.floor(value + 0.5))
 
 
 def _is_finite(value: Any) -> bool:
@@ -168,5 +185,5 @@ def as_region(region: Any, name: str = "region") -> Region:
         return Region.mask(region)
     raise XaiTypeError(
         f"{name} of type {type(region).__name__} is not a Region; use Region.box(...), "
-        "Region.mask(...) or an image's .regions[...]"
+        "Region.mask(...), a boolean (H, W) array or an image's .regions[...]"
     )

@@ -33,7 +33,7 @@ def overlay(
 
     heat = np.asarray(heatmap, dtype=np.float64)
     heat = np.where(np.isfinite(heat), heat, 0.0)  # NaN/inf drawn as no evidence
-    limit = float(np.percentile(np.abs(heat), 99.9)) if scale is None else float(scale)
+    limit = float(np.percentile(np.abs(heat), 99.9)) if scale is None else check_scale(scale)
     norm = heat / limit if limit > 0 else np.zeros_like(heat)
     norm = np.clip(norm, -1.0, 1.0)
     colours = colormaps["bwr"](0.5 + 0.5 * norm)[..., :3]
@@ -44,6 +44,24 @@ def overlay(
     base = np.repeat(grey[..., None], 3, axis=-1)
     alpha = (0.85 * np.abs(norm))[..., None]
     return to_uint8((1 - alpha) * base + alpha * colours)
+
+
+def check_scale(scale: object) -> float:
+    """A colour scale: a finite number above 0 (Python or numpy); else a clear error."""
+    from pytest_xai.errors import XaiTypeError, XaiValueError
+
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise XaiTypeError(
+            f"scale={repr(scale)[:80]} is not a number; pass a positive float (the |value| drawn "
+            "at full colour) or None (the 99.9th percentile)"
+        )
+    value = float(scale)
+    if not np.isfinite(value) or value <= 0:
+        raise XaiValueError(
+            f"scale={scale!r} must be a finite number above 0 (0, negative or NaN draws a blank "
+            "picture); pass e.g. 1.0, or None for the 99.9th percentile"
+        )
+    return value
 
 
 def draw_outline(

@@ -12,6 +12,7 @@ from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.fills import blurred
 from pytest_xai.engine.outputs import target_values
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
+from pytest_xai.errors import XaiValueError
 
 # Smoothing noise is drawn in fixed blocks of samples, each from its own seeded generator,
 # so the noise a sample gets does not depend on how the samples are chunked into batches.
@@ -132,7 +133,7 @@ def expected_gradients(
         point = torch.lerp(base, x, draws.alphas[rows, None, None, None]).requires_grad_(True)
         with torch.enable_grad():
             values = target_values(forward(point.permute(0, 3, 1, 2)), output, draws.targets[rows])
-            (grad,) = torch.autograd.grad(values.sum(), point)
+            grad = input_gradient(values, point)
         contribution = grad * (x - base)
         sizes = [hi - lo for _, lo, hi in spans]
         partial = [part.sum(0) for part in contribution.split(sizes)]
@@ -141,6 +142,22 @@ def expected_gradients(
 
     map_chunks(run, n * samples, batch_size, item=item)
     return (totals / samples).permute(0, 3, 1, 2).float()
+
+
+def input_gradient(values: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
+    """d(sum of values)/d(point); a clear error when the model's output does not depend
+    differentiably on its input (no_grad inside forward, detached or integer outputs)."""
+    grad = None
+    if values.requires_grad:
+        (grad,) = torch.autograd.grad(values.sum(), point, allow_unused=True)
+    if grad is None:
+        raise XaiValueError(
+            "method='gradient_shap' needs a model differentiable with respect to its input, "
+            "but the model's output carries no gradient (a forward under torch.no_grad or "
+            "inference_mode, a .detach(), or integer outputs); make forward differentiable, or "
+            "use method='lime' or 'kernel_shap', which only call the model"
+        )
+    return grad
 
 
 def run_gradient_shap(request: Request, group: Group) -> list[Attribution]:
