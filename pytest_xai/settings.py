@@ -53,6 +53,20 @@ def _snapshot_dir(raw: str) -> str:
     return value
 
 
+def _precision(raw: str, device: str) -> str | None:
+    """ini ``xai_precision``; float16 needs CUDA, so it is refused at start-up without one."""
+    precision = _choice(raw, "xai_precision", vocab.PRECISIONS, None)
+    if precision == "float16" and not device.startswith("cuda"):
+        import torch  # only for this check: a CPU run with float16 would fail every test
+
+        if device.startswith(("cpu", "mps")) or not torch.cuda.is_available():
+            raise pytest.UsageError(
+                f"xai_precision=float16 needs a CUDA device, and the device is {device!r}"
+                f"{'' if device != 'auto' else ' (no CUDA here)'}; use bfloat16 or float32 on the CPU"
+            )
+    return precision
+
+
 def _report_path(raw: str | None) -> Path | None:
     """``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
     if raw is None:
@@ -138,11 +152,11 @@ class Settings:
             samples=_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
                             vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
             method=_choice(ini("xai_method"), "xai_method", tuple(vocab.METHODS), None),
-            precision=_choice(ini("xai_precision"), "xai_precision", vocab.PRECISIONS, None),
+            precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
             model=opt("xai_model") or ini("xai_model") or None,
             results_dir=Path(opt("xai_results")),
             report=_report_path(opt("xai_report")),
-            snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir") or vocab.DEFAULT_SNAPSHOT_DIR),
+            snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
             golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES,
                                     vocab.DEFAULT_GOLDEN_MODE)),

@@ -264,6 +264,7 @@ def test_bad_configuration_is_a_usage_error(xai_pytester: pytest.Pytester) -> No
     ("xai_max_shift = 1.5", None, "*xai_max_shift='1.5' is out of range; set it to a value in [[]0, 1]*"),
     ("xai_max_shift = nan", None, "*xai_max_shift='nan' is out of range*"),
     ("xai_precision = float8", None, "*xai_precision='float8' is not allowed; use one of float32, bfloat16, float16*"),
+    ("xai_precision = float16", "--xai-device=cpu", "*xai_precision=float16 needs a CUDA device, and the device is 'cpu'*"),
     ("xai_method = occlusion", None, "*xai_method='occlusion' is not allowed; use one of lime, kernel_shap, gradient_shap*"),
     ("xai_cache_max_mb = -1", None, "*xai_cache_max_mb='-1' is out of range*"),
     ("", "--xai-device=cudafoo", "*--xai-device/xai_device: 'cudafoo' is not a device; use 'auto', 'cpu', 'cuda', "

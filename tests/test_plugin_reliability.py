@@ -276,6 +276,7 @@ def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: py
 @pytest.mark.parametrize("value, message", [
     ("/tmp/goldens", "*xai_snapshot_dir='/tmp/goldens' is absolute*relative to each test file's folder*"),
     (".", "*xai_snapshot_dir='.' is not a folder name*"),
+    ("", "*xai_snapshot_dir='' is not a folder name*"),
 ])
 def test_bad_snapshot_dir_is_a_usage_error(xai_pytester: pytest.Pytester, value: str, message: str) -> None:
     xai_pytester.makeini(f"[pytest]\nxai_snapshot_dir = {value}\n")
