@@ -114,7 +114,11 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> TestImage:
-    """Load ``path`` and its ``<stem>.regions.json`` sidecar, if there is one."""
+    """Load ``path`` and its ``<stem>.regions.json`` sidecar, if there is one.
+
+    Sidecar coordinates are in the file's own pixels; with ``size`` the image is resized and
+    each region is rasterised at the file's size and resized with it (nearest neighbour).
+    """
     array = load_image(path, size)
     regions: dict[str, Region] = {}
     sidecar = sidecar_path(path)
@@ -124,5 +128,23 @@ def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> Te
         except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
             why = "it is nested too deeply" if isinstance(e, RecursionError) else str(e)
             raise XaiValueError(f"{sidecar} is not valid JSON ({why}); fix or delete it") from e
-        regions = parse_regions(data, sidecar, array.shape[0], array.shape[1])
+        height, width = load_image(path).shape[:2] if size is not None else array.shape[:2]
+        regions = parse_regions(data, sidecar, height, width)
+        if (height, width) != array.shape[:2]:
+            regions = {name: _resized(region, (height, width), array.shape[:2], sidecar)
+                       for name, region in regions.items()}
     return TestImage(array, path.name, path, regions)
+
+
+def _resized(region: Region, source: tuple[int, int], target: tuple[int, int], sidecar: Path) -> Region:
+    """``region`` drawn at the ``source`` size, as a mask at the ``target`` size."""
+    from PIL import Image
+
+    mask = Image.fromarray(region.to_mask(*source).astype(np.uint8) * 255)
+    resized = np.asarray(mask.resize((target[1], target[0]), Image.Resampling.NEAREST)) > 127
+    if not resized.any():
+        raise XaiValueError(
+            f"{sidecar}: region {region.name!r} covers no pixel once the image is resized from "
+            f"{source[0]}×{source[1]} to {target[0]}×{target[1]}; use a larger size= or a larger region"
+        )
+    return Region.mask(resized, name=region.name)

@@ -212,3 +212,16 @@ def test_string_polygon_coordinates_in_code_are_a_type_error() -> None:
 
     with pytest.raises(XaiTypeError, match=r"polygon points .* must be numbers"):
         Region.polygon([("a", "b"), (1, 2), (3, 4)])
+
+
+def test_regions_are_resized_with_the_image(tmp_path: Path) -> None:
+    image = sidecar(tmp_path, '{"tag": {"box": [2, 2, 12, 12]}, "tri": {"polygon": [[16, 16], [31, 16], [16, 31]]}}')
+    same = load_test_image(image)
+    big = load_test_image(image, size=64)  # the file is 32×32: every coordinate doubles
+    assert big.array.shape[:2] == (64, 64)
+    tag = big.regions["tag"].to_mask(64, 64)
+    assert tag.sum() == 20 * 20 and tag[4:24, 4:24].all()
+    assert np.array_equal(big.regions["tri"].to_mask(64, 64)[::2, ::2], same.regions["tri"].to_mask(32, 32))
+    image = sidecar(tmp_path, '{"dot": {"box": [5, 5, 6, 6]}}')
+    with pytest.raises(XaiValueError, match=r"region 'dot' covers no pixel once the image is resized from 32×32 to 8×8"):
+        load_test_image(image, size=8)
