@@ -114,6 +114,12 @@ class ExplanationCache:
             self._root = self.folder()
         return self._root
 
+    def _unusable(self, error: OSError) -> None:
+        """The folder cannot be made or used (a file in its place, no permission): the cache
+        is off for this run, with a warning; explanations are computed as without one."""
+        self.read = self.write = False
+        self.errors.append(f"the cache folder cannot be used, so it is off for this run: {error}")
+
     def path(self, key: str) -> Path:
         return self.root / key[:2] / (key + EXTENSION)
 
@@ -124,16 +130,23 @@ class ExplanationCache:
 
         if not self.read:
             return None
-        path = self.path(key)
+        try:
+            path = self.path(key)
+        except OSError as e:
+            self._unusable(e)
+            return None
         if not path.is_file():
             return None
         try:
             exp = Explanation.load(path)
         except (SnapshotError, OSError, ValueError):
-            path.unlink(missing_ok=True)  # replaced by the next write
+            if self.write:
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)  # replaced by the next write
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # recently used: evicted last
+        if self.write:  # a read-only run leaves the cache as it found it
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: evicted last
         self.hits += 1
         return exp
 
@@ -142,16 +155,28 @@ class ExplanationCache:
         if not self.write:
             return
         try:
-            exp.save(self.path(key))
+            path = self.path(key)
+        except OSError as e:
+            self._unusable(e)
+            return
+        try:
+            exp.save(path)
             self.stored += 1
         except (OSError, ValueError, TypeError) as e:
-            self.errors.append(f"{self.path(key)}: {e}")
+            self.errors.append(f"{path} not stored, so it is recomputed next time: {e}")
 
     def evict(self) -> int:
         """Delete least recently used entries until the cache fits ``max_bytes``; return how
         many went. Also clears temp files of killed writers."""
         if not self.write:
             return 0
+        try:
+            return self._evict()
+        except OSError as e:  # a read-only or vanished folder: the entries stay, the run goes on
+            self.errors.append(f"least recently used entries not evicted: {e}")
+            return 0
+
+    def _evict(self) -> int:
         remove_stale_temps(self.root)
         entries = []
         for path in self.root.glob(f"*/*{EXTENSION}"):

@@ -289,8 +289,8 @@ class XaiSession:
                 "its preprocess reads, or weights changed in place)"
             )
         if self.disk is not None and self.disk.errors:
-            lines.append(f"warning: {len(self.disk.errors)} explanation(s) not stored in the cache "
-                         f"(they are recomputed next time): {self.disk.errors[0]}")
+            more = len(self.disk.errors) - 1
+            lines.append(f"warning: explanation cache: {self.disk.errors[0]}" + (f" (and {more} more)" if more else ""))
         lines += [f"write failed: {self.rel(Path(e['path']))}: {e['error']}" for e in self.write_errors]
         if self.settings.report is not None:
             lines.append(f"report: {self.settings.report}")
@@ -311,20 +311,29 @@ class XaiSession:
         return []
 
     def report_data(self) -> dict[str, Any]:
-        """What the HTML/JSON report shows: ``totals`` (computed, cached, disk, seconds),
-        ``goldens`` (count per state, ``unused`` paths, ``write_errors``), ``ci``, ``complete``
-        and ``tests`` (each test's record with its ``outcome``)."""
+        """What the HTML/JSON report shows (its fields: pytest_xai.report's docstring): the
+        run as pytest counts it (``outcomes``, ``exitstatus``, ``failed``, ``stopped``),
+        ``totals``, ``goldens``, ``ci``, ``complete`` and ``tests``: each test's record with its
+        ``outcome``, and a row without checks for each failed test that has no record."""
+        from pytest_xai.report import SCHEMA, run_summary
+
+        run = run_summary(self.config, self.outcomes)
+        empty = {"explanations": [], "checks": [], "images": {}, "goldens": [], "computed": 0, "cached": 0,
+                 "disk": 0, "seconds": 0.0}
+        bare = {nodeid: {"nodeid": nodeid, **empty} for nodeid in run["failed"] if nodeid not in self.records}
         return {
+            "schema": SCHEMA,
+            **run,
+            "complete": self.complete,
+            "ci": self.settings.ci,
             "totals": self.totals(),
             "goldens": {
                 **self.golden_counts(),
                 "unused": [self.rel(p) for p in self.unused],
                 "write_errors": [{**e, "path": self.rel(Path(e["path"]))} for e in self.write_errors],
             },
-            "ci": self.settings.ci,
-            "complete": self.complete,
             "tests": [
-                {**record, "outcome": self.outcomes.get(nodeid, "unknown")}
-                for nodeid, record in self.records.items()
+                {**record, "outcome": self.outcomes.get(nodeid, "error")}  # collection errors: no outcome
+                for nodeid, record in {**self.records, **bare}.items()
             ],
         }

@@ -164,6 +164,21 @@ def test_least_recently_used_entries_are_evicted_first(tmp_path: Path) -> None:
     assert cache.evict() == 2 and not list(tmp_path.rglob("*.npz"))
 
 
+def test_a_read_only_cache_is_read_and_left_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ExplanationCache(lambda: tmp_path, read=True, write=True, max_bytes=0)
+    cache.put("a" * 64, _explanation(0))
+    before = cache.path("a" * 64).stat().st_mtime_ns
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    assert cache.evict() == 0 and cache.errors == ["least recently used entries not evicted: [Errno 30] Read-only file system"]
+    reader = ExplanationCache(lambda: tmp_path, read=True, write=False, max_bytes=0)  # CI mode
+    assert reader.get("a" * 64) is not None
+    assert cache.path("a" * 64).stat().st_mtime_ns == before  # a read-only run changes nothing
+
+
 def test_cache_size_cap_is_applied_at_session_end(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_c=THREE)
     xai_pytester.makeini("[pytest]\nxai_cache_max_mb = 0.000001\n")
@@ -202,8 +217,20 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(xai_pytester:
     result = xai_pytester.runpytest("--xai-update")
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["warning: 3 explanation(s) not stored in the cache (they are recomputed next "
-                                 "time): *xai-explanations/*"])
+    result.stdout.fnmatch_lines(["warning: explanation cache: *xai-explanations/* not stored, so it is "
+                                 "recomputed next time: * (and 2 more)"])
+
+
+def test_a_file_in_place_of_the_cache_folder_is_a_warning(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c=THREE)
+    (xai_pytester.path / ".pytest_cache/d").mkdir(parents=True)
+    (xai_pytester.path / ".pytest_cache/d/xai-explanations").write_text("x")
+    for args in (("--xai-update",), ("-o", "xai_cache_max_mb=0")):
+        result = xai_pytester.runpytest(*args)
+        result.assert_outcomes(passed=3)
+        result.stdout.fnmatch_lines(["explanations: 3 computed, *",
+                                     "warning: explanation cache: the cache folder cannot be used, so it is off "
+                                     "for this run: *"])
 
 
 STALE = """
