@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     xai = item.config.stash[xai_key]
     record = _record.TestRecord(item.nodeid, xai.settings.results_dir)
+    # this test's pictures from an earlier run would look like this run's: start afresh
+    shutil.rmtree(xai.settings.results_dir / _record.safe_name(item.nodeid), ignore_errors=True)
     item.stash[record_key] = record
     with _record.recording(record):
         return (yield)

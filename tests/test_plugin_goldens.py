@@ -75,6 +75,8 @@ def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pyte
     assert pictures == ["test_circle.actual.png", "test_circle.diff.png", "test_circle.expected.png"]
     for name in pictures:
         assert name in text  # the message gives their paths
+    xai_pytester.runpytest().assert_outcomes(passed=1)  # the clean model again
+    assert not list(results.rglob("*.png"))  # a passing test's old failure pictures are gone
 
 
 STRICT_TEST = """
