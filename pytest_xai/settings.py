@@ -11,7 +11,7 @@ import pytest
 
 from pytest_xai import vocabulary as vocab
 
-TRUE = ("1", "true", "yes", "on")
+FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
 
 
 def _number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
@@ -140,7 +140,7 @@ class Settings:
     def from_config(cls, config: pytest.Config) -> Settings:
         opt, ini = config.getoption, config.getini
         root = Path(config.inipath).parent if config.inipath else config.rootpath
-        ci_env = os.environ.get("CI", "").strip().lower() in TRUE
+        ci_env = os.environ.get("CI", "").strip().lower() not in FALSE
         ci = bool(opt("xai_ci")) or ci_env
         images = ini("xai_images_dir")
         return cls(

@@ -139,6 +139,12 @@ def test_ci_mode_never_writes(xai_pytester: pytest.Pytester, monkeypatch: pytest
     result = xai_pytester.runpytest("--xai-update", "--xai-ci")
     result.assert_outcomes(failed=1)
     assert goldens(xai_pytester.path) == []
+    monkeypatch.setenv("CI", "buildkite")  # any value but a false one is CI
+    xai_pytester.runpytest("--xai-update").assert_outcomes(failed=1)
+    assert goldens(xai_pytester.path) == []
+    monkeypatch.setenv("CI", "false")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    assert goldens(xai_pytester.path) != []
 
 
 def test_update_missing_writes_only_missing(xai_pytester: pytest.Pytester) -> None:
