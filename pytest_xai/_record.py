@@ -44,7 +44,6 @@ class TestRecord:
     checks: list[dict[str, Any]] = field(default_factory=list)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
     goldens: list[dict[str, Any]] = field(default_factory=list)
-    properties: list[tuple[str, object]] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
     disk: int = 0
@@ -64,6 +63,23 @@ class TestRecord:
             "disk": self.disk,
             "seconds": self.seconds,
         }
+
+    @property
+    def properties(self) -> list[tuple[str, object]]:
+        """The JUnit properties (``user_properties``) of this test, from its checks and goldens.
+
+        One per check, named ``xai_<kind>_<metric>[<subject>]`` (subject: the region, "a vs b"
+        for two methods' agreement, else the method), one per golden measure,
+        ``xai_golden_<measure>[<golden name>]``, and one per golden, ``xai_golden[<name>]``
+        with its state ("passed", "failed (drift)", "written", ...). A measure's value is
+        ``"<value> <op> <bound> passed|failed"``, e.g. ``"0.0331 <= 0.1 passed"`` (``<=`` an
+        upper bound, ``>=`` a lower one; ``nan`` when not a number), or the bare value for a
+        measure without a bound. A name repeated in one test gets ``#2``, ``#3``, ...
+        """
+        props = [_check_property(c) for c in self.checks]
+        for golden in self.goldens:
+            props += _golden_properties(golden)
+        return _numbered(props)
 
     def artifact_path(self, stem: str) -> Path:
         """A fresh path for a PNG about this test under the results directory."""
@@ -103,6 +119,50 @@ class TestRecord:
             "overlay": png_b64(overlay),
         })
         self.images[key]["agreement"] = _pairwise_agreement(by_method)
+
+
+def _check_property(check: dict[str, Any]) -> tuple[str, str]:
+    from pytest_xai.report import UPPER_BOUND_KINDS
+
+    if check.get("region"):
+        subject = check["region"]
+    elif check.get("other_method"):
+        subject = f"{check.get('method')} vs {check['other_method']}"
+    else:
+        subject = check.get("method")
+    upper = check.get("kind") in UPPER_BOUND_KINDS
+    value = _verdict(check.get("value"), check.get("bound"), upper, check.get("passed"))
+    return f"xai_{check.get('kind')}_{check.get('metric')}[{subject}]", value
+
+
+def _golden_properties(golden: dict[str, Any]) -> list[tuple[str, str]]:
+    from pytest_xai.report import golden_measures
+
+    name = golden.get("name")
+    state = f"{golden.get('state')}" + (f" ({golden['reason']})" if golden.get("reason") else "")
+    return [(f"xai_golden[{name}]", state)] + [
+        (f"xai_golden_{m['name']}[{name}]", _verdict(m["value"], m["bound"], m["upper"], m["passed"]))
+        for m in golden_measures(golden)
+        if m["value"] is not None
+    ]
+
+
+def _verdict(value: float | None, bound: float | None, upper: bool | None, passed: bool | None) -> str:
+    """``"0.0331 <= 0.1 passed"``; the bare value without a bound."""
+    text = "nan" if value is None else f"{value:.6g}"
+    if bound is None:
+        return text
+    return f"{text} {'<=' if upper else '>='} {bound:.6g} {'passed' if passed else 'failed'}"
+
+
+def _numbered(props: list[tuple[str, str]]) -> list[tuple[str, object]]:
+    """``props`` with a repeated name made unique: name, name#2, name#3."""
+    seen: dict[str, int] = {}
+    out: list[tuple[str, object]] = []
+    for name, value in props:
+        seen[name] = seen.get(name, 0) + 1
+        out.append((name if seen[name] == 1 else f"{name}#{seen[name]}", value))
+    return out
 
 
 def _region_masses(exp: Explanation, regions: dict[str, Any]) -> tuple[dict[str, float | None], np.ndarray]:

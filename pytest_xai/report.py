@@ -5,6 +5,31 @@ per failed or changed test (golden | now | difference, the measured value agains
 in words) and an Images section where each image's picture row appears once. Pictures are
 embedded and lazy-loaded; past ``INLINE_LIMIT`` bytes they are written as files into a folder
 beside the report instead. Nothing is fetched from the network.
+
+The JSON report (``--xai-report=path.json``; non-finite numbers are null) has these fields:
+
+- ``schema``: the format's version (``SCHEMA``), raised when a field changes meaning.
+- ``exitstatus``: pytest's exit status (0 all passed, 1 tests failed, 2 interrupted, ...).
+- ``outcomes``: pytest's own counts for the whole run, as its terminal summary line shows
+  them, e.g. ``{"failed": 10, "passed": 8, "xfailed": 1}``: every test, with or without
+  explanations; keys are pytest's (passed, failed, error, skipped, xfailed, xpassed,
+  deselected, warnings, ...) and a zero count is left out.
+- ``failed``: node ids of every failed or errored test (collection errors too).
+- ``complete``: true when every selected test ran to its teardown and nothing stopped the run.
+- ``stopped``: why the run stopped early (``-x``, ``--maxfail``, an interrupt), or null.
+- ``ci``: whether CI mode (read-only goldens) was on.
+- ``totals``: explanations ``computed``, ``cached`` (this session), ``disk`` (persistent
+  cache) and ``seconds`` spent explaining.
+- ``goldens``: the count per golden state (passed, failed, written, updated), ``unused``
+  golden paths and ``write_errors`` ({path, state, error}).
+- ``tests``: one row per test that explained, checked or compared something, and one per
+  failed test without any (its lists empty). Each row: ``nodeid``; ``outcome`` (passed,
+  failed, error, skipped); ``checks`` ({kind, metric, value, bound, passed, region, method,
+  target, image, picture, ...}: an upper bound for kinds avoid and sanity, else a lower
+  one); ``goldens`` ({path, name, state, reason, mode, measures, bounds, message,
+  pictures, ...}); ``explanations`` ({image, method, output, target, probability, samples,
+  seconds, mass per region, overlay as base64 PNG}); ``images`` (image key -> {name,
+  picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``seconds``.
 """
 
 from __future__ import annotations
@@ -15,17 +40,26 @@ import html
 import json
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_xai._atomic import atomic_path
 from pytest_xai.vocabulary import GOLDEN_STATES, TOP_K_FRACTION
+
+if TYPE_CHECKING:
+    import pytest
+
+SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 
 ORDER = {"error": 0, "failed": 1, "unknown": 2, "skipped": 3, "passed": 4}
 FAILED = ("failed", "error")
 CHANGED = ("failed", "written", "updated")  # golden states a reviewer must look at
 INLINE_LIMIT = 50 * 2**20  # embedded pictures above this size go to files beside the report
 UPPER_BOUND_KINDS = ("avoid", "sanity")  # checks whose bound is a maximum
+# pytest's terminal summary order (_pytest.terminal.KNOWN_TYPES); other keys follow
+TERMINAL_ORDER = ("failed", "passed", "skipped", "deselected", "xfailed", "xpassed", "warnings", "error")
+BOUND_METRICS = {"relevance_mass": "mass", "relevance_ratio": "ratio", "spearman_abs": "similarity"}
 LABELS = {
     "evidence_shift": "evidence shift",
     "spearman": "Spearman",
@@ -44,6 +78,7 @@ h1{margin:0 0 8px}h2{font-size:18px;margin:26px 0 8px}
 .card i{display:block;font-style:normal;color:#555;font-size:12px;text-transform:uppercase}
 .card b{display:block;font-size:19px}.card span{color:#555;font-size:12px}
 .card.bad{border-color:#d33;background:#fff4f4}
+p.stopped{border:2px solid #d33;background:#fff4f4;padding:8px 12px;border-radius:6px;font-weight:bold}
 .controls{display:flex;gap:6px;align-items:center;margin:8px 0;position:sticky;top:0;background:#fff;padding:6px 0;z-index:2}
 .controls button{border:1px solid #aaa;background:#f6f6f6;border-radius:4px;padding:4px 10px;cursor:pointer}
 .controls button[aria-pressed=true]{background:#245;color:#fff;border-color:#245}
@@ -176,17 +211,75 @@ class Pictures:
         return self.TOKEN.sub(lambda m: f"{folder.name}/{m[1]}.png", page)
 
 
+# -- the run ------------------------------------------------------------------------------------
+
+
+def run_summary(config: pytest.Config, outcomes: dict[str, str]) -> dict[str, Any]:
+    """pytest's own account of the run for the report: ``exitstatus``, ``outcomes`` (counts as
+    the terminal summary line gives them), ``failed`` node ids and why it ``stopped`` early.
+
+    ``outcomes`` (node id -> passed/failed/error/skipped, XaiSession.outcomes) stands in for
+    the terminal reporter's statistics when there is none (``-p no:terminal``).
+    """
+    session = config.pluginmanager.get_plugin("session")
+    exitstatus = None if session is None else int(session.exitstatus)
+    stats = getattr(config.pluginmanager.get_plugin("terminalreporter"), "stats", None)
+    if stats is None:
+        counts = _count(outcomes.values())
+        failed = [nodeid for nodeid, outcome in outcomes.items() if outcome in FAILED]
+    else:
+        counts = {key: len(_counted(stats[key])) for key in _terminal_keys(stats)}
+        failed = list(dict.fromkeys(r.nodeid for key in FAILED for r in _counted(stats.get(key, []))))
+    return {
+        "exitstatus": exitstatus,
+        "outcomes": {key: n for key, n in counts.items() if n},
+        "failed": failed,
+        "stopped": _stop_reason(session, exitstatus),
+    }
+
+
+def _counted(reports: list[Any]) -> list[Any]:
+    return [r for r in reports if getattr(r, "count_towards_summary", True)]
+
+
+def _terminal_keys(stats: dict[str, list[Any]]) -> list[str]:
+    return [k for k in TERMINAL_ORDER if k in stats] + [k for k in stats if k and k not in TERMINAL_ORDER]
+
+
+def _count(outcomes: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: _order(kv[0])))
+
+
+def _order(key: str) -> int:
+    return TERMINAL_ORDER.index(key) if key in TERMINAL_ORDER else len(TERMINAL_ORDER)
+
+
+def _stop_reason(session: Any, exitstatus: int | None) -> str | None:
+    """``-x`` / ``--maxfail`` ("stopping after 1 failures"), another plugin's stop, an interrupt."""
+    reason = None if session is None else session.shouldfail or session.shouldstop
+    if reason:
+        return reason if isinstance(reason, str) else "the run was stopped"
+    return "interrupted" if exitstatus == 2 else None  # pytest.ExitCode.INTERRUPTED
+
+
 # -- words and numbers ----------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A number for the page: 3 decimals (0.420 -> 0.42, 0.123 stays), and 3 significant
+    digits below 0.01 so that a small bound or value never reads as zero (0.0001, 0.000123)."""
     if isinstance(value, bool) or value is None:
         return "n/a" if value is None else str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return "NaN" if value != value else str(value)
+        if value != 0 and abs(value) < 0.01:
+            return f"{value:.3g}"
         text = f"{value:.3f}"
-        return text[:-1] if text.endswith("0") else text  # 0.420 -> 0.42, 0.123 stays
+        return text[:-1] if text.endswith("0") else text
     return str(value)
 
 
@@ -203,20 +296,18 @@ def _is_upper(check: dict[str, Any]) -> bool:
     return op in ("<=", "≤") if op else check.get("kind") in UPPER_BOUND_KINDS
 
 
-def _bound_name(check: dict[str, Any]) -> str:
+def bound_name(check: dict[str, Any]) -> str:
     """The assertion's own name for the bound: min_mass, max_mass, min_spearman, max_similarity."""
     if check.get("bound_name"):
         return str(check["bound_name"])
-    if check.get("kind") == "sanity":
-        return "max_similarity"
-    metric = "mass" if check.get("metric") == "relevance_mass" else str(check.get("metric"))
-    return ("max_" if _is_upper(check) else "min_") + metric
+    metric = str(check.get("metric"))
+    return ("max_" if _is_upper(check) else "min_") + BOUND_METRICS.get(metric, metric)
 
 
 def _check_subject(check: dict[str, Any]) -> str:
     """What a check measured, e.g. "mass on 'tag'" or "Spearman lime vs gradient_shap"."""
-    if check.get("metric") == "relevance_mass" and check.get("region") is not None:
-        return f"mass on {str(check['region'])!r}"
+    if check.get("metric") in ("relevance_mass", "relevance_ratio") and check.get("region") is not None:
+        return f"{BOUND_METRICS[check['metric']]} on {str(check['region'])!r}"
     subject = _label(str(check.get("metric")))
     if check.get("kind") == "sanity":
         return f"{subject} of {check.get('method')} to the randomised model's"
@@ -229,12 +320,12 @@ def check_words(check: dict[str, Any]) -> str:
     """A check's outcome in words: "mass on 'tag' 0.42 is above max_mass 0.10"."""
     subject, value, bound = _check_subject(check), check.get("value"), check.get("bound")
     if not _number(value):
-        return f"{subject} is not a number; the check fails (bound {_bound_name(check)} {_fmt(bound)})"
+        return f"{subject} is not a number; the check fails (bound {bound_name(check)} {fmt(bound)})"
     upper = _is_upper(check)
     if check.get("passed"):
-        return f"{subject} {_fmt(value)} {_op(upper, True)} {_bound_name(check)} {_fmt(bound)}"
+        return f"{subject} {fmt(value)} {_op(upper, True)} {bound_name(check)} {fmt(bound)}"
     side = "above" if upper else "below"
-    return f"{subject} {_fmt(value)} is {side} {_bound_name(check)} {_fmt(bound)}"
+    return f"{subject} {fmt(value)} is {side} {bound_name(check)} {fmt(bound)}"
 
 
 def _number(value: Any) -> bool:
@@ -269,9 +360,9 @@ def golden_measures(golden: dict[str, Any]) -> list[dict[str, Any]]:
 
 def measure_short(m: dict[str, Any]) -> str:
     """A measure against its bound for a table cell: "shift 0.040 ≤ 0.120"."""
-    text = f"{SHORT.get(m['name'], _label(m['name']))} {_fmt(m['value'])}"
+    text = f"{SHORT.get(m['name'], _label(m['name']))} {fmt(m['value'])}"
     if m["bound"] is not None:
-        text += f" {_op(m['upper'], m['passed'])} {_fmt(m['bound'])}"
+        text += f" {_op(m['upper'], m['passed'])} {fmt(m['bound'])}"
     return text
 
 
@@ -279,13 +370,13 @@ def measure_words(m: dict[str, Any]) -> str:
     """A measure against its bound in words: "evidence shift 0.310 exceeds the bound 0.120"."""
     label, value = _label(m["name"]), m["value"]
     if m["bound"] is None:
-        return f"{label} {_fmt(value)}"
+        return f"{label} {fmt(value)}"
     if not _number(value):
-        return f"{label} is not a number; the comparison fails (bound {_fmt(m['bound'])})"
+        return f"{label} is not a number; the comparison fails (bound {fmt(m['bound'])})"
     if m["passed"]:
-        return f"{label} {_fmt(value)} is within the bound {_fmt(m['bound'])}"
+        return f"{label} {fmt(value)} is within the bound {fmt(m['bound'])}"
     verb = "exceeds" if m["upper"] else "is below"
-    return f"{label} {_fmt(value)} {verb} the bound {_fmt(m['bound'])}"
+    return f"{label} {fmt(value)} {verb} the bound {fmt(m['bound'])}"
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -320,29 +411,30 @@ def render_html(data: dict[str, Any], pictures: Pictures | None = None) -> str:
     return pictures.resolve(page) if own else page
 
 
-def _tests_passed(tests: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for t in tests:
-        counts[t.get("outcome", "unknown")] = counts.get(t.get("outcome", "unknown"), 0) + 1
-    return counts
-
-
 def _card(title: str, value: str, detail: str, bad: bool = False) -> str:
     return (f"<div class='card{' bad' if bad else ''}'><i>{_esc(title)}</i><b>{_esc(value)}</b>"
             f"<span>{_esc(detail)}</span></div>")
 
 
+def _terminal_line(counts: dict[str, int]) -> str:
+    """Counts as pytest's summary line words them: "10 failed, 8 passed, 1 warning"."""
+    plurals = {"warnings": ("warning", "warnings"), "error": ("error", "errors")}
+    parts = [f"{n} {plurals[k][n != 1] if k in plurals else k}" for k, n in counts.items() if n]
+    return ", ".join(parts) or "no tests ran"
+
+
 def _summary(data: dict[str, Any], tests: list[dict[str, Any]]) -> str:
-    """Cards: tests by outcome, goldens by state, explanations computed / cached, time."""
-    outcomes = _tests_passed(tests)
-    failed = sum(outcomes.get(o, 0) for o in FAILED)
+    """Cards: the run's outcomes as pytest counts them, goldens by state, explanations
+    computed / cached, time; above them a warning when the run stopped early."""
+    counts = data.get("outcomes") or _count(t.get("outcome", "unknown") for t in tests)
+    status = data.get("exitstatus")
+    bad = any(counts.get(o) for o in FAILED) or status not in (0, None)
     goldens, totals = data.get("goldens") or {}, data.get("totals") or {}
-    others = ", ".join(f"{outcomes[o]} {o}" for o in ("skipped", "unknown") if outcomes.get(o))
     states = [f"{goldens.get(s, 0)} {s}" for s in GOLDEN_STATES if goldens.get(s) or s in ("passed", "failed")]
     session, disk = int(totals.get("cached") or 0), int(totals.get("disk") or 0)
-    return "<div class='cards'>" + "".join([
-        _card("tests", f"{outcomes.get('passed', 0)} passed, {failed} failed",
-              f"{len(tests)} tests with explanations" + (f"; {others}" if others else ""), bad=failed > 0),
+    return _stopped(data) + "<div class='cards'>" + "".join([
+        _card("tests", _terminal_line(counts), (f"exit status {status}; " if status is not None else "")
+              + f"{len(tests)} in the table below", bad=bad),
         _card("goldens", ", ".join(states), f"{len(goldens.get('unused', []))} unused",
               bad=bool(goldens.get("failed"))),
         _card("explanations", f"{int(totals.get('computed') or 0)} computed, {session + disk} cached",
@@ -350,6 +442,15 @@ def _summary(data: dict[str, Any], tests: list[dict[str, Any]]) -> str:
         _card("time", f"{float(totals.get('seconds') or 0.0):.1f} s", "spent explaining"),
         *([_card("mode", "CI", "goldens read-only")] if data.get("ci") else []),
     ]) + "</div>"
+
+
+def _stopped(data: dict[str, Any]) -> str:
+    """A warning when the run did not run every selected test (-x, --maxfail, an interrupt)."""
+    if not data.get("stopped") and data.get("complete") is not False:
+        return ""
+    why = f"The run stopped early ({data['stopped']})" if data.get("stopped") else "The run did not complete"
+    return (f"<p class='stopped' role='alert'>{_esc(why)}: not every selected test ran, so this report "
+            "covers only the tests that did; unused goldens were kept.</p>")
 
 
 def _table(tests: list[dict[str, Any]], reviewed: set[int]) -> str:
@@ -412,7 +513,7 @@ def _op(upper: bool, passed: bool) -> str:
 
 def _cell_check(check: dict[str, Any]) -> str:
     op = _op(_is_upper(check), bool(check.get("passed")))
-    return f"{_check_subject(check)} {_fmt(check.get('value'))} {op} {_fmt(check.get('bound'))}"
+    return f"{_check_subject(check)} {fmt(check.get('value'))} {op} {fmt(check.get('bound'))}"
 
 
 def _cell_golden(golden: dict[str, Any]) -> str:
@@ -490,7 +591,7 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
 def _cascade_table(steps: list[dict[str, Any]]) -> str:
     """A model-randomisation check's cascade: similarity after each layer is randomised."""
     head = "".join(f"<th>{_esc(step.get('layer'))}</th>" for step in steps)
-    cells = "".join(f"<td>{_fmt(step.get('similarity'))}</td>" for step in steps)
+    cells = "".join(f"<td>{fmt(step.get('similarity'))}</td>" for step in steps)
     return (f"<table><tr><th>randomised down to</th>{head}</tr>"
             f"<tr><td>similarity to the trained model's</td>{cells}</tr></table>")
 
@@ -581,7 +682,7 @@ def _image_block(key: str, entry: dict[str, Any], names: list[str], pictures: Pi
     first = exps[0] if exps else {}
     parts = [
         f"<section id='img-{_anchor(key)}'><h3>{_esc(image.get('name', key))}</h3>",
-        f"<p>predicted <b>{_esc(first.get('target'))}</b> with confidence {_fmt(first.get('probability'))} "
+        f"<p>predicted <b>{_esc(first.get('target'))}</b> with confidence {fmt(first.get('probability'))} "
         "(softmax)</p>" if exps else "",
         "<div class='imgrow'><div>",
         _figure(pictures.add(b64=image.get("picture")), "image"),
@@ -605,8 +706,8 @@ def _mass_table(regions: list[str], exps: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>mass on {_esc(r)}</th>" for r in regions)
     rows = "".join(
         f"<tr><td>{_esc(e.get('method'))}</td>"
-        + "".join(f"<td>{_fmt((e.get('mass') or {}).get(r))}</td>" for r in regions)
-        + f"<td>{_fmt(e.get('seconds'))}</td></tr>"
+        + "".join(f"<td>{fmt((e.get('mass') or {}).get(r))}</td>" for r in regions)
+        + f"<td>{fmt(e.get('seconds'))}</td></tr>"
         for e in exps
     )
     return f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>"
@@ -616,7 +717,7 @@ def _agreement_table(agreement: dict[str, Any]) -> str:
     if not agreement:
         return ""
     rows = "".join(
-        f"<tr><td>{_esc(pair)}</td><td>{_fmt(v.get('spearman'))}</td><td>{_fmt(v.get('top_k_iou'))}</td></tr>"
+        f"<tr><td>{_esc(pair)}</td><td>{fmt(v.get('spearman'))}</td><td>{fmt(v.get('top_k_iou'))}</td></tr>"
         for pair, v in sorted(agreement.items())
     )
     return f"<table><tr><th>methods</th><th>Spearman</th><th>{_label('top_k_iou')}</th></tr>{rows}</table>"

@@ -23,6 +23,7 @@ from pytest_xai.display import display_heatmap
 from pytest_xai.report import (
     Pictures,
     check_words,
+    fmt,
     golden_measures,
     measure_short,
     measure_words,
@@ -96,9 +97,20 @@ def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **e
      "Spearman |attribution| of lime to the randomised model's 0.80 is above max_similarity 0.50"),
     (_check("focus", "relevance_mass", float("nan"), 0.5, False, region="object"),
      "mass on 'object' is not a number; the check fails (bound min_mass 0.50)"),
+    (_check("avoid", "relevance_mass", 0.00004, 0.0001, True, region="tag"), "mass on 'tag' 4e-05 ≤ max_mass 0.0001"),
+    (_check("focus", "relevance_ratio", 1.2, 2.0, False, region="object"),
+     "ratio on 'object' 1.20 is below min_ratio 2.00"),
 ])
 def test_check_in_words(check: dict[str, Any], words: str) -> None:
     assert check_words(check) == words
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.0001, "0.0001"), (0.000123456, "0.000123"), (-0.005, "-0.005"), (0.01, "0.01"), (0.42, "0.42"),
+    (0.123, "0.123"), (0.0, "0.00"), (2.0, "2.00"), (float("nan"), "NaN"), (None, "n/a"), (3, "3"),
+])
+def test_numbers_keep_small_values_non_zero(value: Any, text: str) -> None:
+    assert fmt(value) == text
 
 
 def test_golden_measures_from_verdicts_and_flat_keys() -> None:
@@ -117,6 +129,27 @@ def test_golden_measures_from_verdicts_and_flat_keys() -> None:
         rho, iou = golden_measures(golden)
         assert measure_words(rho) == "Spearman 0.65 is below the bound 0.70"
         assert measure_words(iou) == "top-20% IoU 0.80 is within the bound 0.55" and iou["upper"] is False
+
+
+def test_bounds_in_a_real_report_keep_their_api_names_and_digits(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_b="""
+        import pytest
+        from pytest_xai import Region, assert_attribution_avoids, assert_attribution_focus
+
+        @pytest.mark.xai(samples=60)
+        def test_tag(explain, shape_image):
+            assert_attribution_avoids(explain(shape_image), Region.box(0, 0, 8, 8, name="tag"), max_mass=0.0001)
+
+        @pytest.mark.xai(samples=60)
+        def test_ratio(explain, shape_image):
+            assert_attribution_focus(explain(shape_image), Region.box(0, 0, 8, 8, name="corner"), min_ratio=9.5)
+    """)
+    xai_pytester.runpytest("--xai-report=r.html").assert_outcomes(failed=2)
+    page = html.unescape((xai_pytester.path / "r.html").read_text())
+    assert re.search(r"mass on 'tag' [\d.e-]+ is above max_mass 0\.0001", page)
+    assert re.search(r"mass on 'tag' [\d.e-]+ > 0\.0001", page)  # the table's cell
+    assert re.search(r"ratio on 'corner' [\d.e-]+ is below min_ratio 9\.50", page)
+    assert "relevance_ratio" not in page and "0.00<" not in page
 
 
 # -- the page ------------------------------------------------------------------------------------
