@@ -226,7 +226,7 @@ def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:
         if name in options or value is None or _is_scalar_equal(value, unset):
             continue
         readers = " or ".join(repr(m) for m, spec in METHODS.items() if name in spec.options)
-        fix = "use baseline= for superpixel methods" if name != "segments" else "drop it"
+        fix = "use baseline= for superpixel methods" if name != "segments" else "drop segments="
         raise XaiValueError(
             f"{name}={short(value)} applies to method={readers or 'none registered'}, "
             f"not {method!r}; {fix}"

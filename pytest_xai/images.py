@@ -31,12 +31,16 @@ def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.nda
         16-bit files are scaled by 65535; float (mode F) files must hold values in [0, 1].
         Files over PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) are refused.
     size:
-        Resize to ``size`` × ``size`` (an int) or to ``(height, width)``, bilinear.
+        Resize to ``size`` × ``size`` (an int) or to ``(height, width)``: bilinear, in float
+        (16-bit and float images keep their precision; the image's own size changes nothing),
+        at most ``PIL.Image.MAX_IMAGE_PIXELS`` pixels. The 8×8 minimum applies after resizing,
+        so ``size`` can enlarge a smaller image.
     """
     name = _source_name(source, "source")
+    target = None if size is None else _target_size(size)  # refused before anything is read
     array = _decode(source, name)
-    if size is not None:
-        array = _resize(array, size)
+    if target is not None:
+        array = _resize(array, target)
     return _check_side(array, name, size)
 
 
@@ -114,10 +118,10 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def _resize(array: np.ndarray, size: Any) -> np.ndarray:
+def _resize(array: np.ndarray, target: tuple[int, int]) -> np.ndarray:
     """Bilinear (antialiased) resize in float, channel by channel, so 16-bit and float inputs
     keep their precision; the image's own size returns it unchanged."""
-    height, width = _target_size(size)
+    height, width = target
     if (height, width) == array.shape[:2]:
         return array
     planes = [
