@@ -85,9 +85,7 @@ def _record_check(
         "picture": None if picture is None else str(picture),
         **extra,
     }
-    record.checks.append(entry)
-    if finite is not None:
-        record.properties.append((f"xai_{kind}_{metric}", round(finite, 6)))
+    record.checks.append(entry)  # JUnit properties are built from it (_record.TestRecord.properties)
 
 
 def assert_attribution_focus(

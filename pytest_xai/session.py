@@ -36,7 +36,8 @@ class Collection:
 
 @dataclass
 class PendingWrite:
-    """A golden a test asked to write at session end; ``state`` is "written" or "updated"."""
+    """A golden a test asked to write at session end; ``state`` is "written" or "updated", or
+    "preview" for a passing golden whose .png preview is missing (``explanation`` None)."""
 
     path: Path
     explanation: Any
@@ -163,7 +164,10 @@ class XaiSession:
         """Write queued goldens atomically, each on its own: one failure never stops the others."""
         for write in self.pending:
             try:
-                self.store.write(write.explanation, write.path)
+                if write.explanation is None:
+                    self.store.write_preview(write.path)
+                else:
+                    self.store.write(write.explanation, write.path)
             except Exception as e:  # any failure is reported and fails the run
                 self.write_failed(write.path, write.state, e)
         self.pending.clear()

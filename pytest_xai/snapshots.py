@@ -397,11 +397,16 @@ class SnapshotStore:
         return best
 
     def write(self, explanation: Explanation, path: Path) -> None:
-        """Write the golden and its .png preview (image | overlay | lime boundaries)."""
+        """Write the golden and its .png preview (image | overlay | lime boundaries), drawn
+        from the golden as stored, so a preview drawn again later is the same picture."""
+        self.serializer.dump(explanation, path)
+        self.write_preview(path)
+
+    def write_preview(self, path: Path) -> None:
+        """Draw the .png preview of the golden at ``path``."""
         from pytest_xai import render
 
-        self.serializer.dump(explanation, path)
-        render.save_png(render.preview(explanation), path.with_suffix(".png"))
+        render.save_png(render.preview(self.serializer.load(path)), path.with_suffix(".png"))
 
     def delete(self, path: Path) -> None:
         path.unlink(missing_ok=True)
@@ -600,12 +605,14 @@ class SnapshotFixture:
         self._record(verdict)
         if verdict.state in ("written", "updated"):
             self.xai.queue_write(path, explanation, verdict.state)
+        elif verdict.state == "passed" and settings.can_write and not path.with_suffix(".png").exists():
+            self.xai.queue_write(path, None, "preview")
         if verdict.failed:
             raise AssertionError(verdict.message)
 
     def _record(self, verdict: GoldenVerdict) -> None:
-        """The verdict into the test record (with its pictures inlined for the HTML report),
-        and its measures as JUnit properties."""
+        """The verdict into the test record (with its pictures inlined for the HTML report); the
+        record turns it into JUnit properties."""
         if self.record is None:
             return
         entry = verdict.to_record()
@@ -613,9 +620,6 @@ class SnapshotFixture:
             if key in verdict.pictures:
                 entry[suffix] = _b64_file(Path(verdict.pictures[key]))
         self.record.goldens.append(entry)
-        for key, value in verdict.measures.items():
-            if value is not None:
-                self.record.properties.append((f"xai_golden_{key}", round(value, 6)))
 
 
 def _b64_file(path: Path) -> str:

@@ -164,6 +164,18 @@ def test_new(explain, xai_snapshot, shape_image):
     result.stdout.fnmatch_lines(["*0 passed, 1 failed, 1 written, 0 updated*"])
 
 
+def test_update_restores_a_deleted_preview(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
+    png, before, picture = npz.with_suffix(".png"), npz.read_bytes(), npz.with_suffix(".png").read_bytes()
+    png.unlink()
+    xai_pytester.runpytest().assert_outcomes(passed=1)
+    assert not png.exists()  # a plain run writes nothing
+    xai_pytester.runpytest("--xai-update=missing").assert_outcomes(passed=1)
+    assert png.read_bytes() == picture and npz.read_bytes() == before
+
+
 def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -278,4 +290,5 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
     (verdict,) = json.loads((xai_pytester.path / "r.json").read_text())["tests"][0]["goldens"]
     assert (verdict["state"], verdict["reason"], verdict["measures"]) == (
         "passed", None, {"evidence_shift": 0.0, "new_mass": 0.0})
-    assert 'name="xai_golden_evidence_shift" value="0.0"' in (xai_pytester.path / "j.xml").read_text()
+    assert ('name="xai_golden_evidence_shift[__xai_snapshots__/test_g/test_circle.npz]" value="0 &lt;= '
+            in (xai_pytester.path / "j.xml").read_text())

@@ -44,7 +44,7 @@ def test_overlays_and_checks_in_the_pytest_html_report(xai_pytester: pytest.Pyte
     assert "relevance_mass everything" in blob and "FAIL" in blob
     assert "__xai_snapshots__/test_h/test_golden.npz" in blob and "written" in blob
     xml = (xai_pytester.path / "junit.xml").read_text()  # JUnit properties stay
-    assert 'name="xai_avoid_relevance_mass"' in xml
+    assert 'name="xai_avoid_relevance_mass[everything]"' in xml
 
 
 def test_runs_without_pytest_html_are_unchanged(xai_pytester: pytest.Pytester) -> None:
