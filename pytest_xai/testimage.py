@@ -128,12 +128,20 @@ def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> Te
         except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
             why = "it is nested too deeply" if isinstance(e, RecursionError) else str(e)
             raise XaiValueError(f"{sidecar} is not valid JSON ({why}); fix or delete it") from e
-        height, width = load_image(path).shape[:2] if size is not None else array.shape[:2]
+        height, width = _file_size(path) if size is not None else array.shape[:2]
         regions = parse_regions(data, sidecar, height, width)
         if (height, width) != array.shape[:2]:
             regions = {name: _resized(region, (height, width), array.shape[:2], sidecar)
                        for name, region in regions.items()}
     return TestImage(array, path.name, path, regions)
+
+
+def _file_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image file, read from its header."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.height, image.width
 
 
 def _resized(region: Region, source: tuple[int, int], target: tuple[int, int], sidecar: Path) -> Region:

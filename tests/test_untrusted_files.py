@@ -225,3 +225,12 @@ def test_regions_are_resized_with_the_image(tmp_path: Path) -> None:
     image = sidecar(tmp_path, '{"dot": {"box": [5, 5, 6, 6]}}')
     with pytest.raises(XaiValueError, match=r"region 'dot' covers no pixel once the image is resized from 32×32 to 8×8"):
         load_test_image(image, size=8)
+
+
+def test_a_small_file_with_regions_can_be_enlarged(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(folder / "tiny.png")
+    (folder / "tiny.regions.json").write_text('{"corner": {"box": [0, 0, 1, 1]}}')
+    image = load_test_image(folder / "tiny.png", size=16)
+    assert image.regions["corner"].to_mask(16, 16).sum() == 16  # one file pixel, 4×4 now
