@@ -241,8 +241,24 @@ class XaiSession:
                         unused.append(golden)
                 elif self._ran_clean(tests[owner]):
                     unused.append(golden)
-        self.unused = unused
-        return unused
+        self.unused = unused + self._orphans()
+        return self.unused
+
+    def _orphans(self) -> list[Path]:
+        """Goldens of test files that no longer exist (deleted or renamed), in the golden
+        folders beside collected test files. Only where that folder belongs to one directory
+        of tests (no ``..`` in ``xai_snapshot_dir``): a shared folder may hold the goldens of
+        test files this run did not collect."""
+        if ".." in Path(self.settings.snapshot_dir).parts:
+            return []
+        orphans = []
+        for folder in sorted({Path(m).parent for m in self.collection.modules}):
+            root = folder / self.settings.snapshot_dir
+            for module_dir in sorted(root.iterdir()) if root.is_dir() else []:
+                test_file = folder / (module_dir.name + ".py")
+                if module_dir.is_dir() and not test_file.exists():
+                    orphans += self._golden_files(test_file)
+        return orphans
 
     def _golden_files(self, module: Path) -> list[Path]:
         files = []

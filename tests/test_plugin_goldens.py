@@ -292,3 +292,18 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
         "passed", None, {"evidence_shift": 0.0, "new_mass": 0.0})
     assert ('name="xai_golden_evidence_shift[__xai_snapshots__/test_g/test_circle.npz]" value="0 &lt;= '
             in (xai_pytester.path / "j.xml").read_text())
+
+
+def test_a_deleted_test_file_leaves_unused_goldens(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=GOLDEN_TEST, test_old=GOLDEN_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    old = xai_pytester.path / "__xai_snapshots__/test_old/test_circle.npz"
+    assert old.is_file()
+    (xai_pytester.path / "test_old.py").unlink()
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 unused", "  unused: __xai_snapshots__/test_old/test_circle.npz"])
+    assert old.is_file()  # listed, not deleted, without --xai-update
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    assert not old.exists() and not old.with_suffix(".png").exists()
+    assert (xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz").is_file()
