@@ -25,17 +25,17 @@ def overlay(
 ) -> np.ndarray:
     """A heatmap over a greyed image as RGB uint8: red positive, blue negative, clear at 0.
 
-    The colormap is diverging and centred on 0 (matplotlib's ``bwr``), scaled symmetrically to
-    ``scale`` (default: the 99.9th percentile of |value|, as shap's ``image_plot``, so a few
-    extreme pixels do not wash out a pixel-level map), with opacity growing with |value|.
+    The colormap is diverging and centred on 0 (matplotlib's ``bwr``), with opacity growing
+    with |value|. With ``scale`` both signs share it (|value| at full colour). By default each
+    sign gets its own scale, the 99.9th percentile of its values (as shap's ``image_plot``, so a
+    few extreme pixels do not wash out a pixel-level map): every check measures the positive
+    evidence, and strong evidence against the target must not make it invisible.
     """
     from matplotlib import colormaps
 
     heat = np.asarray(heatmap, dtype=np.float64)
     heat = np.where(np.isfinite(heat), heat, 0.0)  # NaN/inf drawn as no evidence
-    limit = float(np.percentile(np.abs(heat), 99.9)) if scale is None else check_scale(scale)
-    norm = heat / limit if limit > 0 else np.zeros_like(heat)
-    norm = np.clip(norm, -1.0, 1.0)
+    norm = _per_sign(heat) if scale is None else np.clip(heat / check_scale(scale), -1.0, 1.0)
     colours = colormaps["bwr"](0.5 + 0.5 * norm)[..., :3]
     if image is None:
         grey = np.full(heat.shape, 0.85)
@@ -44,6 +44,18 @@ def overlay(
     base = np.repeat(grey[..., None], 3, axis=-1)
     alpha = (0.85 * np.abs(norm))[..., None]
     return to_uint8((1 - alpha) * base + alpha * colours)
+
+
+def _per_sign(heat: np.ndarray) -> np.ndarray:
+    """``heat`` in [-1, 1], positive and negative values each divided by their own 99.9th
+    percentile (clipped)."""
+    norm = np.zeros_like(heat)
+    for sign in (1.0, -1.0):
+        part = heat * sign > 0
+        if part.any():
+            limit = float(np.percentile(heat[part] * sign, 99.9))
+            norm[part] = np.clip(heat[part] / limit, -1.0, 1.0)
+    return norm
 
 
 def check_scale(scale: object) -> float:

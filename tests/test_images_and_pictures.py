@@ -113,3 +113,16 @@ def test_boundaries_equal_lime_get_image_and_mask(shapes_clf, shapes_image, posi
                                               hide_rest=False)
     expected = np.round(np.clip(mark_boundaries(temp, mask), 0, 1) * 255).astype(np.uint8)
     assert np.array_equal(exp.boundaries(num_features=5, positive_only=positive_only), expected)
+
+
+def test_weak_positive_evidence_stays_visible_beside_strong_negative() -> None:
+    heat = np.zeros((10, 10), np.float32)
+    heat[:, :5] = 0.08  # the evidence every check measures
+    heat[:, 5:] = -0.9  # ten times stronger evidence against
+    exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
+    image = np.full((10, 10, 3), 0.5, np.float32)
+    own = exp.overlay(image, smooth=False).astype(int)
+    shared = exp.overlay(image, scale=0.9, smooth=False).astype(int)
+    assert own[5, 2, 0] - own[5, 2, 2] > 150  # each sign on its own scale: full red
+    assert shared[5, 2, 0] - shared[5, 2, 2] < 30  # one shared scale: the red all but vanishes
+    assert own[5, 7, 2] - own[5, 7, 0] > 150
