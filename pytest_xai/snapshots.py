@@ -20,8 +20,9 @@ inside the functions that compare or draw, never at load time.
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -142,7 +143,8 @@ class GoldenVerdict:
     failure message all come from it.
 
     ``state`` is one of ``vocabulary.GOLDEN_STATES``. ``reason`` says why a golden failed or
-    was (re)written: "missing", "unreadable", "params", "no_evidence" (the new explanation
+    was (re)written: "missing", "unreadable", "owner" (recorded by another test file sharing the
+    folder), "params", "no_evidence" (the new explanation
     carries no positive evidence, ``metrics.no_evidence``), "prediction" or "drift"; None when
     it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value was not
     measured or not a number, so the record is strict JSON; ``bounds`` are keyed ``max_`` or
@@ -415,6 +417,7 @@ class SnapshotStore:
     def judge(
         self, path: Path, explanation: Explanation, bounds: Bounds, settings: Settings, *,
         rootdir: Path | None = None, label: str | None = None, pictures_dir: Path | None = None,
+        owner: str | None = None,
     ) -> GoldenVerdict:
         """Judge ``explanation`` against the golden at ``path``: one verdict for the whole
         missing / unreadable / parameters-differ / compare / update flow.
@@ -423,9 +426,11 @@ class SnapshotStore:
         ``can_update``: changed or unusable ones). Nothing is written here: a "written" or
         "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
         relative, ``label`` names the test in messages, and the expected / actual / difference
-        pictures of a drift go to ``pictures_dir`` (none when it is None).
+        pictures of a drift go to ``pictures_dir`` (none when it is None). ``owner`` is the test
+        file (relative to the rootdir) asking; a golden recorded by another test file sharing
+        the folder is never compared or rewritten.
         """
-        return _Judgement(self, path, explanation, bounds, settings, rootdir, label, pictures_dir).run()
+        return _Judgement(self, path, explanation, bounds, settings, rootdir, label, pictures_dir, owner).run()
 
 
 @dataclass
@@ -440,10 +445,12 @@ class _Judgement:
     rootdir: Path | None
     label: str | None
     pictures_dir: Path | None
+    owner: str | None = None
 
     @property
     def name(self) -> str:
-        return rel_path(self.path, self.rootdir) if self.rootdir is not None else str(self.path)
+        path = Path(os.path.normpath(self.path))  # "b/../snaps/x.npz" reads as "snaps/x.npz"
+        return rel_path(path, self.rootdir) if self.rootdir is not None else str(path)
 
     def verdict(self, state: str, reason: str | None, message: str, **extra: Any) -> GoldenVerdict:
         return GoldenVerdict(str(self.path), self.name, state, reason, self.bounds.mode,
@@ -466,6 +473,13 @@ class _Judgement:
             golden = self.store.serializer.load(self.path)
         except SnapshotError as e:
             return self.unusable("unreadable", f"golden {self.name} cannot be used: {e}")
+        recorded = golden.meta.get("test_file")
+        if self.owner and isinstance(recorded, str) and recorded != self.owner:
+            return self.verdict("failed", "owner", (
+                f"golden {self.name} was recorded by {recorded}, not {self.owner}: the two test files "
+                f"share one golden folder (xai_snapshot_dir={self.settings.snapshot_dir!r}); rename one "
+                "of them or give each its own folder. Nothing was compared or written."
+            ))
         differs = params_mismatch(golden, self.explanation)
         if differs:
             return self.unusable("params", (
@@ -597,14 +611,16 @@ class SnapshotFixture:
                 f"assert_match used golden {path.name} twice in one test; give each call its own name="
             )
         self.used.add(path)
+        owner = Path(rel_path(Path(self.item.path), self.item.config.rootpath)).as_posix()
         verdict = self.xai.store.judge(
             path, explanation, bounds, settings, rootdir=self.item.config.rootpath,
             label=self.item.name + ("" if name is None else f" ({name})"),
-            pictures_dir=settings.results_dir / safe_name(self.item.nodeid),
+            pictures_dir=settings.results_dir / safe_name(self.item.nodeid), owner=owner,
         )
         self._record(verdict)
-        if verdict.state in ("written", "updated"):
-            self.xai.queue_write(path, explanation, verdict.state)
+        if verdict.state in ("written", "updated"):  # the golden says which test file owns it
+            owned = replace(explanation, meta={**explanation.meta, "test_file": owner})
+            self.xai.queue_write(path, owned, verdict.state)
         elif verdict.state == "passed" and settings.can_write and not path.with_suffix(".png").exists():
             self.xai.queue_write(path, None, "preview")
         if verdict.failed:

@@ -273,6 +273,30 @@ def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: py
     xai_pytester.runpytest("--import-mode=importlib").assert_outcomes(passed=2)
 
 
+SHARED = """
+def test_one(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image, samples=60, method="{method}"))
+"""
+
+
+def test_a_partial_run_never_uses_or_rewrites_another_files_golden(xai_pytester: pytest.Pytester) -> None:
+    """Run one at a time, the two files never meet at collection: the golden says its owner."""
+    xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
+    for sub, method in (("a", "lime"), ("b", "gradient_shap")):
+        (xai_pytester.path / sub).mkdir()
+        (xai_pytester.path / sub / "test_x.py").write_text(SHARED.format(method=method))
+    xai_pytester.runpytest("a", "--xai-update", "--import-mode=importlib").assert_outcomes(passed=1)
+    golden = xai_pytester.path / "snaps/test_x/test_one.npz"
+    before = golden.read_bytes()
+    for args in ((), ("--xai-update",)):
+        result = xai_pytester.runpytest("b", *args, "--import-mode=importlib")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*golden snaps/test_x/test_one.npz was recorded by a/test_x.py, not "
+                                     "b/test_x.py: the two test files share one golden folder*"])
+        assert golden.read_bytes() == before
+    xai_pytester.runpytest("a", "--import-mode=importlib").assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize("value, message", [
     ("/tmp/goldens", "*xai_snapshot_dir='/tmp/goldens' is absolute*relative to each test file's folder*"),
     (".", "*xai_snapshot_dir='.' is not a folder name*"),
