@@ -159,13 +159,15 @@ def preview(exp: Explanation) -> np.ndarray:
 def difference_picture(
     golden: Explanation, actual: Explanation, gained: np.ndarray | None = None
 ) -> np.ndarray:
-    """Actual minus expected, each scaled to its largest |value|, as an overlay; the ``gained``
-    pixel mask (cells where evidence appeared) outlined."""
+    """Where the positive evidence (what release mode compares) was gained, red, and lost,
+    blue: the new map's share of its positive mass minus the golden's, each sign on its own
+    scale, over the new image; the ``gained`` pixel mask (cells where evidence appeared)
+    outlined."""
 
-    def unit(h: np.ndarray) -> np.ndarray:
-        peak = float(np.abs(h).max())
-        return h / peak if peak > 0 else h
+    def share(exp: Explanation) -> np.ndarray:
+        positive = np.clip(np.nan_to_num(exp.heatmap.astype(np.float64)), 0.0, None)
+        total = positive.sum()
+        return positive / total if total > 0 else positive
 
-    diff = unit(actual.heatmap.astype(np.float64)) - unit(golden.heatmap.astype(np.float64))
-    picture = overlay(diff, actual.image, scale=2.0)
+    picture = overlay(share(actual) - share(golden), actual.image)
     return picture if gained is None or not gained.any() else draw_outline(picture, gained)

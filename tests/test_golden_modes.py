@@ -256,3 +256,14 @@ def test_an_explanation_too_large_for_a_golden_is_refused(monkeypatch: pytest.Mo
     fixture = SnapshotFixture(None, None, None)  # type: ignore[arg-type]
     with pytest.raises(XaiValueError, match=r"explanation is 64×64, more than a golden holds \(4,095 pixels\)"):
         fixture.assert_match(blob(0, 0))
+
+
+def test_the_difference_picture_shows_gained_red_and_lost_blue() -> None:
+    from pytest_xai import render
+
+    golden, new = blob(0, 0, size=8), blob(40, 40, size=8)
+    new.heatmap[0:8, 0:8] = 0.01  # a little evidence stays where it was
+    picture = render.difference_picture(golden, new).astype(int)
+    gained, lost = picture[44, 44], picture[4, 4]
+    assert gained[0] - gained[2] > 150  # evidence appeared: full red, however weak it is
+    assert lost[2] - lost[0] > 150  # evidence went away: blue
