@@ -7,12 +7,12 @@ localisation metric is then NaN, every assertion fails saying why, and no golden
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_golden_modes import FakeSettings  # the part of Settings that judge reads
 
 from pytest_xai import (
     Classifier,
@@ -122,24 +122,13 @@ def test_the_sanity_check_refuses_a_silent_original(silent: dict[str, object]) -
         assert_explanation_depends_on_model(explain, silent["image"], classifier=IgnoresInput(), samples=100)
 
 
-@dataclass
-class Settings:
-    can_write: bool = True
-    can_update: bool = True
-    ci: bool = False
-    ci_reason: str = ""
-    golden_mode: str = "release"
-    max_shift: float | None = None
-    min_spearman: float = 0.7
-    min_top_k_iou: float = 0.55
-
-
 def test_no_golden_is_written_or_passed_without_evidence(silent: dict[str, object], tmp_path: Path) -> None:
     path = tmp_path / "snap" / "test_x.npz"
     exp = silent["saturated"]
 
     def judge() -> object:
-        return SnapshotStore().judge(path, exp, Bounds(), Settings(), rootdir=tmp_path, label="test_x",  # type: ignore[arg-type]
+        settings = FakeSettings(can_write=True, can_update=True)
+        return SnapshotStore().judge(path, exp, Bounds(), settings, rootdir=tmp_path, label="test_x",  # type: ignore[arg-type]
                                      pictures_dir=tmp_path / "pictures")
 
     verdict = judge()
