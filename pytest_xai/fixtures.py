@@ -111,6 +111,9 @@ class ExplainFixture:
         keys = [self._keys(clf, array, p) for array, p in zip(arrays, per_image)]
         looked = [self._lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
         found = self._verified(clf, arrays, per_image, looked)
+        for (memo, _), hit, kept in zip(keys, looked, found):
+            if memo is not None and kept is not None and hit is not None and hit[1] == "disk":
+                self.xai.memo[memo] = kept  # read from disk once per session
         stale = [i for i, (hit, kept) in enumerate(zip(looked, found)) if hit is not None and kept is None]
         if stale and hasattr(clf, "refresh"):  # weights may have changed in place: key them anew
             clf.refresh()
