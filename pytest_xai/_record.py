@@ -33,13 +33,16 @@ class TestRecord:
     """Explanations, checks and golden outcomes of one test.
 
     ``computed`` explanations ran the engine; ``cached`` came from this session's memo and
-    ``disk`` from the persistent cache.
+    ``disk`` from the persistent cache. ``pictures``: draw the images and overlays a report
+    shows (off when no report or pytest-html page is written: they cost more than a cached
+    explanation).
     """
 
     __test__ = False  # not a pytest test class
 
     nodeid: str
     results_dir: Path
+    pictures: bool = True
     explanations: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -103,10 +106,10 @@ class TestRecord:
 
             self.images[key] = {
                 "name": getattr(image, "name", key),
-                "picture": png_b64(render.to_uint8(exp.image)),
+                "picture": png_b64(render.to_uint8(exp.image)) if self.pictures else None,
                 "regions": sorted(regions),
             }
-        mass, overlay = _region_masses(exp, regions)
+        mass, overlay = _region_masses(exp, regions, self.pictures)
         self.explanations.append({
             "image": key,
             "method": exp.method,
@@ -116,7 +119,7 @@ class TestRecord:
             "samples": exp.samples,
             "seconds": exp.meta.get("seconds"),
             "mass": mass,
-            "overlay": png_b64(overlay),
+            "overlay": None if overlay is None else png_b64(overlay),
         })
         self.images[key]["agreement"] = _pairwise_agreement(by_method)
 
@@ -165,17 +168,20 @@ def _numbered(props: list[tuple[str, str]]) -> list[tuple[str, object]]:
     return out
 
 
-def _region_masses(exp: Explanation, regions: dict[str, Any]) -> tuple[dict[str, float | None], np.ndarray]:
-    """Positive mass per named region, and the overlay with those regions outlined."""
+def _region_masses(
+    exp: Explanation, regions: dict[str, Any], draw: bool
+) -> tuple[dict[str, float | None], np.ndarray | None]:
+    """Positive mass per named region, and (``draw``) the overlay with those regions outlined."""
     from pytest_xai import metrics, render
     from pytest_xai.errors import RegionError
 
     mass: dict[str, float | None] = {}
-    overlay = exp.overlay()  # pixel-level maps smoothed for the eye
+    overlay = exp.overlay() if draw else None  # pixel-level maps smoothed for the eye
     for name, region in regions.items():
         try:
             value = metrics.relevance_mass(exp, region)
-            overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
+            if overlay is not None:
+                overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
         except RegionError:
             continue  # a region that does not fit this image: nothing to measure
         mass[name] = round(value, 4) if value == value else None  # JSON has no NaN

@@ -58,7 +58,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     xai = item.config.stash[xai_key]
-    record = _record.TestRecord(item.nodeid, xai.settings.results_dir)
+    shown = xai.settings.report is not None or bool(item.config.getoption("htmlpath", None))
+    record = _record.TestRecord(item.nodeid, xai.settings.results_dir, pictures=shown)
     # this test's pictures from an earlier run would look like this run's: start afresh
     shutil.rmtree(xai.settings.results_dir / _record.safe_name(item.nodeid), ignore_errors=True)
     item.stash[record_key] = record
@@ -73,7 +74,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if record is not None and call.when == "teardown":
         if record.explanations or record.checks or record.goldens:
             report.xai_record = record.to_json()
-            if item.config.pluginmanager.hasplugin("html"):
+            if item.config.getoption("htmlpath", None):  # pytest-html writes a page
                 from pytest_xai.html_extras import extras_for
 
                 report.extras = [*getattr(report, "extras", []), *extras_for(report.xai_record)]

@@ -170,3 +170,20 @@ def test_mass_centre_known_answer():
     heat[3, 7] = 3.0  # pixel centre (7.5, 3.5)
     assert metrics.mass_centre(exp_of(heat)) == pytest.approx(((0.5 + 3 * 7.5) / 4, (0.5 + 3 * 3.5) / 4))
     assert metrics.mass_centre(exp_of(-np.ones((4, 8)))) is None
+
+
+def test_an_unmoved_explanation_needs_no_transport_solver() -> None:
+    """A golden re-run bit for bit (the usual cached run) never pays POT's import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from pytest_xai import Explanation, metrics\n"
+        "heat = np.random.default_rng(0).random((32, 32)).astype(np.float32)\n"
+        "exp = Explanation(heat, None, None, 0, '0', 1.0, 'gradient_shap', 'logit', 0, 10)\n"
+        "assert metrics.evidence_shift(exp, exp) == 0.0\n"
+        "print('ot' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
