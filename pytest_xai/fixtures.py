@@ -265,9 +265,8 @@ def _model_fixture_code(request: pytest.FixtureRequest) -> Any:
 def _honours_model_option(request: pytest.FixtureRequest) -> bool:
     """The plugin's own fixture, or an override whose code reads the ``xai_model`` option."""
     code = _model_fixture_code(request)
-    return code is None or code.co_filename == __file__.replace("fixtures.py", "plugin.py") or (
-        "xai_model" in code.co_consts
-    )
+    plugin = str(Path(__file__).with_name("plugin.py"))
+    return code is None or code.co_filename == plugin or "xai_model" in code.co_consts
 
 
 def _fixture_origin(request: pytest.FixtureRequest) -> str:
