@@ -33,7 +33,8 @@ class TestRecord:
     """Explanations, checks and golden outcomes of one test.
 
     ``computed`` explanations ran the engine; ``cached`` came from this session's memo and
-    ``disk`` from the persistent cache. ``pictures``: draw the images and overlays a report
+    ``disk`` from the persistent cache; ``stale`` cache hits failed their check and were
+    recomputed. ``pictures``: draw the images and overlays a report
     shows (off when no report or pytest-html page is written: they cost more than a cached
     explanation).
     """
@@ -50,6 +51,7 @@ class TestRecord:
     computed: int = 0
     cached: int = 0
     disk: int = 0
+    stale: int = 0
     seconds: float = 0.0
     _pictures: int = 0
     _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
@@ -64,6 +66,7 @@ class TestRecord:
             "computed": self.computed,
             "cached": self.cached,
             "disk": self.disk,
+            "stale": self.stale,
             "seconds": self.seconds,
         }
 

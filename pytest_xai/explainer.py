@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -94,9 +95,9 @@ def explain(
         segments=segments, n_segments=n_segments, baseline=baseline, background=background,
         local_smoothing=local_smoothing, batch_size=batch_size, precision=precision,
     )  # fmt: skip
-    targets, probabilities, values = predict(clf, arrays, target, request.output)
-    attributions, batches = run(clf, request, arrays, targets)
-    parts = zip(arrays, targets, probabilities, values, attributions, batches)
+    predicted = predict(clf, arrays, target, request.output)
+    attributions, batches = run(clf, request, arrays, predicted.targets)
+    parts = zip(arrays, predicted.rows(), attributions, batches)
     done = [package(clf, request, *part) for part in parts]
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
@@ -267,12 +268,27 @@ def _check_background(background: Any, arrays: list[np.ndarray]) -> tuple[np.nda
 # -- predict ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Predicted:
+    """Per image: the target class, its softmax probability, its logit and the explained
+    ``output`` value on the unperturbed image."""
+
+    targets: list[int]
+    probabilities: list[float]
+    logits: list[float]
+    values: list[float]
+
+    def rows(self) -> list[tuple[int, float, float, float]]:
+        """(target, probability, logit, value) per image."""
+        return list(zip(self.targets, self.probabilities, self.logits, self.values))
+
+
 def predict(
     clf: Classifier, arrays: list[np.ndarray], target: Target | Sequence[Target], output: str
-) -> tuple[list[int], list[float], list[float]]:
-    """Each image's target class, its softmax probability and its explained ``output`` value,
-    from one float32 forward per image size (so the explained class never depends on the
-    precision or the method)."""
+) -> Predicted:
+    """Each image's target class, its probability, logit and explained ``output`` value, from
+    one float32 forward per image size (so the explained class never depends on the precision
+    or the method)."""
     wanted: list[Target] = (
         list(target) if isinstance(target, (list, tuple)) else [cast(Target, target)] * len(arrays)
     )
@@ -280,7 +296,8 @@ def predict(
         raise XaiValueError(
             f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image"
         )
-    targets, probabilities, values = [0] * len(arrays), [0.0] * len(arrays), [0.0] * len(arrays)
+    n = len(arrays)
+    targets, probabilities, logit_values, values = [0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     with torch.inference_mode():
         for indices in _groups(arrays).values():
             logits = _logits(clf, clf.to_batch([arrays[i] for i in indices]))
@@ -292,8 +309,9 @@ def predict(
                     int(probs[row].argmax()) if t is None else clf.class_index(t, probs.shape[1])
                 )
                 probabilities[i] = float(probs[row, targets[i]])
+                logit_values[i] = float(logits[row, targets[i]])
                 values[i] = float(explained[row, targets[i]])
-    return targets, probabilities, values
+    return Predicted(targets, probabilities, logit_values, values)
 
 
 def _logits(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:
@@ -359,13 +377,13 @@ def package(
     clf: Classifier,
     request: Request,
     image: np.ndarray,
-    target: int,
-    probability: float,
-    value: float,
+    prediction: tuple[int, float, float, float],
     attribution: Attribution,
     batch_size: int,
 ) -> Explanation:
-    """One Explanation: the runner's pieces plus everything needed to reproduce it."""
+    """One Explanation: the runner's pieces plus everything needed to reproduce it.
+    ``prediction`` is (target, probability, logit, explained value) on the image."""
+    target, probability, logit, value = prediction
     return Explanation(
         heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
         weights=attribution.weights,
@@ -386,6 +404,7 @@ def package(
             "torch": torch.__version__,
             "device": str(clf.device),
             "model": clf.fingerprint,
+            "logit": logit,
             "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,

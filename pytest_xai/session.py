@@ -80,7 +80,6 @@ class XaiSession:
     deleted: list[Path] = field(default_factory=list)
     write_errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "state", "error"}
     warnings: list[str] = field(default_factory=list)
-    stale: int = 0  # cache hits the model no longer stands behind (recomputed)
     complete: bool = False  # every selected test ran to its teardown, and nothing stopped the run
     usage_error: str | None = None  # found at collection; under xdist each test reports it
 
@@ -287,7 +286,7 @@ class XaiSession:
         seconds spent computing."""
         return {
             key: sum(r.get(key, 0) for r in self.records.values())
-            for key in ("computed", "cached", "disk", "seconds")
+            for key in ("computed", "cached", "disk", "stale", "seconds")
         }
 
     def summary_lines(self) -> list[str]:
@@ -302,11 +301,13 @@ class XaiSession:
         lines += [f"  unused: {self.rel(g)}" + (" (deleted)" if g in self.deleted else "") for g in self.unused]
         lines += self._advice(counts)
         lines += [f"warning: {w}" for w in self.warnings]
-        if self.stale:
+        if totals["stale"]:
+            kept = "; in read mode they stay stale on disk (run once with --xai-cache=on or --cache-clear)"
             lines.append(
-                f"warning: {self.stale} cached explanation(s) were stale and recomputed: the model's "
-                "output on the image changed while its fingerprint did not (edited code, a setting "
-                "its preprocess reads, or weights changed in place)"
+                f"warning: {int(totals['stale'])} cached explanation(s) were stale and recomputed: the "
+                "model's output on the image changed while its fingerprint did not (edited code, a "
+                "setting its preprocess reads, or weights changed in place)"
+                + (kept if self.disk is not None and not self.disk.write else "")
             )
         if self.disk is not None and self.disk.errors:
             more = len(self.disk.errors) - 1

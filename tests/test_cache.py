@@ -40,7 +40,7 @@ def test_a_second_run_reads_every_explanation_from_disk(xai_pytester: pytest.Pyt
     first, second = (json.loads((xai_pytester.path / f"r{i}.json").read_text()) for i in (1, 2))
     assert (first["totals"]["computed"], first["totals"]["disk"]) == (3, 0)
     assert (second["totals"]["computed"], second["totals"]["disk"]) == (0, 3)
-    assert set(second["totals"]) == {"computed", "cached", "disk", "seconds"}
+    assert set(second["totals"]) == {"computed", "cached", "disk", "stale", "seconds"} and second["totals"]["stale"] == 0
     # what the disk gave is what was computed: the recorded overlays are the same pictures
     overlays = [sorted(e["overlay"] for t in run["tests"] for e in t["explanations"]) for run in (first, second)]
     assert overlays[0] == overlays[1]
@@ -236,6 +236,7 @@ def test_a_file_in_place_of_the_cache_folder_is_a_warning(xai_pytester: pytest.P
 STALE = """
 import json, os
 from pathlib import Path
+import pytest
 import torch
 from pytest_xai import Classifier
 
@@ -265,6 +266,8 @@ def test_b_in_place(explain, shape_image):
         with torch.no_grad():
             MODEL.model.head.weight.div_(-2.0)
     assert second.probability != first.probability and not (second.heatmap == first.heatmap).all()
+    with pytest.raises(ValueError, match="read-only"):  # shared with later tests: nobody edits it
+        first.heatmap[0, 0] = 0.0
 """
 
 
@@ -309,3 +312,16 @@ def test_an_edited_forward_changes_the_key() -> None:
     assert mean.cache_key is not None
     assert model("self.head(x.mean(dim=(2, 3)))").cache_key == mean.cache_key
     assert model("self.head(x.amax(dim=(2, 3)))").cache_key not in (None, mean.cache_key)
+
+
+def test_a_hit_is_checked_on_its_logit_too() -> None:
+    """A saturated probability hides a rescaled head; the logit does not."""
+    from pytest_xai.fixtures import _still_valid
+
+    exp = _explanation(0)
+    exp.target, exp.probability, exp.meta = 0, 1.0, {"logit": 30.0, "output_value": 1.0}
+    assert _still_valid(exp, 0, 1.0, 30.0 + 1e-4, 1.0)
+    assert not _still_valid(exp, 0, 1.0, 15.0, 1.0)
+    assert not _still_valid(exp, 1, 1.0, 30.0, 1.0)
+    exp.meta = {"output_value": 1.0}  # an entry from before the logit was kept: recomputed
+    assert not _still_valid(exp, 0, 1.0, 30.0, 1.0)
