@@ -45,6 +45,12 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         items[0].config.stash[xai_key].deselected.extend(items)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every item before other plugins and conftests filter them (some never report it)."""
+    config.stash[xai_key].collected_items = list(items)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[xai_key].collection_finished(session)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ import pytest
 from pytest_xai._atomic import remove_stale_temps
 from pytest_xai._record import rel_path
 from pytest_xai.cache import ExplanationCache
+from pytest_xai.errors import SnapshotError
 from pytest_xai.settings import Settings
-from pytest_xai.snapshots import SnapshotStore
+from pytest_xai.snapshots import SnapshotStore, golden_test_name
 from pytest_xai.vocabulary import CACHE_DIR_NAME, GOLDEN_STATES
 
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -76,6 +78,7 @@ class XaiSession:
     finished: set[str] = field(default_factory=set)  # nodeids whose teardown was reported
     collection: Collection = field(default_factory=Collection)
     deselected: list[pytest.Item] = field(default_factory=list)
+    collected_items: list[pytest.Item] = field(default_factory=list)  # before any plugin filtered them
     unused: list[Path] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
     write_errors: list[dict[str, str]] = field(default_factory=list)  # {"path", "state", "error"}
@@ -100,12 +103,21 @@ class XaiSession:
     # -- collection -------------------------------------------------------------------------
     def collection_finished(self, session: pytest.Session) -> None:
         """Remember every collected test name per module and which ones were selected; stop
-        when two test files would share one golden folder."""
-        args = [str(a) for a in self.config.args]
-        for item in [*session.items, *self.deselected]:
+        when two test files would share one golden folder.
+
+        A module counts as collected only in part (its owner-less goldens are never deleted)
+        when the run names node ids (``file::test``, ``--pyargs pkg.mod::test``), when
+        ``--lf`` drops the tests that passed last time without deselecting them, or when a
+        plugin or conftest removed some of its items without reporting them deselected.
+        """
+        kept = [*session.items, *self.deselected]
+        partial = any("::" in str(a) for a in self.config.args) or bool(self.config.getoption("lf", False))
+        kept_ids = {item.nodeid for item in kept}
+        dropped = {str(item.path) for item in self.collected_items if item.nodeid not in kept_ids}
+        for item in kept:
             module = str(item.path)
-            self.collection.modules.setdefault(module, {})[item.name] = item.nodeid
-            if any("::" in a and Path(a.split("::")[0]).resolve() == item.path for a in args):
+            self.collection.modules.setdefault(module, {})[golden_test_name(item)] = item.nodeid
+            if partial or module in dropped:
                 self.collection.restricted.add(module)
         self.collection.selected = {item.nodeid for item in session.items}
         self.check_golden_folders()
@@ -236,7 +248,8 @@ class XaiSession:
                 owner = self.store.owner(golden, list(tests))
                 if owner is None:
                     whole = module not in self.collection.restricted
-                    if whole and all(self._ran_clean(nodeid) for nodeid in tests.values()):
+                    ran = whole and all(self._ran_clean(nodeid) for nodeid in tests.values())
+                    if ran and not self._recorded_elsewhere(golden, Path(module)):
                         unused.append(golden)
                 elif self._ran_clean(tests[owner]):
                     unused.append(golden)
@@ -255,9 +268,22 @@ class XaiSession:
             root = folder / self.settings.snapshot_dir
             for module_dir in sorted(root.iterdir()) if root.is_dir() else []:
                 test_file = folder / (module_dir.name + ".py")
-                if module_dir.is_dir() and not test_file.exists():
-                    orphans += self._golden_files(test_file)
+                owned = any(folder.glob(glob.escape(module_dir.name) + ".*"))  # test_x.py, a doctest .txt
+                if module_dir.is_dir() and not owned:
+                    orphans += [g for g in self._golden_files(test_file) if not self._recorded_elsewhere(g, None)]
         return orphans
+
+    def _recorded_elsewhere(self, golden: Path, module: Path | None) -> bool:
+        """Whether the golden names a test file that recorded it other than ``module`` and that
+        still exists (a folder shared through ``xai_snapshot_dir``); unreadable goldens do not."""
+        try:
+            recorded = self.store.serializer.load(golden).meta.get("test_file")
+        except (SnapshotError, OSError, ValueError):  # an unreadable golden names no owner
+            return False
+        if not isinstance(recorded, str):
+            return False
+        here = None if module is None else Path(rel_path(module, self.config.rootpath)).as_posix()
+        return recorded != here and (self.config.rootpath / recorded).exists()
 
     def _golden_files(self, module: Path) -> list[Path]:
         files = []

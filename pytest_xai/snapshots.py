@@ -553,6 +553,13 @@ def _describe(exp: Explanation) -> str:
 # -- the fixture ----------------------------------------------------------------------------------
 
 
+def golden_test_name(item: pytest.Item) -> str:
+    """The test's name within its file, as its goldens are named: ``test_c[x]``, or
+    ``TestA.test_c[x]`` for a method, so two classes' ``test_c`` never share a golden."""
+    _, _, within = item.nodeid.partition("::")
+    return within.replace("::", ".") or item.name
+
+
 class SnapshotFixture:
     """``xai_snapshot.assert_match(explanation, name=None, *, mode=None, max_shift=None,
     min_spearman=None, min_top_k_iou=None)``.
@@ -572,7 +579,7 @@ class SnapshotFixture:
 
     def path(self, name: str | None = None) -> Path:
         """Where the golden for ``name`` lives."""
-        return self.xai.store.path_for(Path(self.item.path), self.item.name, name)
+        return self.xai.store.path_for(Path(self.item.path), golden_test_name(self.item), name)
 
     def assert_match(
         self, explanation: Any, name: str | None = None, *, mode: str | None = None,

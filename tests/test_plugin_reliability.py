@@ -386,3 +386,82 @@ def test_the_folder_is_fsynced_after_the_rename(tmp_path: Path, monkeypatch: pyt
     with atomic_path(tmp_path / "g.npz") as tmp:
         tmp.write_bytes(b"golden")
     assert synced == ["file", "folder"]
+
+
+TWO = """
+import os
+import pytest
+
+@pytest.mark.xai(samples=60, method="gradient_shap")
+def test_one(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image))
+
+@pytest.mark.xai(samples=60, method="gradient_shap")
+def test_two(explain, xai_snapshot, shape_image):
+    assert os.environ.get("XAI_TEST_FAIL") != "two"
+    xai_snapshot.assert_match(explain(shape_image))
+"""
+
+
+def test_runs_that_hide_tests_never_delete_their_goldens(
+    xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--lf, --pyargs node ids and a conftest that filters items without deselecting them all
+    leave tests out that the plugin cannot see: their goldens stay."""
+    xai_pytester.makepyfile(test_m=TWO)
+    (xai_pytester.path / "__init__.py").write_text("")
+    xai_pytester.runpytest("--xai-update", "-p", "cacheprovider").assert_outcomes(passed=2)
+    one = xai_pytester.path / "__xai_snapshots__/test_m/test_one.npz"
+    monkeypatch.setenv("XAI_TEST_FAIL", "two")
+    xai_pytester.runpytest("-p", "cacheprovider").assert_outcomes(passed=1, failed=1)
+    monkeypatch.delenv("XAI_TEST_FAIL")
+    xai_pytester.runpytest("--lf", "--xai-update", "-p", "cacheprovider").assert_outcomes(passed=1)
+    assert one.is_file()
+    xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + """
+def pytest_collection_modifyitems(config, items):
+    items[:] = [i for i in items if i.name == "test_two"]  # no pytest_deselected call
+""")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    assert one.is_file()
+
+
+def test_a_test_file_run_alone_never_deletes_goldens_another_file_recorded(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
+    for sub, test in (("a", "test_one"), ("b", "test_two")):
+        (xai_pytester.path / sub).mkdir()
+        (xai_pytester.path / sub / "test_x.py").write_text(
+            f"def {test}(explain, xai_snapshot, shape_image):\n"
+            "    xai_snapshot.assert_match(explain(shape_image, samples=60, method='gradient_shap'))\n")
+    xai_pytester.runpytest("b", "--xai-update", "--import-mode=importlib").assert_outcomes(passed=1)
+    theirs = xai_pytester.path / "snaps/test_x/test_two.npz"
+    result = xai_pytester.runpytest("a", "--xai-update", "--import-mode=importlib")
+    result.assert_outcomes(passed=1)
+    assert theirs.is_file() and "(deleted)" not in result.stdout.str()
+
+
+def test_a_doctest_golden_is_not_an_orphan(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makefile(".txt", test_doc=">>> getfixture('xai_snapshot').assert_match("
+                          "getfixture('explain')(getfixture('shape_image'), samples=60, method='gradient_shap'))\n")
+    for _ in range(2):
+        result = xai_pytester.runpytest("--doctest-glob=test_*.txt", "--xai-update")
+        result.assert_outcomes(passed=1)
+        assert "(deleted)" not in result.stdout.str()
+    assert (xai_pytester.path / "__xai_snapshots__/test_doc/test_doc.txt.npz").is_file()
+
+
+def test_two_classes_with_one_method_name_keep_two_goldens(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_c="""
+import pytest
+
+class TestA:
+    def test_c(self, explain, xai_snapshot, shape_image):
+        xai_snapshot.assert_match(explain(shape_image, samples=60, method="gradient_shap"))
+
+class TestB:
+    def test_c(self, explain, xai_snapshot, shape_image):
+        xai_snapshot.assert_match(explain(shape_image[::-1].copy(), samples=60, method="gradient_shap"))
+""")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    names = sorted(p.name for p in (xai_pytester.path / "__xai_snapshots__/test_c").glob("*.npz"))
+    assert names == ["TestA.test_c.npz", "TestB.test_c.npz"]
+    xai_pytester.runpytest().assert_outcomes(passed=2)
