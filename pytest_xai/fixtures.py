@@ -104,7 +104,7 @@ class ExplainFixture:
         from pytest_xai.classifier import as_classifier
         from pytest_xai.images import as_images
 
-        clf = as_classifier(classifier if classifier is not None else self._model_under_test())
+        clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
         per_image = self._per_image_params(params, len(arrays))
@@ -125,21 +125,6 @@ class ExplainFixture:
                 if array is not None:
                     array.setflags(write=False)
         return results, single
-
-    def _model_under_test(self) -> Any:
-        """The ``xai_model`` fixture's model; a failure when ``--xai-model`` was given but a
-        conftest override ignores it (a release gate would otherwise test the wrong model)."""
-        model = self.request.getfixturevalue("xai_model")
-        spec = self.request.config.getoption("xai_model", None)
-        if spec and not _honours_model_option(self.request):
-            pytest.fail(
-                f"--xai-model={spec} was given, but the xai_model fixture in use ({_fixture_origin(self.request)}) "
-                "overrides the plugin's and never reads it, so another model would be tested. "
-                "Read it in the override (pytestconfig.getoption('xai_model') with "
-                "pytest_xai.model_spec.load_model), or drop the option.",
-                pytrace=False,
-            )
-        return model
 
     @staticmethod
     def _per_image_params(params: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -264,20 +249,22 @@ def _still_valid(hit: Explanation, target: int, probability: float, logit: float
     )
 
 
-def _model_fixture_code(request: pytest.FixtureRequest) -> Any:
-    """The code object of the ``xai_model`` fixture in use, if it can be found."""
-    defs = request._fixturemanager.getfixturedefs("xai_model", request.node)
-    func = defs[-1].func if defs else None
-    return getattr(getattr(func, "__wrapped__", func), "__code__", None)
-
-
-def _honours_model_option(request: pytest.FixtureRequest) -> bool:
-    """The plugin's own fixture, or an override whose code reads the ``xai_model`` option."""
-    code = _model_fixture_code(request)
-    plugin = str(Path(__file__).with_name("plugin.py"))
-    return code is None or code.co_filename == plugin or "xai_model" in code.co_consts
-
-
-def _fixture_origin(request: pytest.FixtureRequest) -> str:
-    code = _model_fixture_code(request)
-    return f"{code.co_filename}:{code.co_firstlineno}" if code is not None else "a conftest override"
+def ignored_model_option(fixturedef: Any, config: pytest.Config) -> str | None:
+    """Why the ``xai_model`` fixture in use would test another model than ``--xai-model``
+    names: a conftest override whose code never reads the option; None when it does (it
+    calls ``getoption`` on "xai_model", or takes the plugin's ``xai_model`` as a parameter)."""
+    spec = config.getoption("xai_model", None)
+    func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
+    code = getattr(func, "__code__", None)
+    if not spec or code is None or code.co_filename == str(Path(__file__).with_name("plugin.py")):
+        return None
+    reads = "getoption" in code.co_names and {"xai_model", "--xai-model"} & set(code.co_consts)
+    wraps = "xai_model" in code.co_varnames[: code.co_argcount]
+    if reads or wraps:
+        return None
+    return (
+        f"--xai-model={spec} was given, but the xai_model fixture in use ({code.co_filename}:"
+        f"{code.co_firstlineno}) overrides the plugin's and never reads it, so another model "
+        "would be tested. Read it in the override (pytestconfig.getoption('xai_model') with "
+        "pytest_xai.model_spec.load_model), or drop the option."
+    )

@@ -55,6 +55,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.config.stash[xai_key].collection_finished(session)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.argname == "xai_model":  # every test that uses the model, explaining or not
+        from pytest_xai.fixtures import ignored_model_option
+
+        problem = ignored_model_option(fixturedef, request.config)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     problem = item.config.stash[xai_key].usage_error
     if problem is not None:

@@ -364,12 +364,21 @@ def xai_model():
 def image():
     return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
 """)
-    pytester.makepyfile(test_x="def test_x(explain, image):\n    explain(image, samples=20)\n")
-    pytester.runpytest().assert_outcomes(passed=1)  # no option: the override is the model
+    pytester.makepyfile(test_x="def test_x(explain, image):\n    explain(image, samples=20)\n"
+                                "def test_direct(xai_model):\n    assert xai_model is not None\n")
+    pytester.runpytest().assert_outcomes(passed=2)  # no option: the override is the model
     result = pytester.runpytest("--xai-model=example_project.models:shortcut")
-    result.assert_outcomes(failed=1)
+    outcomes = result.parseoutcomes()  # explaining or not, no test runs against another model
+    assert "passed" not in outcomes and outcomes.get("errors", 0) + outcomes.get("failed", 0) == 2
     result.stdout.fnmatch_lines(["*--xai-model=example_project.models:shortcut was given, but the xai_model "
                                  "fixture in use (*conftest.py:*) overrides the plugin's and never reads it*"])
+    conftest = pytester.path / "conftest.py"
+    for reader in ('pytestconfig.getini("xai_model")', 'pytestconfig.getoption("xai_model")'):
+        conftest.write_text(conftest.read_text().replace("def xai_model():", "def xai_model(pytestconfig):")
+                            .replace("    return torch.nn.Sequential", f"    _ = {reader}\n    return torch.nn.Sequential"))
+        outcomes = pytester.runpytest("--xai-model=example_project.models:shortcut").parseoutcomes()
+        assert ("passed" in outcomes) == ("getoption" in reader)  # only reading the option counts
+        conftest.write_text(conftest.read_text().replace(f"    _ = {reader}\n", ""))
 
 
 def test_markers_merge_from_module_class_and_test(xai_pytester: pytest.Pytester) -> None:
