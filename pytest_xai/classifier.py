@@ -6,11 +6,14 @@ import enum
 import functools
 import hashlib
 import itertools
+import os
+import sys
 import types
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -379,6 +382,10 @@ def identity(value: Any, digest: Any, depth: int = 0) -> bool:
         return _container_identity(value, digest, depth)
     if isinstance(value, torch.nn.Module):
         return _module_identity(value, digest, depth)
+    if isinstance(value, types.ModuleType):  # a library by name (its version is keyed), a project module by its source
+        digest.update(value.__name__.encode())
+        digest.update(_project_source(value))
+        return True
     if isinstance(value, (type, types.BuiltinFunctionType)):
         digest.update(f"{value.__module__}.{value.__qualname__}".encode())
         return True
@@ -465,11 +472,36 @@ def _function_identity(fn: types.FunctionType, digest: Any, depth: int) -> bool:
     for name in names:
         value = fn.__globals__[name]
         digest.update(f"global {name}".encode())
-        if isinstance(value, types.ModuleType):
-            digest.update(value.__name__.encode())
-        elif value is not fn:  # a recursive function is already being hashed
+        if value is not fn:  # a recursive function is already being hashed
             exact = identity(value, digest, depth + 1) and exact
     return exact
+
+
+def _project_source(module: types.ModuleType) -> bytes:
+    """The source of a module of the user's own project (a helper a model's code calls), so
+    editing it changes the fingerprint; b"" for installed libraries and the standard library,
+    which the versions in every key stand for."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return b""
+    real = os.path.realpath(path)
+    if any(real.startswith(root + os.sep) for root in _library_roots()):
+        return b""
+    try:
+        return Path(real).read_bytes()
+    except OSError:
+        return b""
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    """Where installed packages and the standard library live."""
+    import site
+    import sysconfig
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), site.getusersitepackages()}
+    roots |= {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return tuple(sorted({os.path.realpath(r) for r in roots if r}))
 
 
 def check_batch_size(batch_size: Any) -> int | None:

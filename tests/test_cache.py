@@ -325,3 +325,26 @@ def test_a_hit_is_checked_on_its_logit_too() -> None:
     assert not _still_valid(exp, 1, 1.0, 30.0, 1.0)
     exp.meta = {"output_value": 1.0}  # an entry from before the logit was kept: recomputed
     assert not _still_valid(exp, 0, 1.0, 30.0, 1.0)
+
+
+def test_an_edited_helper_module_changes_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project module the model's code calls is hashed by its source; a library by name."""
+    import importlib
+    import sys
+
+    import torch
+
+    from pytest_xai import Classifier
+
+    (tmp_path / "tagutil.py").write_text("def corner(x):\n    return x[:, :, :4, :4].mean(dim=(1, 2, 3))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tagutil = importlib.import_module("tagutil")
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([tagutil.corner(x), torch.nn.functional.relu(x).mean(dim=(1, 2, 3))], dim=1)
+
+    before = Classifier(model, device="cpu").cache_key
+    assert before is not None and Classifier(model, device="cpu").cache_key == before
+    (tmp_path / "tagutil.py").write_text("def corner(x):\n    return -x[:, :, :4, :4].mean(dim=(1, 2, 3))\n")
+    assert Classifier(model, device="cpu").cache_key != before
+    sys.modules.pop("tagutil", None)
