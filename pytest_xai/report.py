@@ -19,7 +19,8 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
 - ``stopped``: why the run stopped early (``-x``, ``--maxfail``, an interrupt), or null.
 - ``ci``: whether CI mode (read-only goldens) was on.
 - ``totals``: explanations ``computed``, ``cached`` (this session), ``disk`` (persistent
-  cache) and ``seconds`` spent explaining.
+  cache), ``stale`` (cache hits that failed their check and were recomputed) and
+  ``seconds`` spent explaining.
 - ``goldens``: the count per golden state (passed, failed, written, updated), ``unused``
   golden paths and ``write_errors`` ({path, state, error}).
 - ``tests``: one row per test that explained, checked or compared something, and one per
@@ -29,7 +30,7 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
   one); ``goldens`` ({path, name, state, reason, mode, measures, bounds, message,
   pictures, ...}); ``explanations`` ({image, method, output, target, probability, samples,
   seconds, mass per region, overlay as base64 PNG}); ``images`` (image key -> {name,
-  picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``seconds``.
+  picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``stale``, ``seconds``.
 """
 
 from __future__ import annotations

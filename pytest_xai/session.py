@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_xai._atomic import remove_stale_temps
-from pytest_xai._record import rel_path
+from pytest_xai._record import TestRecord, rel_path
 from pytest_xai.cache import ExplanationCache
 from pytest_xai.errors import SnapshotError
 from pytest_xai.settings import Settings
@@ -365,9 +365,10 @@ class XaiSession:
         from pytest_xai.report import SCHEMA, run_summary
 
         run = run_summary(self.config, self.outcomes)
-        empty = {"explanations": [], "checks": [], "images": {}, "goldens": [], "computed": 0, "cached": 0,
-                 "disk": 0, "seconds": 0.0}
-        bare = {nodeid: {"nodeid": nodeid, **empty} for nodeid in run["failed"] if nodeid not in self.records}
+        bare = {  # the record of a test that recorded nothing: every list empty, every count 0
+            nodeid: TestRecord(nodeid, self.settings.results_dir).to_json()
+            for nodeid in run["failed"] if nodeid not in self.records
+        }
         return {
             "schema": SCHEMA,
             **run,
