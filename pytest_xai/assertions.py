@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_xai import _record, metrics, render
+from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import Region, as_region
-from pytest_xai.vocabulary import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
+from pytest_xai.validation import check_bound
 
 
 def _describe(exp: Explanation) -> str:
@@ -28,13 +29,8 @@ def _describe(exp: Explanation) -> str:
     )
 
 
-def _bound(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]")  # NaN too
-    return float(value)
 
-
-def _number(value: float, *explanations: Explanation) -> str:
+def _measure_text(value: float, *explanations: Explanation) -> str:
     """A measure in words; NaN says why: no evidence in one of ``explanations``, or NaN/inf."""
     if value == value:
         return f"{value:.3f}"
@@ -114,10 +110,10 @@ def assert_attribution_focus(
     mass = metrics.relevance_mass(explanation, reg)
     checks = []  # (metric, value, bound, bound name, detail)
     if min_mass is not None:
-        checks.append(("relevance_mass", mass, _bound(min_mass, "min_mass"), "min_mass", ""))
+        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", ""))
     if min_ratio is not None:
-        bound = _bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
-        detail = f" (mass {_number(mass, explanation)} / area share {area:.3f})"
+        bound = check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
+        detail = f" (mass {_measure_text(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
@@ -125,7 +121,7 @@ def assert_attribution_focus(
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
     if failed:
         what = "; ".join(
-            f"{metric.replace('_', ' ')} {_number(value, explanation)}{detail} < {name} {bound:.3f}"
+            f"{metric.replace('_', ' ')} {_measure_text(value, explanation)}{detail} < {name} {bound:.3f}"
             for metric, value, bound, name, detail in failed
         )
         where = (
@@ -147,7 +143,7 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
     Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
     """
     __tracebackhide__ = True
-    bound = _bound(max_mass, "max_mass")
+    bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
     passed = mass <= bound  # NaN fails
@@ -159,7 +155,7 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
             else f"cannot tell whether the attribution avoids region {reg.name!r}"
         )
         raise AssertionError(
-            f"{headline}: relevance mass {_number(mass, explanation)} "
+            f"{headline}: relevance mass {_measure_text(mass, explanation)} "
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
@@ -175,14 +171,14 @@ def assert_explanations_agree(
     [-1, 1]); optionally also the IoU of their top-20% most attributed pixels (bound in [0, 1]).
     """
     __tracebackhide__ = True
-    s_bound = _bound(min_spearman, "min_spearman", low=-1.0)
-    i_bound = None if min_top_k_iou is None else _bound(min_top_k_iou, "min_top_k_iou")
+    s_bound = check_bound(min_spearman, "min_spearman", low=-1.0)
+    i_bound = None if min_top_k_iou is None else check_bound(min_top_k_iou, "min_top_k_iou")
     found = metrics.agreement(a, b)
     checks = [("spearman", "Spearman", found.spearman, s_bound)]
     if i_bound is not None:
         checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
     failures = [
-        f"{label} {_number(value, a, b)} < min_{metric} {bound:.3f}"
+        f"{label} {_measure_text(value, a, b)} < min_{metric} {bound:.3f}"
         for metric, label, value, bound in checks
         if not value >= bound  # NaN fails
     ]
@@ -235,7 +231,7 @@ def assert_explanation_depends_on_model(
         default the explain fixture's ``xai_model``.
     """
     __tracebackhide__ = True
-    bound = _bound(max_similarity, "max_similarity", low=-1.0)
+    bound = check_bound(max_similarity, "max_similarity", low=-1.0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise XaiValueError(f"seed={seed!r} must be a non-negative int")
     clf = _sanity_classifier(explain, classifier)
@@ -260,11 +256,11 @@ def assert_explanation_depends_on_model(
     steps = [{"layer": name, "similarity": v if math.isfinite(v) else None} for name, _, v in cascade]
     _record_check("sanity", original, None, "spearman_abs", final, bound, passed, picture, cascade=steps)
     if not passed:
-        trail = ", ".join(f"{name} {_number(v)}" for name, _, v in cascade)
+        trail = ", ".join(f"{name} {_measure_text(v)}" for name, _, v in cascade)
         raise AssertionError(
             f"explanation does not depend on the model: with {len(chosen)} parameterised layer(s) "
             f"randomised, the {original.method} explanation still has Spearman |attribution| "
-            f"{_number(final)} > max_similarity {bound:.3f} to the trained model's\n"
+            f"{_measure_text(final)} > max_similarity {bound:.3f} to the trained model's\n"
             "  so it shows image structure, not what the model uses (Adebayo et al. 2018)\n"
             f"  cascade (top layer first, cumulative): {trail}\n"
             f"  trained: {_describe(original)}\n"

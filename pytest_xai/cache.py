@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_xai import __version__
 from pytest_xai._atomic import remove_stale_temps
+from pytest_xai.jsonable import plain
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,23 +32,6 @@ if TYPE_CHECKING:
 KEY_VERSION = 2  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"
 
-
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python scalars, recursively through lists, tuples and
-    dicts (container types kept); arrays, tensors and other objects unchanged."""
-    if isinstance(value, (str, bool, int, float, type(None))):
-        return value
-    if isinstance(value, tuple):
-        return tuple(plain(v) for v in value)
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "shape", None) == ():  # numpy scalar or 0-d array
-        with contextlib.suppress(TypeError, ValueError):
-            return plain(item())
-    return value
 
 
 def array_digest(value: Any) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
-from pytest_xai.images import as_images, positive_int, short
+from pytest_xai.images import as_images
+from pytest_xai.validation import positive_int, short
 
 # Batch size when none is given: a pixel budget per forward pass (speed), then a byte budget
 # (memory), both fixed per device type, so the choice depends only on the shape and the device,

@@ -13,8 +13,10 @@ import numpy as np
 
 from pytest_xai import render
 from pytest_xai._atomic import atomic_path
+from pytest_xai.defaults import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
-from pytest_xai.vocabulary import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
+from pytest_xai.jsonable import plain
+from pytest_xai.validation import positive_int
 
 FORMAT = "pytest_xai.explanation"
 FORMAT_VERSION = 1
@@ -105,7 +107,6 @@ class Explanation:
                 f"boundaries() needs superpixel weights but method={self.method!r} is pixel-level; "
                 "use overlay() instead"
             )
-        from pytest_xai.images import positive_int
 
         num_features = positive_int(num_features, "num_features", "use e.g. 5")
         if image is None and self.image is None:
@@ -124,7 +125,7 @@ class Explanation:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays for a pickle-free .npz: numeric arrays plus one JSON string of metadata."""
         header = {"format": FORMAT, "version": FORMAT_VERSION}
-        header.update({f.name: _json_safe(_plain(getattr(self, f.name))) for f in _header_fields()})
+        header.update({f.name: plain(getattr(self, f.name), json=True) for f in _header_fields()})
         try:
             text = json.dumps(header, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -146,7 +147,7 @@ class Explanation:
         """Rebuild an Explanation from ``to_arrays`` output, validating everything."""
         if "header" not in arrays or "heatmap" not in arrays:
             raise SnapshotError(
-                f"{source} is not a pytest_xai file (no header/heatmap); delete it and regenerate"
+                f"{source} is not a pytest_xai file (no header/heatmap)", fix="delete it and regenerate"
             )
         header = _parse_header(arrays["header"], source)
         heatmap, weights, segments, image = _checked_arrays(arrays, source)
@@ -154,14 +155,13 @@ class Explanation:
         for f in _header_fields():
             if f.name not in header:
                 if f.default is MISSING and f.default_factory is MISSING:
-                    raise SnapshotError(f"{source} has no {f.name!r} in its header; regenerate it")
+                    raise SnapshotError(f"{source} has no {f.name!r} in its header", fix="regenerate it")
                 continue
             try:
                 values[f.name] = _CONVERTERS[str(f.type)](header[f.name])
             except (TypeError, ValueError) as e:
                 raise SnapshotError(
-                    f"{source} has a malformed header: {f.name}={repr(header[f.name])[:80]} ({e}); "
-                    "regenerate it"
+                    f"{source} has a malformed header: {f.name}={repr(header[f.name])[:80]} ({e})", fix="regenerate it"
                 ) from e
         return cls(
             heatmap=heatmap,
@@ -230,8 +230,8 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
         raise SnapshotError(
-            f"{str(path)!r} is corrupt, truncated or not an .npz ({type(e).__name__}: {e}); "
-            "delete it and regenerate it (pytest --xai-update)"
+            f"{str(path)!r} is corrupt, truncated or not an .npz ({type(e).__name__}: {e})",
+            fix="delete it and regenerate it (pytest --xai-update)",
         ) from e
 
 
@@ -242,13 +242,13 @@ def _read_member(archive: Any, info: Any, name: str, source: str) -> np.ndarray:
     if info.file_size > limit:
         raise SnapshotError(
             f"{source}: member {name!r} declares {info.file_size} bytes, more than a golden can "
-            f"hold ({limit}); it was not read. Delete the file and regenerate it"
+            f"hold ({limit}); it was not read", fix="delete the file and regenerate it"
         )
     with archive.open(info) as handle:
         version = np.lib.format.read_magic(handle)
         if version not in ((1, 0), (2, 0)):
             raise SnapshotError(
-                f"{source}: member {name!r} has .npy format {version}; regenerate it"
+                f"{source}: member {name!r} has .npy format {version}", fix="regenerate it"
             )
         read_header = (
             np.lib.format.read_array_header_1_0
@@ -267,11 +267,11 @@ def _read_member(archive: Any, info: Any, name: str, source: str) -> np.ndarray:
         ):
             raise SnapshotError(
                 f"{source}: member {name!r} is {dtype} {tuple(shape)}, which a golden cannot hold "
-                f"(expected {ndim}-D of kind {kinds!r}); regenerate it"
+                f"(expected {ndim}-D of kind {kinds!r})", fix="regenerate it"
             )
         data = handle.read(count * dtype.itemsize)
     if len(data) != count * dtype.itemsize:
-        raise SnapshotError(f"{source}: member {name!r} is truncated; regenerate it")
+        raise SnapshotError(f"{source}: member {name!r} is truncated", fix="regenerate it")
     return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
 
 
@@ -280,24 +280,13 @@ def _header_fields() -> list[Field[Any]]:
     return [f for f in fields(Explanation) if f.name not in MEMBERS]
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays as Python numbers and lists, recursively (a
-    user's params may hold ``np.float32(0.5)``, which JSON cannot store)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return _plain(value.tolist())
-    return value
-
 
 def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) -> None:
     """Refuse, before anything is written, an explanation that ``load`` would reject."""
     where = f"cannot save {path!r}:"
     _check_members(arrays, where)
     for f in _header_fields():
-        value = _plain(getattr(exp, f.name))
+        value = plain(getattr(exp, f.name))
         if isinstance(value, float) and not math.isfinite(value) and "None" not in str(f.type):
             raise XaiValueError(
                 f"{where} {f.name}={value!r} is not finite, which load() refuses; store a finite "
@@ -306,7 +295,7 @@ def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) 
     try:
         Explanation.from_arrays(arrays, source="the explanation")
     except SnapshotError as e:  # anything else load() would refuse
-        message = str(e).split("; delete it")[0].split("; regenerate")[0]
+        message = e.problem
         raise XaiValueError(f"{where} load() would refuse it: {message}") from e
 
 
@@ -326,16 +315,6 @@ def _check_members(arrays: dict[str, np.ndarray], where: str) -> None:
                 "replace them (e.g. np.nan_to_num) before saving"
             )
 
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and inf replaced by None, recursively (the header is strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _strict(kind: type) -> Any:
@@ -372,17 +351,17 @@ def _parse_header(array: np.ndarray, source: str) -> dict[str, Any]:
         header = json.loads(str(array), parse_constant=_reject_constant)
     except (ValueError, TypeError, RecursionError) as e:
         raise SnapshotError(
-            f"{source} has an unreadable header ({type(e).__name__}); delete it and regenerate"
+            f"{source} has an unreadable header ({type(e).__name__})", fix="delete it and regenerate"
         ) from e
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SnapshotError(
-            f"{source} is not a pytest_xai explanation file; delete it and regenerate"
+            f"{source} is not a pytest_xai explanation file", fix="delete it and regenerate"
         )
     version = header.get("version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise SnapshotError(
             f"{source} was written by serializer version {version!r}, newer than this "
-            f"pytest_xai's ({FORMAT_VERSION}); upgrade pytest_xai or regenerate the file"
+            f"pytest_xai's ({FORMAT_VERSION})", fix="upgrade pytest_xai or regenerate the file"
         )
     return header
 
@@ -396,25 +375,25 @@ def _checked_arrays(
     fixed = "delete it and regenerate it (pytest --xai-update)"
     if heatmap.ndim != 2 or heatmap.dtype.kind != "f":
         raise SnapshotError(
-            f"{source} has a {heatmap.dtype} {heatmap.shape} heatmap, not 2-D floats; {fixed}"
+            f"{source} has a {heatmap.dtype} {heatmap.shape} heatmap, not 2-D floats", fix=fixed
         )
     if (weights is None) != (segments is None):
         raise SnapshotError(
-            f"{source} has superpixel weights without segments or the reverse; {fixed}"
+            f"{source} has superpixel weights without segments or the reverse", fix=fixed
         )
     if weights is not None and segments is not None:
         if weights.ndim != 1 or weights.dtype.kind != "f" or segments.shape != heatmap.shape:
-            raise SnapshotError(f"{source} has inconsistent weights/segments shapes; {fixed}")
+            raise SnapshotError(f"{source} has inconsistent weights/segments shapes", fix=fixed)
         if segments.dtype.kind not in "iu" or (
             segments.size and (segments.min() < 0 or segments.max() >= len(weights))
         ):
-            raise SnapshotError(f"{source} has segments that do not match its weights; {fixed}")
+            raise SnapshotError(f"{source} has segments that do not match its weights", fix=fixed)
         if not np.isfinite(weights).all():
-            raise SnapshotError(f"{source} has NaN or infinite weights; {fixed}")
+            raise SnapshotError(f"{source} has NaN or infinite weights", fix=fixed)
     if not np.isfinite(heatmap).all():
-        raise SnapshotError(f"{source} has NaN or infinite heatmap values; {fixed}")
+        raise SnapshotError(f"{source} has NaN or infinite heatmap values", fix=fixed)
     if image is not None and (image.dtype != np.uint8 or image.shape != (*heatmap.shape, 3)):
-        raise SnapshotError(f"{source} has an image that does not match its heatmap; {fixed}")
+        raise SnapshotError(f"{source} has an image that does not match its heatmap", fix=fixed)
     return (
         heatmap.astype(np.float32),
         None if weights is None else weights.astype(np.float64),

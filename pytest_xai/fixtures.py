@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_xai import _record
-from pytest_xai.cache import explanation_key, key_part, plain
+from pytest_xai.cache import explanation_key, key_part
+from pytest_xai.jsonable import plain
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.session import XaiSession
 

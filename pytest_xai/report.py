@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_xai._atomic import atomic_path
-from pytest_xai.vocabulary import GOLDEN_STATES, TOP_K_FRACTION
+from pytest_xai.defaults import GOLDEN_STATES, TOP_K_FRACTION
 
 if TYPE_CHECKING:
     import pytest

@@ -12,10 +12,10 @@ import pytest
 from pytest_xai._atomic import remove_stale_temps
 from pytest_xai._record import TestRecord, rel_path
 from pytest_xai.cache import ExplanationCache
+from pytest_xai.defaults import CACHE_DIR_NAME, GOLDEN_STATES
 from pytest_xai.errors import SnapshotError
 from pytest_xai.settings import Settings
 from pytest_xai.snapshots import SnapshotStore, golden_test_name
-from pytest_xai.vocabulary import CACHE_DIR_NAME, GOLDEN_STATES
 
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from pytest_xai import vocabulary as vocab
+from pytest_xai import defaults as vocab
+from pytest_xai.registry import METHODS
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
 
 
-def _number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
+def _parse_number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
     if raw is None or raw == "":
         return default
     try:
@@ -111,11 +112,11 @@ class Settings:
     report: Path | None
     snapshot_dir: str
     images_dir: Path | None
-    golden_mode: str  # vocabulary.GOLDEN_MODES
+    golden_mode: str  # defaults.GOLDEN_MODES
     max_shift: float | None  # ini xai_max_shift; None: each method's default bound
     min_spearman: float
     min_top_k_iou: float
-    cache_mode: str  # vocabulary.CACHE_MODES
+    cache_mode: str  # defaults.CACHE_MODES
     cache_max_mb: float
 
     @property
@@ -148,10 +149,10 @@ class Settings:
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=_device(str(opt("xai_device") or ini("xai_device") or "auto")),
-            seed=_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
+            seed=_parse_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=_parse_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
                             vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
-            method=_choice(ini("xai_method"), "xai_method", tuple(vocab.METHODS), None),
+            method=_choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
             model=opt("xai_model") or ini("xai_model") or None,
             results_dir=Path(opt("xai_results")),
@@ -160,13 +161,13 @@ class Settings:
             images_dir=(root / images) if images else None,
             golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES,
                                     vocab.DEFAULT_GOLDEN_MODE)),
-            max_shift=_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
-            min_spearman=_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
+            max_shift=_parse_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
+            min_spearman=_parse_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
                                  vocab.DEFAULT_MIN_SPEARMAN),
-            min_top_k_iou=_number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
+            min_top_k_iou=_parse_number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
                                   vocab.DEFAULT_MIN_TOP_K_IOU),
             cache_mode=str(_choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
-            cache_max_mb=_number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
+            cache_max_mb=_parse_number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
                                  vocab.DEFAULT_CACHE_MAX_MB),
         )
 
@@ -203,7 +204,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
     parser.addini("xai_model", "model spec, as --xai-model", default="")
     parser.addini("xai_device", "device, as --xai-device", default="")
-    parser.addini("xai_method", f"default method: {', '.join(vocab.METHODS)}", default="")
+    parser.addini("xai_method", f"default method: {', '.join(METHODS)}", default="")
     parser.addini("xai_samples", "default samples per explanation", default="")
     parser.addini("xai_precision", f"explanation precision: {', '.join(vocab.PRECISIONS)} (default float32)",
                   default="")

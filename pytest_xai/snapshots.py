@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pytest_xai import vocabulary as vocab
+from pytest_xai import defaults as vocab
 from pytest_xai._record import rel_path, safe_name
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
 
@@ -142,7 +142,7 @@ class GoldenVerdict:
     """What one golden comparison decided and why; the test record, the report and the
     failure message all come from it.
 
-    ``state`` is one of ``vocabulary.GOLDEN_STATES``. ``reason`` says why a golden failed or
+    ``state`` is one of ``defaults.GOLDEN_STATES``. ``reason`` says why a golden failed or
     was (re)written: "missing", "unreadable", "owner" (recorded by another test file sharing the
     folder), "params", "no_evidence" (the new explanation
     carries no positive evidence, ``metrics.no_evidence``), "prediction" or "drift"; None when

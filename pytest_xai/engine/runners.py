@@ -1,6 +1,6 @@
 """What a method runner receives and returns, and how a method name finds its runner.
 
-Every method, built in or registered with ``pytest_xai.vocabulary.register_method``, is one
+Every method, built in or registered with ``pytest_xai.registry.register_method``, is one
 function ``runner(request, group) -> list[Attribution]``: ``explain`` validates the arguments
 into a ``Request``, predicts the targets, hands the runner each ``Group`` of same-sized images,
 and packages the returned ``Attribution`` pieces into ``Explanation`` objects.
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pytest_xai.errors import ModelOutputError, XaiValueError
-from pytest_xai.vocabulary import METHODS, MethodSpec
+from pytest_xai.registry import METHODS, MethodSpec
 
 Fill = str | tuple[float, float, float]
 
