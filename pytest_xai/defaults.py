@@ -16,7 +16,6 @@ MAX_SEED = 2**63 - 1
 
 # -- goldens ------------------------------------------------------------------------------------
 GOLDEN_STATES = ("passed", "failed", "written", "updated")
-GOLDEN_MODES = ("release", "strict")
 TOP_K_FRACTION = 0.2  # top-k IoU compares the 20% most attributed pixels
 DEFAULT_GOLDEN_MODE = "release"
 # Release mode: the evidence may move at most this share of the image diagonal (earth mover's

@@ -1,4 +1,10 @@
-"""pytest hooks, options and fixtures of pytest_xai; each hook hands its work to XaiSession."""
+"""pytest hooks, options and fixtures of pytest_xai (the ``pytest11`` entry point).
+
+Each feature with hooks is its own plugin object, registered in ``pytest_configure`` (pytest's
+cacheprovider style): collection bookkeeping, the merged results, the golden lifecycle and the
+run summary; the fixtures share the ``XaiSession`` in ``config.stash``. Only the standard
+library and pytest are imported here: numpy, PIL and torch load when a fixture needs them.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,19 @@ from typing import Any
 
 import pytest
 
-from pytest_xai import _record
-from pytest_xai.session import XaiSession
-from pytest_xai.settings import add_options
+from pytest_xai.goldens.lifecycle import GoldenLifecycle
+from pytest_xai.paths import safe_name
+from pytest_xai.plugin.collection import CollectionPlugin
+from pytest_xai.plugin.results import ResultsPlugin
+from pytest_xai.plugin.session import XaiSession
+from pytest_xai.plugin.settings import add_options
+from pytest_xai.plugin.summary import RunSummary
+from pytest_xai.recording import Recorder, recording
+from pytest_xai.records import TestRecord
 
 xai_key = pytest.StashKey[XaiSession]()
-record_key = pytest.StashKey[_record.TestRecord]()
+goldens_key = pytest.StashKey[GoldenLifecycle]()
+recorder_key = pytest.StashKey[Recorder]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,7 +42,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "explanation parameters for the explain fixture in this test",
     )
     xai = config.stash[xai_key] = XaiSession.from_config(config)
-    config.pluginmanager.register(_ReportListener(xai), "xai-report-listener")
+    collected, results = CollectionPlugin(xai), ResultsPlugin(xai)
+    goldens = config.stash[goldens_key] = GoldenLifecycle(xai, collected, results)
+    config.pluginmanager.register(collected, "xai-collection")
+    config.pluginmanager.register(results, "xai-results")
+    config.pluginmanager.register(goldens, "xai-goldens")
+    config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -40,107 +58,44 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}; cache={cache}"]
 
 
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    if items:
-        items[0].config.stash[xai_key].deselected.extend(items)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every item before other plugins and conftests filter them (some never report it)."""
-    config.stash[xai_key].collected_items = list(items)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    session.config.stash[xai_key].collection_finished(session)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
     if fixturedef.argname == "xai_model":  # every test that uses the model, explaining or not
-        from pytest_xai.fixtures import ignored_model_option
+        from pytest_xai.plugin.fixtures import ignored_model_option
 
         problem = ignored_model_option(fixturedef, request.config)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    problem = item.config.stash[xai_key].usage_error
-    if problem is not None:
-        raise pytest.UsageError(problem)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    xai = item.config.stash[xai_key]
-    shown = xai.settings.report is not None or bool(item.config.getoption("htmlpath", None))
-    record = _record.TestRecord(item.nodeid, xai.settings.results_dir, pictures=shown)
+    settings = item.config.stash[xai_key].settings
+    shown = settings.report is not None or bool(item.config.getoption("htmlpath", None))
+    recorder = Recorder(TestRecord(item.nodeid), settings.results_dir, pictures=shown)
     # this test's pictures from an earlier run would look like this run's: start afresh
-    shutil.rmtree(xai.settings.results_dir / _record.safe_name(item.nodeid), ignore_errors=True)
-    item.stash[record_key] = record
-    with _record.recording(record):
+    shutil.rmtree(settings.results_dir / safe_name(item.nodeid), ignore_errors=True)
+    item.stash[recorder_key] = recorder
+    with recording(recorder):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    record = item.stash.get(record_key, None)
-    if record is not None and call.when == "teardown":
-        if record.explanations or record.checks or record.goldens:
+    recorder = item.stash.get(recorder_key, None)
+    if recorder is not None and call.when == "teardown":
+        from pytest_xai.plugin.junit import properties
+
+        record = recorder.record
+        if not record.empty:
             report.xai_record = record.to_json()
             if item.config.getoption("htmlpath", None):  # pytest-html writes a page
-                from pytest_xai.html_extras import extras_for
+                from pytest_xai.plugin.html_extras import extras_for
 
-                report.extras = [*getattr(report, "extras", []), *extras_for(report.xai_record)]
-        report.user_properties.extend(record.properties)
+                report.extras = [*getattr(report, "extras", []), *extras_for(record)]
+        report.user_properties.extend(properties(record))
     return report
-
-
-class _ReportListener:
-    """Receives every test report in the controlling process (xdist workers' reports too)."""
-
-    def __init__(self, xai: XaiSession) -> None:
-        self.xai = xai
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if not self.xai.is_worker:
-            self.xai.add_report(report)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist: merge what a worker collected (all workers collect the same tests) and its
-    failed golden writes."""
-    from pytest_xai.session import Collection
-
-    output = getattr(node, "workeroutput", {})
-    xai = node.config.stash[xai_key]
-    if output.get("xai_collection"):
-        xai.collection = Collection.from_json(output["xai_collection"])
-    xai.write_errors.extend(output.get("xai_write_errors", []))
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    xai = session.config.stash[xai_key]
-    xai.flush_writes()
-    if xai.is_worker:
-        session.config.workeroutput["xai_collection"] = xai.collection.to_json()  # type: ignore[attr-defined]
-        session.config.workeroutput["xai_write_errors"] = xai.write_errors  # type: ignore[attr-defined]
-        return
-    xai.session_finished(session, exitstatus)
-    if xai.settings.report is not None:
-        xai.write_report(session, xai.settings.report)
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    xai = config.stash[xai_key]
-    if xai.is_worker or not (xai.records or xai.unused or xai.settings.ci or xai.write_errors or xai.warnings):
-        return
-    terminalreporter.section("xai")
-    for line in xai.summary_lines():
-        terminalreporter.write_line(line, red=line.startswith("write failed"))
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -192,7 +147,7 @@ def xai_image(request: pytest.FixtureRequest) -> Any:
     come from the sidecar ``cat.regions.json``:
     ``{"object": {"box": [x0, y0, x1, y1]}, "tag": {"mask": "cat.tag.png"}}``.
     """
-    from pytest_xai.fixtures import ImageFactory
+    from pytest_xai.plugin.fixtures import ImageFactory
 
     folder = request.config.stash[xai_key].settings.images_dir or Path(request.node.path).parent
     return ImageFactory(folder)
@@ -209,9 +164,9 @@ def explain(request: pytest.FixtureRequest) -> Any:
     (``--xai-cache``); the terminal summary counts both. ``explain.unrecorded(...)`` is the
     same without adding the explanation to the test's record.
     """
-    from pytest_xai.fixtures import ExplainFixture
+    from pytest_xai.plugin.fixtures import ExplainFixture
 
-    return ExplainFixture(request.config.stash[xai_key], request, request.node.stash.get(record_key, None))
+    return ExplainFixture(request.config.stash[xai_key], request, request.node.stash.get(recorder_key, None))
 
 
 @pytest.fixture
@@ -225,6 +180,8 @@ def xai_snapshot(request: pytest.FixtureRequest) -> Any:
     Goldens live in ``__xai_snapshots__/<module>/<test>[.<name>].npz`` beside the test, with a
     .png preview. Update with ``pytest --xai-update``; CI mode never writes.
     """
-    from pytest_xai.snapshots import SnapshotFixture
+    from pytest_xai.plugin.snapshot import SnapshotFixture
 
-    return SnapshotFixture(request.config.stash[xai_key], request.node, request.node.stash.get(record_key, None))
+    config = request.config
+    recorder = request.node.stash.get(recorder_key, None)
+    return SnapshotFixture(config.stash[xai_key], config.stash[goldens_key], request.node, recorder)

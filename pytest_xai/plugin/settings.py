@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_xai import defaults as vocab
+from pytest_xai.goldens.modes import GOLDEN_MODES
 from pytest_xai.registry import METHODS
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
@@ -112,7 +113,7 @@ class Settings:
     report: Path | None
     snapshot_dir: str
     images_dir: Path | None
-    golden_mode: str  # defaults.GOLDEN_MODES
+    golden_mode: str  # goldens.modes.GOLDEN_MODES
     max_shift: float | None  # ini xai_max_shift; None: each method's default bound
     min_spearman: float
     min_top_k_iou: float
@@ -159,7 +160,7 @@ class Settings:
             report=_report_path(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
-            golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", vocab.GOLDEN_MODES,
+            golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
                                     vocab.DEFAULT_GOLDEN_MODE)),
             max_shift=_parse_number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
             min_spearman=_parse_number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
