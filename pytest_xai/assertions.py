@@ -21,6 +21,7 @@ from pytest_xai.explanation import Explanation
 from pytest_xai.paths import safe_name
 from pytest_xai.records import CheckResult
 from pytest_xai.regions import Region, as_region
+from pytest_xai.registry import Params
 from pytest_xai.validation import check_bound, finite_or_none
 
 
@@ -253,20 +254,27 @@ def assert_explanation_depends_on_model(
             f"  trained: {_describe(original)}"
         )
     cascade = _cascade(run_randomised, clf, module, chosen, original, image, seed)
+    return [_judge_cascade(original, cascade, bound, len(chosen))]
+
+
+def _judge_cascade(original: Explanation, cascade: list[tuple[str, Explanation, float]], bound: float, layers: int) -> CheckResult:
+    """The sanity check's verdict on the fully randomised model's similarity, recorded; the
+    failure message walks the cascade."""
+    __tracebackhide__ = True
     final = cascade[-1][2]
     passed = final <= bound  # NaN fails
     picture = None
     if not passed:
         side = render.side_by_side([original.overlay(), cascade[-1][1].overlay()])
         picture = render.save_png(side, _picture_path(f"sanity-{original.method}"))
-    steps = [{"layer": name, "similarity": v if math.isfinite(v) else None} for name, _, v in cascade]
+    steps = [{"layer": name, "similarity": finite_or_none(v)} for name, _, v in cascade]
     result = _record_check(
         "sanity", original, None, "spearman_abs", final, bound, passed, picture, upper=True, cascade=steps
     )
     if not passed:
         trail = ", ".join(f"{name} {_measure_text(v)}" for name, _, v in cascade)
         raise AssertionError(
-            f"explanation does not depend on the model: with {len(chosen)} parameterised layer(s) "
+            f"explanation does not depend on the model: with {layers} parameterised layer(s) "
             f"randomised, the {original.method} explanation still has Spearman |attribution| "
             f"{_measure_text(final)} > max_similarity {bound:.3f} to the trained model's\n"
             "  so it shows image structure, not what the model uses (Adebayo et al. 2018)\n"
@@ -274,7 +282,7 @@ def assert_explanation_depends_on_model(
             f"  trained: {_describe(original)}\n"
             f"  overlays (trained | all randomised): {picture}"
         )
-    return [result]
+    return result
 
 
 def _sanity_classifier(explain: Any, classifier: Any) -> Any:
@@ -343,7 +351,7 @@ def _explainers(
 
     if not callable(explain):
         raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")
-    kwargs: dict[str, Any] = {"method": method, "seed": seed}
+    kwargs: Params = {"method": method, "seed": seed}
     if samples is not None:
         kwargs["samples"] = samples
     defaults = getattr(explain, "defaults", None)

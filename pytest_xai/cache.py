@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_xai import __version__
 from pytest_xai._atomic import remove_stale_temps
-from pytest_xai.jsonable import plain
+from pytest_xai.jsonable import JSON, plain
+from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +38,7 @@ EXTENSION = ".npz"
 
 
 
-def array_digest(value: Any) -> dict[str, Any]:
+def array_digest(value: Any) -> JSON:
     """An array's identity for a key: sha256 of its bytes, with its shape and dtype."""
     import numpy as np
 
@@ -62,7 +63,7 @@ def key_part(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no content key")
 
 
-def explanation_key(classifier_key: str, device: str, image: np.ndarray, params: dict[str, Any]) -> str:
+def explanation_key(classifier_key: str, device: str, image: np.ndarray, params: Params) -> str:
     """The sha256 content address of one explanation (see the module docstring)."""
     import torch
 
@@ -200,7 +201,7 @@ class CachePolicy:
     memo: dict[tuple[Any, ...], Explanation] = field(default_factory=dict)
 
     def explain(
-        self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]], recorder: Recorder | None
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[Params], recorder: Recorder | None
     ) -> list[Explanation]:
         """The explanation of each image with its parameters: memo → disk → verify → compute."""
         keys = [self.keys(clf, array, p) for array, p in zip(arrays, per_image)]
@@ -222,7 +223,7 @@ class CachePolicy:
         return results
 
     @staticmethod
-    def keys(clf: Any, array: np.ndarray, params: dict[str, Any]) -> Keys:
+    def keys(clf: Any, array: np.ndarray, params: Params) -> Keys:
         """The session memo key and the persistent cache key; None where it must not cache.
 
         A classifier whose content cannot be known exactly (``cache_key`` None) is memoised
@@ -253,7 +254,7 @@ class CachePolicy:
 
     @staticmethod
     def verified(
-        clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
+        clf: Any, arrays: list[np.ndarray], per_image: list[Params],
         looked: list[tuple[Explanation, str] | None], recorder: Recorder | None,
     ) -> list[Explanation | None]:
         """Cache hits that the model still stands behind; the others become misses.
@@ -280,7 +281,7 @@ class CachePolicy:
         return found
 
     def compute_missing(
-        self, clf: Any, arrays: list[np.ndarray], per_image: list[dict[str, Any]],
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[Params],
         keys: list[Keys], found: list[Explanation | None], recorder: Recorder | None,
     ) -> list[Explanation]:
         """``found`` completed: every image without a cached result explained in one call,

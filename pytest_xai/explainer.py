@@ -32,7 +32,7 @@ from pytest_xai.engine.runners import (
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.images import as_images
-from pytest_xai.registry import METHODS
+from pytest_xai.registry import METHODS, Params
 from pytest_xai.validation import short
 
 Target = int | str | None
@@ -209,10 +209,10 @@ def _resolve_baseline(baseline: Any, default: Any, options: tuple[str, ...]) -> 
 
 
 # explain arguments that only some methods read, and the value that means "not given"
-_UNSET: dict[str, Any] = {"background": None, "local_smoothing": 0.0, "segments": None}
+_UNSET: Params = {"background": None, "local_smoothing": 0.0, "segments": None}
 
 
-def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:
+def _refuse_unused(method: str, arguments: Params) -> None:
     """background, local_smoothing and segments change nothing for methods that do not read
     them: refuse them when given, rather than silently ignore them."""
     options = METHODS[method].options

@@ -23,7 +23,7 @@ from pytest_xai.goldens.npz import (
     parse_header,
     read_npz,
 )
-from pytest_xai.jsonable import plain
+from pytest_xai.jsonable import JSON, plain
 from pytest_xai.validation import positive_int
 
 
@@ -156,7 +156,7 @@ class Explanation:
             )
         header = parse_header(arrays["header"], source)
         heatmap, weights, segments, image = checked_arrays(arrays, source)
-        values: dict[str, Any] = {}
+        values: JSON = {}
         for f in _header_fields():
             if f.name not in header:
                 if f.default is MISSING and f.default_factory is MISSING:

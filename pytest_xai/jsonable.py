@@ -9,6 +9,8 @@ import contextlib
 import math
 from typing import Any
 
+JSON = dict[str, Any]  # one JSON object, as ``json`` reads and writes it
+
 
 def plain(value: Any, *, json: bool = False) -> Any:
     """``value`` with numpy scalars as Python scalars, recursively through lists, tuples and dicts.

@@ -10,11 +10,11 @@ can be merged. Standard library only: the plugin imports this module at every py
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from pytest_xai.defaults import GOLDEN_STATES
+from pytest_xai.jsonable import JSON
 
-JSON = dict[str, Any]  # one JSON object as ``json`` reads and writes it
 SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 
 

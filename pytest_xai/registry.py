@@ -12,6 +12,8 @@ from typing import Any
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MIN_SAMPLES
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
+Params = dict[str, Any]  # explain() keyword arguments by name (method, samples, seed, ...)
+
 
 @dataclass(frozen=True)
 class MethodSpec:

@@ -16,6 +16,7 @@ import numpy as np
 
 from pytest_xai.defaults import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
 from pytest_xai.errors import SnapshotError, XaiValueError
+from pytest_xai.jsonable import JSON
 
 FORMAT = "pytest_xai.explanation"
 
@@ -131,7 +132,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_header(array: np.ndarray, source: str) -> dict[str, Any]:
+def parse_header(array: np.ndarray, source: str) -> JSON:
     """The JSON header, checked to be this format and a version this code reads."""
     try:
         header = json.loads(str(array), parse_constant=_reject_constant)

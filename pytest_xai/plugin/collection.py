@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_xai.jsonable import JSON
 from pytest_xai.plugin.session import XaiSession
 
 
@@ -20,11 +21,11 @@ class Collection:
     selected: set[str] = field(default_factory=set)  # nodeids that run
     restricted: set[str] = field(default_factory=set)  # modules collected only in part
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSON:
         return {"modules": self.modules, "selected": sorted(self.selected), "restricted": sorted(self.restricted)}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Collection:
+    def from_json(cls, data: JSON) -> Collection:
         return cls(dict(data["modules"]), set(data["selected"]), set(data["restricted"]))
 
 

@@ -10,6 +10,7 @@ import pytest
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.jsonable import plain
 from pytest_xai.plugin.session import XaiSession
+from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -56,7 +57,7 @@ class ExplainFixture:
         self.xai = xai
         self.request = request
         self.recorder = recorder
-        self.marker: dict[str, Any] = {}
+        self.marker: Params = {}
         for marker in reversed(list(request.node.iter_markers("xai"))):  # module, class, then test
             unknown = set(marker.kwargs) - set(MARKER_KEYS)
             if unknown or marker.args:
@@ -66,10 +67,10 @@ class ExplainFixture:
                 )
             self.marker.update(plain(dict(marker.kwargs)))  # the closer marker wins a key
 
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> Params:
         """The parameters every call starts from: settings, then the marker."""
         s = self.xai.settings
-        out: dict[str, Any] = {}
+        out: Params = {}
         if s.method:
             out["method"] = s.method
         if s.samples is not None:
@@ -106,7 +107,7 @@ class ExplainFixture:
             clf = as_classifier(wrap(clf, self.request))
         return clf
 
-    def _explain(self, images: Any, classifier: Any, kwargs: dict[str, Any]) -> tuple[list[Explanation], bool]:
+    def _explain(self, images: Any, classifier: Any, kwargs: Params) -> tuple[list[Explanation], bool]:
         """validate, then the cache policy: memo, disk, verify, refresh, compute the rest."""
         from pytest_xai.images import as_images
 
@@ -139,7 +140,7 @@ def ignored_model_option(fixturedef: Any, config: pytest.Config) -> str | None:
     )
 
 
-def _per_image_params(params: dict[str, Any], count: int) -> list[dict[str, Any]]:
+def _per_image_params(params: Params, count: int) -> list[Params]:
     """One parameter set per image (a per-image ``target`` list is split)."""
     target = params.get("target")
     if not isinstance(target, (list, tuple)):
