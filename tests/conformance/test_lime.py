@@ -82,3 +82,18 @@ def test_end_to_end_matches_lime_image(shapes_clf, shapes_samples):
         assert rho >= 0.9, f"Spearman {rho:.3f} against lime_image"
         # and both agree on the ridge's fit quality to within sampling noise
         assert abs(ours.score - ref.score) < 0.1
+
+
+@pytest.mark.parametrize("positive_only", [True, False])
+def test_boundaries_equal_lime_get_image_and_mask(shapes_clf, shapes_image, positive_only) -> None:  # type: ignore[no-untyped-def]
+    lime_image = pytest.importorskip("lime.lime_image")
+    from skimage.segmentation import mark_boundaries
+
+    exp = explain(shapes_clf, shapes_image, samples=300)
+    reference = lime_image.ImageExplanation(shapes_image.astype(np.float64), exp.segments)
+    order = sorted(enumerate(exp.weights), key=lambda fw: -abs(fw[1]))
+    reference.local_exp = {exp.target: order}
+    temp, mask = reference.get_image_and_mask(exp.target, positive_only=positive_only, num_features=5,
+                                              hide_rest=False)
+    expected = np.round(np.clip(mark_boundaries(temp, mask), 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(exp.boundaries(num_features=5, positive_only=positive_only), expected)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from pytest_xai import (
+    Explanation,
+)
 
 GOLDEN_TEST = """
 import pytest
@@ -47,7 +54,6 @@ def test_update_writes_then_rerun_passes(xai_pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*goldens: 1 passed, 0 failed, 0 written, 0 updated*"])
     assert npz.read_bytes() == before
     # the golden records what is needed to reproduce it
-    from pytest_xai import Explanation
 
     golden = Explanation.load(npz)
     assert golden.params["samples"] == 200 and golden.method == "lime"
@@ -307,3 +313,45 @@ def test_a_deleted_test_file_leaves_unused_goldens(xai_pytester: pytest.Pytester
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
     assert not old.exists() and not old.with_suffix(".png").exists()
     assert (xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz").is_file()
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def with_member(path: Path, name: str, data: bytes) -> None:
+    """Replace (or add) one member of the .npz."""
+    members = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            members[info.filename] = archive.read(info)
+    members[name] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, value in members.items():
+            archive.writestr(key, value)
+
+
+BAD_TYPE_TEST = """
+import pytest
+
+@pytest.mark.xai(samples=100)
+def test_circle(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image))
+"""
+
+
+def test_update_repairs_a_golden_with_a_string_heatmap(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_g=BAD_TYPE_TEST)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    path = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
+    with_member(path, "heatmap.npy", npy(np.full((64, 64), "x")))
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*golden __xai_snapshots__/test_g/test_circle.npz cannot be used:*"
+                                 "member 'heatmap' is <U1 (64, 64), which a golden cannot hold*"])
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 1 updated*"])
+    xai_pytester.runpytest().assert_outcomes(passed=1)

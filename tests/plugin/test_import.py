@@ -16,3 +16,15 @@ def test_plugin_modules_import_nothing_heavy(module: str) -> None:
     code = f"import {module}, sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", f"import {module} loaded {out.stdout.strip()}"
+
+
+def test_help_group_and_nothing_heavy_without_explanations(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["xai: explanation regression testing (pytest_xai):", "*--xai-update*"])
+    pytester.makepyfile(test_plain="""
+import sys
+
+def test_plain():
+    assert [m for m in ("numpy", "PIL", "torch", "matplotlib") if m in sys.modules] == []
+""")
+    pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:randomly").assert_outcomes(passed=1)

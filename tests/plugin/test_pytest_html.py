@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,35 @@ def test_runs_without_pytest_html_are_unchanged(xai_pytester: pytest.Pytester) -
     result = xai_pytester.runpytest("-p", "no:html", "--xai-update")
     result.assert_outcomes(passed=2, failed=1)
     assert not (xai_pytester.path / "report.html").exists()
+
+
+EVIL_REGION = "<img src=x onerror=alert('r')>"
+
+
+EVIL_SUITE = f"""
+import pytest
+from pytest_xai import Region, assert_attribution_avoids
+
+@pytest.mark.xai(samples=40)
+def test_evil(explain, shape_image):
+    region = Region.box(0, 0, 8, 8, name={EVIL_REGION!r})
+    assert_attribution_avoids(explain(shape_image), region, max_mass=1.0)
+"""
+
+
+def _extras(page: str) -> list[dict[str, Any]]:
+    """Every extra pytest-html put in its page (its test data is JSON in an attribute)."""
+    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    assert blob is not None
+    data = json.loads(html.unescape(blob[1]))
+    return [extra for results in data["tests"].values() for r in results for extra in r.get("extras", [])]
+
+
+def test_pytest_html_report_escapes_region_names_and_shows_whole_overlays(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x=EVIL_SUITE)
+    xai_pytester.runpytest("--html=report.html", "--self-contained-html").assert_outcomes(passed=1)
+    extras = _extras((xai_pytester.path / "report.html").read_text())
+    assert [e["format_type"] for e in extras] == ["html"]  # no image extra, cropped by pytest-html
+    (content,) = [e["content"] for e in extras]
+    assert "<img src=x" not in content and html.escape(EVIL_REGION) in content
+    assert content.count("<img ") == 1 and "object-fit:contain" in content

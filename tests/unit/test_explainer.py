@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_xai import explain
+from pytest_xai import Classifier, Explanation, explain, metrics
 from pytest_xai.engine.fills import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
+from pytest_xai.errors import (
+    XaiValueError,
+)
 
 METHODS = ["lime", "kernel_shap", "gradient_shap"]
 
@@ -131,3 +134,67 @@ def test_model_sees_exactly_where_mask_image_else_fill(shapes_image, memory_form
         [torch.where(job.masks[:, job.segments][:, None], job.image, job.fill) for job in jobs]
     )
     assert torch.equal(torch.cat(seen), expected)
+
+
+SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
+
+
+def net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
+    )
+
+
+@pytest.fixture
+def tiny_img() -> np.ndarray:
+    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def tiny_clf() -> Classifier:
+    return Classifier(net(), device="cpu")
+
+
+def _no_grad(batch: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return batch.mean((2, 3))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [_no_grad, lambda b: b.mean((2, 3)).detach(), lambda b: (b.mean((2, 3)) * 10).long()],
+    ids=["no_grad", "detached", "integer"],
+)
+def test_gradient_shap_on_a_model_without_gradients(tiny_img: np.ndarray, model: object) -> None:
+    tiny_clf = Classifier(model, device="cpu")  # type: ignore[arg-type]
+    with pytest.raises(XaiValueError, match=r"differentiable with respect to its input.*'lime'"):
+        explain(tiny_clf, tiny_img, method="gradient_shap", samples=4)
+    assert isinstance(explain(tiny_clf, tiny_img, segments=SEGMENTS, samples=10), Explanation)
+
+
+def test_parameters_are_plain_python_types(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
+    exp = explain(shapes_clf, shapes_image, samples=np.int64(60), seed=np.int32(2), n_segments=np.int64(10))
+    for key in ("samples", "seed", "n_segments"):
+        assert type(exp.params[key]) is int, key
+    assert exp.params["precision"] == "float32"
+
+
+@pytest.mark.parametrize(("method", "samples"), [("lime", 400), ("gradient_shap", 100)])
+def test_bfloat16_agrees_with_float32_above_the_strict_golden_bounds(
+    shapes_clf: Classifier, shapes_samples: list, method: str, samples: int
+) -> None:
+    if not torch.amp.is_autocast_available("cpu"):
+        pytest.skip("this torch has no CPU autocast")
+    for sample in shapes_samples:
+        full = explain(shapes_clf, sample.image, method=method, samples=samples, n_segments=30)
+        half = explain(shapes_clf, sample.image, method=method, samples=samples, n_segments=30,
+                       precision="bfloat16")
+        assert half.params["precision"] == "bfloat16" and full.params["precision"] == "float32"
+        assert half.target == full.target  # targets are predicted at float32
+        assert not np.array_equal(half.heatmap, full.heatmap)  # bf16 really ran
+        assert metrics.spearman(half, full) >= 0.7
+        assert metrics.top_k_iou(half, full) >= 0.55

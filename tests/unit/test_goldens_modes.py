@@ -17,9 +17,7 @@ from pytest_xai.snapshots import (
     Bounds,
     GoldenVerdict,
     SnapshotStore,
-    area,
     determinism_note,
-    direction,
 )
 from pytest_xai.vocabulary import GOLDEN_STATES
 
@@ -204,17 +202,6 @@ def test_another_seed_is_named_not_called_bit_exact_drift(tmp_path: Path) -> Non
     assert "bit-exact" not in verdict.message
 
 
-def test_directions_and_areas_in_words() -> None:
-    assert direction(10, 0, 64, 64) == "to the right"
-    assert direction(-10, -10, 64, 64) == "towards the top-left corner"
-    assert direction(0, 10, 64, 64) == "downwards"
-    assert direction(0.5, 0.5, 64, 64).startswith("a negligible move")
-    assert area(5, 5, 64, 64) == "top left"
-    assert area(32, 32, 64, 64) == "centre"
-    assert area(60, 32, 64, 64) == "right side"
-    assert area(32, 63.9, 64, 64) == "bottom"
-
-
 @pytest.mark.parametrize(("kwargs", "fragment"), [
     ({"mode": "loose"}, "mode='loose' is not a golden mode"),
     ({"max_shift": float("nan")}, "max_shift=nan must be a number in [0, 1]"),
@@ -256,14 +243,3 @@ def test_an_explanation_too_large_for_a_golden_is_refused(monkeypatch: pytest.Mo
     fixture = SnapshotFixture(None, None, None)  # type: ignore[arg-type]
     with pytest.raises(XaiValueError, match=r"explanation is 64×64, more than a golden holds \(4,095 pixels\)"):
         fixture.assert_match(blob(0, 0))
-
-
-def test_the_difference_picture_shows_gained_red_and_lost_blue() -> None:
-    from pytest_xai import render
-
-    golden, new = blob(0, 0, size=8), blob(40, 40, size=8)
-    new.heatmap[0:8, 0:8] = 0.01  # a little evidence stays where it was
-    picture = render.difference_picture(golden, new).astype(int)
-    gained, lost = picture[44, 44], picture[4, 4]
-    assert gained[0] - gained[2] > 150  # evidence appeared: full red, however weak it is
-    assert lost[2] - lost[0] > 150  # evidence went away: blue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,76 +107,84 @@ def test_explain_and_predict_accept_every_form(shapes_clf: Classifier, shapes_sa
 # -- classifier keys ----------------------------------------------------------------------------
 
 
-def _scaled_model(scale: torch.Tensor):  # type: ignore[no-untyped-def]
-    def model(x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3)) * scale
-
-    return model
-
-
-def _opaque_model(state: SimpleNamespace):  # type: ignore[no-untyped-def]
-    def model(x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3)) * state.scale
-
-    return model
-
-
-def test_two_closures_from_one_factory_never_share_a_key(shapes_image: np.ndarray) -> None:
-    a = Classifier(_scaled_model(torch.tensor([1.0, 0.0, 0.0])), device="cpu")
-    b = Classifier(_scaled_model(torch.tensor([0.0, 1.0, 0.0])), device="cpu")
-    again = Classifier(_scaled_model(torch.tensor([1.0, 0.0, 0.0])), device="cpu")
-    assert a.cache_key is not None and b.cache_key is not None
-    assert a.cache_key != b.cache_key and a.fingerprint != b.fingerprint
-    assert a.cache_key == again.cache_key  # equal content, equal key: the key is exact
-
-
-def test_opaque_closures_are_never_shared_across_objects() -> None:
-    a = Classifier(_opaque_model(SimpleNamespace(scale=1.0)), device="cpu")
-    b = Classifier(_opaque_model(SimpleNamespace(scale=2.0)), device="cpu")
-    assert a.cache_key is None and b.cache_key is None
-    assert a.session_key != b.session_key
-    assert a.session_key == a.session_key  # stable for one object
-
-
-def test_the_key_covers_preprocess_class_names_and_layout(shapes_clf: Classifier) -> None:
-    module = shapes_clf.model
-
-    def key(**kwargs: object) -> str | None:
-        return Classifier(module, device="cpu", **kwargs).cache_key  # type: ignore[arg-type]
-
-    plain = key()
-    assert plain is not None and plain == key()
-    assert key(preprocess=lambda x: x * 2) != plain
-    assert key(preprocess=lambda x: x * 2) != key(preprocess=lambda x: x * 3)
-    assert key(preprocess=torch.nn.Identity()) != plain
-    assert key(class_names=["a", "b", "c"]) != key(class_names=["a", "c", "b"])
-    assert key(channels_last=False) != plain
-    retrained = type(module)(3)
-    assert Classifier(retrained, device="cpu").cache_key != plain  # other weights
-
-
-def test_a_callable_object_is_opaque() -> None:
-    class Model:
-        def __call__(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mean(dim=(2, 3))
-
-    assert Classifier(Model(), device="cpu").cache_key is None
-
-
-def test_a_global_that_the_preprocessing_reads_is_part_of_the_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "user_norm.py").write_text(
-        "import torch\nMEAN = torch.tensor([0.5, 0.5, 0.5])\n\n"
-        "def normalise(x):\n    return x - MEAN[None, :, None, None]\n"
+def net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import user_norm
 
-    def key() -> str | None:
-        return Classifier(torch.nn.Flatten(), preprocess=user_norm.normalise, device="cpu").cache_key
 
-    before = key()
-    assert before is not None and before == key()
-    monkeypatch.setattr(user_norm, "MEAN", torch.tensor([0.4, 0.5, 0.5]))
-    assert key() != before  # a persistent cache must not return the old normalisation's result
+@pytest.fixture
+def tiny_img() -> np.ndarray:
+    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def tiny_clf() -> Classifier:
+    return Classifier(net(), device="cpu")
+
+
+def _png(path: Path, side: int) -> Path:
+    Image.fromarray(np.full((side, side, 3), 200, np.uint8)).save(path)
+    return path
+
+
+def test_a_huge_size_is_refused_before_allocating(tiny_img: np.ndarray) -> None:
+    with pytest.raises(XaiValueError, match=r"size=\(100000, 100000\) is 10,000,000,000 pixels"):
+        load_image(tiny_img, size=(10**5, 10**5))
+
+
+def test_the_minimum_size_holds_for_files_and_pil_images(
+    tmp_path: Path, tiny_clf: Classifier
+) -> None:
+    one = _png(tmp_path / "one.png", 1)
+    for call in (
+        lambda: load_image(one),
+        lambda: explain(tiny_clf, one),
+        lambda: explain(tiny_clf, str(one)),
+        lambda: tiny_clf.predict(Image.new("RGB", (1, 1))),
+    ):
+        with pytest.raises(XaiValueError, match="is 1×1 pixels; explanations need at least 8×8"):
+            call()
+
+
+def test_size_enlarges_a_small_image_before_the_minimum_is_checked(tmp_path: Path) -> None:
+    assert load_image(np.zeros((3, 5, 3)), size=16).shape == (16, 16, 3)
+    assert load_image(_png(tmp_path / "four.png", 4), size=(8, 12)).shape == (8, 12, 3)
+    with pytest.raises(XaiValueError, match="no pixels"):
+        load_image(np.zeros((0, 5, 3)), size=16)
+
+
+def test_resizing_keeps_16_bit_and_float_precision(tmp_path: Path) -> None:
+    ramp = (np.arange(32 * 32, dtype=np.uint16).reshape(32, 32) * 61).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    exact = load_image(tmp_path / "deep.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "deep.png", size=32), exact)
+    floats = np.random.default_rng(1).random((20, 24, 3)).astype(np.float32)
+    np.testing.assert_array_equal(load_image(floats, size=(20, 24)), floats)
+    half = load_image(tmp_path / "deep.png", size=16)[:, :, 0]
+    # a linear ramp stays linear: away from the border each pixel is its 2×2 block's mean,
+    # to float precision (the old uint8 path was off by up to 1/510)
+    reference = exact[:, :, 0].reshape(16, 2, 16, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(half[1:-1, 1:-1], reference[1:-1, 1:-1], atol=1e-5)
+
+
+def test_load_image_sources_agree(tmp_path: Path, shapes_image: np.ndarray) -> None:
+    u8 = np.round(shapes_image * 255).astype(np.uint8)
+    Image.fromarray(u8).save(tmp_path / "a.png")
+    Image.fromarray(np.dstack([u8, np.full(u8.shape[:2], 128, np.uint8)])).save(tmp_path / "rgba.png")
+    reference = u8.astype(np.float32) / 255
+    for source in (
+        tmp_path / "a.png", str(tmp_path / "a.png"), tmp_path / "rgba.png", Image.fromarray(u8), u8,
+        reference, torch.from_numpy(reference).permute(2, 0, 1),
+    ):
+        out = load_image(source)
+        assert out.dtype == np.float32 and out.shape == (64, 64, 3)
+        np.testing.assert_allclose(out, reference, atol=1e-6)
+    gray = load_image(u8[..., 0])
+    assert gray.shape == (64, 64, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    assert load_image(tmp_path / "a.png", size=(32, 48)).shape == (32, 48, 3)
+    assert load_image(u8, size=16).shape == (16, 16, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_xai import Classifier, explain
+from pytest_xai import (
+    Classifier,
+    explain,
+)
+from pytest_xai.errors import (
+    ModelSpecError,
+)
 from pytest_xai.model_spec import load_model
 
 
@@ -62,3 +69,27 @@ def test_xdist_worker_k_uses_gpu_k_mod_n(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = SimpleNamespace(device="cuda:1")
     config = SimpleNamespace(workerinput={"workerid": "gw2"}, stash={plugin.xai_key: SimpleNamespace(settings=settings)})
     assert plugin.worker_device(config) == "cuda:1"  # type: ignore[arg-type]  # told otherwise
+
+
+def test_a_factory_returning_a_state_dict_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dict_factory.py").write_text("def make():\n    return {'weight': 1}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModelSpecError, match=r"the factory returned a dict \(a state dict"):
+        load_model("dict_factory:make", device="cpu")
+
+
+MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
+
+
+class Exploit:
+    """Unpickling this would create a file: loading must never unpickle."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (MARKER.write_text, ("pwned",))
+
+
+def test_weights_are_loaded_without_pickle_execution(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pth"
+    torch.save({"fc.weight": Exploit()}, path)
+    with pytest.raises(ModelSpecError, match="is not a state dict for resnet18"):
+        load_model(f"torchvision:resnet18={path}")

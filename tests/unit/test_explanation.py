@@ -1,0 +1,28 @@
+"""TODO DOCSTRING"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_xai import Explanation
+
+
+def test_boundaries_keep_lime_top_positive_superpixels(shapes_image: np.ndarray) -> None:
+    segments = np.repeat(np.arange(4), 16)[None, :].repeat(64, axis=0)  # four vertical bands
+    weights = np.array([0.5, -2.0, 1.0, 0.1])
+    exp = Explanation(weights[segments].astype(np.float32), weights, segments, 0, "0", 1.0, "lime", "logit", 0, 1,
+                      image=shapes_image)
+    pic = exp.boundaries(num_features=2, positive_only=True)
+    # lime sorts by |weight| (-2.0, 1.0, 0.5, 0.1), keeps the positive ones (2, 0) and takes
+    # the first 2: bands 0 and 2. Their boundaries are drawn in yellow; the rest is untouched.
+    yellow = (pic[..., 0] > 200) & (pic[..., 1] > 200) & (pic[..., 2] < 80)
+    assert list(np.unique(np.nonzero(yellow)[1])) == [15, 16, 31, 32, 47, 48]
+    untouched = np.round(shapes_image * 255).astype(np.uint8)
+    assert np.array_equal(pic[:, 17:31], untouched[:, 17:31])
+    assert np.array_equal(pic[:, 49:], untouched[:, 49:])
+    both = exp.boundaries(num_features=2, positive_only=False)
+    assert both[5, 20, 0] == 255  # band 1 (negative) tinted red
+    assert both[5, 40, 1] == 255  # band 2 (positive) tinted green
+    with pytest.raises(ValueError, match="pixel-level"):
+        Explanation(exp.heatmap, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1).boundaries(shapes_image)
