@@ -69,6 +69,14 @@ def shapes_image(shapes_samples: list[Sample]) -> np.ndarray:
     return shapes_samples[0].image
 
 
+@pytest.fixture(scope="session")
+def silent() -> dict[str, object]:
+    """Explanations without evidence (a model that ignores its input, a saturated probability)."""
+    from evidence_samples import silent_explanations
+
+    return silent_explanations()
+
+
 @pytest.fixture
 def batch_recorder():  # type: ignore[no-untyped-def]
     """A Classifier over the clean shapes model (batch_size=64) and the list of batch sizes it

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from evidence_samples import OBJECT, TAG, IgnoresInput
 
 from pytest_xai import (
     Classifier,
@@ -18,6 +19,7 @@ from pytest_xai import (
     assert_explanation_depends_on_model,
     assert_explanations_agree,
     explain,
+    metrics,
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
@@ -140,3 +142,27 @@ def test_bad_arguments_are_refused(shapes_clf: Classifier, shapes_image: np.ndar
                                             max_similarity=float("nan"))
     with pytest.raises(XaiValueError, match="pass classifier="):
         assert_explanation_depends_on_model(explain, shapes_image)
+
+
+def test_assertions_fail_without_evidence_and_say_why(silent: dict[str, object]) -> None:
+    exp = silent["saturated"]
+    with pytest.raises(AssertionError, match=r"relevance mass nan \(no evidence: the attributions sum to") as info:
+        assert_attribution_focus(exp, OBJECT, min_mass=0.1)  # type: ignore[arg-type]
+    assert "no positive attribution to place" in str(info.value)
+    with pytest.raises(AssertionError, match="cannot tell whether the attribution avoids region 'tag'"):
+        assert_attribution_avoids(exp, TAG, max_mass=1.0)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match=r"Spearman nan \(no evidence"):
+        assert_explanations_agree(silent["lime"], silent["kernel_shap"], min_spearman=-1.0)  # type: ignore[arg-type]
+
+
+def test_all_negative_evidence_is_no_positive_evidence(silent: dict[str, object]) -> None:
+    exp = silent["lime"]
+    against = type(exp)(**{**vars(exp), "heatmap": -np.ones((64, 64), np.float32), "weights": None,  # type: ignore[arg-type]
+                           "segments": None})
+    assert metrics.no_evidence(against) == f"no positive evidence: every attribution argues against {exp.target_name!r}"  # type: ignore[attr-defined]
+    assert not metrics.is_silent(against) and np.isnan(metrics.relevance_mass(against, TAG))
+
+
+def test_the_sanity_check_refuses_a_silent_original(silent: dict[str, object]) -> None:
+    with pytest.raises(AssertionError, match="the trained model's explanation carries no evidence"):
+        assert_explanation_depends_on_model(explain, silent["image"], classifier=IgnoresInput(), samples=100)

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from pytest_xai import Classifier, Explanation, explain
+from pytest_xai import Explanation
 from pytest_xai._atomic import TEMP_SUFFIX, atomic_path, is_stale, remove_stale_temps
-from pytest_xai.errors import OutOfMemoryRetryError
 
 
 def test_interrupted_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -62,38 +60,6 @@ def test_sigkill_mid_write_leaves_the_old_golden_intact(tmp_path: Path) -> None:
     # tests/test_plugin_reliability.py)
     remove_stale_temps(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["golden.npz"]
-
-
-class OomAbove(torch.nn.Module):
-    """Raises CUDA out-of-memory for batches larger than ``limit``, else a fixed linear model."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.sizes: list[int] = []
-        self.linear = torch.nn.Linear(3, 4)
-        torch.nn.init.normal_(self.linear.weight, generator=torch.Generator().manual_seed(0))
-        torch.nn.init.zeros_(self.linear.bias)  # both instances must be the same model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if len(x) > self.limit:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        self.sizes.append(len(x))
-        return self.linear(x.mean(dim=(2, 3)))
-
-
-def test_out_of_memory_halves_the_batch_and_retries(shapes_image: np.ndarray) -> None:
-    model = OomAbove(limit=10)
-    flaky = explain(Classifier(model, device="cpu", batch_size=64), shapes_image, samples=200)
-    assert max(model.sizes[1:]) <= 10 and 8 in model.sizes  # 64 -> 32 -> 16 -> 8
-    steady = explain(Classifier(OomAbove(limit=10**6), device="cpu", batch_size=8), shapes_image, samples=200)
-    np.testing.assert_allclose(flaky.heatmap, steady.heatmap, atol=1e-6)
-    model = OomAbove(limit=0)
-    clf = Classifier(model, device="cpu", batch_size=8)
-    with pytest.raises(OutOfMemoryRetryError, match="even with batch_size=1"):
-        from pytest_xai.engine.batching import map_chunks
-
-        map_chunks(lambda a, b: model(torch.zeros(b - a, 3, 8, 8)), 20, clf.batch_size or 8)
 
 
 def test_only_provably_stale_temps_are_removed(tmp_path: Path) -> None:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
 
-from pytest_xai import Classifier, Explanation, explain
-from pytest_xai.errors import XaiTypeError, XaiValueError
+from pytest_xai import (
+    Classifier,
+    Explanation,
+    explain,
+)
+from pytest_xai.errors import (
+    ModelOutputError,
+    XaiError,
+    XaiTypeError,
+    XaiValueError,
+)
 
 SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
 
@@ -64,3 +76,42 @@ def test_mps_is_refused_where_it_is_not_available(monkeypatch: pytest.MonkeyPatc
 def test_bad_class_names(names: object, error: type, fragment: str) -> None:
     with pytest.raises(error, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         Classifier(net(), class_names=names, device="cpu")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+def returning(fn: Callable[[torch.Tensor], Any]) -> Classifier:
+    return Classifier(fn, device="cpu")
+
+
+BAD_MODELS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("model shape", lambda img, clf: explain(returning(lambda x: x.mean((1, 2, 3))), img), ModelOutputError,
+     "returned shape (1,)"),
+    ("model nan", lambda img, clf: explain(returning(lambda x: torch.full((len(x), 3), float("nan"))), img),
+     ModelOutputError, "NaN or inf logits"),
+    ("model not tensor", lambda img, clf: explain(returning(lambda x: [1, 2]), img), ModelOutputError,
+     "returned list, not a tensor"),
+    ("not a model", lambda img, clf: explain(42, img), TypeError, "not a Classifier or a model"),
+    ("device", lambda img, clf: Classifier(torch.nn.Identity(), device="tpu"), ValueError, "device='tpu'"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_MODELS, ids=[c[0] for c in BAD_MODELS])
+def test_bad_models_and_outputs_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

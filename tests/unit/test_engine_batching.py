@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pytest_xai import Classifier, explain
+from pytest_xai.engine.batching import map_chunks
 from pytest_xai.errors import OutOfMemoryRetryError
 from pytest_xai.vocabulary import METHODS
 
@@ -44,7 +45,7 @@ def test_cuda_batch_is_capped_at_256_and_by_the_cards_memory(monkeypatch: pytest
 
 
 class CpuOomAbove(torch.nn.Module):
-    """Raises torch's CPU allocation failure for batches above ``limit``."""
+    """Raises an allocation failure (torch's CPU text, of type ``error``) for batches above ``limit``."""
 
     def __init__(self, limit: int, error: type[BaseException] = RuntimeError, calls: int = 10**9) -> None:
         super().__init__()
@@ -64,7 +65,7 @@ class CpuOomAbove(torch.nn.Module):
 
 
 @pytest.mark.parametrize("method", ["lime", "gradient_shap"])
-@pytest.mark.parametrize("error", [RuntimeError, MemoryError])
+@pytest.mark.parametrize("error", [RuntimeError, MemoryError, torch.cuda.OutOfMemoryError])
 def test_cpu_out_of_memory_retries_smaller_with_the_same_result(
     shapes_image: np.ndarray, method: str, error: type[BaseException]
 ) -> None:
@@ -87,6 +88,10 @@ def test_one_image_that_cannot_fit_is_a_clear_error(shapes_image: np.ndarray) ->
         with pytest.raises(OutOfMemoryRetryError, match="one 3×64×64 image"):
             explain(Classifier(model, device="cpu", batch_size=16), shapes_image, method=method)
         assert model.sizes == [1]
+    # and in the chunk loop itself, for CUDA's out-of-memory error
+    model = CpuOomAbove(limit=0, error=torch.cuda.OutOfMemoryError)
+    with pytest.raises(OutOfMemoryRetryError, match="even with batch_size=1"):
+        map_chunks(lambda a, b: model(torch.zeros(b - a, 3, 8, 8)), 20, 8)
 
 
 @pytest.fixture

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from pytest_xai import Classifier, Explanation, explain, metrics
+from pytest_xai import (
+    Classifier,
+    Explanation,
+    Region,
+    explain,
+    metrics,
+)
 from pytest_xai.engine.fills import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 from pytest_xai.errors import (
+    XaiError,
+    XaiTypeError,
     XaiValueError,
 )
 
@@ -198,3 +208,109 @@ def test_bfloat16_agrees_with_float32_above_the_strict_golden_bounds(
         assert not np.array_equal(half.heatmap, full.heatmap)  # bf16 really ran
         assert metrics.spearman(half, full) >= 0.7
         assert metrics.top_k_iou(half, full) >= 0.55
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+BAD_PARAMETERS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("target range", lambda img, clf: explain(clf, img, target=7), ValueError, "target=7 is out of range"),
+    ("target name", lambda img, clf: explain(clf, img, target="dog"), ValueError, "target='dog' is not a class name"),
+    ("target type", lambda img, clf: explain(clf, img, target=1.5), TypeError, "target=1.5"),
+    ("samples < 2", lambda img, clf: explain(clf, img, samples=1), ValueError, "samples=1 is out of range"),
+    ("samples huge", lambda img, clf: explain(clf, img, samples=10**9), ValueError, "samples=1000000000"),
+    ("samples type", lambda img, clf: explain(clf, img, samples="many"), TypeError, "samples='many'"),
+    ("single segment", lambda img, clf: explain(clf, img, segments=np.zeros((64, 64), int)), ValueError,
+     "single segment"),
+    ("segments shape", lambda img, clf: explain(clf, img, segments=np.zeros((8, 8), int)), ValueError,
+     "segments has shape (8, 8)"),
+    ("segments name", lambda img, clf: explain(clf, img, segments="watershed"), ValueError, "segments='watershed'"),
+    ("method", lambda img, clf: explain(clf, img, method="gradcam"), ValueError, "method='gradcam'"),
+    ("output", lambda img, clf: explain(clf, img, output="softmax"), ValueError, "output='softmax'"),
+    ("baseline name", lambda img, clf: explain(clf, img, baseline="noise"), ValueError, "baseline='noise'"),
+    ("baseline range", lambda img, clf: explain(clf, img, baseline=2.0), ValueError, "baseline=2.0"),
+    ("baseline shape", lambda img, clf: explain(clf, img, baseline=(1, 2)), TypeError, "baseline=(1, 2)"),
+    ("kernel_shap too few", lambda img, clf: explain(clf, img, method="kernel_shap", samples=10), ValueError,
+     "samples=10 is too few"),
+    ("background size", lambda img, clf: explain(clf, img, method="gradient_shap", background=[img[:32]]),
+     ValueError, "background[0] is 32×64"),
+    ("background for lime", lambda img, clf: explain(clf, img, background=[img]), ValueError,
+     "applies to method='gradient_shap', not 'lime'"),
+    ("batch_size", lambda img, clf: explain(clf, img, batch_size=0), ValueError, "batch_size=0"),
+    ("seed", lambda img, clf: explain(clf, img, seed=-1), ValueError, "seed=-1"),
+    ("precision name", lambda img, clf: explain(clf, img, precision="fp8"), ValueError, "precision='fp8' is not known"),
+    ("float16 on cpu", lambda img, clf: explain(clf, img, precision="float16"), ValueError,
+     "precision='float16' is not supported on the CPU"),
+    ("n_segments type", lambda img, clf: explain(clf, img, n_segments=2.5), TypeError, "n_segments=2.5 is not an int"),
+    ("local_smoothing type", lambda img, clf: explain(clf, img, method="gradient_shap", local_smoothing="x"),
+     TypeError, "local_smoothing='x'"),
+    ("local_smoothing range", lambda img, clf: explain(clf, img, method="gradient_shap", local_smoothing=11),
+     ValueError, "local_smoothing=11 must be a float in [0, 10)"),
+    ("smoothing for lime", lambda img, clf: explain(clf, img, local_smoothing=0.1), ValueError,
+     "local_smoothing=0.1 applies to method='gradient_shap', not 'lime'"),
+    ("method type", lambda img, clf: explain(clf, img, method=None), ValueError, "method=None is not known"),
+    ("targets per image", lambda img, clf: explain(clf, [img, img], target=[0]), ValueError,
+     "target has 1 entries for 2 images"),
+    ("empty list", lambda img, clf: explain(clf, []), ValueError, "images is empty"),
+    ("empty batch", lambda img, clf: explain(clf, np.zeros((0, 64, 64, 3))), ValueError, "images is empty"),
+    ("bad item in list", lambda img, clf: explain(clf, [img, img[:4]]), ValueError, "images[1] is 4×64 pixels"),
+    ("int16 image", lambda img, clf: explain(clf, np.full((64, 64, 3), 1000, np.int16)), ValueError,
+     "pass uint8 values in 0..255"),
+    ("top_k", lambda img, clf: clf.predict(img, top_k=0), ValueError, "top_k=0"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_PARAMETERS, ids=[c[0] for c in BAD_PARAMETERS])
+def test_bad_parameters_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "value", "fragment"),
+    [
+        ("kernel_shap", "background", "image", "background=<ndarray shape (16, 16, 3) float32>"),
+        ("lime", "local_smoothing", np.array([0.1, 0.2]), "local_smoothing=<ndarray shape (2,)"),
+        ("gradient_shap", "segments", SEGMENTS, "applies to method='lime' or 'kernel_shap'"),
+        ("gradient_shap", "segments", "quickshift", "segments='quickshift' applies to"),
+    ],
+)
+def test_an_argument_the_method_does_not_read_is_refused_shortly(
+    tiny_clf: Classifier, tiny_img: np.ndarray, method: str, name: str, value: object, fragment: str
+) -> None:
+    given = tiny_img if isinstance(value, str) and value == "image" else value
+    with pytest.raises(XaiValueError, match="applies to method=") as info:
+        explain(tiny_clf, tiny_img, method=method, samples=10, **{name: given})  # type: ignore[arg-type]
+    assert fragment in str(info.value) and len(str(info.value)) < 300
+
+
+def test_unset_values_are_still_accepted(tiny_clf: Classifier, tiny_img: np.ndarray) -> None:
+    exp = explain(tiny_clf, tiny_img, method="gradient_shap", samples=4, segments=None)
+    assert isinstance(exp, Explanation)
+    explain(tiny_clf, tiny_img, segments=SEGMENTS, samples=10, local_smoothing=np.float64(0.0))
+
+
+def test_numpy_scalars_are_accepted_where_numbers_are(tiny_clf: Classifier, tiny_img: np.ndarray) -> None:
+    assert len(tiny_clf.predict(tiny_img, top_k=np.int64(2)).labels) == 2  # type: ignore[union-attr]
+    exp = explain(tiny_clf, tiny_img, segments=SEGMENTS, samples=10)
+    assert isinstance(exp, Explanation)
+    assert exp.boundaries(num_features=np.int64(2)).shape == (16, 16, 3)
+    assert exp.overlay(scale=np.float32(1.0)).shape == (16, 16, 3)
+    box = Region.box(np.float32(1), np.int64(0), np.float64(3), np.int32(2))
+    assert box.to_mask(np.int64(4), np.int64(4)).sum() == 4
+    with pytest.raises(XaiTypeError, match=r"top_k=2\.0 is not an int"):
+        tiny_clf.predict(tiny_img, top_k=2.0)  # type: ignore[arg-type]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from golden_samples import FakeSettings
 
 from pytest_xai import (
     Classifier,
     explain,
 )
+from pytest_xai.snapshots import Bounds, SnapshotStore
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +38,23 @@ def test_golden_with_other_params_or_segmentation(img: np.ndarray, clf: Classifi
     assert params_mismatch(a, b) == ["segmentation: golden 'slic', now 'quickshift'"]
     assert params_mismatch(a, c) == ["output: golden 'logit', now 'probability'", "samples: golden 100, now 120"]
     assert params_mismatch(a, a) == []
+
+
+def test_no_golden_is_written_or_passed_without_evidence(silent: dict[str, object], tmp_path: Path) -> None:
+    path = tmp_path / "snap" / "test_x.npz"
+    exp = silent["saturated"]
+
+    def judge() -> object:
+        settings = FakeSettings(can_write=True, can_update=True)
+        return SnapshotStore().judge(path, exp, Bounds(), settings, rootdir=tmp_path, label="test_x",  # type: ignore[arg-type]
+                                     pictures_dir=tmp_path / "pictures")
+
+    verdict = judge()
+    assert (verdict.state, verdict.reason) == ("failed", "no_evidence")  # type: ignore[attr-defined]
+    assert "not written: the explanation has no evidence" in verdict.message  # type: ignore[attr-defined]
+    assert not path.exists()
+    exp.save(path)  # type: ignore[attr-defined]  # a golden recorded before this check existed
+    before = path.read_bytes()
+    verdict = judge()
+    assert verdict.reason == "no_evidence" and "kept as it is" in verdict.message  # type: ignore[attr-defined]
+    assert path.read_bytes() == before

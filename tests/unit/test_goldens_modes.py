@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from golden_samples import FakeSettings
 
 from pytest_xai import Explanation, metrics
 from pytest_xai.errors import XaiValueError
@@ -20,20 +20,6 @@ from pytest_xai.snapshots import (
     determinism_note,
 )
 from pytest_xai.vocabulary import GOLDEN_STATES
-
-
-@dataclass
-class FakeSettings:
-    """The part of Settings that judge reads."""
-
-    can_write: bool = False
-    can_update: bool = False
-    ci: bool = False
-    ci_reason: str = ""
-    golden_mode: str = "release"
-    max_shift: float | None = None  # ini xai_max_shift unset
-    min_spearman: float = 0.7
-    min_top_k_iou: float = 0.55
 
 
 def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:

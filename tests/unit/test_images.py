@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from pytest_xai import Classifier, explain, load_image
-from pytest_xai.errors import XaiValueError
+from pytest_xai import (
+    Classifier,
+    explain,
+    load_image,
+)
+from pytest_xai.errors import (
+    XaiError,
+    XaiValueError,
+)
 from pytest_xai.images import as_images
 
 # -- image files --------------------------------------------------------------------------------
@@ -35,6 +44,9 @@ def test_float_tiff_in_range_is_read_as_is_and_out_of_range_refused(tmp_path: Pa
     Image.fromarray(values * 255).save(tmp_path / "f255.tif")
     with pytest.raises(XaiValueError, match=r"float \(mode F\) image with values in \[0, 255\]"):
         load_image(tmp_path / "f255.tif")
+    Image.fromarray(np.full((16, 16), 2.0, np.float32)).save(tmp_path / "f2.tif")
+    with pytest.raises(XaiValueError, match=r"'.*f2\.tif' is a float"):
+        load_image(tmp_path / "f2.tif")
 
 
 @pytest.mark.parametrize("mode", ["P", "LA", "CMYK", "RGBA", "L", "1"])
@@ -51,6 +63,9 @@ def test_decompression_bomb_is_a_clear_error(tmp_path: Path) -> None:
     Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")  # a few kB on disk
     with pytest.raises(XaiValueError, match=r"has 400,000,000 pixels, over PIL's decompression"):
         load_image(tmp_path / "bomb.png")
+    Image.new("L", (12000, 12000)).save(tmp_path / "big.png")  # 144 Mpx: PIL would only warn
+    with pytest.raises(XaiValueError, match="has 144,000,000 pixels"):
+        load_image(tmp_path / "big.png")
 
 
 # -- one normaliser -----------------------------------------------------------------------------
@@ -188,3 +203,44 @@ def test_load_image_sources_agree(tmp_path: Path, shapes_image: np.ndarray) -> N
     assert gray.shape == (64, 64, 3) and np.array_equal(gray[..., 0], gray[..., 2])
     assert load_image(tmp_path / "a.png", size=(32, 48)).shape == (32, 48, 3)
     assert load_image(u8, size=16).shape == (16, 16, 3)
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+BAD_IMAGES: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("rank", lambda img, clf: explain(clf, np.zeros((2, 2, 64, 64, 3))), ValueError, "rank 5"),
+    ("channels", lambda img, clf: explain(clf, np.zeros((64, 64, 5))), ValueError, "5 channels"),
+    ("dtype bool", lambda img, clf: explain(clf, np.zeros((64, 64, 3), bool)), TypeError, "dtype bool"),
+    ("dtype str", lambda img, clf: load_image(np.full((64, 64, 3), "a")), TypeError, "dtype <U1"),
+    ("range 0..255 float", lambda img, clf: explain(clf, img * 255), ValueError, "divide by 255"),
+    ("negative", lambda img, clf: explain(clf, img - 0.5), ValueError, "outside [0, 1]"),
+    ("int out of range", lambda img, clf: load_image(np.full((9, 9), 300)), ValueError, "0..255"),
+    ("nan", lambda img, clf: explain(clf, np.where(img > 0.5, np.nan, img)), ValueError, "NaN or inf"),
+    ("inf", lambda img, clf: explain(clf, np.where(img > 0.5, np.inf, img)), ValueError, "NaN or inf"),
+    ("too small", lambda img, clf: explain(clf, img[:4, :4]), ValueError, "at least 8×8"),
+    ("too small for segments", lambda img, clf: explain(clf, img[:12, :12], n_segments=50), ValueError,
+     "n_segments=50 is out of range for a 12×12 image"),
+    ("not an image", lambda img, clf: explain(clf, {"a": 1}), TypeError, "not an image"),
+    ("missing file", lambda img, clf: load_image("/no/such.png"), ValueError, "is not a file"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
+def test_bad_images_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from evidence_samples import TAG
 
-from pytest_xai import Explanation, Region, RegionError, metrics
+from pytest_xai import (
+    Explanation,
+    Region,
+    RegionError,
+    metrics,
+)
 
 
 def exp_of(heatmap, weights=None, segments=None) -> Explanation:
@@ -187,3 +193,18 @@ def test_an_unmoved_explanation_needs_no_transport_solver() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_localisation_metrics_are_undefined_without_evidence(silent: dict[str, object], name: str) -> None:
+    exp = silent[name]
+    assert metrics.is_silent(exp)  # type: ignore[arg-type]
+    assert metrics.no_evidence(exp).startswith("no evidence: the attributions sum to")  # type: ignore[arg-type, union-attr]
+    for value in (
+        metrics.relevance_mass(exp, TAG), metrics.relevance_ratio(exp, TAG),  # type: ignore[arg-type]
+        metrics.relevance_rank(exp, TAG), metrics.top_k_intersection(exp, TAG, 10),  # type: ignore[arg-type]
+        metrics.spearman(exp, exp), metrics.top_k_iou(exp, exp), metrics.cosine(exp, exp),  # type: ignore[arg-type]
+        metrics.evidence_shift(exp, exp),  # type: ignore[arg-type]
+    ):
+        assert np.isnan(value)
+    assert metrics.pointing_game(exp, Region.box(63, 63, 64, 64)) is False  # type: ignore[arg-type]
+    assert metrics.mass_centre(exp) is None  # type: ignore[arg-type]

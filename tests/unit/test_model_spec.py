@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from pytest_xai import (
 )
 from pytest_xai.errors import (
     ModelSpecError,
+    XaiError,
 )
 from pytest_xai.model_spec import load_model
 
@@ -93,3 +96,38 @@ def test_weights_are_loaded_without_pickle_execution(tmp_path: Path) -> None:
     torch.save({"fc.weight": Exploit()}, path)
     with pytest.raises(ModelSpecError, match="is not a state dict for resnet18"):
         load_model(f"torchvision:resnet18={path}")
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+BAD_SPECS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("model spec import", lambda img, clf: load_model("nope.nothing:factory"), ModelSpecError, "cannot be imported"),
+    ("model spec form", lambda img, clf: load_model("just-a-name"), ModelSpecError, "is not understood"),
+    ("model spec attr", lambda img, clf: load_model("example_project.models:nothing"), ModelSpecError,
+     "has no callable 'nothing'"),
+    ("torchvision get_model", lambda img, clf: load_model("torchvision:get_model=w.pth"), ModelSpecError,
+     "torchvision.models has no model 'get_model'"),
+    ("torchvision class", lambda img, clf: load_model("torchvision:ResNet=w.pth"), ModelSpecError,
+     "torchvision.models has no model 'ResNet'"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
+def test_bad_model_specs_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

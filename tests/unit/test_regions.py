@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
 from pytest_xai import (
+    Classifier,
+    Explanation,
     Region,
     RegionError,
+    metrics,
 )
 from pytest_xai.errors import (
     XaiError,
@@ -52,3 +58,46 @@ def test_string_polygon_coordinates_in_code_are_a_type_error() -> None:
 
     with pytest.raises(XaiTypeError, match=r"polygon points .* must be numbers"):
         Region.polygon([("a", "b"), (1, 2), (3, 4)])
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+def exp_of(img: np.ndarray) -> Explanation:
+    heat = np.zeros(img.shape[:2], dtype=np.float32)
+    heat[10:20, 10:20] = 1
+    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+
+
+BAD_REGIONS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("empty box", lambda img, clf: Region.box(5, 5, 5, 9), RegionError, "is empty"),
+    ("empty mask", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.zeros((64, 64), bool))),
+     RegionError, "covers no pixel"),
+    ("outside", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.box(60, 60, 70, 70)), RegionError,
+     "lies outside the 64×64 image"),
+    ("mask shape", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.ones((32, 32), bool))),
+     RegionError, "is a 32×32 mask but the image is 64×64"),
+    ("region type", lambda img, clf: metrics.relevance_mass(exp_of(img), (0, 0, 4, 4)), TypeError, "not a Region"),
+    ("empty complement", lambda img, clf: metrics.pointing_game(exp_of(img), ~Region.box(0, 0, 64, 64)),
+     RegionError, "covers no pixel"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_REGIONS, ids=[c[0] for c in BAD_REGIONS])
+def test_bad_regions_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from pytest_xai import (
+    Classifier,
     Explanation,
     Region,
     RegionError,
@@ -112,3 +115,27 @@ def test_a_small_file_with_regions_can_be_enlarged(tmp_path: Path) -> None:
     (folder / "tiny.regions.json").write_text('{"corner": {"box": [0, 0, 1, 1]}}')
     image = load_test_image(folder / "tiny.png", size=16)
     assert image.regions["corner"].to_mask(16, 16).sum() == 16  # one file pixel, 4×4 now
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+BAD_SIDECARS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("sidecar schema", lambda img, clf: parse_regions({"a": {"circle": 3}}, Path("x.json"), 64, 64), ValueError,
+     "exactly one key of ('box', 'mask', 'polygon')"),
+    ("sidecar box", lambda img, clf: parse_regions({"a": {"box": [0, 0, "1", 2]}}, Path("x.json"), 64, 64),
+     ValueError, "box must be [x0, y0, x1, y1] numbers"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_SIDECARS, ids=[c[0] for c in BAD_SIDECARS])
+def test_bad_sidecar_regions_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)
