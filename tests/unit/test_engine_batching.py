@@ -12,7 +12,6 @@ import torch
 from pytest_xai import Classifier, explain
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.errors import OutOfMemoryRetryError
-from pytest_xai.vocabulary import METHODS
 
 
 def test_batch_size_is_bounded_by_bytes_down_to_one_and_recorded(
@@ -131,19 +130,3 @@ def test_gradient_shap_packs_several_images_into_full_batches(shapes_samples: li
     for image, joint in zip(images, together):
         alone = explain(clf, image, method="gradient_shap", samples=50)
         np.testing.assert_allclose(joint.heatmap, alone.heatmap, atol=1e-5, rtol=0)
-
-
-def test_request_is_frozen(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
-    from dataclasses import FrozenInstanceError
-
-    from pytest_xai.explainer import validate
-
-    request = validate(
-        shapes_clf, [shapes_image], method="kernel_shap", output="logit", samples=None, seed=0,
-        segments=None, n_segments=50, baseline=None, background=None, local_smoothing=0.0,
-        batch_size=None, precision="float32",
-    )
-    assert request.samples == METHODS["kernel_shap"].default_samples
-    assert request.baseline == METHODS["kernel_shap"].default_baseline
-    with pytest.raises(FrozenInstanceError):
-        request.samples = 3  # type: ignore[misc]

@@ -25,6 +25,7 @@ from pytest_xai.errors import (
     XaiTypeError,
     XaiValueError,
 )
+from pytest_xai.vocabulary import METHODS
 
 METHODS = ["lime", "kernel_shap", "gradient_shap"]
 
@@ -314,3 +315,15 @@ def test_numpy_scalars_are_accepted_where_numbers_are(tiny_clf: Classifier, tiny
     assert box.to_mask(np.int64(4), np.int64(4)).sum() == 4
     with pytest.raises(XaiTypeError, match=r"top_k=2\.0 is not an int"):
         tiny_clf.predict(tiny_img, top_k=2.0)  # type: ignore[arg-type]
+
+
+def test_validate_fills_unset_parameters_from_the_registry(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
+    from pytest_xai.explainer import validate
+
+    request = validate(
+        shapes_clf, [shapes_image], method="kernel_shap", output="logit", samples=None, seed=0,
+        segments=None, n_segments=50, baseline=None, background=None, local_smoothing=0.0,
+        batch_size=None, precision="float32",
+    )
+    assert request.samples == METHODS["kernel_shap"].default_samples
+    assert request.baseline == METHODS["kernel_shap"].default_baseline
