@@ -27,10 +27,10 @@ from pytest_xai.errors import (
 )
 from pytest_xai.vocabulary import METHODS
 
-METHODS = ["lime", "kernel_shap", "gradient_shap"]
+ALL_METHODS = ["lime", "kernel_shap", "gradient_shap"]
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_same_seed_same_bits_other_seed_differs(shapes_clf, shapes_image, method):
     a = explain(shapes_clf, shapes_image, method=method, samples=300, seed=7)
     b = explain(shapes_clf, shapes_image, method=method, samples=300, seed=7)
@@ -39,7 +39,7 @@ def test_same_seed_same_bits_other_seed_differs(shapes_clf, shapes_image, method
     assert not np.array_equal(a.heatmap, c.heatmap)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_batch_size_changes_nothing_beyond_1e5(shapes_clf, shapes_image, method):
     results = [
         explain(shapes_clf, shapes_image, method=method, samples=300, batch_size=b)
@@ -49,7 +49,7 @@ def test_batch_size_changes_nothing_beyond_1e5(shapes_clf, shapes_image, method)
         np.testing.assert_allclose(other.heatmap, results[0].heatmap, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_global_rngs_are_neither_used_nor_disturbed(shapes_clf, shapes_image, method):
     random.seed(1)
     np.random.seed(1)
@@ -68,7 +68,7 @@ def test_global_rngs_are_neither_used_nor_disturbed(shapes_clf, shapes_image, me
     assert np.array_equal(first.heatmap, second.heatmap)
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_many_images_equal_one_at_a_time(shapes_clf, shapes_samples, method):
     images = [s.image for s in shapes_samples]
     together = explain(shapes_clf, images, method=method, samples=300, seed=5)
