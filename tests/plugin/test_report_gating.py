@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -95,50 +94,6 @@ def test_a_run_stopped_early_says_so(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.runpytest("--maxfail=2", "--xai-report=r.html")
     page = (xai_pytester.path / "r.html").read_text()
     assert "<p class='stopped' role='alert'>The run stopped early (stopping after 2 failures)" in page
-
-
-PROPERTIES = """
-import pytest
-from pytest_xai import Region, assert_attribution_avoids, assert_attribution_focus, assert_explanations_agree
-
-@pytest.mark.xai(samples=40)
-def test_props(explain, shape_image, xai_snapshot):
-    lime = explain(shape_image)
-    assert_attribution_avoids(lime, Region.box(0, 0, 8, 8, name="tag"), max_mass=0.9)
-    assert_attribution_avoids(lime, Region.box(56, 56, 64, 64, name="corner"), max_mass=0.9)
-    assert_attribution_avoids(lime, Region.box(56, 56, 64, 64, name="corner"), max_mass=0.95)
-    assert_attribution_focus(lime, Region.box(0, 0, 64, 64, name="all"), min_mass=0.5)
-    shap = explain(shape_image, method="kernel_shap", samples=60)
-    assert_explanations_agree(lime, shap, min_spearman=-1.0)
-    xai_snapshot.assert_match(lime, "a")
-    xai_snapshot.assert_match(lime, "b")
-"""
-
-
-def _properties(xml: str) -> dict[str, str]:
-    props = [(p.get("name"), p.get("value")) for p in ET.fromstring(xml).iter("property")]
-    names = [name for name, _ in props]
-    assert len(names) == len(set(names)), names  # each property name once per test
-    return {str(name): str(value) for name, value in props}
-
-
-def test_junit_properties_name_their_region_or_golden_and_carry_bound_and_verdict(
-    xai_pytester: pytest.Pytester,
-) -> None:
-    xai_pytester.makepyfile(test_p=PROPERTIES)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
-    xai_pytester.runpytest("--junitxml=j.xml").assert_outcomes(passed=1)
-    props = _properties((xai_pytester.path / "j.xml").read_text())
-    verdict = re.compile(r"-?[\d.e-]+ (<=|>=) [\d.e-]+ (passed|failed)$")
-    assert re.match(r"[\d.e-]+ <= 0.9 passed$", props["xai_avoid_relevance_mass[tag]"])
-    assert props["xai_avoid_relevance_mass[corner]"].endswith(" <= 0.9 passed")
-    assert props["xai_avoid_relevance_mass[corner]#2"].endswith(" <= 0.95 passed")
-    assert re.match(r"[\d.e-]+ >= 0.5 passed$", props["xai_focus_relevance_mass[all]"])
-    assert verdict.match(props["xai_agree_spearman[lime vs kernel_shap]"])
-    for golden in ("a", "b"):
-        name = f"__xai_snapshots__/test_p/test_props.{golden}.npz"
-        assert props[f"xai_golden[{name}]"] == "passed"
-        assert re.match(r"[\d.e-]+ <= [\d.e-]+ passed$", props[f"xai_golden_evidence_shift[{name}]"])
 
 
 def test_without_the_terminal_the_counts_come_from_the_reports(xai_pytester: pytest.Pytester) -> None:
