@@ -132,4 +132,7 @@ def test_gradient_shap_matches_shap_gradient_explainer(shapes_clf, shapes_sample
     ours_vs_shap = pearsonr(ours.heatmap.ravel(), ref_a.ravel()).statistic
     shap_vs_shap = pearsonr(ref_b.ravel(), ref_a.ravel()).statistic
     print(f"gradient_shap vs shap: {ours_vs_shap:.3f}; shap seed-to-seed: {shap_vs_shap:.3f}")
-    assert ours_vs_shap >= 0.9 or ours_vs_shap >= shap_vs_shap - 0.05
+    # measured: ours 0.978, shap seed-to-seed 0.980; a flipped sign gives -0.98, a pixel-shuffled
+    # background 0.35 (both fail the floor)
+    assert ours_vs_shap >= 0.9, f"gradient_shap vs shap: Pearson {ours_vs_shap:.3f} under the 0.9 floor"
+    assert ours_vs_shap >= shap_vs_shap - 0.05, f"{ours_vs_shap:.3f} vs shap's own {shap_vs_shap:.3f}"
