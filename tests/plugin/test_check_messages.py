@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Check failures in a real run: messages name region, bound and overlay; checks are recorded through the fixture."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The explain fixture takes what explain takes, never shares results between closures, and uses xai_model."""
 
 from __future__ import annotations
 

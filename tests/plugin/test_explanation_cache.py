@@ -1,4 +1,4 @@
-"""The persistent explanation cache: keys, modes, corruption, eviction, xdist, through real runs."""
+"""The persistent explanation cache through real runs: modes, corruption, xdist, stale hits, summary."""
 
 from __future__ import annotations
 

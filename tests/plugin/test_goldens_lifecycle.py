@@ -1,5 +1,4 @@
-"""Nothing lost through the plugin: interrupted runs, failed writes, concurrent temps, shared
-golden folders, file modes and unusable report paths, all through real pytest runs."""
+"""The golden lifecycle through real runs: interrupted runs, failed writes, concurrent temps, shared folders, unused goldens."""
 
 from __future__ import annotations
 

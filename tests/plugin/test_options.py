@@ -1,4 +1,4 @@
-"""Plugin features through real pytest runs: helpers, report, cache, marker, images, xdist."""
+"""Options, ini settings and markers: precedence, merging, validation at start-up."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Report files: an unusable path stops the run at start; a failed write fails the run."""
 
 from __future__ import annotations
 

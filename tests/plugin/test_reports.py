@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""HTML and JSON reports of real runs."""
 
 from __future__ import annotations
 

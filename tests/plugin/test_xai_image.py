@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The xai_image fixture: sidecar regions, bad sidecars and missing images."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Runs split over two xdist workers write every golden and one report."""
 
 from __future__ import annotations
 

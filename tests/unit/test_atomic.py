@@ -1,4 +1,4 @@
-"""Nothing unsafe, nothing lost: pickle-free loading, atomic writes under kill, OOM retry, fuzzing."""
+"""Atomic writes: the old file survives an interrupted or killed write; only provably stale temps go; modes follow the umask."""
 
 from __future__ import annotations
 

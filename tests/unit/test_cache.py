@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The explanation cache on disk: eviction, read-only folders and the logit check on a hit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Classifier: bad models and outputs are refused; dtypes, devices and class names are checked."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Display maps: superpixel maps kept, pixel maps smoothed to show where the mass is."""
 
 from __future__ import annotations
 

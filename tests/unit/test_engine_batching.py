@@ -1,5 +1,4 @@
-"""explain as validate → predict → run → package: the registry, a registered fourth method,
-the request, precision, the batch choice, out-of-memory retry and host synchronisation."""
+"""Batching: the batch choice, out-of-memory retry, host synchronisation and packing images into full batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Segmentation: superpixel labels are always 0..m-1."""
 
 from __future__ import annotations
 

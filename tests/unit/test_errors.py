@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The engine and metrics raise only the documented errors, whatever the input."""
 
 from __future__ import annotations
 

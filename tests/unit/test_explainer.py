@@ -1,4 +1,4 @@
-"""Determinism: same seed same bits, batch-size invariance, global RNGs untouched, batching."""
+"""explain: argument validation, determinism, batch-size invariance, untouched global RNGs, precision."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Explanation objects: superpixel boundaries and whether an explanation carries evidence."""
 
 from __future__ import annotations
 

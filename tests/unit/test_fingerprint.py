@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Fingerprints and cache keys: every input that changes a result changes the key, and opaque models are never shared."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Golden messages: directions and areas in words, and the difference picture."""
 
 from __future__ import annotations
 

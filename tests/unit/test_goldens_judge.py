@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The golden verdict: parameters must match, and an explanation without evidence never passes or is written."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Files read from disk are untrusted: golden .npz members are checked before decompression,
-and region sidecars fail with errors naming the file and the region."""
+"""The golden .npz format: round trip without pickle; untrusted members checked before decompression."""
 
 from __future__ import annotations
 

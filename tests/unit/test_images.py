@@ -1,4 +1,4 @@
-"""One input normaliser for every entry point; image files of every depth; classifier keys."""
+"""One input normaliser for every entry point, and image files of every depth and size."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Regions: construction, algebra, masks and the errors bad regions raise."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Image loading, segmentation labels, Explanation persistence and the pictures it draws."""
+"""Pictures of an explanation: overlay colours follow the sign, weak evidence stays visible, bad scales are refused."""
 
 from __future__ import annotations
 

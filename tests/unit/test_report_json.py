@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""The JSON report is strict JSON, with null for non-finite numbers."""
 
 from __future__ import annotations
 

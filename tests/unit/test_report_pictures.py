@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Report pictures: a failed check's picture outlines its region."""
 
 from __future__ import annotations
 

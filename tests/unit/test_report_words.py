@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Report words: checks, numbers and golden measures in text."""
 
 from __future__ import annotations
 

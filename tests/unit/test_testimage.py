@@ -1,4 +1,4 @@
-"""TODO DOCSTRING"""
+"""Test images with sidecar regions: region files are validated, confined to their folder and resized with the image."""
 
 from __future__ import annotations
 
