@@ -1,0 +1,42 @@
+"""The JSON report is strict JSON, with null for non-finite numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from report_samples import synthetic_report
+
+from pytest_xai.report import (
+    write_report,
+)
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads that refuses NaN and ±Infinity, as Node's JSON.parse does."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_report_is_strict_with_null_for_non_finite(tmp_path: Path) -> None:
+    data = synthetic_report(2, 1)
+    data["totals"]["seconds"] = float("inf")
+    check = data["tests"][0]["checks"][0]
+    check["value"], check["bound"] = float("nan"), np.float32(0.25)
+    data["tests"][0]["goldens"][0]["measures"] = {"evidence_shift": np.float64("nan"), "new_mass": np.int64(3)}
+    data["tests"][1]["explanations"][0]["path"] = tmp_path / "x.png"
+    with pytest.raises(ValueError):
+        json.dumps(data, allow_nan=False, default=str)  # what the sanitising must prevent
+    write_report(data, tmp_path / "r.json")
+    back = strict_loads((tmp_path / "r.json").read_text())
+    assert back["totals"]["seconds"] is None
+    assert back["tests"][0]["checks"][0]["value"] is None and back["tests"][0]["checks"][0]["bound"] == 0.25
+    assert back["tests"][0]["goldens"][0]["measures"] == {"evidence_shift": None, "new_mass": 3}
+    assert back["tests"][1]["explanations"][0]["path"] == str(tmp_path / "x.png")
+    assert back["tests"][1]["checks"] == data["tests"][1]["checks"]  # finite values unchanged
