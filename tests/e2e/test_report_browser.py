@@ -22,7 +22,8 @@ from PIL import Image
 from report_samples import synthetic_report
 
 from example_project.data import WATERMARK, make_shape
-from pytest_xai.report import write_report
+from pytest_xai.records import RunReport
+from pytest_xai.report import write_report as write_run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -65,6 +66,9 @@ def test_lime_and_kernel_shap_agree(explain, xai_image, name):
     assert_explanations_agree(explain(image, method="lime"), explain(image, method="kernel_shap"),
                               min_spearman=0.5)
 """
+
+def write_report(data: dict[str, Any], path: Path, **kwargs: Any) -> None:
+    write_run_report(RunReport.from_json(data), path, **kwargs)
 
 
 def make_images(folder: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_xai.engine.runners import Attribution, Group, Request
-from pytest_xai.vocabulary import METHODS
+from pytest_xai.registry import METHODS
 
 
 def test_explain_fixture_takes_what_explain_takes(xai_pytester: pytest.Pytester) -> None:
@@ -133,7 +133,7 @@ def test_a_registered_method_runs_through_the_explain_fixture(xai_pytester: pyte
         test_occ=f"""
 import numpy as np
 from pytest_xai.engine.runners import Attribution, Group, Request
-from pytest_xai.vocabulary import register_method
+from pytest_xai.registry import register_method
 
 PATCH = {PATCH}
 {source}

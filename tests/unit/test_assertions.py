@@ -3,6 +3,7 @@ agreement; a NaN measure fails every bound; each check is recorded with its valu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,23 +67,35 @@ def test_nan_fails_every_assertion() -> None:
         assert_explanations_agree(nan, exp_of(np.ones((16, 16))), min_spearman=-1.0)
 
 
-def test_checks_are_recorded_json_safe(tmp_path: object) -> None:
+def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
     import json
 
-    from pytest_xai import _record
+    from pytest_xai.recording import Recorder, recording
+    from pytest_xai.records import TestRecord
 
-    record = _record.TestRecord("t", tmp_path)  # type: ignore[arg-type]
+    recorder = Recorder(TestRecord("t"), tmp_path)
     heat = np.ones((16, 16))
     heat[:4, :4] = 5.0
-    with _record.recording(record):
-        assert_attribution_focus(exp_of(heat), CORNER, min_mass=0.2, min_ratio=3.0)
+    with recording(recorder):
+        returned = assert_attribution_focus(exp_of(heat), CORNER, min_mass=0.2, min_ratio=3.0)
         with pytest.raises(AssertionError):
             assert_attribution_avoids(exp_of(np.full((16, 16), np.nan)), CORNER)
-    focus_mass, focus_ratio, avoid = record.checks
-    assert (focus_mass["metric"], focus_mass["value"], focus_mass["bound"]) == ("relevance_mass", 0.25, 0.2)
-    assert (focus_ratio["metric"], focus_ratio["value"], focus_ratio["passed"]) == ("relevance_ratio", 4.0, True)
-    assert (avoid["value"], avoid["passed"], avoid["picture"] is not None) == (None, False, True)
-    json.dumps(record.checks, allow_nan=False)
+    focus_mass, focus_ratio, avoid = recorder.record.checks
+    assert returned == [focus_mass, focus_ratio]
+    assert (focus_mass.metric, focus_mass.value, focus_mass.bound, focus_mass.upper) == ("relevance_mass", 0.25, 0.2, False)
+    assert (focus_ratio.metric, focus_ratio.value, focus_ratio.passed) == ("relevance_ratio", 4.0, True)
+    assert (avoid.value, avoid.passed, avoid.upper, avoid.picture is not None) == (None, False, True, True)
+    json.dumps([c.to_json() for c in recorder.record.checks], allow_nan=False)
+
+
+def test_helpers_return_their_checks_without_a_recorder() -> None:
+    heat = np.ones((16, 16))
+    heat[:4, :4] = 5.0
+    (avoid,) = assert_attribution_avoids(exp_of(heat), CORNER, max_mass=0.5)
+    assert (avoid.kind, avoid.metric, avoid.value, avoid.bound, avoid.passed, avoid.upper) == (
+        "avoid", "relevance_mass", 0.25, 0.5, True, True)
+    (rho,) = assert_explanations_agree(exp_of(heat), exp_of(heat), min_spearman=0.9)
+    assert (rho.kind, rho.metric, rho.value, rho.other_method) == ("agree", "spearman", pytest.approx(1.0), "gradient_shap")
 
 
 def edges(image: Any, *, classifier: Any, method: str, seed: int, samples: int | None = None) -> Explanation:

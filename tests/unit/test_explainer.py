@@ -25,7 +25,7 @@ from pytest_xai.errors import (
     XaiTypeError,
     XaiValueError,
 )
-from pytest_xai.vocabulary import METHODS
+from pytest_xai.registry import METHODS
 
 ALL_METHODS = ["lime", "kernel_shap", "gradient_shap"]
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytest_xai import Explanation
-from pytest_xai.snapshots import (
-    area,
-    direction,
-)
+from pytest_xai.goldens.describe import area, direction
 
 
 def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:
@@ -34,11 +31,11 @@ def test_directions_and_areas_in_words() -> None:
 
 
 def test_the_difference_picture_shows_gained_red_and_lost_blue() -> None:
-    from pytest_xai import render
+    from pytest_xai.goldens.previews import difference_picture
 
     golden, new = blob(0, 0, size=8), blob(40, 40, size=8)
     new.heatmap[0:8, 0:8] = 0.01  # a little evidence stays where it was
-    picture = render.difference_picture(golden, new).astype(int)
+    picture = difference_picture(golden, new).astype(int)
     gained, lost = picture[44, 44], picture[4, 4]
     assert gained[0] - gained[2] > 150  # evidence appeared: full red, however weak it is
     assert lost[2] - lost[0] > 150  # evidence went away: blue

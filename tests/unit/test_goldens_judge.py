@@ -12,7 +12,9 @@ from pytest_xai import (
     Classifier,
     explain,
 )
-from pytest_xai.snapshots import Bounds, SnapshotStore
+from pytest_xai.goldens.judge import judge as judge_golden
+from pytest_xai.goldens.modes import Bounds
+from pytest_xai.goldens.store import SnapshotStore
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def clf() -> Classifier:
 
 
 def test_golden_with_other_params_or_segmentation(img: np.ndarray, clf: Classifier) -> None:
-    from pytest_xai.snapshots import params_mismatch
+    from pytest_xai.goldens.judge import params_mismatch
 
     a = explain(clf, img, samples=100)
     b = explain(clf, img, samples=100, segments="quickshift")
@@ -46,8 +48,8 @@ def test_no_golden_is_written_or_passed_without_evidence(silent: dict[str, objec
 
     def judge() -> object:
         settings = FakeSettings(can_write=True, can_update=True)
-        return SnapshotStore().judge(path, exp, Bounds(), settings, rootdir=tmp_path, label="test_x",  # type: ignore[arg-type]
-                                     pictures_dir=tmp_path / "pictures")
+        return judge_golden(SnapshotStore(), path, exp, Bounds.resolve(settings), settings, rootdir=tmp_path,  # type: ignore[arg-type]
+                            label="test_x", pictures_dir=tmp_path / "pictures")
 
     verdict = judge()
     assert (verdict.state, verdict.reason) == ("failed", "no_evidence")  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""SnapshotStore.judge on hand-made explanations with known answers: release and strict modes,
+"""The golden verdict (goldens.judge) under each mode (goldens.modes) on hand-made explanations with known answers: release and strict modes,
 the verdict's fields, NaN, precision, and the written/updated/failed flow."""
 
 from __future__ import annotations
@@ -6,20 +6,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from golden_samples import FakeSettings
 
 from pytest_xai import Explanation, metrics
+from pytest_xai.defaults import GOLDEN_STATES
 from pytest_xai.errors import XaiValueError
-from pytest_xai.snapshots import (
-    Bounds,
-    GoldenVerdict,
-    SnapshotStore,
-    determinism_note,
-)
-from pytest_xai.vocabulary import GOLDEN_STATES
+from pytest_xai.goldens.describe import determinism_note
+from pytest_xai.goldens.judge import judge as judge_golden
+from pytest_xai.goldens.modes import GOLDEN_MODES, Bound, Bounds, Comparison, register_golden_mode
+from pytest_xai.goldens.store import SnapshotStore
+from pytest_xai.records import GoldenVerdict
 
 
 def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:
@@ -33,13 +33,19 @@ def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **k
                        image=np.full((*shape, 3), 0.5, np.float32))
 
 
+def bounds_of(mode: str = "release", **values: float) -> Bounds:
+    """The mode's bounds: the values given for its own bounds, the defaults for the rest."""
+    own = {b.param for b in GOLDEN_MODES[mode].bounds}
+    return Bounds.resolve(FakeSettings(), mode=mode, **{k: v for k, v in values.items() if k in own})
+
+
 def judge(tmp_path: Path, golden: Explanation | None, new: Explanation, bounds: Bounds | None = None,
           **settings: object) -> GoldenVerdict:
     path = tmp_path / "snap" / "test_x.npz"
     if golden is not None:
         golden.save(path)
-    return SnapshotStore().judge(path, new, bounds or Bounds(), FakeSettings(**settings),  # type: ignore[arg-type]
-                                 rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
+    return judge_golden(SnapshotStore(), path, new, bounds or bounds_of(), FakeSettings(**settings),  # type: ignore[arg-type]
+                        rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
 def test_release_drift_known_answer(tmp_path: Path) -> None:
@@ -61,7 +67,7 @@ def test_release_drift_known_answer(tmp_path: Path) -> None:
     assert lines[3].strip().startswith("100% of the new positive mass lies in cells where the golden had almost none")
     assert sorted(verdict.pictures) == ["actual", "difference", "expected"]
     assert all(Path(p).is_file() for p in verdict.pictures.values())
-    json.dumps(verdict.to_record(), allow_nan=False)  # strict JSON
+    json.dumps(verdict.to_json(), allow_nan=False)  # strict JSON
 
 
 def test_release_passes_a_small_move_and_says_so(tmp_path: Path) -> None:
@@ -72,7 +78,7 @@ def test_release_passes_a_small_move_and_says_so(tmp_path: Path) -> None:
     assert verdict.measures["new_mass"] == pytest.approx(1.0)  # all of it in a cell the golden left empty
     assert verdict.message == "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120"
     # the same move fails a tighter bound given to the call
-    tight = judge(tmp_path, blob(20, 20), blob(24, 20), Bounds(max_shift=0.04))
+    tight = judge(tmp_path, blob(20, 20), blob(24, 20), bounds_of(max_shift=0.04))
     assert tight.state == "failed" and "to the right" in tight.message
 
 
@@ -91,7 +97,7 @@ def test_prediction_change_fails_in_both_modes(tmp_path: Path) -> None:
     new = blob(0, 0)
     new.target, new.target_name = 1, "square"
     for mode in ("release", "strict"):
-        verdict = judge(tmp_path, blob(0, 0), new, Bounds(mode=mode))
+        verdict = judge(tmp_path, blob(0, 0), new, bounds_of(mode=mode))
         assert (verdict.state, verdict.reason) == ("failed", "prediction")
         assert "prediction changed: golden explains 'circle' (p=0.900), now 'square'" in verdict.message
         assert set(verdict.measures) == ({"evidence_shift", "new_mass"} if mode == "release"
@@ -121,10 +127,10 @@ def test_strict_mode_known_answer(tmp_path: Path) -> None:
     same.heatmap = golden.heatmap * 2  # same ranking: Spearman 1, IoU 1
     reversed_ = blob(0, 0)
     reversed_.heatmap = -golden.heatmap
-    ok = judge(tmp_path, golden, same, Bounds(mode="strict"))
+    ok = judge(tmp_path, golden, same, bounds_of(mode="strict"))
     assert ok.state == "passed" and ok.measures == {"spearman": 1.0, "top_k_iou": 1.0}
     assert ok.bounds == {"min_spearman": 0.7, "min_top_k_iou": 0.55}
-    bad = judge(tmp_path, golden, reversed_, Bounds(mode="strict"))
+    bad = judge(tmp_path, golden, reversed_, bounds_of(mode="strict"))
     assert bad.state == "failed" and bad.measures["spearman"] == pytest.approx(-1.0)
     assert bad.measures["top_k_iou"] == 0.0
     assert "Spearman -1.000 < min_spearman 0.700" in bad.message
@@ -136,19 +142,19 @@ def test_nan_never_passes_a_bound(tmp_path: Path) -> None:
     nan = blob(0, 0)
     nan.heatmap = np.full((64, 64), np.nan, np.float32)
     for mode in ("release", "strict"):
-        verdict = judge(tmp_path, golden, nan, Bounds(mode=mode, max_shift=1.0, min_spearman=-1.0,
+        verdict = judge(tmp_path, golden, nan, bounds_of(mode=mode, max_shift=1.0, min_spearman=-1.0,
                                                        min_top_k_iou=0.0))
         assert verdict.state == "failed", mode
         assert "is not a number" in verdict.message
         assert all(v is None for v in verdict.measures.values())
-        json.dumps(verdict.to_record(), allow_nan=False)
+        json.dumps(verdict.to_json(), allow_nan=False)
     # a golden holding NaN cannot be used at all (and --xai-update rewrites it)
     path = tmp_path / "snap" / "test_x.npz"
     np.savez(path, **{**golden.to_arrays(), "heatmap": nan.heatmap})
-    verdict = SnapshotStore().judge(path, golden, Bounds(), FakeSettings())  # type: ignore[arg-type]
+    verdict = judge_golden(SnapshotStore(), path, golden, bounds_of(), FakeSettings())  # type: ignore[arg-type]
     assert (verdict.state, verdict.reason) == ("failed", "unreadable")
     assert "cannot be used" in verdict.message and "NaN" in verdict.message
-    fixed = SnapshotStore().judge(path, golden, Bounds(), FakeSettings(can_update=True))  # type: ignore[arg-type]
+    fixed = judge_golden(SnapshotStore(), path, golden, bounds_of(), FakeSettings(can_update=True))  # type: ignore[arg-type]
     assert (fixed.state, fixed.reason) == ("updated", "unreadable")
 
 
@@ -204,14 +210,14 @@ def test_bounds_are_validated(kwargs: dict[str, object], fragment: str) -> None:
 
 
 def test_bounds_come_from_the_call_then_the_settings() -> None:
-    assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds("release", 0.3, 0.7, 0.55)
+    assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds("release", {"max_shift": 0.3})
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), min_spearman=0.9).as_dict() == {
         "min_spearman": 0.9, "min_top_k_iou": 0.55}
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), mode="release", max_shift=0.05).max_shift == 0.05
 
 
 def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_xai import vocabulary
+    from pytest_xai import defaults as vocabulary
 
     monkeypatch.setattr(vocabulary, "DEFAULT_MAX_SHIFT_BY_METHOD", {"lime": 0.2})
     unset = FakeSettings(max_shift=None)  # ini xai_max_shift not set
@@ -222,10 +228,55 @@ def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_explanation_too_large_for_a_golden_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_xai import vocabulary
-    from pytest_xai.snapshots import SnapshotFixture
+    from pytest_xai import defaults as vocabulary
+    from pytest_xai.plugin.snapshot import SnapshotFixture
 
     monkeypatch.setattr(vocabulary, "GOLDEN_MAX_PIXELS", 64 * 64 - 1)
-    fixture = SnapshotFixture(None, None, None)  # type: ignore[arg-type]
+    fixture = SnapshotFixture(None, None, None, None)  # type: ignore[arg-type]
     with pytest.raises(XaiValueError, match=r"explanation is 64×64, more than a golden holds \(4,095 pixels\)"):
         fixture.assert_match(blob(0, 0))
+
+
+class ProbabilityMode:
+    """A toy third mode: the target's probability may move at most ``max_change``."""
+
+    name = "probability"
+    bounds = (Bound("max_change", "probability_change", upper=True),)
+    measures = ("probability_change",)
+
+    def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
+        return silent
+
+    def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
+        change = abs(golden.probability - actual.probability)
+        words = f"probability change {change:.3f} against max_change {bounds['max_change']:.3f}"
+        return Comparison(None if change <= bounds["max_change"] else "drift", {"probability_change": change},
+                          [words], words)
+
+
+def test_a_third_mode_is_one_class_and_one_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(GOLDEN_MODES, "probability", ProbabilityMode())
+    golden, same_place = blob(0, 0), blob(0, 0)
+    same_place.probability = 0.5  # the evidence did not move, the confidence did: 0.9 -> 0.5
+    bounds = Bounds.resolve(FakeSettings(), mode="probability", max_change=0.1)
+    verdict = judge(tmp_path, golden, same_place, bounds)
+    assert (verdict.state, verdict.reason, verdict.mode) == ("failed", "drift", "probability")
+    assert verdict.bounds == {"max_probability_change": 0.1}
+    assert verdict.measures["probability_change"] == pytest.approx(0.4)
+    assert judge(tmp_path / "b", golden, blob(0, 0), bounds).state == "passed"
+    assert judge(tmp_path / "c", golden, same_place, bounds_of()).state == "passed"  # release: no move
+    with pytest.raises(XaiValueError, match=r"max_change=0\.5 bounds mode='probability'"):
+        Bounds.resolve(FakeSettings(), mode="release", max_change=0.5)
+    with pytest.raises(XaiValueError, match=r"mode='probability' needs max_change="):
+        Bounds.resolve(FakeSettings(), mode="probability")
+
+
+def test_register_golden_mode_example_runs() -> None:
+    import doctest
+
+    from pytest_xai.goldens import modes
+
+    assert doctest.testmod(modes).failed == 0
+    assert set(GOLDEN_MODES) == {"release", "strict"}
+    with pytest.raises(XaiValueError, match="must be an identifier"):
+        register_golden_mode(SimpleNamespace(name="no name"))  # type: ignore[arg-type]

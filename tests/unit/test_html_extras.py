@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
 
 import pytest
 
 pytest.importorskip("pytest_html")
 
-from pytest_xai.html_extras import check_table, extras_for
+from pytest_xai.plugin.html_extras import check_table, extras_for
+from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, TestRecord
 
 EVIL_REGION = "<img src=x onerror=alert('r')>"
 EVIL_GOLDEN = '<script>alert("g")</script>'
 
 
-def _record(region: str = "tag", golden: str = "g", bound: float = 0.1) -> dict[str, Any]:
-    return {
-        "explanations": [{"method": "lime", "target": "<b>circle</b>", "overlay": "iVBORw0KGgo="}],
-        "checks": [{"kind": "avoid", "metric": "relevance_mass", "value": 0.00003, "bound": bound,
-                    "passed": True, "region": region, "method": "lime"}],
-        "goldens": [{"name": golden, "state": "failed'\"", "measures": {"evidence_shift": 0.31},
-                     "bounds": {"max_evidence_shift": 0.12}}],
-    }
+def _record(region: str = "tag", golden: str = "g", bound: float = 0.1) -> TestRecord:
+    return TestRecord(
+        "t.py::test",
+        explanations=[ExplanationEntry("k", "lime", "logit", "<b>circle</b>", 0.9, 100, overlay="iVBORw0KGgo=")],
+        checks=[CheckResult("avoid", "relevance_mass", 0.00003, bound, True, upper=True, region=region, method="lime")],
+        goldens=[GoldenVerdict("g.npz", golden, "failed'\"", "drift", "release", {"evidence_shift": 0.31},
+                               {"max_evidence_shift": 0.12})],
+    )
 
 
 def test_user_names_are_escaped() -> None:

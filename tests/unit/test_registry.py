@@ -16,7 +16,7 @@ from pytest_xai.engine.runners import Attribution, Group, Request
 from pytest_xai.errors import (
     XaiValueError,
 )
-from pytest_xai.vocabulary import METHODS, MethodSpec, register_method
+from pytest_xai.registry import METHODS, MethodSpec, register_method
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,20 @@ from typing import Any
 import pytest
 from report_samples import synthetic_report
 
-from pytest_xai.report import (
-    Pictures,
-    render_html,
-    write_report,
-)
+from pytest_xai.records import RunReport
+from pytest_xai.report import write_report as write_run_report
+from pytest_xai.report.html import render_html as html_page
+from pytest_xai.report.pictures import Pictures
 
 # -- JSON ----------------------------------------------------------------------------------------
+
+def render_html(data: dict[str, Any], pictures: Pictures | None = None) -> str:
+    """The page of report data in its JSON form (read back as a RunReport)."""
+    return html_page(RunReport.from_json(data), pictures)
+
+
+def write_report(data: dict[str, Any], path: Path, **kwargs: Any) -> None:
+    write_run_report(RunReport.from_json(data), path, **kwargs)
 
 
 # -- words ---------------------------------------------------------------------------------------
@@ -25,7 +32,7 @@ from pytest_xai.report import (
 
 def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "metric": metric, "value": value, "bound": bound, "passed": passed,
-            "region": None, "method": "lime", **extra}
+            "upper": kind in ("avoid", "sanity"), "region": None, "method": "lime", **extra}
 
 
 # -- the page ------------------------------------------------------------------------------------

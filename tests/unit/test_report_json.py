@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from report_samples import synthetic_report
 
-from pytest_xai.report import (
-    write_report,
-)
+from pytest_xai.records import RunReport
+from pytest_xai.report import write_report as write_run_report
+
+
+def write_report(data: dict[str, Any], path: Path, **kwargs: Any) -> None:
+    write_run_report(RunReport.from_json(data), path, **kwargs)
 
 
 def strict_loads(text: str) -> Any:
@@ -30,7 +33,7 @@ def test_json_report_is_strict_with_null_for_non_finite(tmp_path: Path) -> None:
     check = data["tests"][0]["checks"][0]
     check["value"], check["bound"] = float("nan"), np.float32(0.25)
     data["tests"][0]["goldens"][0]["measures"] = {"evidence_shift": np.float64("nan"), "new_mass": np.int64(3)}
-    data["tests"][1]["explanations"][0]["path"] = tmp_path / "x.png"
+    data["tests"][1]["checks"][0]["picture"] = tmp_path / "x.png"
     with pytest.raises(ValueError):
         json.dumps(data, allow_nan=False, default=str)  # what the sanitising must prevent
     write_report(data, tmp_path / "r.json")
@@ -38,5 +41,6 @@ def test_json_report_is_strict_with_null_for_non_finite(tmp_path: Path) -> None:
     assert back["totals"]["seconds"] is None
     assert back["tests"][0]["checks"][0]["value"] is None and back["tests"][0]["checks"][0]["bound"] == 0.25
     assert back["tests"][0]["goldens"][0]["measures"] == {"evidence_shift": None, "new_mass": 3}
-    assert back["tests"][1]["explanations"][0]["path"] == str(tmp_path / "x.png")
+    assert back["tests"][1]["checks"][0]["picture"] == str(tmp_path / "x.png")
+    data["tests"][1]["checks"][0]["picture"] = str(tmp_path / "x.png")
     assert back["tests"][1]["checks"] == data["tests"][1]["checks"]  # finite values unchanged

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from report_samples import synthetic_report
 
-from pytest_xai.report import (
-    render_html,
-)
+from pytest_xai.records import RunReport
+from pytest_xai.report import write_report as write_run_report
+from pytest_xai.report.html import render_html as html_page
+from pytest_xai.report.pictures import Pictures
+
+
+def render_html(data: dict[str, Any], pictures: Pictures | None = None) -> str:
+    """The page of report data in its JSON form (read back as a RunReport)."""
+    return html_page(RunReport.from_json(data), pictures)
+
+
+def write_report(data: dict[str, Any], path: Path, **kwargs: Any) -> None:
+    write_run_report(RunReport.from_json(data), path, **kwargs)
 
 
 def test_failed_check_picture_outlines_its_region(tmp_path: Path) -> None:

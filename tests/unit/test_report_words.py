@@ -6,18 +6,13 @@ from typing import Any
 
 import pytest
 
-from pytest_xai.report import (
-    check_words,
-    fmt,
-    golden_measures,
-    measure_short,
-    measure_words,
-)
+from pytest_xai.records import CheckResult, GoldenVerdict
+from pytest_xai.report.words import check_words, fmt, measure_short, measure_words
 
 
-def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "metric": metric, "value": value, "bound": bound, "passed": passed,
-            "region": None, "method": "lime", **extra}
+def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **extra: Any) -> CheckResult:
+    upper = kind in ("avoid", "sanity")  # as those assertions record it: their bound is a maximum
+    return CheckResult(kind, metric, value, bound, passed, upper, method="lime", **extra)
 
 
 @pytest.mark.parametrize(("check", "words"), [
@@ -35,7 +30,7 @@ def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **e
     (_check("focus", "relevance_ratio", 1.2, 2.0, False, region="object"),
      "ratio on 'object' 1.20 is below min_ratio 2.00"),
 ])
-def test_check_in_words(check: dict[str, Any], words: str) -> None:
+def test_check_in_words(check: CheckResult, words: str) -> None:
     assert check_words(check) == words
 
 
@@ -47,19 +42,21 @@ def test_numbers_keep_small_values_non_zero(value: Any, text: str) -> None:
     assert fmt(value) == text
 
 
-def test_golden_measures_from_verdicts_and_flat_keys() -> None:
-    release = {"state": "failed", "reason": "drift", "measures": {"evidence_shift": 0.31, "new_mass": 0.4},
-               "bounds": {"max_evidence_shift": 0.12}}
-    shift, new = golden_measures(release)
-    assert (shift["name"], shift["bound"], shift["upper"], shift["passed"]) == ("evidence_shift", 0.12, True, False)
+def verdict(measures: dict[str, float | None], bounds: dict[str, float]) -> GoldenVerdict:
+    return GoldenVerdict("g.npz", "g.npz", "failed", "drift", "release", measures, bounds)
+
+
+def test_golden_measures_against_their_bounds() -> None:
+    shift, new = verdict({"evidence_shift": 0.31, "new_mass": 0.4}, {"max_evidence_shift": 0.12}).measured()
+    assert (shift.name, shift.bound, shift.upper, shift.passed) == ("evidence_shift", 0.12, True, False)
     assert measure_words(shift) == "evidence shift 0.31 exceeds the bound 0.12"
     assert measure_short(shift) == "shift 0.31 > 0.12"
-    assert new["bound"] is None and measure_words(new) == "mass in new cells 0.40"
-    passing = golden_measures({"measures": {"evidence_shift": 0.04}, "bounds": {"max_evidence_shift": 0.12}})
-    assert measure_short(passing[0]) == "shift 0.04 ≤ 0.12" and passing[0]["passed"] is True
-    strict = {"measures": {"spearman": 0.65, "top_k_iou": 0.8}, "bounds": {"min_spearman": 0.7, "min_top_k_iou": 0.55}}
-    flat = {"spearman": 0.65, "min_spearman": 0.7, "top_k_iou": 0.8, "min_top_k_iou": 0.55}
-    for golden in (strict, flat):
-        rho, iou = golden_measures(golden)
-        assert measure_words(rho) == "Spearman 0.65 is below the bound 0.70"
-        assert measure_words(iou) == "top-20% IoU 0.80 is within the bound 0.55" and iou["upper"] is False
+    assert new.bound is None and measure_words(new) == "mass in new cells 0.40"
+    (passing,) = verdict({"evidence_shift": 0.04}, {"max_evidence_shift": 0.12}).measured()
+    assert measure_short(passing) == "shift 0.04 ≤ 0.12" and passing.passed is True
+    rho, iou = verdict({"spearman": 0.65, "top_k_iou": 0.8}, {"min_spearman": 0.7, "min_top_k_iou": 0.55}).measured()
+    assert measure_words(rho) == "Spearman 0.65 is below the bound 0.70"
+    assert measure_words(iou) == "top-20% IoU 0.80 is within the bound 0.55" and iou.upper is False
+    (unmeasured,) = verdict({"evidence_shift": None}, {"max_evidence_shift": 0.12}).measured()
+    assert unmeasured.passed is False
+    assert measure_words(unmeasured) == "evidence shift is not a number; the comparison fails (bound 0.12)"
