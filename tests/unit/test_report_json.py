@@ -44,3 +44,17 @@ def test_json_report_is_strict_with_null_for_non_finite(tmp_path: Path) -> None:
     assert back["tests"][1]["checks"][0]["picture"] == str(tmp_path / "x.png")
     data["tests"][1]["checks"][0]["picture"] = str(tmp_path / "x.png")
     assert back["tests"][1]["checks"] == data["tests"][1]["checks"]  # finite values unchanged
+
+
+def test_run_report_reads_back_what_it_wrote(tmp_path: Path) -> None:
+    """to_json / from_json are lossless, so shard reports can be read back and merged."""
+    data = synthetic_report(3, 2, failed_every=2)
+    report = RunReport.from_json(data)
+    assert report.tests[0].checks[1].upper is True and report.tests[0].goldens[0].diff_png is not None
+    again = RunReport.from_json(json.loads(json.dumps(report.to_json())))
+    assert again == report
+    written = tmp_path / "r.json"
+    write_run_report(report, written)
+    assert RunReport.from_json(strict_loads(written.read_text())) == report
+    for before, after in zip(data["tests"], report.to_json()["tests"]):
+        assert {k: v for k, v in after.items() if k in before} == before  # every field survives
