@@ -11,7 +11,7 @@ from pathlib import Path
 
 from example_project.make_images import shapes_names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHAPES_SUITE = "example_project/tests/test_shapes.py"
 
 

@@ -25,7 +25,7 @@ from example_project.data import WATERMARK, make_shape
 from pytest_xai.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTH = 1400
 
 # Skipped where Chromium is missing, except in CI, where the browser test must run (.ci/run
