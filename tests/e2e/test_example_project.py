@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from example_project.make_images import shapes_names
 
 ROOT = Path(__file__).resolve().parents[2]
