@@ -17,6 +17,7 @@ lime_base = pytest.importorskip("lime.lime_base")
 lime_image = pytest.importorskip("lime.lime_image")
 
 
+@pytest.mark.slow
 def test_surrogate_equals_lime_base(shapes_clf, shapes_image):
     """Same masks and outputs: our ridge equals LimeBase.explain_instance_with_data to 1e-6."""
     from sklearn.metrics import pairwise_distances
@@ -48,6 +49,7 @@ def test_surrogate_equals_lime_base(shapes_clf, shapes_image):
     assert abs(float(fit.local_prediction[0]) - float(local[0])) < 1e-6
 
 
+@pytest.mark.slow
 def test_end_to_end_matches_lime_image(shapes_clf, shapes_samples):
     """method='lime' vs LimeImageExplainer on the same segments and fill: Spearman ≥ 0.9.
 

@@ -100,6 +100,7 @@ def test_kernel_shap_sampled_m30_against_closed_form():
         assert abs(exp.weights.sum() - f_full) < 1e-5  # f(∅) = 0
 
 
+@pytest.mark.slow
 def test_gradient_shap_matches_shap_gradient_explainer(shapes_clf, shapes_samples):
     """Same background, 200 samples: Pearson of channel-summed maps vs shap's own agreement."""
     shap = pytest.importorskip("shap")

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from example_project.make_images import shapes_names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHAPES_SUITE = "example_project/tests/test_shapes.py"
 
 
@@ -35,6 +37,7 @@ def golden_states(data: dict) -> list[str]:
     return [g["state"] for t in data["tests"] for g in t.get("goldens", [])]
 
 
+@pytest.mark.slow
 def test_clean_model_passes(tmp_path: Path) -> None:
     proc, data = run_example(tmp_path, "example_project")
     assert proc.returncode == 0, proc.stdout[-3000:]
@@ -43,6 +46,7 @@ def test_clean_model_passes(tmp_path: Path) -> None:
     assert len(states) == 3 * (len(shapes_names()) + 2) and set(states) == {"passed"}
 
 
+@pytest.mark.slow
 def test_harmless_retrain_passes(tmp_path: Path) -> None:
     # clean_v2: the clean recipe with another training seed, judged against clean's goldens
     proc, data = run_example(tmp_path, SHAPES_SUITE, "--xai-model", "example_project.models:clean_v2")
@@ -51,6 +55,7 @@ def test_harmless_retrain_passes(tmp_path: Path) -> None:
     assert len(states) == 3 * len(shapes_names()) and set(states) == {"passed"}
 
 
+@pytest.mark.slow
 def test_shortcut_model_fails_on_every_image_where_it_reads_the_tag(tmp_path: Path) -> None:
     proc, data = run_example(tmp_path, SHAPES_SUITE, "--xai-model", "example_project.models:shortcut")
     assert proc.returncode == 1

@@ -26,7 +26,7 @@ from pytest_xai.records import RunReport
 from pytest_xai.report import write_report as write_run_report
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTH = 1400
 
 # Skipped where Chromium is missing, except in CI, where the browser test must run (.ci/run

@@ -29,6 +29,7 @@ def test_passes(explain, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_helper_failure_messages(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_h=HELPERS)
     result = xai_pytester.runpytest()
@@ -73,6 +74,7 @@ def test_edges_do_not(xai_model, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_checks_are_recorded_through_the_fixture(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_s=SANITY_TEST)
     result = xai_pytester.runpytest("--xai-report=r.json")

@@ -11,6 +11,7 @@ from pytest_xai.engine.runners import Attribution, Group, Request
 from pytest_xai.registry import METHODS
 
 
+@pytest.mark.slow
 def test_explain_fixture_takes_what_explain_takes(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_in="""
 import numpy as np
@@ -74,6 +75,7 @@ def test_model_spec_that_cannot_load(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*no model under test: pass --xai-model SPEC*"])
 
 
+@pytest.mark.slow
 def test_an_override_that_ignores_xai_model_fails_instead_of_testing_another_model(
     pytester: pytest.Pytester,
 ) -> None:

@@ -23,6 +23,7 @@ def _entries(root: Path) -> list[Path]:
     return sorted((root / ".pytest_cache/d/xai-explanations").glob("*/*.npz"))
 
 
+@pytest.mark.slow
 def test_a_second_run_reads_every_explanation_from_disk(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_c=THREE)
     result = xai_pytester.runpytest("--xai-update", "--xai-report=r1.json")
@@ -42,6 +43,7 @@ def test_a_second_run_reads_every_explanation_from_disk(xai_pytester: pytest.Pyt
     assert overlays[0] == overlays[1]
 
 
+@pytest.mark.slow
 def test_cache_modes_and_ci(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     xai_pytester.makepyfile(test_c=THREE.replace(
         "xai_snapshot.assert_match(explain(shape_image, method=method))", "explain(shape_image, method=method)"))
@@ -65,6 +67,7 @@ def test_cache_modes_and_ci(xai_pytester: pytest.Pytester, monkeypatch: pytest.M
     xai_pytester.runpytest("-p", "no:cacheprovider").stdout.fnmatch_lines(["explanations: 3 computed, *"])
 
 
+@pytest.mark.slow
 def test_corrupt_entries_are_ignored_and_replaced(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_c=THREE)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=3)
@@ -104,6 +107,7 @@ def test_a_classifier_without_an_exact_key_is_never_persisted(xai_pytester: pyte
     assert _entries(xai_pytester.path) == []
 
 
+@pytest.mark.slow
 def test_xdist_workers_share_the_cache(xai_pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     xai_pytester.makepyfile(test_c=THREE.replace('["lime", "kernel_shap", "gradient_shap"]',
@@ -162,6 +166,7 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(xai_pytester:
                                  "recomputed next time: * (and 2 more)"])
 
 
+@pytest.mark.slow
 def test_a_file_in_place_of_the_cache_folder_is_a_warning(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_c=THREE)
     (xai_pytester.path / ".pytest_cache/d").mkdir(parents=True)
@@ -212,6 +217,7 @@ def test_b_in_place(explain, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_a_stale_cache_hit_is_recomputed(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """The key misses what a model reads outside its weights; one forward pass per hit catches it."""
     xai_pytester.makepyfile(test_s=STALE)

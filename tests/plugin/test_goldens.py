@@ -60,6 +60,7 @@ def test_update_writes_then_rerun_passes(xai_pytester: pytest.Pytester) -> None:
     assert len(golden.meta["model"]) == 64 and golden.meta["torch"]
 
 
+@pytest.mark.slow
 def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -94,6 +95,7 @@ def test_circle(explain, xai_snapshot, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_strict_mode_compares_the_ranking(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=STRICT_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -131,6 +133,7 @@ def test_prediction_change_is_drift(xai_pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*prediction changed: golden explains 'circle'*now 'square'*"])
 
 
+@pytest.mark.slow
 def test_ci_mode_never_writes(xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     monkeypatch.setenv("CI", "true")
@@ -153,6 +156,7 @@ def test_ci_mode_never_writes(xai_pytester: pytest.Pytester, monkeypatch: pytest
     assert goldens(xai_pytester.path) != []
 
 
+@pytest.mark.slow
 def test_update_missing_writes_only_missing(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -170,6 +174,7 @@ def test_new(explain, xai_snapshot, shape_image):
     result.stdout.fnmatch_lines(["*0 passed, 1 failed, 1 written, 0 updated*"])
 
 
+@pytest.mark.slow
 def test_update_restores_a_deleted_preview(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -182,6 +187,7 @@ def test_update_restores_a_deleted_preview(xai_pytester: pytest.Pytester) -> Non
     assert png.read_bytes() == picture and npz.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -191,6 +197,7 @@ def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> N
     xai_pytester.runpytest(*SHORTCUT).assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_params_mismatch_fails_with_what_differs(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
@@ -219,6 +226,7 @@ def test_b(explain, xai_snapshot, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_unused_goldens_listed_and_deleted_safely(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=TWO_TESTS)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
@@ -250,6 +258,7 @@ def test_unused_goldens_listed_and_deleted_safely(xai_pytester: pytest.Pytester)
     assert sorted(p.name for p in snap.iterdir()) == ["test_a.npz", "test_a.png"]
 
 
+@pytest.mark.slow
 def test_names_with_special_characters_do_not_collide(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g="""
 import pytest
@@ -275,6 +284,7 @@ def test_corrupt_golden_fails_clearly(xai_pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*golden __xai_snapshots__/test_g/test_circle.npz cannot be used*corrupt, truncated*"])
 
 
+@pytest.mark.slow
 def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) -> None:
     import json
 
@@ -300,6 +310,7 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
             in (xai_pytester.path / "j.xml").read_text())
 
 
+@pytest.mark.slow
 def test_a_deleted_test_file_leaves_unused_goldens(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=GOLDEN_TEST, test_old=GOLDEN_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
@@ -342,6 +353,7 @@ def test_circle(explain, xai_snapshot, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_update_repairs_a_golden_with_a_string_heatmap(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=BAD_TYPE_TEST)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)

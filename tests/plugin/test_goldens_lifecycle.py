@@ -41,6 +41,7 @@ def _write_goldens(pytester: pytest.Pytester, stop: str) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_pytest_exit_between_explain_and_assert_match_keeps_every_golden(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,6 +53,7 @@ def test_pytest_exit_between_explain_and_assert_match_keeps_every_golden(
     assert "deleted" not in result.stdout.str()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [["-x"], ["--maxfail=1"]])
 def test_a_run_stopped_early_deletes_nothing(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: list[str]
@@ -88,6 +90,7 @@ def test_g(explain, xai_snapshot, shape_image, seed):
 """
 
 
+@pytest.mark.slow
 def test_sigint_during_an_update_deletes_nothing(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_s=SLOW_UPDATE)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=4)
@@ -150,6 +153,7 @@ def test_a_failed_write_fails_the_run_and_names_the_path(xai_pytester: pytest.Py
     assert not list(snap.glob(f".*{TEMP_SUFFIX}"))
 
 
+@pytest.mark.slow
 def test_a_failed_write_in_an_xdist_worker_fails_the_run(xai_pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     xai_pytester.makepyfile(test_n=NUMPY_PARAMS)
@@ -182,6 +186,7 @@ def test_a_folder_named_like_a_golden_is_skipped_with_a_warning(xai_pytester: py
 # -- temp files ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_concurrent_updates_both_succeed(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_s=SLOW_UPDATE.replace("range(4)", "range(8)"))
     command = [sys.executable, "-m", "pytest", "--xai-update", "-p", "no:randomly", "-p", "no:xdist", "-q"]
@@ -210,6 +215,7 @@ def test_collect_only_and_ci_runs_never_clean_temps(xai_pytester: pytest.Pyteste
 
 
 # -- golden folders -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
     for sub in ("a", "b"):
@@ -235,6 +241,7 @@ def test_one(explain, xai_snapshot, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_a_partial_run_never_uses_or_rewrites_another_files_golden(xai_pytester: pytest.Pytester) -> None:
     """Run one at a time, the two files never meet at collection: the golden says its owner."""
     xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
@@ -301,6 +308,7 @@ def test_two(explain, xai_snapshot, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_runs_that_hide_tests_never_delete_their_goldens(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -323,6 +331,7 @@ def pytest_collection_modifyitems(config, items):
     assert one.is_file()
 
 
+@pytest.mark.slow
 def test_a_test_file_run_alone_never_deletes_goldens_another_file_recorded(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
     for sub, test in (("a", "test_one"), ("b", "test_two")):
@@ -347,6 +356,7 @@ def test_a_doctest_golden_is_not_an_orphan(xai_pytester: pytest.Pytester) -> Non
     assert (xai_pytester.path / "__xai_snapshots__/test_doc/test_doc.txt.npz").is_file()
 
 
+@pytest.mark.slow
 def test_two_classes_with_one_method_name_keep_two_goldens(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_c="""
 import pytest

@@ -10,6 +10,7 @@ import pytest
 HEAVY = ("numpy", "PIL", "torch", "matplotlib")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", [
     "pytest_xai.plugin", "pytest_xai.plugin.settings", "pytest_xai.plugin.session", "pytest_xai.plugin.fixtures",
     "pytest_xai.plugin.html_extras", "pytest_xai.plugin.snapshot", "pytest_xai.plugin.run", "pytest_xai.cache",
@@ -22,6 +23,7 @@ def test_plugin_modules_import_nothing_heavy(module: str) -> None:
     assert out.stdout.strip() == "[]", f"import {module} loaded {out.stdout.strip()}"
 
 
+@pytest.mark.slow
 def test_help_group_and_nothing_heavy_without_explanations(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["xai: explanation regression testing (pytest_xai):", "*--xai-update*"])

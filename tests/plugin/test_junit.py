@@ -30,6 +30,7 @@ def test_passes(explain, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_junit_xml_gets_metrics(xai_pytester: pytest.Pytester) -> None:
     """Each check is a property "value op bound verdict" on its own test case, and the verdict
     agrees with the value, the bound and the test's outcome."""

@@ -28,6 +28,7 @@ def test_plain():
 """
 
 
+@pytest.mark.slow
 def test_overlays_and_checks_in_the_pytest_html_report(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_h=SUITE)
     result = xai_pytester.runpytest("--html=report.html", "--self-contained-html", "--xai-update",

@@ -35,6 +35,7 @@ def test_passes(explain, shape_image):
 """
 
 
+@pytest.mark.slow
 def test_html_and_json_reports(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_h=HELPERS)
     xai_pytester.runpytest("--xai-report=out.html").assert_outcomes(failed=3, passed=1)

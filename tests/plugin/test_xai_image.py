@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 
+@pytest.mark.slow
 def test_xai_image_sidecar_regions(xai_pytester: pytest.Pytester) -> None:
     from PIL import Image
 

@@ -19,6 +19,7 @@ def test_many(explain, xai_snapshot, shape_image, seed):
 """
 
 
+@pytest.mark.slow
 def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     from pytest_xai import Explanation

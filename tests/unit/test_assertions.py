@@ -112,6 +112,7 @@ def state(clf: Classifier) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in clf.model.state_dict().items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lime", "kernel_shap"])
 def test_trained_model_passes_and_is_not_modified(shapes_clf: Classifier, shapes_image: np.ndarray,
                                                   method: str) -> None:
@@ -132,6 +133,7 @@ def test_an_edge_detector_fails(shapes_clf: Classifier, shapes_image: np.ndarray
     assert "overlays (trained | all randomised): " in text
 
 
+@pytest.mark.slow
 def test_the_bound_and_the_layers_decide(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
     # randomising only the output layer leaves the features: LIME's map stays close (measured
     # 0.61-0.73 on the three shapes images at 1000 samples), so a tight bound on it fails

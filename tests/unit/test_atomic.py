@@ -39,6 +39,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_the_old_golden_intact(tmp_path: Path) -> None:
     target = tmp_path / "golden.npz"
     heat = np.ones((512, 512), np.float32)
@@ -85,6 +86,7 @@ def test_only_provably_stale_temps_are_removed(tmp_path: Path) -> None:
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_cleanup_in_a_loop_never_takes_a_live_writers_temp(tmp_path: Path) -> None:
     stop = threading.Event()
     removed: list[int] = []

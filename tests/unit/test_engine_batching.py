@@ -107,6 +107,7 @@ def host_syncs(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
 def test_no_host_synchronisation_per_chunk(
     host_syncs: collections.Counter[str], shapes_clf: Classifier, shapes_samples: list, method: str
@@ -121,6 +122,7 @@ def test_no_host_synchronisation_per_chunk(
     assert counts[0] == counts[1]
 
 
+@pytest.mark.slow
 def test_gradient_shap_packs_several_images_into_full_batches(shapes_samples: list, batch_recorder) -> None:  # type: ignore[no-untyped-def]
     clf, seen = batch_recorder
     images = [s.image for s in shapes_samples]

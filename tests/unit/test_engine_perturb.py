@@ -42,6 +42,7 @@ SMALL = torch.nn.Sequential(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "few"), [("lime", 128), ("kernel_shap", 128), ("gradient_shap", 64)])
 def test_peak_memory_is_flat_in_samples(shapes_image: np.ndarray, method: str, few: int) -> None:
     """16× the samples, at most 10% more peak memory (issue 13: +248% on CUDA before).

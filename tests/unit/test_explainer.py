@@ -30,6 +30,7 @@ from pytest_xai.registry import METHODS
 ALL_METHODS = ["lime", "kernel_shap", "gradient_shap"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_same_seed_same_bits_other_seed_differs(shapes_clf, shapes_image, method):
     a = explain(shapes_clf, shapes_image, method=method, samples=300, seed=7)
@@ -39,6 +40,7 @@ def test_same_seed_same_bits_other_seed_differs(shapes_clf, shapes_image, method
     assert not np.array_equal(a.heatmap, c.heatmap)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_batch_size_changes_nothing_beyond_1e5(shapes_clf, shapes_image, method):
     results = [
@@ -49,6 +51,7 @@ def test_batch_size_changes_nothing_beyond_1e5(shapes_clf, shapes_image, method)
         np.testing.assert_allclose(other.heatmap, results[0].heatmap, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_global_rngs_are_neither_used_nor_disturbed(shapes_clf, shapes_image, method):
     random.seed(1)
@@ -68,6 +71,7 @@ def test_global_rngs_are_neither_used_nor_disturbed(shapes_clf, shapes_image, me
     assert np.array_equal(first.heatmap, second.heatmap)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_many_images_equal_one_at_a_time(shapes_clf, shapes_samples, method):
     images = [s.image for s in shapes_samples]
@@ -95,6 +99,7 @@ def test_forward_batches_are_bounded_and_shared(shapes_image, batch_recorder):
     assert len(perturbation_batches) == 4  # 200 rows in chunks of 64: shared across images
 
 
+@pytest.mark.slow
 def test_superpixel_methods_use_mask_rows_as_documented(shapes_clf, shapes_image):
     lime = explain(shapes_clf, shapes_image, method="lime", samples=500)
     assert lime.meta["evaluations"] == 500
@@ -194,6 +199,7 @@ def test_parameters_are_plain_python_types(shapes_clf: Classifier, shapes_image:
     assert exp.params["precision"] == "float32"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "samples"), [("lime", 400), ("gradient_shap", 100)])
 def test_bfloat16_agrees_with_float32_above_the_strict_golden_bounds(
     shapes_clf: Classifier, shapes_samples: list, method: str, samples: int

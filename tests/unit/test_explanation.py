@@ -41,6 +41,7 @@ def test_a_saturated_probability_is_silent_but_its_logit_is_not(silent: dict[str
     assert "against its probability 1" in metrics.no_evidence(silent["saturated"])  # type: ignore[arg-type, operator]
 
 
+@pytest.mark.slow
 def test_real_explanations_carry_evidence(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
     for method in ("lime", "kernel_shap", "gradient_shap"):
         exp = explain(shapes_clf, shapes_image, method=method, samples=200)

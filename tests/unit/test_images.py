@@ -59,6 +59,7 @@ def test_other_modes_convert_like_pil(tmp_path: Path, mode: str) -> None:
     np.testing.assert_array_equal(load_image(tmp_path / "x.tif"), expected)
 
 
+@pytest.mark.slow
 def test_decompression_bomb_is_a_clear_error(tmp_path: Path) -> None:
     Image.new("1", (20000, 20000)).save(tmp_path / "bomb.png")  # a few kB on disk
     with pytest.raises(XaiValueError, match=r"has 400,000,000 pixels, over PIL's decompression"):
@@ -105,6 +106,7 @@ def test_lists_and_4d_batches(shapes_samples: list) -> None:
     np.testing.assert_allclose(half[0], images[0], atol=2**-8)
 
 
+@pytest.mark.slow
 def test_explain_and_predict_accept_every_form(shapes_clf: Classifier, shapes_samples: list) -> None:
     image = shapes_samples[1].image
     reference = explain(shapes_clf, (image * 255).round().astype(np.uint8) / 255.0, samples=60)

@@ -45,6 +45,7 @@ def test_torchscript_spec(tmp_path: Path, shapes_clf: Classifier, shapes_image: 
         load_model(str(tmp_path / "junk.ts"))
 
 
+@pytest.mark.slow
 def test_torchvision_spec_with_local_weights(tmp_path: Path) -> None:
     import torchvision
 
