@@ -306,14 +306,9 @@ class RunReport:
     schema: int = SCHEMA
 
     def to_json(self) -> JSON:
+        run = ("schema", "exitstatus", "outcomes", "failed", "stopped", "complete", "ci")
         return {
-            "schema": self.schema,
-            "exitstatus": self.exitstatus,
-            "outcomes": self.outcomes,
-            "failed": self.failed,
-            "stopped": self.stopped,
-            "complete": self.complete,
-            "ci": self.ci,
+            **{key: getattr(self, key) for key in run},
             "totals": asdict(self.totals),
             "goldens": self.goldens.to_json(),
             "tests": [t.to_json() for t in self.tests],
