@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
     from pytest_xai.regions import Region
-    from pytest_xai.vocabulary import register_method
+    from pytest_xai.registry import register_method
 
 _LAZY = {
     "metrics": ("pytest_xai.metrics", None),
@@ -54,7 +54,7 @@ _LAZY = {
     "Explanation": ("pytest_xai.explanation", "Explanation"),
     "load_image": ("pytest_xai.images", "load_image"),
     "Region": ("pytest_xai.regions", "Region"),
-    "register_method": ("pytest_xai.vocabulary", "register_method"),
+    "register_method": ("pytest_xai.registry", "register_method"),
 }
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pytest_xai.vocabulary import STALE_TEMP_SECONDS
+from pytest_xai.defaults import STALE_TEMP_SECONDS
 
 TEMP_SUFFIX = ".xai-tmp"
 _OWNER = re.compile(r"\.([0-9a-f]{8})-(\d+)-[^.]*" + re.escape(TEMP_SUFFIX) + "$")

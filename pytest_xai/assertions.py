@@ -14,11 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_xai import _record, metrics, render
+from pytest_xai import metrics, recording, render
+from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
+from pytest_xai.paths import safe_name
+from pytest_xai.records import CheckResult
 from pytest_xai.regions import Region, as_region
-from pytest_xai.vocabulary import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
+from pytest_xai.registry import Params
+from pytest_xai.validation import check_bound, finite_or_none
 
 
 def _describe(exp: Explanation) -> str:
@@ -28,13 +32,8 @@ def _describe(exp: Explanation) -> str:
     )
 
 
-def _bound(value: Any, name: str, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]")  # NaN too
-    return float(value)
 
-
-def _number(value: float, *explanations: Explanation) -> str:
+def _measure_text(value: float, *explanations: Explanation) -> str:
     """A measure in words; NaN says why: no evidence in one of ``explanations``, or NaN/inf."""
     if value == value:
         return f"{value:.3f}"
@@ -48,12 +47,12 @@ def _number(value: float, *explanations: Explanation) -> str:
 
 
 def _picture_path(stem: str) -> Path:
-    record = _record.current()
-    if record is not None:
-        return record.artifact_path(stem)
+    recorder = recording.current()
+    if recorder is not None:
+        return recorder.artifact_path(stem)
     folder = Path(DEFAULT_RESULTS_DIR)
     index = len(list(folder.glob("*.png"))) + 1 if folder.is_dir() else 1
-    return folder / f"{index:02d}-{_record.safe_name(stem)}.png"
+    return folder / f"{index:02d}-{safe_name(stem)}.png"
 
 
 def _region_picture(exp: Explanation, region: Region, stem: str) -> Path:
@@ -65,32 +64,25 @@ def _region_picture(exp: Explanation, region: Region, stem: str) -> Path:
 
 def _record_check(
     kind: str, exp: Explanation, region: Region | None, metric: str, value: float,
-    bound: float, passed: bool, picture: Path | None, **extra: Any,
-) -> None:
-    """Add one check to the running test's record (and a JUnit property); NaN becomes None."""
-    record = _record.current()
-    if record is None:
-        return
-    finite = value if math.isfinite(value) else None
-    entry: dict[str, Any] = {
-        "kind": kind,
-        "metric": metric,
-        "value": finite,
-        "bound": bound,
-        "passed": passed,
-        "region": None if region is None else region.name,
-        "method": exp.method,
-        "target": exp.target_name,
-        "image": None if exp.image is None else _record.image_key(exp.image),
-        "picture": None if picture is None else str(picture),
-        **extra,
-    }
-    record.checks.append(entry)  # JUnit properties are built from it (_record.TestRecord.properties)
+    bound: float, passed: bool, picture: Path | None, *, upper: bool = False, **extra: Any,
+) -> CheckResult:
+    """One check as a record, added to the running test's record (and so to its JUnit
+    properties) when the plugin records this test; NaN becomes None."""
+    check = CheckResult(
+        kind=kind, metric=metric, value=finite_or_none(value), bound=bound, passed=passed, upper=upper,
+        region=None if region is None else region.name, method=exp.method, target=exp.target_name,
+        image=None if exp.image is None else recording.image_key(exp.image),
+        picture=None if picture is None else str(picture), **extra,
+    )
+    recorder = recording.current()
+    if recorder is not None:
+        recorder.add_check(check)
+    return check
 
 
 def assert_attribution_focus(
     explanation: Explanation, region: Any, *, min_mass: float | None = None, min_ratio: float | None = None
-) -> None:
+) -> list[CheckResult]:
     """Fail unless the positive attribution concentrates in ``region``.
 
     Parameters
@@ -104,6 +96,8 @@ def assert_attribution_focus(
         size alone would give it" for a small object and a large one alike; with a region
         covering half the image, ``min_mass=0.5`` is met by a uniform heatmap, ``min_ratio``
         is not.
+
+    Returns one ``CheckResult`` per bound judged (also added to the test's record).
     """
     __tracebackhide__ = True
     if min_mass is None and min_ratio is None:
@@ -114,18 +108,20 @@ def assert_attribution_focus(
     mass = metrics.relevance_mass(explanation, reg)
     checks = []  # (metric, value, bound, bound name, detail)
     if min_mass is not None:
-        checks.append(("relevance_mass", mass, _bound(min_mass, "min_mass"), "min_mass", ""))
+        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", ""))
     if min_ratio is not None:
-        bound = _bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
-        detail = f" (mass {_number(mass, explanation)} / area share {area:.3f})"
+        bound = check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
+        detail = f" (mass {_measure_text(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
-    for metric, value, bound, _, _ in checks:
+    results = [
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
+        for metric, value, bound, _, _ in checks
+    ]
     if failed:
         what = "; ".join(
-            f"{metric.replace('_', ' ')} {_number(value, explanation)}{detail} < {name} {bound:.3f}"
+            f"{metric.replace('_', ' ')} {_measure_text(value, explanation)}{detail} < {name} {bound:.3f}"
             for metric, value, bound, name, detail in failed
         )
         where = (
@@ -138,51 +134,55 @@ def assert_attribution_focus(
             f"{where}which covers {area:.1%} of the image\n"
             f"  overlay (heatmap, region outlined): {picture}"
         )
+    return results
 
 
-def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass: float = 0.1) -> None:
+def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass: float = 0.1) -> list[CheckResult]:
     """Fail if more than ``max_mass`` of the positive attribution lies inside ``region``.
 
     Use it for what the model must not look at: a watermark, a hospital tag, the background.
     Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
+    Returns its ``CheckResult`` in a list, like the other helpers.
     """
     __tracebackhide__ = True
-    bound = _bound(max_mass, "max_mass")
+    bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
     passed = mass <= bound  # NaN fails
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
-    _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture)
+    result = _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True)
     if not passed:
         headline = (
             f"attribution rests on region {reg.name!r}" if mass == mass
             else f"cannot tell whether the attribution avoids region {reg.name!r}"
         )
         raise AssertionError(
-            f"{headline}: relevance mass {_number(mass, explanation)} "
+            f"{headline}: relevance mass {_measure_text(mass, explanation)} "
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
         )
+    return [result]
 
 
 def assert_explanations_agree(
     a: Explanation, b: Explanation, *, min_spearman: float = 0.5, min_top_k_iou: float | None = None
-) -> None:
+) -> list[CheckResult]:
     """Fail unless two explanations of one image rank the evidence alike.
 
     Spearman over superpixel weights when both share segments, else over heatmaps (bound in
     [-1, 1]); optionally also the IoU of their top-20% most attributed pixels (bound in [0, 1]).
+    Returns one ``CheckResult`` per bound judged.
     """
     __tracebackhide__ = True
-    s_bound = _bound(min_spearman, "min_spearman", low=-1.0)
-    i_bound = None if min_top_k_iou is None else _bound(min_top_k_iou, "min_top_k_iou")
+    s_bound = check_bound(min_spearman, "min_spearman", low=-1.0)
+    i_bound = None if min_top_k_iou is None else check_bound(min_top_k_iou, "min_top_k_iou")
     found = metrics.agreement(a, b)
     checks = [("spearman", "Spearman", found.spearman, s_bound)]
     if i_bound is not None:
         checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
     failures = [
-        f"{label} {_number(value, a, b)} < min_{metric} {bound:.3f}"
+        f"{label} {_measure_text(value, a, b)} < min_{metric} {bound:.3f}"
         for metric, label, value, bound in checks
         if not value >= bound  # NaN fails
     ]
@@ -190,8 +190,10 @@ def assert_explanations_agree(
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])
         picture = render.save_png(side, _picture_path(f"agree-{a.method}-{b.method}"))
-    for metric, _, value, bound in checks:
+    results = [
         _record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method)
+        for metric, _, value, bound in checks
+    ]
     if failures:
         raise AssertionError(
             "explanations disagree: " + "; ".join(failures) + "\n"
@@ -199,6 +201,7 @@ def assert_explanations_agree(
             f"  b: {_describe(b)}\n"
             f"  overlays (a | b): {picture}"
         )
+    return results
 
 
 # -- sanity check: does the explanation depend on the model? ------------------------------------
@@ -208,7 +211,7 @@ def assert_explanation_depends_on_model(
     explain: Callable[..., Any], image: Any, *, method: str = "lime",
     layers: int | Sequence[str] | None = None, max_similarity: float = DEFAULT_MAX_SIMILARITY,
     seed: int = 0, samples: int | None = None, classifier: Any = None,
-) -> None:
+) -> list[CheckResult]:
     """Fail when the explanation of a randomised model still looks like the trained model's.
 
     Cascading model-parameter randomisation (Adebayo et al. 2018, "Sanity checks for saliency
@@ -235,7 +238,7 @@ def assert_explanation_depends_on_model(
         default the explain fixture's ``xai_model``.
     """
     __tracebackhide__ = True
-    bound = _bound(max_similarity, "max_similarity", low=-1.0)
+    bound = check_bound(max_similarity, "max_similarity", low=-1.0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise XaiValueError(f"seed={seed!r} must be a non-negative int")
     clf = _sanity_classifier(explain, classifier)
@@ -244,32 +247,42 @@ def assert_explanation_depends_on_model(
     run_trained, run_randomised = _explainers(explain, method, seed, samples)
     original = run_trained(clf, image)
     if metrics.is_silent(original):
-        _record_check("sanity", original, None, "spearman_abs", math.nan, bound, False, None)
+        _record_check("sanity", original, None, "spearman_abs", math.nan, bound, False, None, upper=True)
         raise AssertionError(
             f"the trained model's explanation carries {metrics.no_evidence(original)}\n"
             "  so there is nothing a randomised model could fail to reproduce\n"
             f"  trained: {_describe(original)}"
         )
     cascade = _cascade(run_randomised, clf, module, chosen, original, image, seed)
+    return [_judge_cascade(original, cascade, bound, len(chosen))]
+
+
+def _judge_cascade(original: Explanation, cascade: list[tuple[str, Explanation, float]], bound: float, layers: int) -> CheckResult:
+    """The sanity check's verdict on the fully randomised model's similarity, recorded; the
+    failure message walks the cascade."""
+    __tracebackhide__ = True
     final = cascade[-1][2]
     passed = final <= bound  # NaN fails
     picture = None
     if not passed:
         side = render.side_by_side([original.overlay(), cascade[-1][1].overlay()])
         picture = render.save_png(side, _picture_path(f"sanity-{original.method}"))
-    steps = [{"layer": name, "similarity": v if math.isfinite(v) else None} for name, _, v in cascade]
-    _record_check("sanity", original, None, "spearman_abs", final, bound, passed, picture, cascade=steps)
+    steps = [{"layer": name, "similarity": finite_or_none(v)} for name, _, v in cascade]
+    result = _record_check(
+        "sanity", original, None, "spearman_abs", final, bound, passed, picture, upper=True, cascade=steps
+    )
     if not passed:
-        trail = ", ".join(f"{name} {_number(v)}" for name, _, v in cascade)
+        trail = ", ".join(f"{name} {_measure_text(v)}" for name, _, v in cascade)
         raise AssertionError(
-            f"explanation does not depend on the model: with {len(chosen)} parameterised layer(s) "
+            f"explanation does not depend on the model: with {layers} parameterised layer(s) "
             f"randomised, the {original.method} explanation still has Spearman |attribution| "
-            f"{_number(final)} > max_similarity {bound:.3f} to the trained model's\n"
+            f"{_measure_text(final)} > max_similarity {bound:.3f} to the trained model's\n"
             "  so it shows image structure, not what the model uses (Adebayo et al. 2018)\n"
             f"  cascade (top layer first, cumulative): {trail}\n"
             f"  trained: {_describe(original)}\n"
             f"  overlays (trained | all randomised): {picture}"
         )
+    return result
 
 
 def _sanity_classifier(explain: Any, classifier: Any) -> Any:
@@ -338,7 +351,7 @@ def _explainers(
 
     if not callable(explain):
         raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")
-    kwargs: dict[str, Any] = {"method": method, "seed": seed}
+    kwargs: Params = {"method": method, "seed": seed}
     if samples is not None:
         kwargs["samples"] = samples
     defaults = getattr(explain, "defaults", None)

@@ -1,4 +1,5 @@
-"""The persistent explanation cache: content-addressed .npz files under pytest's cache dir.
+"""The explanation cache: the policy the explain fixture follows (``CachePolicy``) and the
+persistent store, content-addressed .npz files under pytest's cache dir (``ExplanationCache``).
 
 An entry's key is a sha256 over everything that decides the explanation: the classifier's
 exact cache key (weights, preprocessing, output head, device type; a classifier whose key
@@ -15,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,35 +24,21 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_xai import __version__
 from pytest_xai._atomic import remove_stale_temps
+from pytest_xai.jsonable import JSON, plain
+from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
     import numpy as np
 
     from pytest_xai.explanation import Explanation
+    from pytest_xai.recording import Recorder
 
 KEY_VERSION = 2  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"
 
 
-def plain(value: Any) -> Any:
-    """``value`` with numpy scalars as Python scalars, recursively through lists, tuples and
-    dicts (container types kept); arrays, tensors and other objects unchanged."""
-    if isinstance(value, (str, bool, int, float, type(None))):
-        return value
-    if isinstance(value, tuple):
-        return tuple(plain(v) for v in value)
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "shape", None) == ():  # numpy scalar or 0-d array
-        with contextlib.suppress(TypeError, ValueError):
-            return plain(item())
-    return value
 
-
-def array_digest(value: Any) -> dict[str, Any]:
+def array_digest(value: Any) -> JSON:
     """An array's identity for a key: sha256 of its bytes, with its shape and dtype."""
     import numpy as np
 
@@ -75,7 +63,7 @@ def key_part(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} has no content key")
 
 
-def explanation_key(classifier_key: str, device: str, image: np.ndarray, params: dict[str, Any]) -> str:
+def explanation_key(classifier_key: str, device: str, image: np.ndarray, params: Params) -> str:
     """The sha256 content address of one explanation (see the module docstring)."""
     import torch
 
@@ -192,3 +180,147 @@ class ExplanationCache:
             total -= size
             removed += 1
         return removed
+
+
+VERIFY_TOLERANCE = 1e-4  # a cache hit's probability and value must match a fresh forward this well
+Keys = tuple[tuple[Any, ...] | None, str | None]  # (session memo key, persistent cache key)
+
+
+@dataclass
+class CachePolicy:
+    """How the explain fixture reuses explanations: this session's memo, then the disk cache,
+    each hit verified with one forward pass, the classifier re-keyed when a hit is stale, and
+    every miss computed in one call (so misses share batches), then memoised and stored.
+
+    ``memo`` holds this session's explanations (by content key, or by classifier object where
+    its content cannot be known); ``disk`` is the persistent cache shared between runs (None
+    when off).
+    """
+
+    disk: ExplanationCache | None = None
+    memo: dict[tuple[Any, ...], Explanation] = field(default_factory=dict)
+
+    def explain(
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[Params], recorder: Recorder | None
+    ) -> list[Explanation]:
+        """The explanation of each image with its parameters: memo → disk → verify → compute."""
+        keys = [self.keys(clf, array, p) for array, p in zip(arrays, per_image)]
+        looked = [self.lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
+        found = self.verified(clf, arrays, per_image, looked, recorder)
+        for (memo, _), hit, kept in zip(keys, looked, found):
+            if memo is not None and kept is not None and hit is not None and hit[1] == "disk":
+                self.memo[memo] = kept  # read from disk once per session
+        stale = [i for i, (hit, kept) in enumerate(zip(looked, found)) if hit is not None and kept is None]
+        if stale and hasattr(clf, "refresh"):  # weights may have changed in place: key them anew
+            clf.refresh()
+            for i in stale:
+                keys[i] = self.keys(clf, arrays[i], per_image[i])
+        results = self.compute_missing(clf, arrays, per_image, keys, found, recorder)
+        for exp in results:  # shared by every test that asks again: no test may change it
+            for array in (exp.heatmap, exp.weights, exp.segments):
+                if array is not None:
+                    array.setflags(write=False)
+        return results
+
+    @staticmethod
+    def keys(clf: Any, array: np.ndarray, params: Params) -> Keys:
+        """The session memo key and the persistent cache key; None where it must not cache.
+
+        A classifier whose content cannot be known exactly (``cache_key`` None) is memoised
+        under its ``session_key``, unique to the object, and never persisted; a parameter
+        without a content key (an arbitrary object) is not cached at all."""
+        content = getattr(clf, "cache_key", None)
+        device = str(getattr(clf, "device", ""))
+        try:
+            param_key = repr(key_part(params))
+        except TypeError:
+            return None, None
+        memo = (getattr(clf, "session_key", None) or content, device, repr(array_digest(array)), param_key)
+        disk = None if content is None else explanation_key(content, device, array, params)
+        return (memo if memo[0] is not None else None), disk
+
+    def lookup(self, memo: tuple[Any, ...] | None, disk: str | None, array: np.ndarray) -> tuple[Explanation, str] | None:
+        """A cached explanation and where it came from ("cached": this session, "disk")."""
+        hit = None if memo is None else self.memo.get(memo)
+        if hit is not None:
+            return hit, "cached"
+        if disk is None or self.disk is None:
+            return None
+        hit = self.disk.get(disk)
+        if hit is None:
+            return None
+        hit.image = array  # the stored picture is uint8; keep the exact input
+        return hit, "disk"
+
+    @staticmethod
+    def verified(
+        clf: Any, arrays: list[np.ndarray], per_image: list[Params],
+        looked: list[tuple[Explanation, str] | None], recorder: Recorder | None,
+    ) -> list[Explanation | None]:
+        """Cache hits that the model still stands behind; the others become misses.
+
+        A key cannot see everything that changes a model (a changed ``forward``, a module-level
+        setting its preprocess reads, weights changed in place after the fingerprint was taken),
+        so each hit is checked with one forward pass of its image: the target, its probability
+        and the explained output's value must match the cached explanation's.
+        """
+        from pytest_xai.explainer import predict
+
+        hits = [i for i, found in enumerate(looked) if found is not None]
+        if not hits:
+            return [None] * len(looked)
+        output = looked[hits[0]][0].output  # type: ignore[index]
+        predicted = predict(clf, [arrays[i] for i in hits], [per_image[i].get("target") for i in hits], output)
+        found: list[Explanation | None] = [None] * len(looked)
+        for i, row in zip(hits, predicted.rows()):
+            hit, kind = looked[i]  # type: ignore[misc]
+            valid = still_valid(hit, *row)
+            found[i] = hit if valid else None
+            if recorder is not None:
+                recorder.count(kind if valid else "stale")
+        return found
+
+    def compute_missing(
+        self, clf: Any, arrays: list[np.ndarray], per_image: list[Params],
+        keys: list[Keys], found: list[Explanation | None], recorder: Recorder | None,
+    ) -> list[Explanation]:
+        """``found`` completed: every image without a cached result explained in one call,
+        memoised and, where the key is exact, stored on disk."""
+        from pytest_xai.explainer import explain
+
+        missing = [i for i, r in enumerate(found) if r is None]
+        if not missing:
+            return [r for r in found if r is not None]
+        params = dict(per_image[missing[0]])
+        if len(missing) > 1 and "target" in params:
+            params["target"] = [per_image[i]["target"] for i in missing]
+        started = time.perf_counter()
+        computed = explain(clf, [arrays[i] for i in missing], **params)
+        if recorder is not None:
+            recorder.count("computed", len(missing))
+            recorder.record.seconds += time.perf_counter() - started
+        results = list(found)
+        for i, exp in zip(missing, computed if isinstance(computed, list) else [computed]):
+            results[i] = exp
+            memo, disk = keys[i]
+            if memo is not None:
+                self.memo[memo] = exp
+            if disk is not None and self.disk is not None:
+                self.disk.put(disk, exp)
+        return [r for r in results if r is not None]
+
+
+def still_valid(hit: Explanation, target: int, probability: float, logit: float, value: float) -> bool:
+    """Whether the model, run now, gives the cached explanation's target, probability, logit
+    and explained value (within float32 noise between batch compositions). The logit sees what
+    a saturated probability hides (a rescaled head)."""
+
+    def close(cached: Any, now: float) -> bool:
+        return isinstance(cached, float) and abs(cached - now) <= VERIFY_TOLERANCE * max(1.0, abs(now))
+
+    return (
+        hit.target == target
+        and abs(hit.probability - probability) <= VERIFY_TOLERANCE
+        and close(hit.meta.get("logit"), logit)
+        and close(hit.meta.get("output_value"), value)
+    )

@@ -20,7 +20,16 @@ class ModelOutputError(XaiValueError):
 
 
 class SnapshotError(XaiValueError):
-    """A golden file is corrupt, foreign, from a newer serializer or made with other params."""
+    """A golden file is corrupt, foreign, from a newer serializer or made with other params.
+
+    ``problem`` says what is wrong with the file and ``fix`` what to do about it; the message
+    is both, joined by "; " (code reads the fields, never the text).
+    """
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}; {fix}" if fix else problem)
 
 
 class ModelSpecError(XaiValueError):

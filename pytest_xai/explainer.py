@@ -18,6 +18,7 @@ import torch
 
 from pytest_xai import __version__
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
+from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import transform_output
 from pytest_xai.engine.runners import (
@@ -30,16 +31,9 @@ from pytest_xai.engine.runners import (
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
-from pytest_xai.images import as_images, short
-from pytest_xai.vocabulary import (
-    BASELINES,
-    MAX_SAMPLES,
-    MAX_SEED,
-    METHODS,
-    MIN_SAMPLES,
-    OUTPUTS,
-    PRECISIONS,
-)
+from pytest_xai.images import as_images
+from pytest_xai.registry import METHODS, Params
+from pytest_xai.validation import short
 
 Target = int | str | None
 
@@ -70,7 +64,7 @@ def explain(
         4-D batch; a list or batch gives a list of Explanations. Same-sized images share
         forward batches.
     method: "lime", "kernel_shap", "gradient_shap", or a name added with
-        ``pytest_xai.vocabulary.register_method``.
+        ``pytest_xai.registry.register_method``.
     target: the class to explain: None (top-1), an index or a class name; or one per image.
     output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
     samples: model evaluations (lime, kernel_shap) or gradient samples (gradient_shap);
@@ -215,10 +209,10 @@ def _resolve_baseline(baseline: Any, default: Any, options: tuple[str, ...]) -> 
 
 
 # explain arguments that only some methods read, and the value that means "not given"
-_UNSET: dict[str, Any] = {"background": None, "local_smoothing": 0.0, "segments": None}
+_UNSET: Params = {"background": None, "local_smoothing": 0.0, "segments": None}
 
 
-def _refuse_unused(method: str, arguments: dict[str, Any]) -> None:
+def _refuse_unused(method: str, arguments: Params) -> None:
     """background, local_smoothing and segments change nothing for methods that do not read
     them: refuse them when given, rather than silently ignore them."""
     options = METHODS[method].options

@@ -14,10 +14,17 @@ import numpy as np
 from pytest_xai import render
 from pytest_xai._atomic import atomic_path
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
-from pytest_xai.vocabulary import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
-
-FORMAT = "pytest_xai.explanation"
-FORMAT_VERSION = 1
+from pytest_xai.goldens.npz import (
+    FORMAT,
+    FORMAT_VERSION,
+    MEMBERS,
+    check_members,
+    checked_arrays,
+    parse_header,
+    read_npz,
+)
+from pytest_xai.jsonable import JSON, plain
+from pytest_xai.validation import positive_int
 
 
 @dataclass(eq=False)
@@ -105,7 +112,6 @@ class Explanation:
                 f"boundaries() needs superpixel weights but method={self.method!r} is pixel-level; "
                 "use overlay() instead"
             )
-        from pytest_xai.images import positive_int
 
         num_features = positive_int(num_features, "num_features", "use e.g. 5")
         if image is None and self.image is None:
@@ -124,7 +130,7 @@ class Explanation:
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays for a pickle-free .npz: numeric arrays plus one JSON string of metadata."""
         header = {"format": FORMAT, "version": FORMAT_VERSION}
-        header.update({f.name: _json_safe(_plain(getattr(self, f.name))) for f in _header_fields()})
+        header.update({f.name: plain(getattr(self, f.name), json=True) for f in _header_fields()})
         try:
             text = json.dumps(header, allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -146,22 +152,21 @@ class Explanation:
         """Rebuild an Explanation from ``to_arrays`` output, validating everything."""
         if "header" not in arrays or "heatmap" not in arrays:
             raise SnapshotError(
-                f"{source} is not a pytest_xai file (no header/heatmap); delete it and regenerate"
+                f"{source} is not a pytest_xai file (no header/heatmap)", fix="delete it and regenerate"
             )
-        header = _parse_header(arrays["header"], source)
-        heatmap, weights, segments, image = _checked_arrays(arrays, source)
-        values: dict[str, Any] = {}
+        header = parse_header(arrays["header"], source)
+        heatmap, weights, segments, image = checked_arrays(arrays, source)
+        values: JSON = {}
         for f in _header_fields():
             if f.name not in header:
                 if f.default is MISSING and f.default_factory is MISSING:
-                    raise SnapshotError(f"{source} has no {f.name!r} in its header; regenerate it")
+                    raise SnapshotError(f"{source} has no {f.name!r} in its header", fix="regenerate it")
                 continue
             try:
                 values[f.name] = _CONVERTERS[str(f.type)](header[f.name])
             except (TypeError, ValueError) as e:
                 raise SnapshotError(
-                    f"{source} has a malformed header: {f.name}={repr(header[f.name])[:80]} ({e}); "
-                    "regenerate it"
+                    f"{source} has a malformed header: {f.name}={repr(header[f.name])[:80]} ({e})", fix="regenerate it"
                 ) from e
         return cls(
             heatmap=heatmap,
@@ -188,116 +193,17 @@ class Explanation:
         return cls.from_arrays(read_npz(Path(path)), source=str(path))
 
 
-# What each member of a golden .npz may be: dtype kinds and number of dimensions. Anything
-# else in the archive is never decompressed.
-MEMBERS: dict[str, tuple[str, int]] = {
-    "header": ("U", 0),
-    "heatmap": ("f", 2),
-    "weights": ("f", 1),
-    "segments": ("iu", 2),
-    "image": ("u", 3),
-}
-_NPY_HEADER_BYTES = 4096  # room for the .npy magic and header before the data
-
-
-def _max_items(name: str) -> int:
-    if name == "header":
-        return GOLDEN_MAX_HEADER_BYTES
-    return GOLDEN_MAX_PIXELS * (3 if name == "image" else 1)
-
-
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Read the known members of an .npz (``MEMBERS``), each checked before it is decompressed:
-    its declared size, then its .npy header (dtype, shape) against what a golden can hold.
-
-    Never unpickles and never reads unknown members (a compression bomb stays unread); a
-    corrupt, foreign or oversized file raises SnapshotError.
-    """
-    import zipfile
-    import zlib
-
-    if not path.is_file():
-        raise SnapshotError(f"{str(path)!r} does not exist")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {info.filename: info for info in archive.infolist()}
-            return {
-                name: _read_member(archive, members[name + ".npy"], name, str(path))
-                for name in MEMBERS
-                if name + ".npy" in members
-            }
-    except SnapshotError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-        raise SnapshotError(
-            f"{str(path)!r} is corrupt, truncated or not an .npz ({type(e).__name__}: {e}); "
-            "delete it and regenerate it (pytest --xai-update)"
-        ) from e
-
-
-def _read_member(archive: Any, info: Any, name: str, source: str) -> np.ndarray:
-    """One .npy member of a zip, after checking its declared size, dtype and shape."""
-    kinds, ndim = MEMBERS[name]
-    limit = _max_items(name) * 8 + _NPY_HEADER_BYTES
-    if info.file_size > limit:
-        raise SnapshotError(
-            f"{source}: member {name!r} declares {info.file_size} bytes, more than a golden can "
-            f"hold ({limit}); it was not read. Delete the file and regenerate it"
-        )
-    with archive.open(info) as handle:
-        version = np.lib.format.read_magic(handle)
-        if version not in ((1, 0), (2, 0)):
-            raise SnapshotError(
-                f"{source}: member {name!r} has .npy format {version}; regenerate it"
-            )
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, fortran, dtype = read_header(handle)
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        items = count * (dtype.itemsize // 4 if dtype.kind == "U" else 1)
-        if (
-            dtype.kind not in kinds
-            or dtype.hasobject
-            or len(shape) != ndim
-            or items > _max_items(name)
-            or (name == "image" and shape[-1] != 3)
-        ):
-            raise SnapshotError(
-                f"{source}: member {name!r} is {dtype} {tuple(shape)}, which a golden cannot hold "
-                f"(expected {ndim}-D of kind {kinds!r}); regenerate it"
-            )
-        data = handle.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        raise SnapshotError(f"{source}: member {name!r} is truncated; regenerate it")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
-
-
 def _header_fields() -> list[Field[Any]]:
     """The Explanation fields stored in the JSON header: all but the arrays."""
     return [f for f in fields(Explanation) if f.name not in MEMBERS]
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays as Python numbers and lists, recursively (a
-    user's params may hold ``np.float32(0.5)``, which JSON cannot store)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return _plain(value.tolist())
-    return value
-
-
 def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) -> None:
     """Refuse, before anything is written, an explanation that ``load`` would reject."""
     where = f"cannot save {path!r}:"
-    _check_members(arrays, where)
+    check_members(arrays, where)
     for f in _header_fields():
-        value = _plain(getattr(exp, f.name))
+        value = plain(getattr(exp, f.name))
         if isinstance(value, float) and not math.isfinite(value) and "None" not in str(f.type):
             raise XaiValueError(
                 f"{where} {f.name}={value!r} is not finite, which load() refuses; store a finite "
@@ -306,36 +212,8 @@ def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) 
     try:
         Explanation.from_arrays(arrays, source="the explanation")
     except SnapshotError as e:  # anything else load() would refuse
-        message = str(e).split("; delete it")[0].split("; regenerate")[0]
+        message = e.problem
         raise XaiValueError(f"{where} load() would refuse it: {message}") from e
-
-
-def _check_members(arrays: dict[str, np.ndarray], where: str) -> None:
-    """Every member within what ``read_npz`` reads back, and the float ones finite."""
-    for name, values in arrays.items():
-        items = len(str(values)) if name == "header" else values.size
-        if items > _max_items(name):
-            raise XaiValueError(
-                f"{where} the {name} holds {items:,} items, over the {_max_items(name):,} that "
-                "load() reads; save a smaller explanation (params and meta as small JSON)"
-            )
-        if values.dtype.kind == "f" and not np.isfinite(values).all():
-            bad = int((~np.isfinite(values)).sum())
-            raise XaiValueError(
-                f"{where} the {name} has {bad} NaN or inf values, which load() refuses; "
-                "replace them (e.g. np.nan_to_num) before saving"
-            )
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and inf replaced by None, recursively (the header is strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _strict(kind: type) -> Any:
@@ -362,62 +240,3 @@ _CONVERTERS: dict[str, Any] = {
 }
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_header(array: np.ndarray, source: str) -> dict[str, Any]:
-    """The JSON header, checked to be this format and a version this code reads."""
-    try:
-        header = json.loads(str(array), parse_constant=_reject_constant)
-    except (ValueError, TypeError, RecursionError) as e:
-        raise SnapshotError(
-            f"{source} has an unreadable header ({type(e).__name__}); delete it and regenerate"
-        ) from e
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise SnapshotError(
-            f"{source} is not a pytest_xai explanation file; delete it and regenerate"
-        )
-    version = header.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise SnapshotError(
-            f"{source} was written by serializer version {version!r}, newer than this "
-            f"pytest_xai's ({FORMAT_VERSION}); upgrade pytest_xai or regenerate the file"
-        )
-    return header
-
-
-def _checked_arrays(
-    arrays: dict[str, np.ndarray], source: str
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """heatmap, weights, segments and image, checked against one another."""
-    heatmap = np.asarray(arrays["heatmap"])
-    weights, segments, image = arrays.get("weights"), arrays.get("segments"), arrays.get("image")
-    fixed = "delete it and regenerate it (pytest --xai-update)"
-    if heatmap.ndim != 2 or heatmap.dtype.kind != "f":
-        raise SnapshotError(
-            f"{source} has a {heatmap.dtype} {heatmap.shape} heatmap, not 2-D floats; {fixed}"
-        )
-    if (weights is None) != (segments is None):
-        raise SnapshotError(
-            f"{source} has superpixel weights without segments or the reverse; {fixed}"
-        )
-    if weights is not None and segments is not None:
-        if weights.ndim != 1 or weights.dtype.kind != "f" or segments.shape != heatmap.shape:
-            raise SnapshotError(f"{source} has inconsistent weights/segments shapes; {fixed}")
-        if segments.dtype.kind not in "iu" or (
-            segments.size and (segments.min() < 0 or segments.max() >= len(weights))
-        ):
-            raise SnapshotError(f"{source} has segments that do not match its weights; {fixed}")
-        if not np.isfinite(weights).all():
-            raise SnapshotError(f"{source} has NaN or infinite weights; {fixed}")
-    if not np.isfinite(heatmap).all():
-        raise SnapshotError(f"{source} has NaN or infinite heatmap values; {fixed}")
-    if image is not None and (image.dtype != np.uint8 or image.shape != (*heatmap.shape, 3)):
-        raise SnapshotError(f"{source} has an image that does not match its heatmap; {fixed}")
-    return (
-        heatmap.astype(np.float32),
-        None if weights is None else weights.astype(np.float64),
-        None if segments is None else segments.astype(np.int64),
-        image,
-    )

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pytest_xai.defaults import GOLDEN_MAX_PIXELS
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.vocabulary import GOLDEN_MAX_PIXELS
+from pytest_xai.validation import is_int, short
 
 MIN_SIDE = 8
-_SHORT = 80  # characters of a repr shown in an error message
 
 
 def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.ndarray:
@@ -145,7 +145,7 @@ def _target_size(size: Any) -> tuple[int, int]:
     """``size`` as (height, width): an int or a pair of ints, each at least MIN_SIDE, at most
     ``max_pixels()`` in all."""
     pair = size if isinstance(size, tuple) and len(size) == 2 else (size, size)
-    if not all(_is_int(s) for s in pair):
+    if not all(is_int(s) for s in pair):
         raise XaiTypeError(
             f"size={short(size)} is not an int or a (height, width) tuple of ints; use e.g. 64"
         )
@@ -160,27 +160,7 @@ def _target_size(size: Any) -> tuple[int, int]:
     return height, width
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
-
-def positive_int(value: Any, name: str, fix: str) -> int:
-    """``value`` as an int if it is a positive (Python or numpy) int; else a clear error."""
-    if not _is_int(value):
-        raise XaiTypeError(f"{name}={short(value)} is not an int; {fix}")
-    if value < 1:
-        raise XaiValueError(f"{name}={short(value)} must be positive; {fix}")
-    return int(value)
-
-
-def short(value: Any) -> str:
-    """``value`` for an error message: arrays and tensors as their shape and dtype, anything
-    else as its repr cut to about 80 characters (a long value must not flood the message)."""
-    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
-    if isinstance(shape, tuple) and shape and dtype is not None:
-        return f"<{type(value).__name__} shape {tuple(shape)} {dtype}>"
-    text = repr(value)
-    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
 
 
 def as_images(value: Any, name: str = "images") -> tuple[list[np.ndarray], bool]:

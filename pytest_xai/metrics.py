@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from pytest_xai.defaults import EVIDENCE_ATOL, EVIDENCE_RTOL, GAINED_CELL_FRACTION, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.regions import as_region
-from pytest_xai.vocabulary import EVIDENCE_ATOL, EVIDENCE_RTOL, GAINED_CELL_FRACTION, TOP_K_FRACTION
 
 NAN = float("nan")
 

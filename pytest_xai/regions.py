@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from pytest_xai.errors import RegionError, XaiTypeError
+from pytest_xai.validation import is_finite, is_number, short
 
 
 class Region:
@@ -32,12 +33,12 @@ class Region:
     def box(cls, x0: float, y0: float, x1: float, y1: float, name: str | None = None) -> Region:
         """The half-open box [x0, x1) × [y0, y1) in pixels."""
         given = (x0, y0, x1, y1)
-        if not all(_is_number(c) for c in given):
-            raise XaiTypeError(f"box coordinates {_short(given)} must be numbers (x0, y0, x1, y1)")
+        if not all(is_number(c) for c in given):
+            raise XaiTypeError(f"box coordinates {short(given)} must be numbers (x0, y0, x1, y1)")
         coords: tuple[float, ...] = tuple(c.item() if isinstance(c, np.generic) else c for c in given)
         x0, y0, x1, y1 = coords
-        if not all(_is_finite(c) for c in coords):
-            raise RegionError(f"box coordinates {_short(coords)} must be finite pixel positions")
+        if not all(is_finite(c) for c in coords):
+            raise RegionError(f"box coordinates {short(coords)} must be finite pixel positions")
         if not (x1 > x0 and y1 > y0):
             raise RegionError(
                 f"box (x0, y0, x1, y1)={coords!r} is empty; x1 must exceed x0 and y1 exceed y0"
@@ -73,11 +74,11 @@ class Region:
             and len(points) >= 3
             and all(isinstance(p, (Sequence, np.ndarray)) and len(p) == 2 for p in points)
         ):
-            raise RegionError(f"polygon points {_short(points)} must be at least three (x, y) pairs")
-        if not all(_is_number(c) for p in points for c in p):
-            raise XaiTypeError(f"polygon points {_short(points)} must be numbers (x, y)")
-        if not all(_is_finite(c) for p in points for c in p):
-            raise RegionError(f"polygon points {_short(points)} must be finite pixel positions")
+            raise RegionError(f"polygon points {short(points)} must be at least three (x, y) pairs")
+        if not all(is_number(c) for p in points for c in p):
+            raise XaiTypeError(f"polygon points {short(points)} must be numbers (x, y)")
+        if not all(is_finite(c) for p in points for c in p):
+            raise RegionError(f"polygon points {short(points)} must be finite pixel positions")
         pts = np.asarray(points, dtype=np.float64)
         return cls("polygon", pts, name or "polygon")
 
@@ -131,7 +132,7 @@ class Region:
 
     def to_mask(self, height: int, width: int) -> np.ndarray:
         """The region as an (height, width) boolean mask; an empty region raises RegionError."""
-        from pytest_xai.images import positive_int
+        from pytest_xai.validation import positive_int
 
         fix = "pass the image's (height, width)"
         height, width = positive_int(height, "height", fix), positive_int(width, "width", fix)
@@ -144,9 +145,6 @@ class Region:
         return out
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
 
 def _pixel_edge(value: float) -> int:
     """A coordinate rounded half up (floor(x + 0.5)), so a unit-width box covers exactly one
@@ -154,17 +152,6 @@ def _pixel_edge(value: float) -> int:
     return int(math.floor(value + 0.5))
 
 
-def _is_finite(value: Any) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """``repr`` cut short: a huge polygon must not flood the message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_mask_png(path: Path) -> np.ndarray:

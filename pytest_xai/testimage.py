@@ -13,6 +13,7 @@ import numpy as np
 from pytest_xai.errors import XaiError, XaiValueError
 from pytest_xai.images import load_image
 from pytest_xai.regions import Region
+from pytest_xai.validation import is_number, short
 
 KINDS = ("box", "mask", "polygon")
 
@@ -58,7 +59,7 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
     for name, spec in data.items():
         where = f"{source}: region {name!r}"
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
-            raise XaiValueError(f"{where} must be an object with exactly one key of {KINDS}, got {_short(spec)}")
+            raise XaiValueError(f"{where} must be an object with exactly one key of {KINDS}, got {short(spec)}")
         kind, value = next(iter(spec.items()))
         try:
             region = _build(kind, value, name, source.parent)
@@ -73,19 +74,19 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
 def _build(kind: str, value: Any, name: str, folder: Path) -> Region:
     """One region of a sidecar from its kind and JSON value."""
     if kind == "box":
-        if not (isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)):
-            raise XaiValueError(f"box must be [x0, y0, x1, y1] numbers, got {_short(value)}")
+        if not (isinstance(value, list) and len(value) == 4 and all(is_number(v) for v in value)):
+            raise XaiValueError(f"box must be [x0, y0, x1, y1] numbers, got {short(value)}")
         x0, y0, x1, y1 = value
         return Region.box(x0, y0, x1, y1, name=name)
     if kind == "mask":
         if not isinstance(value, str) or not value:
-            raise XaiValueError(f"mask must be a PNG file name, got {_short(value)}")
+            raise XaiValueError(f"mask must be a PNG file name, got {short(value)}")
         return Region.mask(_inside(folder, value), name=name)
     if not (
         isinstance(value, list)
-        and all(isinstance(p, list) and len(p) == 2 and all(_is_number(c) for c in p) for p in value)
+        and all(isinstance(p, list) and len(p) == 2 and all(is_number(c) for c in p) for p in value)
     ):
-        raise XaiValueError(f"polygon must be [[x, y], ...] numbers, got {_short(value)}")
+        raise XaiValueError(f"polygon must be [[x, y], ...] numbers, got {short(value)}")
     return Region.polygon(value, name=name)
 
 
@@ -104,13 +105,6 @@ def _inside(folder: Path, name: str) -> Path:
     return path
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> TestImage:

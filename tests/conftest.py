@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-# pytester's in-process runs drop modules first imported inside them, and a second import of
-# numpy or torch fails; importing them here keeps them loaded for the whole session.
 import contextlib
 
 import numpy as np
@@ -16,6 +14,7 @@ from example_project.data import Sample, make_shape
 pytest_plugins = ["pytester"]
 
 
+# pytester's in-process runs unload modules first imported inside them, and numpy/torch cannot be re-imported.
 def _warm_imports() -> None:
     """Import, once and here, everything an explanation touches lazily (scikit-image, scipy,
     matplotlib, numpy.fft): pytester would otherwise unload and fail to re-import them."""
@@ -67,6 +66,14 @@ def shapes_samples() -> list[Sample]:
 @pytest.fixture(scope="session")
 def shapes_image(shapes_samples: list[Sample]) -> np.ndarray:
     return shapes_samples[0].image
+
+
+@pytest.fixture(scope="session")
+def silent() -> dict[str, object]:
+    """Explanations without evidence (a model that ignores its input, a saturated probability)."""
+    from evidence_samples import silent_explanations
+
+    return silent_explanations()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Synthetic report data of any size, shaped like XaiSession.report_data(), for report tests.
+"""Synthetic report data of any size, shaped like RunReport.to_json(), for report tests.
 
 Pictures are real PNGs: example-project shapes images and heatmap overlays drawn by
 pytest_xai.render, so their size and variety match a real run's.
@@ -75,10 +75,10 @@ def synthetic_report(n_tests: int, n_images: int, failed_every: int = 10, seed: 
         failed = i % failed_every == 0
         checks = [
             {"kind": "focus", "metric": "relevance_mass", "value": 0.08 if failed else 0.61, "bound": 0.25,
-             "passed": not failed, "region": "object", "method": "kernel_shap", "target": "circle",
+             "passed": not failed, "upper": False, "region": "object", "method": "kernel_shap", "target": "circle",
              "image": key, "picture": None},
             {"kind": "avoid", "metric": "relevance_mass", "value": 0.02, "bound": 0.1, "passed": True,
-             "region": "tag", "method": "kernel_shap", "target": "circle", "image": key, "picture": None},
+             "upper": True, "region": "tag", "method": "kernel_shap", "target": "circle", "image": key, "picture": None},
         ]
         overlays = [e["overlay"] for e in exps]
         tests.append({

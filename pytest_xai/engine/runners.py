@@ -1,6 +1,6 @@
 """What a method runner receives and returns, and how a method name finds its runner.
 
-Every method, built in or registered with ``pytest_xai.vocabulary.register_method``, is one
+Every method, built in or registered with ``pytest_xai.registry.register_method``, is one
 function ``runner(request, group) -> list[Attribution]``: ``explain`` validates the arguments
 into a ``Request``, predicts the targets, hands the runner each ``Group`` of same-sized images,
 and packages the returned ``Attribution`` pieces into ``Explanation`` objects.
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pytest_xai.errors import ModelOutputError, XaiValueError
-from pytest_xai.vocabulary import METHODS, MethodSpec
+from pytest_xai.registry import METHODS, MethodSpec, Params
 
 Fill = str | tuple[float, float, float]
 
@@ -48,7 +48,7 @@ class Request:
         """The registry entry of the method."""
         return METHODS[self.method]
 
-    def params(self) -> dict[str, Any]:
+    def params(self) -> Params:
         """The parameters every Explanation records (runners add their own)."""
         return {
             "method": self.method,
@@ -93,7 +93,7 @@ class Attribution:
 
     heatmap: np.ndarray  # (H, W), signed
     evaluations: int  # model evaluations (forward or forward+backward passes) spent
-    params: dict[str, Any] = field(default_factory=dict)  # method-specific, for reproduction
+    params: Params = field(default_factory=dict)  # method-specific, for reproduction
     weights: np.ndarray | None = None  # (M,) per superpixel
     segments: np.ndarray | None = None  # (H, W) labels 0..M-1
     score: float | None = None

@@ -1,0 +1,178 @@
+"""A golden's life after the comparison: queued writes flushed at session end, unused and
+orphaned goldens found (and deleted on a complete ``--xai-update`` run), stale temp files of
+killed writers removed. One plugin object, registered in ``pytest_configure`` (syrupy's
+``SnapshotReport``; pytest's ``LFPlugin``)."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_xai._atomic import remove_stale_temps
+from pytest_xai.errors import SnapshotError
+from pytest_xai.paths import rel_path
+from pytest_xai.records import WriteError
+
+if TYPE_CHECKING:
+    from pytest_xai.explanation import Explanation
+    from pytest_xai.plugin.collection import CollectionPlugin
+    from pytest_xai.plugin.results import ResultsPlugin
+    from pytest_xai.plugin.session import XaiSession
+
+
+@dataclass
+class PendingWrite:
+    """A golden a test asked to write at session end; ``state`` is "written" or "updated", or
+    "preview" for a passing golden whose .png preview is missing (``explanation`` None)."""
+
+    path: Path
+    explanation: Explanation | None
+    state: str
+
+
+class GoldenLifecycle:
+    """Writes, unused goldens and debris (registered as "xai-goldens")."""
+
+    def __init__(self, xai: XaiSession, collected: CollectionPlugin, results: ResultsPlugin) -> None:
+        self.xai = xai
+        self.collected = collected
+        self.results = results
+        self.pending: list[PendingWrite] = []
+        self.write_errors: list[WriteError] = []
+        self.unused: list[Path] = []
+        self.deleted: list[Path] = []
+        self.warnings: list[str] = []
+        self.complete = False  # every selected test ran to its teardown, and nothing stopped the run
+
+    # -- writes ---------------------------------------------------------------------------------
+    def queue_write(self, path: Path, explanation: Explanation | None, state: str) -> None:
+        self.pending.append(PendingWrite(path, explanation, state))
+
+    def flush_writes(self) -> None:
+        """Write queued goldens atomically, each on its own: one failure never stops the others."""
+        store = self.xai.store
+        for write in self.pending:
+            try:
+                if write.explanation is None:
+                    store.write_preview(write.path)
+                else:
+                    store.write(write.explanation, write.path)
+            except Exception as e:  # any failure is reported and fails the run
+                self.write_failed(write.path, write.state, e)
+        self.pending.clear()
+
+    def write_failed(self, path: Path, state: str, error: Exception) -> None:
+        """Record a golden or report that could not be written (the run will fail on it)."""
+        text = str(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+        self.write_errors.append(WriteError(str(path), state, text))
+
+    def mark_failed_writes(self) -> None:
+        """Goldens whose write failed are failures, not "written"/"updated" (records and counts)."""
+        errors = {e.path: e for e in self.write_errors}
+        for record in self.results.records.values():
+            for golden in record.goldens:
+                error = errors.get(golden.path)
+                if error is not None and golden.state in ("written", "updated"):
+                    golden.state, golden.reason = "failed", "write"
+                    golden.message = f"could not write golden {self.xai.rel(Path(error.path))}: {error.error}"
+
+    # -- hooks ----------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Flush the writes; in the controller, clean up debris, find unused goldens, delete
+        them only when the whole selected suite ran to completion, fail the run on write errors."""
+        self.flush_writes()
+        if self.xai.is_worker:
+            session.config.workeroutput["xai_write_errors"] = [e.to_json() for e in self.write_errors]  # type: ignore[attr-defined]
+            return
+        collection, settings = self.collected.collection, self.xai.settings
+        self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and all(
+            nodeid in self.results.finished for nodeid in collection.selected
+        )
+        if settings.can_write and not session.config.getoption("collectonly"):
+            for module in collection.modules:  # temp files killed writers left beside goldens
+                remove_stale_temps(self.xai.store.module_dir(Path(module)))
+        self.mark_failed_writes()
+        self.find_unused()
+        if settings.can_update and self.complete:
+            for golden in self.unused:
+                self.xai.store.delete(golden)
+                self.deleted.append(golden)
+        if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist: a worker's failed golden writes."""
+        for e in getattr(node, "workeroutput", {}).get("xai_write_errors", []):
+            self.write_errors.append(WriteError.from_json(e))
+
+    # -- unused goldens -------------------------------------------------------------------------
+    def find_unused(self) -> list[Path]:
+        """Goldens no selected test used, owned by no test or by a test that passed without them.
+
+        Never a golden whose owner was deselected, skipped, failed, errored or interrupted, and
+        never one in a module collected only in part, unless its owning test ran and passed.
+        """
+        collection = self.collected.collection
+        used = self.results.used_goldens()
+        clean = lambda nodeid: self.results.ran_clean(nodeid, collection.selected)  # noqa: E731
+        unused = []
+        for module, tests in collection.modules.items():
+            for golden in self._golden_files(Path(module)):
+                if str(golden) in used:
+                    continue
+                owner = self.xai.store.owner(golden, list(tests))
+                if owner is None:
+                    whole = module not in collection.restricted
+                    ran = whole and all(clean(nodeid) for nodeid in tests.values())
+                    if ran and not self._recorded_elsewhere(golden, Path(module)):
+                        unused.append(golden)
+                elif clean(tests[owner]):
+                    unused.append(golden)
+        self.unused = unused + self._orphans()
+        return self.unused
+
+    def _orphans(self) -> list[Path]:
+        """Goldens of test files that no longer exist (deleted or renamed), in the golden
+        folders beside collected test files. Only where that folder belongs to one directory
+        of tests (no ``..`` in ``xai_snapshot_dir``): a shared folder may hold the goldens of
+        test files this run did not collect."""
+        snapshot_dir = self.xai.settings.snapshot_dir
+        if ".." in Path(snapshot_dir).parts:
+            return []
+        orphans = []
+        for folder in sorted({Path(m).parent for m in self.collected.collection.modules}):
+            root = folder / snapshot_dir
+            for module_dir in sorted(root.iterdir()) if root.is_dir() else []:
+                test_file = folder / (module_dir.name + ".py")
+                owned = any(folder.glob(glob.escape(module_dir.name) + ".*"))  # test_x.py, a doctest .txt
+                if module_dir.is_dir() and not owned:
+                    orphans += [g for g in self._golden_files(test_file) if not self._recorded_elsewhere(g, None)]
+        return orphans
+
+    def _recorded_elsewhere(self, golden: Path, module: Path | None) -> bool:
+        """Whether the golden names a test file that recorded it other than ``module`` and that
+        still exists (a folder shared through ``xai_snapshot_dir``); unreadable goldens do not."""
+        try:
+            recorded = self.xai.store.serializer.load(golden).meta.get("test_file")
+        except (SnapshotError, OSError, ValueError):  # an unreadable golden names no owner
+            return False
+        if not isinstance(recorded, str):
+            return False
+        root = self.xai.config.rootpath
+        here = None if module is None else Path(rel_path(module, root)).as_posix()
+        return recorded != here and (root / recorded).exists()
+
+    def _golden_files(self, module: Path) -> list[Path]:
+        files = []
+        for path in self.xai.store.goldens(module):
+            if path.is_file():
+                files.append(path)
+            else:  # e.g. a folder named like a golden: never deleted, never read
+                self.warnings.append(f"{self.xai.rel(path)} is not a file; skipped (remove or rename it)")
+        return files

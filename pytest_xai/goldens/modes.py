@@ -1,0 +1,244 @@
+"""Golden comparison modes: each mode is one class that names its bounds and compares.
+
+A mode gives ``name``, ``bounds`` (the ``assert_match`` keyword arguments it reads, each a
+``Bound`` on one measure), ``measures`` and ``compare``; ``register_golden_mode`` makes it a
+choice of ``assert_match(mode=...)`` and ini ``xai_golden_mode``. A third mode is a few lines::
+
+    >>> from pytest_xai.goldens.modes import Bound, Comparison, register_golden_mode
+    >>> class SameTarget:
+    ...     name = "same_target"
+    ...     bounds = (Bound("max_change", "probability_change", upper=True),)
+    ...     measures = ("probability_change",)
+    ...     def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
+    ...         return silent
+    ...     def compare(self, golden, actual, bounds):
+    ...         change = abs(golden.probability - actual.probability)
+    ...         ok = change <= bounds["max_change"]
+    ...         words = f"probability change {change:.3f} vs max_change {bounds['max_change']}"
+    ...         return Comparison(None if ok else "drift", {"probability_change": change}, [words], words)
+    >>> mode = register_golden_mode(SameTarget())
+    >>> mode.name in GOLDEN_MODES
+    True
+    >>> _ = GOLDEN_MODES.pop("same_target")
+
+after which ``xai_snapshot.assert_match(exp, mode="same_target", max_change=0.1)`` compares
+with it (a bound without a value given anywhere must be passed on each call).
+
+Standard library only at import time: the plugin validates ini ``xai_golden_mode`` at
+start-up; the metrics are imported by ``compare``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pytest_xai import defaults
+from pytest_xai.errors import XaiValueError
+from pytest_xai.goldens.describe import compared, why_undefined, within
+from pytest_xai.validation import check_bound, finite_or_none
+
+if TYPE_CHECKING:
+    from pytest_xai.explanation import Explanation
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One bound a mode reads: its keyword (``max_shift``), the measure it bounds
+    (``evidence_shift``), whether it caps (``upper``) or floors it, and its range."""
+
+    param: str
+    measure: str
+    upper: bool
+    low: float = 0.0
+    high: float = 1.0
+
+    @property
+    def key(self) -> str:
+        """The bound's name in records: ``max_`` or ``min_`` + the measure."""
+        return ("max_" if self.upper else "min_") + self.measure
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing an explanation with its golden under one mode."""
+
+    reason: str | None  # None (within bounds), "prediction" or "drift"
+    measures: dict[str, float | None]
+    findings: list[str]  # what was measured against what, in words
+    summary: str = ""  # the measures against their bounds, on one line
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+
+class GoldenMode(Protocol):
+    """What a golden comparison mode provides (see the module docstring)."""
+
+    name: str
+    bounds: tuple[Bound, ...]
+    measures: tuple[str, ...]
+
+    def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
+        """Whether an explanation without evidence (``no_evidence``; ``silent``: no
+        attribution at all) must not become, pass or update a golden in this mode."""
+
+    def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
+        """The mode's measures of ``actual`` against ``golden``, judged by ``bounds`` (by param)."""
+
+
+class ReleaseMode:
+    """Same target class, and the positive evidence moved at most ``max_shift`` of the image
+    diagonal (earth mover's distance on a coarse grid): for a retrained model."""
+
+    name: str = "release"
+    bounds: tuple[Bound, ...] = (Bound("max_shift", "evidence_shift", upper=True),)
+    measures: tuple[str, ...] = ("evidence_shift", "new_mass")
+
+    def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
+        return no_evidence  # release mode compares positive evidence
+
+    def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
+        from pytest_xai import metrics
+        from pytest_xai.goldens.describe import centre_move
+
+        max_shift = bounds["max_shift"]
+        shift = metrics.evidence_shift(golden, actual)
+        _, new_mass = metrics.gained_cells(golden, actual)
+        why = why_undefined(golden, actual)
+        summary = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
+        findings = [summary]
+        if shift == shift:
+            findings[0] += (
+                f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
+                f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
+            )
+            if metrics.no_evidence(golden) or metrics.no_evidence(actual):
+                findings[0] += f" because {why}"
+        findings.append(centre_move(golden, actual))
+        if new_mass == new_mass:
+            findings.append(
+                f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
+                f"(< {defaults.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
+            )
+        measures = {"evidence_shift": finite_or_none(shift), "new_mass": finite_or_none(new_mass)}
+        return Comparison(None if within(shift, max_shift, True) else "drift", measures, findings, summary)
+
+
+class StrictMode:
+    """Same target class, Spearman ≥ ``min_spearman`` and top-20% IoU ≥ ``min_top_k_iou``:
+    one model in another environment (a new GPU, a torch upgrade)."""
+
+    name: str = "strict"
+    bounds: tuple[Bound, ...] = (
+        Bound("min_spearman", "spearman", upper=False, low=-1.0),
+        Bound("min_top_k_iou", "top_k_iou", upper=False),
+    )
+    measures: tuple[str, ...] = ("spearman", "top_k_iou")
+
+    def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
+        return silent
+
+    def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
+        from pytest_xai import metrics
+
+        found = metrics.agreement(golden, actual)
+        why = why_undefined(golden, actual)
+        rho, iou = bounds["min_spearman"], bounds["min_top_k_iou"]
+        findings = [
+            compared("Spearman", found.spearman, "min_spearman", rho, upper=False, why=why),
+            compared(f"top-{defaults.TOP_K_FRACTION:.0%} IoU", found.top_k_iou, "min_top_k_iou", iou,
+                     upper=False, why=why),
+        ]
+        ok = within(found.spearman, rho, False) and within(found.top_k_iou, iou, False)
+        measures = {"spearman": finite_or_none(found.spearman), "top_k_iou": finite_or_none(found.top_k_iou)}
+        return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
+
+
+GOLDEN_MODES: dict[str, GoldenMode] = {"release": ReleaseMode(), "strict": StrictMode()}
+
+
+def register_golden_mode(mode: GoldenMode) -> GoldenMode:
+    """Register ``mode`` under ``mode.name`` (replacing one of that name); returns it."""
+    if not isinstance(getattr(mode, "name", None), str) or not mode.name.isidentifier():
+        raise XaiValueError(f"mode.name={getattr(mode, 'name', None)!r} must be an identifier such as 'loose'")
+    GOLDEN_MODES[mode.name] = mode
+    return mode
+
+
+def golden_mode(name: Any) -> GoldenMode:
+    """The registered mode called ``name``; else an error listing the modes."""
+    if isinstance(name, str) and name in GOLDEN_MODES:
+        return GOLDEN_MODES[name]
+    raise XaiValueError(
+        f"mode={name!r} is not a golden mode; use 'release' (where the evidence is, for a new "
+        "model) or 'strict' (rank agreement, for the same model elsewhere)"
+        + "".join(f" or {other!r}" for other in GOLDEN_MODES if other not in ("release", "strict"))
+    )
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A mode and the value of each of its bounds (by keyword: ``max_shift``, ...)."""
+
+    mode: str
+    values: dict[str, float]
+
+    def as_dict(self) -> dict[str, float]:
+        """The bounds, named after their measure (``max_``/``min_`` + measure), for records."""
+        return {b.key: self.values[b.param] for b in GOLDEN_MODES[self.mode].bounds}
+
+    def __getattr__(self, name: str) -> float:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @classmethod
+    def resolve(cls, settings: Any, *, method: str | None = None, mode: Any = None, **given: Any) -> Bounds:
+        """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
+        ``xai_max_shift``, ...) over the defaults (per ``method`` for ``max_shift``), validated.
+        A bound of another mode is an error, not ignored."""
+        chosen = golden_mode(settings.golden_mode if mode is None else mode)
+        own = {b.param: b for b in chosen.bounds}
+        for key, value in given.items():
+            if value is not None and key not in own:
+                owners = [m.name for m in GOLDEN_MODES.values() if key in {b.param for b in m.bounds}]
+                if not owners:
+                    raise XaiValueError(f"{key}={value!r} is not a bound of any golden mode; drop it")
+                raise XaiValueError(
+                    f"{key}={value!r} bounds mode={owners[0]!r}, but this golden is compared in "
+                    f"mode={chosen.name!r}; pass mode={owners[0]!r} too, or drop {key}"
+                )
+        values = {}
+        for param, bound in own.items():
+            value = given.get(param)
+            value = default_bound(settings, param, method) if value is None else value
+            if value is None:
+                raise XaiValueError(f"mode={chosen.name!r} needs {param}=; pass it to assert_match")
+            values[param] = check_bound(value, param, bound.low, bound.high)
+        return cls(chosen.name, values)
+
+
+def default_bound(settings: Any, param: str, method: str | None) -> float | None:
+    """A bound's session value (ini ``xai_<param>``) when set, else its measured default:
+    ``max_shift`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``)."""
+    value = getattr(settings, param, None)
+    if value is not None:
+        return float(value)
+    if param == "max_shift":
+        return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
+    return None
+
+
+def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Comparison:
+    """Same target class, then the mode's measures against their bounds."""
+    if golden.target != actual.target or golden.target_name != actual.target_name:
+        empty: dict[str, float | None] = dict.fromkeys(GOLDEN_MODES[bounds.mode].measures)
+        changed = (
+            f"prediction changed: golden explains {golden.target_name!r} (p={golden.probability:.3f}), "
+            f"now {actual.target_name!r} (p={actual.probability:.3f})"
+        )
+        return Comparison("prediction", empty, [changed], changed)
+    return GOLDEN_MODES[bounds.mode].compare(golden, actual, bounds.values)

@@ -1,0 +1,187 @@
+"""pytest hooks, options and fixtures of pytest_xai (the ``pytest11`` entry point).
+
+Each feature with hooks is its own plugin object, registered in ``pytest_configure`` (pytest's
+cacheprovider style): collection bookkeeping, the merged results, the golden lifecycle and the
+run summary; the fixtures share the ``XaiSession`` in ``config.stash``. Only the standard
+library and pytest are imported here: numpy, PIL and torch load when a fixture needs them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_xai.goldens.lifecycle import GoldenLifecycle
+from pytest_xai.paths import safe_name
+from pytest_xai.plugin.collection import CollectionPlugin
+from pytest_xai.plugin.results import ResultsPlugin
+from pytest_xai.plugin.session import XaiSession
+from pytest_xai.plugin.settings import add_options
+from pytest_xai.plugin.summary import RunSummary
+from pytest_xai.recording import Recorder, recording
+from pytest_xai.records import TestRecord
+
+xai_key = pytest.StashKey[XaiSession]()
+goldens_key = pytest.StashKey[GoldenLifecycle]()
+recorder_key = pytest.StashKey[Recorder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "xai(method=None, samples=None, seed=None, n_segments=None, output=None, baseline=None, "
+        "precision=None): "
+        "explanation parameters for the explain fixture in this test",
+    )
+    xai = config.stash[xai_key] = XaiSession.from_config(config)
+    collected, results = CollectionPlugin(xai), ResultsPlugin(xai)
+    goldens = config.stash[goldens_key] = GoldenLifecycle(xai, collected, results)
+    config.pluginmanager.register(collected, "xai-collection")
+    config.pluginmanager.register(results, "xai-results")
+    config.pluginmanager.register(goldens, "xai-goldens")
+    config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    s = config.stash[xai_key].settings
+    mode = "read-only (CI mode: " + s.ci_reason + ")" if s.ci else (f"update={s.update}" if s.update else "compare")
+    ignored = "; --xai-update ignored in CI mode" if s.ci and s.update else ""
+    cache = s.cache_mode if getattr(config, "cache", None) is not None else "off (no cacheprovider)"
+    return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}; cache={cache}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.argname == "xai_model":  # every test that uses the model, explaining or not
+        from pytest_xai.plugin.fixtures import ignored_model_option
+
+        problem = ignored_model_option(fixturedef, request.config)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    settings = item.config.stash[xai_key].settings
+    shown = settings.report is not None or bool(item.config.getoption("htmlpath", None))
+    recorder = Recorder(TestRecord(item.nodeid), settings.results_dir, pictures=shown)
+    # this test's pictures from an earlier run would look like this run's: start afresh
+    shutil.rmtree(settings.results_dir / safe_name(item.nodeid), ignore_errors=True)
+    item.stash[recorder_key] = recorder
+    with recording(recorder):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    recorder = item.stash.get(recorder_key, None)
+    if recorder is not None and call.when == "teardown":
+        from pytest_xai.plugin.junit import properties
+
+        record = recorder.record
+        if not record.empty:
+            report.xai_record = record.to_json()
+            if item.config.getoption("htmlpath", None):  # pytest-html writes a page
+                from pytest_xai.plugin.html_extras import extras_for
+
+                report.extras = [*getattr(report, "extras", []), *extras_for(record)]
+        report.user_properties.extend(properties(record))
+    return report
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def xai_model(pytestconfig: pytest.Config) -> Any:
+    """The Classifier under test (session scope).
+
+    Built from ``--xai-model SPEC`` or ini ``xai_model``: ``package.module:factory`` (returns a
+    Classifier or nn.Module), a TorchScript file, or ``torchvision:resnet18=weights.pth``.
+    Override this fixture in conftest.py to build the model yourself. Nothing is downloaded.
+    """
+    from pytest_xai.errors import ModelSpecError
+    from pytest_xai.model_spec import load_model
+
+    xai = pytestconfig.stash[xai_key]
+    spec = xai.settings.model
+    if not spec:
+        raise pytest.UsageError(
+            "no model under test: pass --xai-model SPEC, set ini xai_model, or override the "
+            "xai_model fixture in conftest.py"
+        )
+    base = Path(pytestconfig.inipath).parent if pytestconfig.inipath else pytestconfig.rootpath
+    try:
+        return load_model(spec, worker_device(pytestconfig), base)
+    except ModelSpecError as e:
+        raise pytest.UsageError(f"--xai-model/xai_model: {e}") from None
+
+
+def worker_device(config: pytest.Config) -> str:
+    """The configured device; under xdist with several GPUs, worker k takes cuda:(k mod n)."""
+    device = config.stash[xai_key].settings.device
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    count = torch.cuda.device_count()
+    if count <= 1:
+        return device
+    index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
+    return f"cuda:{index % count}"
+
+
+@pytest.fixture
+def xai_image(request: pytest.FixtureRequest) -> Any:
+    """Factory: ``xai_image("cat.png", size=None)`` returns the image with ``.regions``.
+
+    The name resolves against ini ``xai_images_dir`` (default: the test file's folder). Regions
+    come from the sidecar ``cat.regions.json``:
+    ``{"object": {"box": [x0, y0, x1, y1]}, "tag": {"mask": "cat.tag.png"}}``.
+    """
+    from pytest_xai.plugin.fixtures import ImageFactory
+
+    folder = request.config.stash[xai_key].settings.images_dir or Path(request.node.path).parent
+    return ImageFactory(folder)
+
+
+@pytest.fixture
+def explain(request: pytest.FixtureRequest) -> Any:
+    """``explain(images, *, classifier=None, **kwargs)``: pytest_xai.explain on ``xai_model``.
+
+    Takes what ``pytest_xai.explain`` takes (one image, a list, a 4-D batch). Seed, samples,
+    method and precision come from the call, the ``@pytest.mark.xai(...)`` marker,
+    ``--xai-seed``/``--xai-samples`` and ini ``xai_method``/``xai_samples``/``xai_precision``,
+    in that order. Results are memoised for the session and kept in the persistent cache
+    (``--xai-cache``); the terminal summary counts both. ``explain.unrecorded(...)`` is the
+    same without adding the explanation to the test's record.
+    """
+    from pytest_xai.plugin.fixtures import ExplainFixture
+
+    return ExplainFixture(request.config.stash[xai_key], request, request.node.stash.get(recorder_key, None))
+
+
+@pytest.fixture
+def xai_snapshot(request: pytest.FixtureRequest) -> Any:
+    """Golden explanations: ``xai_snapshot.assert_match(explanation, name=None, *, mode=None,
+    max_shift=None, min_spearman=None, min_top_k_iou=None)``.
+
+    ``mode="release"`` (default; ini ``xai_golden_mode``) passes while the target class is the
+    same and the evidence moved at most ``max_shift`` of the image diagonal; ``"strict"``
+    compares the ranking (Spearman, top-20% IoU), for one model across environments.
+    Goldens live in ``__xai_snapshots__/<module>/<test>[.<name>].npz`` beside the test, with a
+    .png preview. Update with ``pytest --xai-update``; CI mode never writes.
+    """
+    from pytest_xai.plugin.snapshot import SnapshotFixture
+
+    config = request.config
+    recorder = request.node.stash.get(recorder_key, None)
+    return SnapshotFixture(config.stash[xai_key], config.stash[goldens_key], request.node, recorder)

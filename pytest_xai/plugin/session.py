@@ -1,0 +1,64 @@
+"""The session state every fixture reads: settings, the golden store, the explanation cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_xai.cache import CachePolicy, ExplanationCache
+from pytest_xai.defaults import CACHE_DIR_NAME
+from pytest_xai.goldens.store import SnapshotStore
+from pytest_xai.paths import rel_path
+from pytest_xai.plugin.settings import Settings
+
+# f(classifier, request) -> classifier: what the explain fixture explains instead
+ClassifierWrapper = Callable[[Any, pytest.FixtureRequest], Any]
+
+
+def _disk_cache(config: pytest.Config, settings: Settings) -> ExplanationCache | None:
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None or settings.cache_mode == "off":
+        return None
+    return ExplanationCache(
+        folder=lambda: cache.mkdir(CACHE_DIR_NAME),
+        read=settings.cache_reads,
+        write=settings.cache_writes,
+        max_bytes=int(settings.cache_max_mb * 1024 * 1024),
+    )
+
+
+@dataclass
+class XaiSession:
+    """One pytest session's pytest_xai state, kept in ``config.stash``.
+
+    Each feature that has hooks is its own plugin object (collection, results, golden
+    lifecycle, run summary); this holds what the fixtures share. ``classifier_wrappers`` are
+    applied, in order, to every classifier the explain fixture explains: the seam for a plugin
+    that explains another model in the test's place (e.g. mutation testing).
+    """
+
+    config: pytest.Config
+    settings: Settings
+    store: SnapshotStore
+    is_worker: bool
+    cache: CachePolicy = field(default_factory=CachePolicy)
+    classifier_wrappers: list[ClassifierWrapper] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> XaiSession:
+        settings = Settings.from_config(config)
+        return cls(
+            config=config,
+            settings=settings,
+            store=SnapshotStore(settings.snapshot_dir),
+            is_worker=hasattr(config, "workerinput"),
+            cache=CachePolicy(_disk_cache(config, settings)),
+        )
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the rootdir, as messages show it."""
+        return rel_path(path, self.config.rootpath)

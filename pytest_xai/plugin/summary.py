@@ -1,0 +1,104 @@
+"""The end of the run: the explanation cache trimmed, the --xai-report file written, and the
+"xai" section of the terminal summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_xai.defaults import GOLDEN_STATES
+from pytest_xai.goldens.lifecycle import GoldenLifecycle
+from pytest_xai.plugin.results import ResultsPlugin
+from pytest_xai.plugin.session import XaiSession
+from pytest_xai.records import GoldenSummary, Totals
+
+
+class RunSummary:
+    """Report file and terminal summary, in the controlling process (registered as "xai-summary")."""
+
+    def __init__(self, xai: XaiSession, results: ResultsPlugin, goldens: GoldenLifecycle) -> None:
+        self.xai = xai
+        self.results = results
+        self.goldens = goldens
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.xai.is_worker:
+            return
+        disk = self.xai.cache.disk
+        if disk is not None and self.totals().computed:
+            disk.evict()
+        if self.xai.settings.report is not None:
+            self.write_report(session, self.xai.settings.report)
+
+    def write_report(self, session: pytest.Session, path: Path) -> None:
+        """Write the --xai-report file; one that cannot be written fails the run, never hides
+        the summary."""
+        from pytest_xai.plugin.run import run_report
+        from pytest_xai.report import write_report
+
+        try:
+            write_report(run_report(self.xai.config, self.results, self.goldens), path)
+        except Exception as e:
+            self.goldens.write_failed(path, "report", e)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def totals(self) -> Totals:
+        return Totals.of(list(self.results.records.values()))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        g, s = self.goldens, self.xai.settings
+        if self.xai.is_worker or not (self.results.records or g.unused or s.ci or g.write_errors or g.warnings):
+            return
+        terminalreporter.section("xai")
+        for line in self.lines():
+            terminalreporter.write_line(line, red=line.startswith("write failed"))
+
+    def lines(self) -> list[str]:
+        totals, g, rel = self.totals(), self.goldens, self.xai.rel
+        counts = GoldenSummary.count(list(self.results.records.values()), [], []).counts
+        lines = [
+            f"explanations: {totals.computed} computed, {totals.cached} from cache, "
+            f"{totals.disk} from disk cache, {totals.seconds:.1f} s explaining",
+            "goldens: " + ", ".join(f"{counts[s]} {s}" for s in GOLDEN_STATES)
+            + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else ""),
+        ]
+        lines += [f"  unused: {rel(p)}" + (" (deleted)" if p in g.deleted else "") for p in g.unused]
+        lines += self.advice(counts)
+        lines += [f"warning: {w}" for w in g.warnings]
+        lines += self.cache_warnings(totals)
+        lines += [f"write failed: {rel(Path(e.path))}: {e.error}" for e in g.write_errors]
+        if self.xai.settings.report is not None:
+            lines.append(f"report: {self.xai.settings.report}")
+        return lines
+
+    def cache_warnings(self, totals: Totals) -> list[str]:
+        disk, lines = self.xai.cache.disk, []
+        if totals.stale:
+            kept = "; in read mode they stay stale on disk (run once with --xai-cache=on or --cache-clear)"
+            lines.append(
+                f"warning: {totals.stale} cached explanation(s) were stale and recomputed: the "
+                "model's output on the image changed while its fingerprint did not (edited code, a "
+                "setting its preprocess reads, or weights changed in place)"
+                + (kept if disk is not None and not disk.write else "")
+            )
+        if disk is not None and disk.errors:
+            more = len(disk.errors) - 1
+            lines.append(f"warning: explanation cache: {disk.errors[0]}" + (f" (and {more} more)" if more else ""))
+        return lines
+
+    def advice(self, counts: dict[str, int]) -> list[str]:
+        s, g = self.xai.settings, self.goldens
+        if s.ci:
+            done = "--xai-update ignored, nothing was written or deleted" if s.update is not None else "goldens are read-only"
+            return [f"CI mode ({s.ci_reason}): {done}"]
+        if s.can_update and g.unused and not g.complete:
+            return ["unused goldens kept: the run did not complete (interrupted, stopped early, or a test "
+                    "did not finish); rerun the full suite with --xai-update to delete them"]
+        if counts["failed"]:
+            return ["to accept the new explanations: pytest --xai-update (review the .png previews)"]
+        if g.unused and s.update is None:
+            return ["to delete unused goldens: pytest --xai-update on a full run"]
+        return []

@@ -1,0 +1,151 @@
+"""The test now running's ``Recorder``: it fills the test's ``records.TestRecord``.
+
+The plugin opens a Recorder around each test; the explain fixture, the assertion helpers and
+the snapshot fixture add to its record. The record travels to the controlling process on the
+test report (as JSON), so pytest-xdist runs merge like serial ones.
+
+numpy and PIL are imported by the functions that draw or hash, never at load time: the plugin
+imports this module at every pytest start.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_xai.paths import safe_name
+from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
+from pytest_xai.validation import finite_or_none
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pytest_xai.explanation import Explanation
+
+_current: list[Recorder] = []
+
+
+@dataclass
+class Recorder:
+    """Builds one test's record: explanations with their overlays and region masses, checks,
+    golden verdicts, and fresh paths for the PNGs drawn about the test.
+
+    ``pictures``: draw the images and overlays a report shows (off when no report or
+    pytest-html page is written: they cost more than a cached explanation).
+    """
+
+    record: TestRecord
+    results_dir: Path
+    pictures: bool = True
+    _pictures: int = 0
+    _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
+
+    def add_check(self, check: CheckResult) -> None:
+        self.record.checks.append(check)
+
+    def add_golden(self, verdict: GoldenVerdict) -> None:
+        self.record.goldens.append(verdict)
+
+    def count(self, kind: str, n: int = 1) -> None:
+        """Add ``n`` to one of the record's counts (computed, cached, disk, stale)."""
+        setattr(self.record, kind, getattr(self.record, kind) + n)
+
+    def artifact_path(self, stem: str) -> Path:
+        """A fresh path for a PNG about this test under the results directory."""
+        self._pictures += 1
+        return self.results_dir / safe_name(self.record.nodeid) / f"{self._pictures:02d}-{safe_name(stem)}.png"
+
+    def add_explanation(self, image: Any, exp: Explanation) -> None:
+        """Record an explanation the test obtained: its overlay, with the image's named regions
+        outlined, the positive mass in each region, and its agreement with the other methods'
+        explanations of the same image in this test."""
+        if exp.image is None:
+            return
+        key = image_key(exp.image)
+        by_method = self._by_image.setdefault(key, {})
+        if by_method.get(exp.method) is exp:
+            return  # this test already recorded this very explanation
+        by_method[exp.method] = exp
+        regions = getattr(image, "regions", None) or {}
+        images = self.record.images
+        if key not in images:
+            from pytest_xai import render
+
+            picture = png_b64(render.to_uint8(exp.image)) if self.pictures else None
+            images[key] = ImageEntry(getattr(image, "name", key), picture, sorted(regions))
+        mass, overlay = _region_masses(exp, regions, self.pictures)
+        self.record.explanations.append(ExplanationEntry(
+            image=key, method=exp.method, output=exp.output, target=exp.target_name,
+            probability=exp.probability, samples=exp.samples, seconds=exp.meta.get("seconds"),
+            mass=mass, overlay=None if overlay is None else png_b64(overlay),
+        ))
+        images[key].agreement = _pairwise_agreement(by_method)
+
+
+def _region_masses(
+    exp: Explanation, regions: dict[str, Any], draw: bool
+) -> tuple[dict[str, float | None], np.ndarray | None]:
+    """Positive mass per named region, and (``draw``) the overlay with those regions outlined."""
+    from pytest_xai import metrics, render
+    from pytest_xai.errors import RegionError
+
+    mass: dict[str, float | None] = {}
+    overlay = exp.overlay() if draw else None  # pixel-level maps smoothed for the eye
+    for name, region in regions.items():
+        try:
+            value = metrics.relevance_mass(exp, region)
+            if overlay is not None:
+                overlay = render.draw_outline(overlay, metrics.region_mask(exp, region))
+        except RegionError:
+            continue  # a region that does not fit this image: nothing to measure
+        mass[name] = finite_or_none(value, 4)  # JSON has no NaN
+    return mass, overlay
+
+
+def _pairwise_agreement(by_method: dict[str, Explanation]) -> dict[str, dict[str, float | None]]:
+    """Spearman and top-k IoU between each pair of methods that explained one image."""
+    from pytest_xai import metrics
+
+    rows = {}
+    methods = sorted(by_method)
+    for i, a in enumerate(methods):
+        for b in methods[i + 1 :]:
+            found = metrics.agreement(by_method[a], by_method[b])
+            rows[f"{a} vs {b}"] = {"spearman": finite_or_none(found.spearman, 4), "top_k_iou": finite_or_none(found.top_k_iou, 4)}
+    return rows
+
+
+def current() -> Recorder | None:
+    """The record of the test now running, if the plugin is active."""
+    return _current[-1] if _current else None
+
+
+@contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    _current.append(recorder)
+    try:
+        yield recorder
+    finally:
+        _current.remove(recorder)
+
+
+def png_b64(picture: np.ndarray) -> str:
+    """An RGB uint8 picture as a base64 PNG string (for the self-contained report)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_key(image: np.ndarray) -> str:
+    """A content hash of an image, used to group a test's explanations by image."""
+    import numpy as np
+
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]

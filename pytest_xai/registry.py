@@ -1,0 +1,101 @@
+"""The registry of attribution methods: ``explain(method=name)`` looks its runner up here.
+
+Standard library only, so the plugin can validate ``xai_method`` at start-up without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MIN_SAMPLES
+from pytest_xai.errors import XaiTypeError, XaiValueError
+
+Params = dict[str, Any]  # explain() keyword arguments by name (method, samples, seed, ...)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered attribution method: its runner and its defaults.
+
+    ``runner`` is ``"module:function"``, imported only when the method is first used (so this
+    registry stays importable without torch), or the function itself; either way it follows
+    ``pytest_xai.engine.runners.Runner``. ``default_baseline`` is what ``baseline=None`` means
+    for the method (None: the method hides nothing, so it takes no baseline). ``options`` are
+    the method-specific ``explain`` arguments it reads; the others are refused or ignored.
+    """
+
+    runner: str | Callable[..., Any]
+    default_samples: int
+    default_baseline: str | tuple[float, float, float] | None = None
+    options: tuple[str, ...] = ()
+
+
+SUPERPIXEL_OPTIONS = ("segments", "n_segments", "baseline")
+GRADIENT_OPTIONS = ("background", "local_smoothing")
+
+# Superpixel methods hide with mid-grey by default: a solid-colour tag hidden with its own mean
+# colour stays that colour, so the mean fill missed shortcut tags (benchmarks/detection.py;
+# README "Detection power: how the defaults were chosen").
+GREY = (0.5, 0.5, 0.5)
+
+METHODS: dict[str, MethodSpec] = {
+    "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000, GREY, SUPERPIXEL_OPTIONS),
+    "kernel_shap": MethodSpec(
+        "pytest_xai.engine.methods:run_kernel_shap", 1000, GREY, SUPERPIXEL_OPTIONS
+    ),
+    "gradient_shap": MethodSpec(
+        "pytest_xai.engine.gradient:run_gradient_shap", 200, None, GRADIENT_OPTIONS
+    ),
+}
+
+
+def register_method(
+    name: str,
+    runner: str | Callable[..., Any],
+    *,
+    default_samples: int,
+    default_baseline: str | tuple[float, float, float] | None = None,
+    options: tuple[str, ...] = (),
+) -> MethodSpec:
+    """Register an attribution method under ``name`` so ``explain(method=name)`` runs it.
+
+    ``runner`` is a ``"module:function"`` path or a function following
+    ``pytest_xai.engine.runners.Runner``: ``runner(request, group) -> list[Attribution]``.
+    Registering an existing name replaces it. Returns the new ``MethodSpec``.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise XaiValueError(
+            f"name={name!r} is not a method name; use an identifier such as 'occlusion'"
+        )
+    if not (callable(runner) or (isinstance(runner, str) and runner.count(":") == 1)):
+        raise XaiTypeError(f"runner={runner!r} is neither a function nor a 'module:function' path")
+    if isinstance(default_samples, bool) or not isinstance(default_samples, int):
+        raise XaiTypeError(f"default_samples={default_samples!r} is not an int")
+    if not MIN_SAMPLES <= default_samples <= MAX_SAMPLES:
+        raise XaiValueError(
+            f"default_samples={default_samples!r} is out of range; use {MIN_SAMPLES}..{MAX_SAMPLES}"
+        )
+    unknown = sorted(set(options) - set(SUPERPIXEL_OPTIONS + GRADIENT_OPTIONS))
+    if unknown:
+        raise XaiValueError(f"options={options!r}: {unknown} are not explain() arguments")
+    if not _is_fill(default_baseline):
+        raise XaiValueError(
+            f"default_baseline={default_baseline!r} is not a baseline; use None, one of "
+            f"{BASELINES} or an RGB triple in [0, 1]"
+        )
+    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options))
+    METHODS[name] = spec
+    return spec
+
+
+def _is_fill(value: Any) -> bool:
+    """None, a baseline name, or an RGB triple of numbers in [0, 1]."""
+    if value is None or value in BASELINES:
+        return True
+    return (
+        isinstance(value, tuple)
+        and len(value) == 3
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
+    )

@@ -1,0 +1,16 @@
+const rows=Array.from(document.querySelectorAll('#tests tbody tr'));
+const buttons=Array.from(document.querySelectorAll('.controls button'));
+const search=document.getElementById('search'),shown=document.getElementById('shown');
+let mode='all';
+function apply(){
+  const q=search.value.trim().toLowerCase();let n=0;
+  for(const r of rows){
+    const ok=(mode==='all'||r.dataset[mode]==='1')&&(!q||r.dataset.text.includes(q));
+    r.hidden=!ok;if(ok)n++;
+  }
+  for(const b of buttons)b.setAttribute('aria-pressed',String(b.dataset.mode===mode));
+  shown.textContent=n+' of '+rows.length+' tests shown';
+}
+for(const b of buttons)b.addEventListener('click',()=>{mode=b.dataset.mode;apply();});
+search.addEventListener('input',apply);
+apply();

@@ -1,0 +1,38 @@
+"""Report files: an unusable path stops the run at start; a failed write fails the run."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_an_unusable_report_path_stops_the_run_at_start(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    (xai_pytester.path / "taken.html").mkdir()
+    (xai_pytester.path / "afile").write_text("")
+    for path, message in [
+        ("taken.html", "*--xai-report='taken.html' is an existing directory*"),
+        ("afile/r.html", "*--xai-report='afile/r.html': its folder cannot be created*"),
+        ("r.txt", "*--xai-report='r.txt' must end in .html or .json*"),
+    ]:
+        result = xai_pytester.runpytest(f"--xai-report={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])
+        assert "passed" not in result.stdout.str()  # stopped before running anything
+    xai_pytester.runpytest("--xai-report=new/sub/r.html").assert_outcomes(passed=1)
+    assert (xai_pytester.path / "new/sub/r.html").is_file()  # a missing folder is created
+
+
+def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_r="""
+import pathlib
+import pytest
+
+@pytest.mark.xai(samples=60)
+def test_r(explain, shape_image):
+    explain(shape_image)
+    pathlib.Path("r.json").mkdir()  # the path was fine at start-up, not any more
+""")
+    result = xai_pytester.runpytest("--xai-report=r.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["explanations: 1 computed*", "write failed: r.json: *"])

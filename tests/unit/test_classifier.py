@@ -1,0 +1,117 @@
+"""Classifier: bad models and outputs are refused; dtypes, devices and class names are checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import (
+    Classifier,
+    Explanation,
+    explain,
+)
+from pytest_xai.errors import (
+    ModelOutputError,
+    XaiError,
+    XaiTypeError,
+    XaiValueError,
+)
+
+SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
+
+
+def net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4, 3),
+    )
+
+
+@pytest.fixture
+def tiny_img() -> np.ndarray:
+    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def tiny_clf() -> Classifier:
+    return Classifier(net(), device="cpu")
+
+
+@pytest.mark.parametrize(("convert", "tolerance"), [("double", 1e-5), ("half", 0.1)])
+@pytest.mark.parametrize("method", ["lime", "gradient_shap"])
+def test_a_double_or_half_model_is_explained_like_the_float_one(
+    tiny_img: np.ndarray, tiny_clf: Classifier, convert: str, tolerance: float, method: str
+) -> None:
+    other = Classifier(getattr(net(), convert)(), device="cpu")
+    kwargs = {"segments": SEGMENTS} if method == "lime" else {}
+    got = explain(other, tiny_img, method=method, samples=16, **kwargs)
+    want = explain(tiny_clf, tiny_img, method=method, samples=16, **kwargs)
+    assert isinstance(got, Explanation) and isinstance(want, Explanation)
+    assert got.heatmap.dtype == np.float32 and got.target == want.target
+    peak = float(np.abs(want.heatmap).max())
+    np.testing.assert_allclose(got.heatmap, want.heatmap, atol=tolerance * max(peak, 1e-3))
+
+
+def test_mps_is_refused_where_it_is_not_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(XaiValueError, match="device='mps' but MPS"):
+        Classifier(net(), device="mps")
+
+
+@pytest.mark.parametrize(
+    ("names", "error", "fragment"),
+    [
+        ("cat", XaiTypeError, "class_names='cat' is not a list of names"),
+        (["cat", "dog", "cat"], XaiValueError, "class_names repeats ['cat']"),
+        (["cat", 1, "dog"], XaiTypeError, "must hold only strings"),
+    ],
+)
+def test_bad_class_names(names: object, error: type, fragment: str) -> None:
+    with pytest.raises(error, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        Classifier(net(), class_names=names, device="cpu")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+def returning(fn: Callable[[torch.Tensor], Any]) -> Classifier:
+    return Classifier(fn, device="cpu")
+
+
+BAD_MODELS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("model shape", lambda img, clf: explain(returning(lambda x: x.mean((1, 2, 3))), img), ModelOutputError,
+     "returned shape (1,)"),
+    ("model nan", lambda img, clf: explain(returning(lambda x: torch.full((len(x), 3), float("nan"))), img),
+     ModelOutputError, "NaN or inf logits"),
+    ("model not tensor", lambda img, clf: explain(returning(lambda x: [1, 2]), img), ModelOutputError,
+     "returned list, not a tensor"),
+    ("not a model", lambda img, clf: explain(42, img), TypeError, "not a Classifier or a model"),
+    ("device", lambda img, clf: Classifier(torch.nn.Identity(), device="tpu"), ValueError, "device='tpu'"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_MODELS, ids=[c[0] for c in BAD_MODELS])
+def test_bad_models_and_outputs_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

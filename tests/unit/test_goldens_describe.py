@@ -1,0 +1,41 @@
+"""Golden messages: directions and areas in words, and the difference picture."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pytest_xai import Explanation
+from pytest_xai.goldens.describe import area, direction
+
+
+def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:
+    """An explanation whose positive evidence is one size×size block at (x0, y0)."""
+    heat = np.zeros(shape, np.float32)
+    heat[y0 : y0 + size, x0 : x0 + size] = 1.0
+    heat[shape[0] - 1, 0] = -0.5  # negative evidence takes no part
+    return Explanation(heat, None, None, 0, "circle", 0.9, "gradient_shap", "logit", 0, 200,
+                       params={"method": "gradient_shap", "samples": 200, **kw},  # type: ignore[dict-item]
+                       meta={"device": "cpu", "torch": "2", "pytest_xai": "0.1"},
+                       image=np.full((*shape, 3), 0.5, np.float32))
+
+
+def test_directions_and_areas_in_words() -> None:
+    assert direction(10, 0, 64, 64) == "to the right"
+    assert direction(-10, -10, 64, 64) == "towards the top-left corner"
+    assert direction(0, 10, 64, 64) == "downwards"
+    assert direction(0.5, 0.5, 64, 64).startswith("a negligible move")
+    assert area(5, 5, 64, 64) == "top left"
+    assert area(32, 32, 64, 64) == "centre"
+    assert area(60, 32, 64, 64) == "right side"
+    assert area(32, 63.9, 64, 64) == "bottom"
+
+
+def test_the_difference_picture_shows_gained_red_and_lost_blue() -> None:
+    from pytest_xai.goldens.previews import difference_picture
+
+    golden, new = blob(0, 0, size=8), blob(40, 40, size=8)
+    new.heatmap[0:8, 0:8] = 0.01  # a little evidence stays where it was
+    picture = difference_picture(golden, new).astype(int)
+    gained, lost = picture[44, 44], picture[4, 4]
+    assert gained[0] - gained[2] > 150  # evidence appeared: full red, however weak it is
+    assert lost[2] - lost[0] > 150  # evidence went away: blue

@@ -1,0 +1,103 @@
+"""Regions: construction, algebra, masks and the errors bad regions raise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_xai import (
+    Classifier,
+    Explanation,
+    Region,
+    RegionError,
+    metrics,
+)
+from pytest_xai.errors import (
+    XaiError,
+    XaiTypeError,
+)
+
+
+def test_a_mask_region_is_a_copy() -> None:
+    array = np.zeros((8, 8), bool)
+    array[2:4, 2:4] = True
+    region = Region.mask(array)
+    array[:] = False
+    assert region.to_mask(8, 8).sum() == 4
+
+
+@pytest.mark.parametrize(("height", "width"), [(-1, 5), (5, 0), (4.5, 5), (True, 5)])
+def test_to_mask_refuses_a_non_positive_size(height: object, width: object) -> None:
+    with pytest.raises(XaiError, match=r"must be positive|is not an int"):
+        Region.box(0, 0, 1, 1).to_mask(height, width)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("x0", [0.5, 1.5, 2.5, 3.5, 4.25, 4.75])
+def test_a_unit_width_box_covers_exactly_one_column(x0: float) -> None:
+    mask = Region.box(x0, 0, x0 + 1, 1).to_mask(4, 8)
+    assert mask.sum() == 1 and mask[0, int(np.floor(x0 + 0.5))]
+
+
+def test_a_region_unites_with_a_bool_mask() -> None:
+    left = np.zeros((4, 4), bool)
+    left[:, 0] = True
+    box = Region.box(3, 0, 4, 4)
+    assert (box | left).to_mask(4, 4).sum() == 8
+    assert (left | box).to_mask(4, 4).sum() == 8
+    with pytest.raises(XaiTypeError, match="not a Region"):
+        box | "everything"  # type: ignore[operator]
+    with pytest.raises(RegionError, match="4×4 mask but the image is 5×5"):
+        (box | left).to_mask(5, 5)
+
+
+def test_string_polygon_coordinates_in_code_are_a_type_error() -> None:
+    from pytest_xai import Region
+
+    with pytest.raises(XaiTypeError, match=r"polygon points .* must be numbers"):
+        Region.polygon([("a", "b"), (1, 2), (3, 4)])
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+def exp_of(img: np.ndarray) -> Explanation:
+    heat = np.zeros(img.shape[:2], dtype=np.float32)
+    heat[10:20, 10:20] = 1
+    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+
+
+BAD_REGIONS: list[tuple[str, Callable[..., Any], type, str]] = [
+    ("empty box", lambda img, clf: Region.box(5, 5, 5, 9), RegionError, "is empty"),
+    ("empty mask", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.zeros((64, 64), bool))),
+     RegionError, "covers no pixel"),
+    ("outside", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.box(60, 60, 70, 70)), RegionError,
+     "lies outside the 64×64 image"),
+    ("mask shape", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.ones((32, 32), bool))),
+     RegionError, "is a 32×32 mask but the image is 64×64"),
+    ("region type", lambda img, clf: metrics.relevance_mass(exp_of(img), (0, 0, 4, 4)), TypeError, "not a Region"),
+    ("empty complement", lambda img, clf: metrics.pointing_game(exp_of(img), ~Region.box(0, 0, 64, 64)),
+     RegionError, "covers no pixel"),
+]
+
+
+@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_REGIONS, ids=[c[0] for c in BAD_REGIONS])
+def test_bad_regions_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
+                   clf: Classifier) -> None:
+    with pytest.raises(error) as info:
+        call(img, clf)
+    assert isinstance(info.value, XaiError)
+    assert fragment in str(info.value), str(info.value)

@@ -1,0 +1,127 @@
+"""The method registry: a new method is one function and one registry line; defaults come from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import (
+    Classifier,
+    explain,
+)
+from pytest_xai.engine.runners import Attribution, Group, Request
+from pytest_xai.errors import (
+    XaiValueError,
+)
+from pytest_xai.registry import METHODS, MethodSpec, register_method
+
+
+@pytest.fixture(scope="module")
+def img() -> np.ndarray:
+    from example_project.data import make_shape
+
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    from example_project.models import clean
+
+    return clean(device="cpu")
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
+def test_baseline_none_is_accepted_by_every_method(method: str, img: np.ndarray, clf: Classifier) -> None:
+    exp = explain(clf, img, method=method, baseline=None, samples=40, n_segments=10)
+    default = METHODS[method].default_baseline
+    # params hold JSON-plain values: an RGB fill is recorded as a list
+    assert exp.params.get("baseline") == (list(default) if isinstance(default, tuple) else default)
+
+
+PATCH = 16
+
+
+def occlusion(request: Request, group: Group) -> list[Attribution]:
+    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
+    results = []
+    for image, target in zip(group.tensors, group.targets):
+        height, width = image.shape[1:]
+        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
+        batch = image.repeat(len(corners) + 1, 1, 1, 1)
+        for k, (y, x) in enumerate(corners, 1):
+            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
+        values = group.forward(batch)[:, target]
+        heat = np.zeros((height, width), np.float32)
+        for k, (y, x) in enumerate(corners, 1):
+            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
+        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
+    return results
+
+
+@pytest.fixture
+def registered_occlusion() -> Iterator[MethodSpec]:
+    spec = register_method("occlusion", occlusion, default_samples=2)
+    yield spec
+    METHODS.pop("occlusion", None)
+
+
+def test_a_fourth_method_is_one_function_and_one_registry_line(
+    registered_occlusion: MethodSpec, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    exp = explain(shapes_clf, shapes_image, method="occlusion")
+    assert exp.method == "occlusion" and exp.params["patch"] == PATCH
+    assert exp.meta["evaluations"] == 1 + (64 // PATCH) ** 2
+    # known answer: the drop of the target logit with the top-left patch greyed, computed here
+    grey = shapes_image.copy()
+    grey[:PATCH, :PATCH] = 0.5
+    with torch.inference_mode():
+        logits = shapes_clf.logits(shapes_clf.to_batch([shapes_image, grey]))
+    expected = float(logits[0, exp.target] - logits[1, exp.target])
+    assert exp.heatmap[0, 0] == pytest.approx(expected, abs=1e-4)
+    assert exp.heatmap[PATCH, PATCH] != exp.heatmap[0, 0]
+
+
+def test_register_method_refuses_what_cannot_work() -> None:
+    from pytest_xai.errors import XaiTypeError
+
+    with pytest.raises(XaiValueError, match="name='my method'"):
+        register_method("my method", occlusion, default_samples=2)
+    with pytest.raises(XaiTypeError, match="runner='nowhere'"):
+        register_method("occ", "nowhere", default_samples=2)
+    with pytest.raises(XaiValueError, match="default_samples=1 is out of range"):
+        register_method("occ", occlusion, default_samples=1)
+    with pytest.raises(XaiValueError, match="'colour'"):
+        register_method("occ", occlusion, default_samples=2, options=("colour",))
+    with pytest.raises(XaiValueError, match=r"default_baseline=\(2, 0, 0\) is not a baseline"):
+        register_method("occ", occlusion, default_samples=2, default_baseline=(2, 0, 0))
+    assert "occ" not in METHODS
+
+
+def test_baseline_none_is_the_registry_default(
+    monkeypatch: pytest.MonkeyPatch, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    registered = METHODS["lime"].default_baseline
+    default = explain(shapes_clf, shapes_image, samples=100)
+    assert registered is not None
+    # params hold JSON-plain values: an RGB fill is recorded as a list
+    assert default.params["baseline"] == (list(registered) if isinstance(registered, tuple) else registered)
+    given = explain(shapes_clf, shapes_image, samples=100, baseline=registered)
+    assert np.array_equal(default.heatmap, given.heatmap)
+    monkeypatch.setitem(METHODS, "lime", MethodSpec(METHODS["lime"].runner, 1000, "blur", METHODS["lime"].options))
+    blurred = explain(shapes_clf, shapes_image, samples=100)
+    assert blurred.params["baseline"] == "blur"
+    assert np.array_equal(blurred.heatmap, explain(shapes_clf, shapes_image, samples=100, baseline="blur").heatmap)
+    gradient = explain(shapes_clf, shapes_image, method="gradient_shap", samples=20)
+    assert "baseline" not in gradient.params
+
+
+def test_default_samples_come_from_the_registry(
+    monkeypatch: pytest.MonkeyPatch, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    spec = METHODS["gradient_shap"]
+    monkeypatch.setitem(METHODS, "gradient_shap", MethodSpec(spec.runner, 24, None, spec.options))
+    exp = explain(shapes_clf, shapes_image, method="gradient_shap")
+    assert exp.samples == 24 == exp.meta["evaluations"]
