@@ -46,7 +46,7 @@ def library_versions() -> dict[str, str]:
         "engine": engine_code_digest(),
         "torch": str(torch.__version__),
         "numpy": np.__version__,
-        "scikit-image": str(skimage.__version__),
+        "scikit-image": str(skimage.__version__),  # type: ignore[attr-defined]
         "scipy": str(scipy.__version__),
     }
 
