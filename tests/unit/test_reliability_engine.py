@@ -364,6 +364,7 @@ def test_gradient_shap_automatic_batch_stays_within_the_byte_budget(monkeypatch:
     fixed = one - per_image  # the call's own buffers: image, backgrounds, sums
     batch = peak(None) - fixed
     assert per_image > 0.7 * 600 * 600 * 40  # the measurement sees the per-image buffers
+    print(f"gradient_shap batch of {auto}: {batch / 2**20:.0f} MiB, {per_image / 360000:.1f} B/px")
     assert batch <= budget, f"batch of {auto}: {batch / 2**20:.0f} MiB against {budget / 2**20:.0f} MiB"
 
 
