@@ -4,7 +4,8 @@ persistent store, content-addressed .npz files under pytest's cache dir (``Expla
 An entry's key is a sha256 over everything that decides the explanation: the classifier's
 exact cache key (weights, preprocessing, output head, device type; a classifier whose key
 cannot be known exactly is never persisted), the image's bytes, shape and dtype, every explain
-parameter, and the torch and pytest_xai versions. Entries live in
+parameter, and every library that decides the explanation (``engine.provenance.library_versions``:
+pytest_xai and a digest of its engine code, torch, numpy, scikit-image, scipy). Entries live in
 ``.pytest_cache/d/xai-explanations/<2 hex>/<key>.npz`` (pytest's ``config.cache.mkdir``),
 are written atomically (xdist workers share the folder), and reading one refreshes its mtime,
 which drives least-recently-used eviction. A corrupt entry is a miss and is replaced.
@@ -67,6 +68,8 @@ def explanation_key(classifier_key: str, device: str, image: np.ndarray, params:
     """The sha256 content address of one explanation (see the module docstring)."""
     import torch
 
+    from pytest_xai.engine.provenance import library_versions
+
     content = {
         "version": KEY_VERSION,
         "classifier": classifier_key,
@@ -75,6 +78,7 @@ def explanation_key(classifier_key: str, device: str, image: np.ndarray, params:
         "params": key_part(params),
         "torch": torch.__version__,
         "pytest_xai": __version__,
+        "libraries": library_versions(),  # scikit-image's SLIC is invisible to a forward check
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 

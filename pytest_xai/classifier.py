@@ -221,12 +221,15 @@ class Classifier:
         fingerprint plus a number unique to this Classifier object (never reused)."""
         return self.cache_key or f"{self.fingerprint}:instance-{next(_instances)}"
 
-    def auto_batch_size(self, height: int, width: int) -> int:
+    def auto_batch_size(
+        self, height: int, width: int, bytes_per_pixel: int = ENGINE_BYTES_PER_PIXEL
+    ) -> int:
         """Batch size for (height × width) inputs: the one given, else one chosen from the shape
         and the device alone (see the module's notes), so results are reproducible bit for bit.
 
         A pixel budget picks the fastest size (a power of two), then a byte budget bounds the
-        engine's buffers, down to a single image for very large ones.
+        engine's buffers, down to a single image for very large ones. ``bytes_per_pixel`` is
+        what the method allocates per batch image and pixel (its ``MethodSpec``'s).
         """
         if self.batch_size is not None:
             return self.batch_size
@@ -240,7 +243,7 @@ class Classifier:
             byte_budget = memory // _CUDA_MEMORY_SHARE
         else:
             byte_budget = _CPU_BATCH_BYTES
-        return max(1, min(size, byte_budget // (ENGINE_BYTES_PER_PIXEL * height * width)))
+        return max(1, min(size, byte_budget // (bytes_per_pixel * height * width)))
 
     @property
     def memory_format(self) -> torch.memory_format:

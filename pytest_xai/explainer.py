@@ -21,6 +21,7 @@ from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import transform_output
+from pytest_xai.engine.provenance import array_sha256, library_versions
 from pytest_xai.engine.runners import (
     Attribution,
     Fill,
@@ -343,7 +344,9 @@ def run(
     attributions: list[Attribution | None] = [None] * len(arrays)
     batches = [0] * len(arrays)
     for (height, width, _), indices in _groups(arrays).items():
-        size = request.batch_size or clf.auto_batch_size(height, width)
+        size = request.batch_size or clf.auto_batch_size(
+            height, width, request.spec.bytes_per_pixel
+        )
         group = Group(
             images=[arrays[i] for i in indices],
             tensors=clf.to_batch([arrays[i] for i in indices]),
@@ -360,8 +363,43 @@ def run(
                 f"{len(indices)} images; its runner must return one per image, in order"
             )
         for i, result in zip(indices, results):
-            attributions[i], batches[i] = result, size
+            attributions[i], batches[i] = check_attribution(request.method, result, height, width), size
     return cast("list[Attribution]", attributions), batches
+
+
+def check_attribution(method: str, result: Any, height: int, width: int) -> Attribution:
+    """A runner's result for one height × width image, checked at the engine's boundary: an
+    Attribution whose heatmap is a finite real (height, width) array and whose superpixel
+    labels, when given, are an integer (height, width) array with one weight per label."""
+    where = f"method={method!r} returned"
+    fix = "its runner must return one Attribution per image with heatmap shaped (H, W)"
+    if not isinstance(result, Attribution):
+        raise XaiTypeError(f"{where} a {type(result).__name__}, not an Attribution; {fix}")
+    heatmap = np.asarray(result.heatmap)
+    if heatmap.shape != (height, width):
+        raise XaiValueError(
+            f"{where} a heatmap of shape {heatmap.shape} for a {height}×{width} image; {fix} "
+            f"= ({height}, {width}), one value per pixel"
+        )
+    if heatmap.dtype.kind not in "iuf":
+        raise XaiTypeError(
+            f"{where} a heatmap of dtype {heatmap.dtype}; {fix}, of real numbers (float32)"
+        )
+    if not np.isfinite(heatmap).all():
+        raise XaiValueError(f"{where} a heatmap holding NaN or inf; {fix}, all values finite")
+    if result.segments is not None:
+        segments = np.asarray(result.segments)
+        if segments.shape != (height, width) or segments.dtype.kind not in "iu":
+            raise XaiValueError(
+                f"{where} segments of shape {segments.shape} and dtype {segments.dtype} for a "
+                f"{height}×{width} image; return integer labels 0..M-1 shaped ({height}, {width})"
+            )
+        if result.weights is not None and np.shape(result.weights) != (int(segments.max()) + 1,):
+            raise XaiValueError(
+                f"{where} weights of shape {np.shape(result.weights)} for "
+                f"{int(segments.max()) + 1} superpixels; return one weight per label"
+            )
+    return result
 
 
 # -- package ------------------------------------------------------------------------------------
@@ -396,6 +434,8 @@ def package(
         meta={
             "pytest_xai": __version__,
             "torch": torch.__version__,
+            "libraries": library_versions(),
+            "image_sha256": array_sha256(image),
             "device": str(clf.device),
             "model": clf.fingerprint,
             "logit": logit,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
@@ -13,6 +13,18 @@ T = TypeVar("T")
 
 # Messages of allocation failures: CUDA's caching allocator, torch's CPU allocator
 # (DefaultCPUAllocator: can't allocate memory), and the C library behind MemoryError.
+# Per-sample matrices (coalition masks, N × M) are processed this many rows at a time wherever
+# a step would otherwise make a float or index copy of the whole matrix: 2048 rows of 256
+# superpixels are 4 MB of float64 per temporary, so memory stays flat in samples.
+ROWS_PER_BLOCK = 2048
+
+
+def row_blocks(n: int, rows: int = ROWS_PER_BLOCK) -> Iterator[slice]:
+    """Consecutive row slices of at most ``rows`` rows covering [0, n)."""
+    for start in range(0, n, rows):
+        yield slice(start, min(n, start + rows))
+
+
 _OOM_MESSAGES = ("out of memory", "can't allocate memory", "defaultcpuallocator", "cannot allocate memory")
 
 

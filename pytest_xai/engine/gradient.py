@@ -11,6 +11,7 @@ import torch
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.fills import blurred
 from pytest_xai.engine.outputs import target_values
+from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
 from pytest_xai.errors import XaiValueError
 
@@ -125,16 +126,22 @@ def expected_gradients(
     def run(start: int, stop: int) -> None:
         rows = slice(start, stop)
         spans = _spans(start, stop, samples)
+        # Per batch image: x, base and point (then x - base in x's place, base freed before the
+        # forward) and the gradient: 4 planes of 12 bytes a pixel, besides the model's own.
         x = torch.cat([images_hwc[i].expand(hi - lo, -1, -1, -1) for i, lo, hi in spans])
         if local_smoothing > 0:
             noise = [_noise(draws.noise_seeds[i], lo, hi, images[i].shape) for i, lo, hi in spans]
-            x = x + local_smoothing * torch.cat(noise).to(x.device)
+            x.add_(local_smoothing * torch.cat(noise).to(x.device))
+            del noise
         base = draws.backgrounds[draws.background_rows[rows]]
         point = torch.lerp(base, x, draws.alphas[rows, None, None, None]).requires_grad_(True)
+        difference = x.sub_(base)
+        del x, base
         with torch.enable_grad():
             values = target_values(forward(point.permute(0, 3, 1, 2)), output, draws.targets[rows])
             grad = input_gradient(values, point)
-        contribution = grad * (x - base)
+        del point, values
+        contribution = grad.mul_(difference)
         sizes = [hi - lo for _, lo, hi in spans]
         partial = [part.sum(0) for part in contribution.split(sizes)]
         for (i, _, _), part in zip(spans, partial):  # after everything that may run out of memory
@@ -181,7 +188,10 @@ def run_gradient_shap(request: Request, group: Group) -> list[Attribution]:
     heatmaps = attributions.sum(1).cpu()  # the one transfer to the host
     check_finite(heatmaps, f"the {request.samples} gradient samples")
     params = {
-        "background": "default" if background is None else "given",
+        # a given background by content, so params identify it (and can check a candidate)
+        "background": "default"
+        if request.background is None
+        else array_record(np.stack(request.background)),
         "background_size": 2 if background is None else len(background),
         "local_smoothing": request.local_smoothing,
     }

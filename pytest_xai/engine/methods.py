@@ -112,7 +112,7 @@ def explain_superpixels(
     check_finite(values, f"{len(values)} perturbed images")
     results = []
     for (masks, weights), part in zip(drawn, values.split([len(o) for o in outputs])):
-        fit = method.solver(masks.double(), part[:, None], weights)
+        fit = method.solver(masks, part[:, None], weights)  # bool: solvers convert by blocks
         results.append(SuperpixelResult(fit=fit, masks=masks))
     return results
 

@@ -11,17 +11,25 @@ import math
 
 import torch
 
+from pytest_xai.engine.batching import row_blocks
+
 
 def lime_masks(generator: torch.Generator, samples: int, m: int) -> torch.Tensor:
     """lime_image's sampler: uniform random binary masks, the first row all ones."""
-    masks = torch.randint(0, 2, (samples, m), generator=generator, dtype=torch.uint8).bool()
+    # 0/1 bytes read as bools in place: no second (N, M) copy
+    masks = torch.randint(0, 2, (samples, m), generator=generator, dtype=torch.uint8).view(torch.bool)
     masks[0] = True
     return masks
 
 
 def cosine_distance_to_ones(masks: torch.Tensor) -> torch.Tensor:
     """Cosine distance of each mask to the all-ones mask (sklearn's convention: 1 for all zeros)."""
-    kept = masks.sum(dim=1, dtype=torch.float64)
+    # summed a block at a time (a bool sum converts its whole input to int64 first) into one
+    # preallocated result: small results kept between large temporaries fragment the heap
+    kept = torch.empty(len(masks), dtype=torch.int64)
+    for rows in row_blocks(len(masks)):
+        torch.sum(masks[rows], dim=1, out=kept[rows])
+    kept = kept.double()
     return 1.0 - torch.sqrt(kept / masks.shape[1])
 
 
@@ -96,13 +104,26 @@ def kernel_shap_masks(
         pairs = budget // 2
         drawn = torch.multinomial(probs.float(), pairs, replacement=True, generator=generator)
         sizes = drawn + full_sizes + 1
-        ranks = torch.rand(pairs, m, generator=generator).argsort(dim=1).argsort(dim=1)
-        block = ranks < sizes[:, None]
+        block = _random_subsets(generator, sizes, m)
         # every draw is paired with its complement; for the middle size of an even m the
         # complement has the same size, so the size distribution is kept.
         rows.append(torch.cat([block, ~block]))
         row_weights.append(torch.full((2 * pairs,), left / (2 * pairs), dtype=torch.float64))
     return torch.cat(rows), torch.cat(row_weights)
+
+
+def _random_subsets(generator: torch.Generator, sizes: torch.Tensor, m: int) -> torch.Tensor:
+    """(len(sizes), m) bool: row i keeps a uniformly random subset of ``sizes[i]`` features.
+
+    A row keeps the features whose uniform draw ranks below its size. Drawn and ranked a block
+    of rows at a time (the generator yields the same numbers however the rows are split), so
+    the float and int64 rank matrices never exist for all rows at once.
+    """
+    subsets = torch.empty(len(sizes), m, dtype=torch.bool)
+    for rows in row_blocks(len(sizes)):
+        draws = torch.rand(rows.stop - rows.start, m, generator=generator)
+        torch.lt(draws.argsort(dim=1).argsort(dim=1), sizes[rows, None], out=subsets[rows])
+    return subsets
 
 
 def exact_coalitions(m: int) -> tuple[torch.Tensor, torch.Tensor]:
