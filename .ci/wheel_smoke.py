@@ -190,7 +190,7 @@ def smoke(work: Path) -> None:
     install(work, python, wheel, env)
     project = work / "project"
     write_project(project, python, env)
-    pytest = [python, "-m", "pytest", "-p", "no:randomly"]
+    pytest = [python.with_name("pytest"), "-p", "no:randomly"]  # the console script, as a user runs it
 
     where = run([python, "-c", "import pytest_xai; print(pytest_xai.__file__)"], project, env,
                 "importing pytest_xai")
