@@ -113,8 +113,10 @@ xai_images_dir = tests/images
 def run(cmd: list[str | Path], cwd: Path, env: dict[str, str], what: str) -> str:
     """Run ``cmd``; on a non-zero exit print its output and stop with what failed."""
     print(f"+ {' '.join(str(c) for c in cmd)}", flush=True)
+    start = time.monotonic()
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(f"  {what}: {time.monotonic() - start:.1f} s", flush=True)
     if proc.returncode != 0:
         print(proc.stdout[-6000:])
         raise SystemExit(f"wheel smoke test: {what} failed (exit {proc.returncode})")
@@ -218,6 +220,12 @@ def smoke(work: Path) -> None:
           f"complete={report['complete']}, failed={report['failed']}", gate)
     states = [g["state"] for t in report["tests"] for g in t.get("goldens", [])]
     check(states == ["passed", "passed"], f"golden states in CI: {states}", gate)
+    # the HTML report draws from the installed package's files: a missing package-data entry
+    # shows here, not in the repository's own tests
+    page = run([*pytest, "--xai-report=report.html"], project, {**env, "CI": "true"},
+               "CI=true pytest with an HTML report")
+    html = project / "report.html"
+    check(html.is_file() and "<html" in html.read_text()[:2000].lower(), "no HTML report written", page)
     print(f"wheel smoke test: {wheel.name} installed in a fresh venv; a user project recorded "
           "2 goldens and passed 3 tests in CI mode; plugin loaded through pytest11; "
           "example_project not importable")
