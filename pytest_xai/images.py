@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ from pytest_xai.validation import is_int, short
 MIN_SIDE = 8
 
 
-def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.ndarray:
+def load_image(
+    source: Any, size: int | tuple[int, int] | None = None, resize: str = "crop"
+) -> np.ndarray:
     """Load an image as an H×W×3 float32 array with values in [0, 1].
 
     Parameters
@@ -31,17 +35,102 @@ def load_image(source: Any, size: int | tuple[int, int] | None = None) -> np.nda
         16-bit files are scaled by 65535; float (mode F) files must hold values in [0, 1].
         Files over PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) are refused.
     size:
-        Resize to ``size`` × ``size`` (an int) or to ``(height, width)``: bilinear, in float
-        (16-bit and float images keep their precision; the image's own size changes nothing),
-        at most ``PIL.Image.MAX_IMAGE_PIXELS`` pixels. The 8×8 minimum applies after resizing,
-        so ``size`` can enlarge a smaller image.
+        The output size: ``size`` × ``size`` (an int) or ``(height, width)``; at most
+        ``PIL.Image.MAX_IMAGE_PIXELS`` pixels. Bilinear, in float (16-bit and float images keep
+        their precision; the image's own size changes nothing). The 8×8 minimum applies after
+        resizing, so ``size`` can enlarge a smaller image.
+    resize:
+        How the image reaches ``size`` when its aspect ratio differs: ``"crop"`` (default)
+        keeps the aspect ratio: it scales the image to cover ``size`` (an int: the shorter
+        side becomes ``size``), then takes the centre, as torchvision's ``Resize(size)`` then
+        ``CenterCrop(size)`` do; ``"squash"`` scales each side to ``size`` on its own (the
+        aspect ratio changes, nothing is cut off). See ``fit_size`` for the exact geometry.
     """
     name = _source_name(source, "source")
     target = None if size is None else _target_size(size)  # refused before anything is read
+    mode = _resize_mode(resize)
     array = _decode(source, name)
     if target is not None:
-        array = _resize(array, target)
+        array = _resize(array, fit_size(array.shape[:2], target, mode))
     return _check_side(array, name, size)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Where a resize puts an image: scale it to ``scaled`` (height, width), then keep the
+    ``target`` (height, width) window whose top-left corner is ``offset`` (top, left)."""
+
+    source: tuple[int, int]
+    scaled: tuple[int, int]
+    offset: tuple[int, int]
+    target: tuple[int, int]
+
+    @property
+    def identity(self) -> bool:
+        return self.source == self.scaled == self.target
+
+    def source_rows(self) -> np.ndarray:
+        """For each output row, the source row whose area holds its centre (nearest neighbour)."""
+        return _nearest(self.offset[0], self.target[0], self.source[0], self.scaled[0])
+
+    def source_cols(self) -> np.ndarray:
+        """For each output column, the source column whose area holds its centre."""
+        return _nearest(self.offset[1], self.target[1], self.source[1], self.scaled[1])
+
+    def edge(self, value: int, axis: int) -> int:
+        """A pixel edge of the source (0 = y, 1 = x) in output pixels, clipped to the output:
+        the first output pixel whose centre maps back at or after ``value``, so a box maps to
+        exactly the pixels ``source_rows``/``source_cols`` sample from inside it."""
+        source, scaled = self.source[axis], self.scaled[axis]
+        # ceil(value * scaled / source - 1/2), in integers
+        first = -((source - 2 * value * scaled) // (2 * source))
+        return min(max(first - self.offset[axis], 0), self.target[axis])
+
+
+def _nearest(offset: int, count: int, source: int, scaled: int) -> np.ndarray:
+    """floor((offset + i + 1/2) * source / scaled) for i < count, in integers."""
+    centres = 2 * (offset + np.arange(count, dtype=np.int64)) + 1
+    return np.minimum((centres * source) // (2 * scaled), source - 1)
+
+
+def _squash(source: tuple[int, int], target: tuple[int, int]) -> Fit:
+    return Fit(source, target, (0, 0), target)
+
+
+def _cover_then_centre(source: tuple[int, int], target: tuple[int, int]) -> Fit:
+    """Scale to cover ``target`` keeping the aspect ratio (the side that fits exactly gets the
+    target's length; the other, rounded down, is at least as long), then centre the window
+    (offsets rounded as torchvision's ``center_crop`` rounds them)."""
+    (height, width), (th, tw) = source, target
+    scaled = (th, width * th // height) if th * width >= tw * height else (height * tw // width, tw)
+    offset = (int(round((scaled[0] - th) / 2.0)), int(round((scaled[1] - tw) / 2.0)))
+    return Fit(source, scaled, offset, target)
+
+
+# how ``size=`` meets an image of another aspect ratio: load_image(..., resize=NAME)
+RESIZE_MODES: dict[str, Callable[[tuple[int, int], tuple[int, int]], Fit]] = {
+    "crop": _cover_then_centre,
+    "squash": _squash,
+}
+
+
+def fit_size(source: tuple[int, int], target: tuple[int, int], resize: str = "crop") -> Fit:
+    """The geometry that takes a ``source`` (height, width) image to ``target`` with the
+    ``resize`` mode of ``RESIZE_MODES`` ("crop" or "squash")."""
+    return RESIZE_MODES[_resize_mode(resize)]((int(source[0]), int(source[1])), target)
+
+
+def _resize_mode(resize: Any) -> str:
+    if not isinstance(resize, str):
+        raise XaiTypeError(
+            f"resize={short(resize)} is not a string; use one of {', '.join(map(repr, RESIZE_MODES))}"
+        )
+    if resize not in RESIZE_MODES:
+        raise XaiValueError(
+            f"resize={resize!r} is not a resize mode; use 'crop' (keep the aspect ratio, cut the "
+            "edges: the default) or 'squash' (stretch to the size, keep everything)"
+        )
+    return resize
 
 
 def _source_name(source: Any, name: str) -> str:
@@ -118,16 +207,19 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
     return np.repeat(gray[:, :, None], 3, axis=2)
 
 
-def _resize(array: np.ndarray, target: tuple[int, int]) -> np.ndarray:
+def _resize(array: np.ndarray, fit: Fit) -> np.ndarray:
     """Bilinear (antialiased) resize in float, channel by channel, so 16-bit and float inputs
-    keep their precision; the image's own size returns it unchanged."""
-    height, width = target
-    if (height, width) == array.shape[:2]:
+    keep their precision; the image's own size returns it unchanged. Only the kept window is
+    computed (PIL's ``box=``: the same pixels as resizing all of it, then cutting)."""
+    if fit.identity:
         return array
+    (height, width), (top, left) = fit.target, fit.offset
+    sy, sx = fit.source[0] / fit.scaled[0], fit.source[1] / fit.scaled[1]
+    box = (left * sx, top * sy, (left + width) * sx, (top + height) * sy)
     planes = [
         np.asarray(
             Image.fromarray(np.ascontiguousarray(array[:, :, c], dtype=np.float32))
-            .resize((width, height), Image.Resampling.BILINEAR),
+            .resize((width, height), Image.Resampling.BILINEAR, box=box),
             dtype=np.float32,
         )
         for c in range(array.shape[2])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from pytest_xai.errors import XaiError, XaiValueError
-from pytest_xai.images import load_image
+from pytest_xai.images import Fit, fit_size, load_image
 from pytest_xai.regions import Region
 from pytest_xai.validation import is_number, short
 
@@ -107,13 +107,20 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 
-def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> TestImage:
+def load_test_image(
+    path: Path, size: int | tuple[int, int] | None = None, resize: str = "crop"
+) -> TestImage:
     """Load ``path`` and its ``<stem>.regions.json`` sidecar, if there is one.
 
-    Sidecar coordinates are in the file's own pixels; with ``size`` the image is resized and
-    each region is rasterised at the file's size and resized with it (nearest neighbour).
+    ``size`` and ``resize`` are ``load_image``'s: by default the image is scaled to cover
+    ``size`` keeping its aspect ratio, then centre-cropped. Sidecar coordinates are in the
+    file's own pixels, and the regions follow the image exactly: a box is scaled, shifted by
+    the crop and clipped to it (it stays a box); a mask or polygon is drawn at the file's size
+    and resampled to the image's pixels (nearest neighbour: each output pixel takes the file
+    pixel under its centre, the rule that also places a box's edges, so a mask equal to a box
+    keeps the box's pixels). A region that the crop leaves no pixel of is an error.
     """
-    array = load_image(path, size)
+    array = load_image(path, size, resize)
     regions: dict[str, Region] = {}
     sidecar = sidecar_path(path)
     if sidecar.is_file():
@@ -124,9 +131,9 @@ def load_test_image(path: Path, size: int | tuple[int, int] | None = None) -> Te
             raise XaiValueError(f"{sidecar} is not valid JSON ({why}); fix or delete it") from e
         height, width = _file_size(path) if size is not None else array.shape[:2]
         regions = parse_regions(data, sidecar, height, width)
-        if (height, width) != array.shape[:2]:
-            regions = {name: _resized(region, (height, width), array.shape[:2], sidecar)
-                       for name, region in regions.items()}
+        fit = fit_size((height, width), array.shape[:2], resize)
+        if not fit.identity:
+            regions = {name: _fitted(region, fit, sidecar) for name, region in regions.items()}
     return TestImage(array, path.name, path, regions)
 
 
@@ -138,15 +145,23 @@ def _file_size(path: Path) -> tuple[int, int]:
         return image.height, image.width
 
 
-def _resized(region: Region, source: tuple[int, int], target: tuple[int, int], sidecar: Path) -> Region:
-    """``region`` drawn at the ``source`` size, as a mask at the ``target`` size."""
-    from PIL import Image
-
-    mask = Image.fromarray(region.to_mask(*source).astype(np.uint8) * 255)
-    resized = np.asarray(mask.resize((target[1], target[0]), Image.Resampling.NEAREST)) > 127
-    if not resized.any():
+def _fitted(region: Region, fit: Fit, sidecar: Path) -> Region:
+    """``region``, drawn at the file's size, moved onto the resized image's pixels."""
+    (height, width), (th, tw) = fit.source, fit.target
+    if region.kind == "box":
+        x0, y0, x1, y1 = region.data
+        edges = (fit.edge(x0, 1), fit.edge(y0, 0), fit.edge(x1, 1), fit.edge(y1, 0))
+        empty = not (edges[2] > edges[0] and edges[3] > edges[1])
+        moved = None if empty else Region.box(*edges, name=region.name)
+    else:
+        mask = region.to_mask(height, width)[np.ix_(fit.source_rows(), fit.source_cols())]
+        moved = Region.mask(mask, name=region.name) if mask.any() else None
+    if moved is None:
+        cropped = fit.scaled != fit.target
+        how = f" (scaled to {fit.scaled[0]}×{fit.scaled[1]}, then centre-cropped)" if cropped else ""
+        fix = "resize='squash' to keep the whole image, " if cropped else ""
         raise XaiValueError(
             f"{sidecar}: region {region.name!r} covers no pixel once the image is resized from "
-            f"{source[0]}×{source[1]} to {target[0]}×{target[1]}; use a larger size= or a larger region"
+            f"{height}×{width} to {th}×{tw}{how}; use {fix}a larger size= or a larger region"
         )
-    return Region.mask(resized, name=region.name)
+    return moved

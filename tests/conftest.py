@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,12 @@ from example_project import models
 from example_project.data import Sample, make_shape
 
 pytest_plugins = ["pytester"]
+
+# example_project lives in the repository and is not installed with pytest_xai: pytest finds it
+# through the ini ``pythonpath``, and the pytest and Python subprocesses that tests start (in
+# temporary folders) through PYTHONPATH.
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
 
 # pytester's in-process runs unload modules first imported inside them, and numpy/torch cannot be re-imported.

@@ -141,7 +141,7 @@ def worker_device(config: pytest.Config) -> str:
 
 @pytest.fixture
 def xai_image(request: pytest.FixtureRequest) -> Any:
-    """Factory: ``xai_image("cat.png", size=None)`` returns the image with ``.regions``.
+    """Factory: ``xai_image("cat.png", size=None, resize="crop")`` returns the image with ``.regions``.
 
     The name resolves against ini ``xai_images_dir`` (default: the test file's folder). Regions
     come from the sidecar ``cat.regions.json``:

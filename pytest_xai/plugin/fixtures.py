@@ -20,15 +20,18 @@ MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", 
 
 
 class ImageFactory:
-    """``xai_image(name, size=None)``: load a test image and its ``<stem>.regions.json`` regions.
+    """``xai_image(name, size=None, resize="crop")``: load a test image and its
+    ``<stem>.regions.json`` regions.
 
     Names resolve against ini ``xai_images_dir``, else against the test file's folder.
+    ``size`` and ``resize`` are ``load_image``'s: by default the image keeps its aspect ratio
+    (scaled to cover ``size``, then centre-cropped), and the regions follow it.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def __call__(self, name: str, size: int | tuple[int, int] | None = None) -> Any:
+    def __call__(self, name: str, size: int | tuple[int, int] | None = None, resize: str = "crop") -> Any:
         from pytest_xai.testimage import load_test_image
 
         if not isinstance(name, str):
@@ -38,7 +41,7 @@ class ImageFactory:
             raise XaiValueError(
                 f"xai_image({name!r}): no file {path}; put the image there or set ini xai_images_dir"
             )
-        return load_test_image(path, size)
+        return load_test_image(path, size, resize)
 
 
 class ExplainFixture:

@@ -147,7 +147,7 @@ def tiny_classifier():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def registered():  # type: ignore[no-untyped-def]
     """Register methods for one test and remove them afterwards."""
-    from pytest_xai.vocabulary import METHODS, register_method
+    from pytest_xai.registry import METHODS, register_method
 
     names: list[str] = []
 
@@ -370,7 +370,7 @@ def test_gradient_shap_automatic_batch_stays_within_the_byte_budget(monkeypatch:
 
 def test_register_method_refuses_a_bad_bytes_per_pixel() -> None:
     from pytest_xai.errors import XaiValueError
-    from pytest_xai.vocabulary import register_method
+    from pytest_xai.registry import register_method
 
     with pytest.raises(XaiValueError, match=r"bytes_per_pixel=0 is not a positive int"):
         register_method("x", "m:f", default_samples=10, bytes_per_pixel=0)
