@@ -128,7 +128,7 @@ class TestRecord:
 
 
 def _check_property(check: dict[str, Any]) -> tuple[str, str]:
-    from pytest_xai.report import UPPER_BOUND_KINDS
+    from pytest_xai.report import _is_upper
 
     if check.get("region"):
         subject = check["region"]
@@ -136,7 +136,7 @@ def _check_property(check: dict[str, Any]) -> tuple[str, str]:
         subject = f"{check.get('method')} vs {check['other_method']}"
     else:
         subject = check.get("method")
-    upper = check.get("kind") in UPPER_BOUND_KINDS
+    upper = _is_upper(check)  # a check's own "op", else its kind's
     value = _verdict(check.get("value"), check.get("bound"), upper, check.get("passed"))
     return f"xai_{check.get('kind')}_{check.get('metric')}[{subject}]", value
 

@@ -89,7 +89,8 @@ def _record_check(
 
 
 def assert_attribution_focus(
-    explanation: Explanation, region: Any, *, min_mass: float | None = None, min_ratio: float | None = None
+    explanation: Explanation, region: Any, *, min_mass: float | None = None,
+    min_ratio: float | None = None, confirm: Any = False,
 ) -> None:
     """Fail unless the positive attribution concentrates in ``region``.
 
@@ -104,6 +105,9 @@ def assert_attribution_focus(
         size alone would give it" for a small object and a large one alike; with a region
         covering half the image, ``min_mass=0.5`` is met by a uniform heatmap, ``min_ratio``
         is not.
+    confirm: True (the explanation's own model), the explain fixture or a Classifier: also hide
+        the region (``assert_region_needed`` at its defaults); the test then passes only when
+        the attribution focuses on the region AND hiding it drops the target.
     """
     __tracebackhide__ = True
     if min_mass is None and min_ratio is None:
@@ -120,9 +124,16 @@ def assert_attribution_focus(
         detail = f" (mass {_number(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
+    backing = _confirm("focus", explanation, reg, confirm)
     picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
     for metric, value, bound, _, _ in checks:
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
+    if backing is not None and not backing.passed and not failed:
+        raise AssertionError(
+            f"attribution focuses on region {reg.name!r} (mass {_number(mass, explanation)}), but "
+            f"{_confirm_words(backing)}\n  {_describe(explanation)}\n"
+            f"  picture (image | region hidden | top classes before/after): {backing.picture}"
+        )
     if failed:
         what = "; ".join(
             f"{metric.replace('_', ' ')} {_number(value, explanation)}{detail} < {name} {bound:.3f}"
@@ -137,22 +148,31 @@ def assert_attribution_focus(
             f"  {_describe(explanation)}\n"
             f"{where}which covers {area:.1%} of the image\n"
             f"  overlay (heatmap, region outlined): {picture}"
+            + ("" if backing is None else f"\n  {_confirm_words(backing)}")
         )
 
 
-def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass: float = 0.1) -> None:
+def assert_attribution_avoids(
+    explanation: Explanation, region: Any, *, max_mass: float = 0.1, confirm: Any = False
+) -> None:
     """Fail if more than ``max_mass`` of the positive attribution lies inside ``region``.
 
     Use it for what the model must not look at: a watermark, a hospital tag, the background.
     Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
+    ``confirm``: True (the explanation's own model), the explain fixture or a Classifier: also
+    hide the region (``assert_region_irrelevant`` at its defaults); the test then fails only
+    when the model uses the region: mass above ``max_mass`` AND hiding it changes the output.
+    A region that is salient but unused passes, and the record keeps both numbers.
     """
     __tracebackhide__ = True
     bound = _bound(max_mass, "max_mass")
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
-    passed = mass <= bound  # NaN fails
+    backing = _confirm("avoid", explanation, reg, confirm)
+    passed = mass <= bound or (backing is not None and backing.passed)  # NaN fails
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
-    _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture)
+    extra = {} if backing is None else {"salience_passed": mass <= bound, "confirm": _confirm_words(backing)}
+    _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, **extra)
     if not passed:
         headline = (
             f"attribution rests on region {reg.name!r}" if mass == mass
@@ -163,7 +183,23 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
+            + ("" if backing is None else f"\n  and {_confirm_words(backing)}: {backing.picture}")
         )
+
+
+def _confirm(kind: str, explanation: Explanation, region: Region, confirm: Any) -> Any:
+    """The intervention backing an avoid or focus check (pytest_xai.interventions), or None."""
+    if confirm is False or confirm is None:
+        return None
+    from pytest_xai.interventions import confirm as backing
+
+    return backing.run(kind, explanation, region, confirm)
+
+
+def _confirm_words(result: Any) -> str:
+    from pytest_xai.interventions import confirm as backing
+
+    return backing.words(result)
 
 
 def assert_explanations_agree(

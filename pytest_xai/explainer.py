@@ -102,6 +102,9 @@ def explain(
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
+    from pytest_xai.interventions.core import remember
+
+    remember(done, clf)  # confirm=True runs its intervention on this model
     return done[0] if single else done
 
 

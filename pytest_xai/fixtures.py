@@ -93,6 +93,12 @@ class ExplainFixture:
                 self.record.add_explanation(original if original is not None else exp.image, exp)
         return results[0] if single else results
 
+    def model_under_test(self) -> Any:
+        """The classifier this fixture explains by default: the ``xai_model`` fixture's value."""
+        from pytest_xai.classifier import as_classifier
+
+        return as_classifier(self.request.getfixturevalue("xai_model"))
+
     def unrecorded(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
         """As ``explain(...)``, cached the same way, but not shown in the test's record: for
         helpers that explain auxiliary models (e.g. randomised copies in a sanity check)."""
@@ -120,6 +126,9 @@ class ExplainFixture:
             for i in stale:
                 keys[i] = self._keys(clf, arrays[i], per_image[i])
         results = self._compute_missing(clf, arrays, per_image, keys, found)
+        from pytest_xai.interventions.core import remember
+
+        remember(results, clf)  # confirm=True runs its intervention on this model
         for exp in results:  # shared by every test that asks again: no test may change it
             for array in (exp.heatmap, exp.weights, exp.segments):
                 if array is not None:

@@ -1,0 +1,64 @@
+"""Counterfactual swaps: a region's pixels taken from donor images of other classes (seeded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_xai.errors import XaiTypeError, XaiValueError
+
+
+def donor_arrays(donors: Any, image: np.ndarray) -> list[np.ndarray]:
+    """The donors as H×W×3 float32 arrays of ``image``'s size; a clear error otherwise."""
+    from pytest_xai.images import as_image
+
+    if not isinstance(donors, (list, tuple)) and not (isinstance(donors, np.ndarray) and donors.ndim == 4):
+        raise XaiTypeError(
+            f"donors of type {type(donors).__name__} is not a list of images; pass e.g. "
+            "donors=[xai_image('square.png'), xai_image('triangle.png')]"
+        )
+    if len(donors) == 0:
+        raise XaiValueError("donors is empty; pass at least one image of another class")
+    arrays = [as_image(d, f"donors[{i}]") for i, d in enumerate(donors)]
+    for i, array in enumerate(arrays):
+        if array.shape != image.shape:
+            raise XaiValueError(
+                f"donors[{i}] is {array.shape[0]}×{array.shape[1]} but the image is "
+                f"{image.shape[0]}×{image.shape[1]}; pass donors of the image's size (the region "
+                "is taken from the same pixels)"
+            )
+    return arrays
+
+
+def eligible(donor_classes: list[int], target: int, names: list[str], max_donors: int, seed: int) -> list[int]:
+    """Indices of donors whose predicted class is not ``target``, at most ``max_donors`` of
+    them, drawn with ``seed`` when there are more (in the donors' order)."""
+    others = [i for i, c in enumerate(donor_classes) if c != target]
+    if not others:
+        found = sorted({names[c] for c in donor_classes})
+        raise XaiValueError(
+            f"all {len(donor_classes)} donors are predicted as {', '.join(map(repr, found))}, the "
+            f"target class {names[target]!r}: a swap from them tests nothing. Pass donors the model "
+            "predicts as another class"
+        )
+    if len(others) <= max_donors:
+        return others
+    chosen = np.random.default_rng(seed).choice(len(others), size=max_donors, replace=False)
+    return [others[k] for k in sorted(chosen)]
+
+
+def paste(image: np.ndarray, donor: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with the ``mask`` pixels taken from ``donor`` (same place)."""
+    return np.where(mask[..., None], donor, image).astype(np.float32)
+
+
+def followed(
+    after: np.ndarray, donor_classes: list[int], target: int, p_before: float, max_change: float
+) -> list[bool]:
+    """Per swapped image: the prediction became the donor's class, or the target's probability
+    fell by more than ``max_change``."""
+    return [
+        int(np.argmax(row)) == donor or p_before - float(row[target]) > max_change
+        for row, donor in zip(after, donor_classes)
+    ]
