@@ -52,12 +52,14 @@ from pytest_xai.testimage import load_test_image  # noqa: E402
 
 FILLS = ("grey", "blur", "inpaint")
 MARGIN = 1.5
-CHANGE_GRID = [round(0.01 * k, 2) for k in range(1, 51)]  # max_change / min_drop candidates
+CHANGE_GRID = [round(0.01 * k, 2) for k in range(1, 96)]  # max_change candidates
 FLIP_GRID = [round(0.05 * k, 2) for k in range(0, 20)]  # max_flip candidates
 METHODS = {"lime": 1000, "kernel_shap": 1000, "gradient_shap": 200}
 AVOID_MAX_MASS = {"lime": 0.25, "kernel_shap": 0.25, "gradient_shap": 0.4}  # test_shapes.py
 FOCUS_MIN_RATIO = 1.5
 HELD_OUT_WORLDS = Path("/work/wt/tex/benchmarks/worlds.py")
+NOT_COMPACT = ("stripes",)  # worlds whose cue region is not a compact part of the image
+MIN_DROP = 0.05  # see choose(): no min_drop clears every harmless case (empty-class images)
 
 
 @dataclass
@@ -142,7 +144,7 @@ def run_cases(worlds: Any | None) -> list[Case]:
 
 
 def irrelevant_fails(case: Case, fill: str, bound: float) -> bool:
-    return case.hide_change[fill] > bound or case.hide_flip[fill]
+    return case.hide_change[fill] > bound
 
 
 def follow_rate(case: Case, max_change: float) -> float:
@@ -151,8 +153,8 @@ def follow_rate(case: Case, max_change: float) -> float:
 
 
 def choose_upper(harmless: list[float], caught_by: Any, grid: list[float]) -> tuple[float | None, float]:
-    """The bound at least MARGIN above the worst harmless value (or 0.05 above it when that is
-    0) that catches the most; ties: the widest margin."""
+    """The smallest bound at least MARGIN times (and 0.05) above the worst harmless value that
+    catches the most; None when no bound on the grid is safe."""
     worst = max(harmless)
     safe = [b for b in grid if b >= max(MARGIN * worst, worst + 0.05)]
     if not safe:
@@ -161,26 +163,41 @@ def choose_upper(harmless: list[float], caught_by: Any, grid: list[float]) -> tu
     return min(b for b in safe if caught_by(b) == best), worst
 
 
+def for_choice(cases: list[Case]) -> list[Case]:
+    """The cases the defaults are chosen on: every world whose cue is a compact region. The
+    stripes world's region is the whole background, which no fill or swap by location can
+    change without changing the scene (reported, not used)."""
+    return [c for c in cases if c.world not in NOT_COMPACT]
+
+
 def choose(cases: list[Case]) -> dict[str, Any]:
-    """Per fill: max_change for irrelevant, then max_flip for the swap, and min_drop."""
-    harmless = [c for c in cases if c.harmless]
-    bad = [c for c in cases if not c.harmless]
+    """Per fill: max_change (hide), then max_flip (swap, following = donor's class or a drop
+    above max_change); the fill that catches the most shortcut images by hide or swap."""
+    used = for_choice(cases)
+    harmless = [c for c in used if c.harmless]
+    bad = [c for c in used if not c.harmless]
     out: dict[str, Any] = {}
     for fill in FILLS:
-        worst_flip = any(c.hide_flip[fill] for c in harmless)
-        bound, worst = choose_upper([c.hide_change[fill] for c in harmless],
-                                    lambda b, f=fill: sum(irrelevant_fails(c, f, b) for c in bad), CHANGE_GRID)  # fmt: skip
-        out[fill] = {"max_change": bound, "harmless_worst_change": worst, "harmless_class_changes": worst_flip,
-                     "caught": None if bound is None else sum(irrelevant_fails(c, fill, bound) for c in bad)}  # fmt: skip
-    best_fill = max(FILLS, key=lambda f: (out[f]["max_change"] is not None, out[f]["caught"] or 0,
-                                          (out[f]["max_change"] or 0) / max(out[f]["harmless_worst_change"], 1e-9)))  # fmt: skip
-    change = out[best_fill]["max_change"]
-    flip, flip_worst = choose_upper([follow_rate(c, change) for c in harmless],
-                                    lambda b: sum(follow_rate(c, change) > b for c in bad), FLIP_GRID)  # fmt: skip
-    drops = [c.object_drop[best_fill] for c in harmless]
-    needed = [b for b in CHANGE_GRID if b * MARGIN <= min(drops)]
-    out["chosen"] = {"fill": best_fill, "max_change": change, "max_flip": flip, "harmless_worst_follow": flip_worst,
-                     "min_drop_safe": needed[-1] if needed else None, "harmless_worst_drop": min(drops)}  # fmt: skip
+        change, worst = choose_upper([c.hide_change[fill] for c in harmless],
+                                     lambda b, f=fill: sum(irrelevant_fails(c, f, b) for c in bad), CHANGE_GRID)  # fmt: skip
+        row: dict[str, Any] = {"max_change": change, "harmless_worst_change": worst}
+        if change is not None:
+            flip, flip_worst = choose_upper([follow_rate(c, change) for c in harmless],
+                                            lambda b, m=change: sum(follow_rate(c, m) > b for c in bad), FLIP_GRID)  # fmt: skip
+            row.update(max_flip=flip, harmless_worst_follow=flip_worst,
+                       caught_hide=sum(irrelevant_fails(c, fill, change) for c in bad),
+                       caught_either=sum(irrelevant_fails(c, fill, change) or (flip is not None and follow_rate(c, change) > flip)
+                                         for c in bad))  # fmt: skip
+        out[fill] = row
+    usable = [f for f in FILLS if out[f].get("max_flip") is not None]
+    best = max(usable, key=lambda f: (out[f]["caught_either"], out[f]["caught_hide"], -out[f]["max_change"]))
+    out["chosen"] = {"fill": best, "max_change": out[best]["max_change"], "max_flip": out[best]["max_flip"],
+                     "min_drop": MIN_DROP, "bad_cases": len(bad), "harmless_cases": len(harmless)}  # fmt: skip
+    out["min_drop_tradeoff"] = {
+        f"{fill} {b}": {"harmless_fail": sum(c.object_drop[fill] < b for c in harmless),
+                        "shortcut_caught": sum(c.object_drop[fill] < b for c in bad)}
+        for fill in FILLS for b in (0.02, 0.05, 0.1, 0.2, 0.3)
+    }  # fmt: skip
     return out
 
 
@@ -225,16 +242,17 @@ def per_image_table(cases: list[Case], chosen: dict[str, Any]) -> str:
     fill, change, flip = chosen["fill"], chosen["max_change"], chosen["max_flip"]
     lines = [
         f"| model | image | hide tag ({fill}): Δp, class changed | swap tag: donors followed | "
-        f"hide object ({fill}): p drop | irrelevant / ignores verdict |",
+        f"hide object ({checks.NEEDED_FILL}): p drop | irrelevant / ignores / needed verdict |",
         "|---|---|---|---|---|---|",
     ]
     for c in (c for c in cases if c.world == "example tag"):
         rate = follow_rate(c, change)
-        verdict = f"{'FAIL' if irrelevant_fails(c, fill, change) else 'pass'} / {'FAIL' if rate > flip else 'pass'}"
+        verdict = " / ".join("FAIL" if bad else "pass" for bad in (
+            irrelevant_fails(c, fill, change), rate > flip, c.object_drop[checks.NEEDED_FILL] < checks.DEFAULT_MIN_DROP))
         lines.append(
             f"| {c.model} | {c.image} | {c.hide_change[fill]:.3f}, {'yes' if c.hide_flip[fill] else 'no'} "
             f"| {sum(t or d > change for t, d in zip(c.swap_to_donor, c.swap_drops))} of {len(c.swap_drops)} "
-            f"| {c.object_drop[fill]:.3f} | {verdict} |"
+            f"| {c.object_drop[checks.NEEDED_FILL]:.3f} | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -248,7 +266,7 @@ def world_table(cases: list[Case], chosen: dict[str, Any]) -> str:
     head = " | ".join(f"hide cue {f}: Δp max (min)" for f in FILLS)
     lines = [
         f"| world | models | images | {head} | class changed (any fill) | swap follow rate max (min) "
-        f"| object drop ({chosen['fill']}) min (max) | caught: hide / swap / either |",
+        f"| object drop ({checks.NEEDED_FILL}) min (max) | caught: hide / swap / either |",
         "|---|---|---|" + "---|" * len(FILLS) + "---|---|---|---|",
     ]
     for (world, harmless), group in groups.items():
@@ -257,7 +275,7 @@ def world_table(cases: list[Case], chosen: dict[str, Any]) -> str:
             f"{max(c.hide_change[f] for c in group):.3f} ({min(c.hide_change[f] for c in group):.3f})" for f in FILLS
         )
         rates = [follow_rate(c, change) for c in group]
-        drops = [c.object_drop[chosen["fill"]] for c in group]
+        drops = [c.object_drop[checks.NEEDED_FILL] for c in group]
         hide_hits = [irrelevant_fails(c, chosen["fill"], change) for c in group]
         swap_hits = [r > flip for r in rates]
         either = sum(a or b for a, b in zip(hide_hits, swap_hits))
@@ -271,21 +289,22 @@ def world_table(cases: list[Case], chosen: dict[str, Any]) -> str:
 
 def choice_text(found: dict[str, Any], cases: list[Case]) -> str:
     chosen = found["chosen"]
-    lines = []
+    lines = [f"Chosen on {chosen['harmless_cases']} harmless and {chosen['bad_cases']} shortcut cases "
+             f"(every world but {', '.join(NOT_COMPACT)}):"]  # fmt: skip
     for fill in FILLS:
         f = found[fill]
-        bound = "none" if f["max_change"] is None else f"{f['max_change']:.2f}"
+        if f["max_change"] is None:
+            lines.append(f"- fill {fill}: worst harmless |Δp| {f['harmless_worst_change']:.3f}: no safe max_change")
+            continue
+        flip = "none" if f["max_flip"] is None else f"{f['max_flip']:.2f}"
         lines.append(
-            f"- fill {fill}: worst harmless |Δp| {f['harmless_worst_change']:.3f} (a harmless class change: "
-            f"{'yes' if f['harmless_class_changes'] else 'no'}); max_change {bound} catches {f['caught']} of "
-            f"{sum(not c.harmless for c in cases)} shortcut images by hiding alone"
+            f"- fill {fill}: worst harmless |Δp| {f['harmless_worst_change']:.3f} -> max_change "
+            f"{f['max_change']:.2f}; worst harmless follow rate {f['harmless_worst_follow']:.2f} -> max_flip {flip}; "
+            f"shortcut cases caught: hide {f['caught_hide']}, hide or swap {f['caught_either']}"
         )
-    lines.append(
-        f"- chosen: fill {chosen['fill']}, max_change {chosen['max_change']}, max_flip {chosen['max_flip']} "
-        f"(worst harmless follow rate {chosen['harmless_worst_follow']:.2f}); min_drop: the largest bound "
-        f"{MARGIN}x below every harmless drop is {chosen['min_drop_safe']} (worst harmless object drop "
-        f"{chosen['harmless_worst_drop']:.3f})"
-    )
+    lines.append(f"- chosen: fill {chosen['fill']}, max_change {chosen['max_change']}, max_flip {chosen['max_flip']}")
+    lines.append("- min_drop (hide the object; fill and bound): harmless cases failing / shortcut cases caught: "
+                 + "; ".join(f"{b}: {v['harmless_fail']} / {v['shortcut_caught']}" for b, v in found["min_drop_tradeoff"].items()))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -328,12 +347,18 @@ def main() -> None:
     parser.add_argument("--no-attribution", action="store_true", help="skip the avoid/focus table")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
     parser.add_argument("--json", type=Path, help="write every measure here")
+    parser.add_argument("--cases", type=Path, help="re-analyse the cases of an earlier --json run")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
     cache = ROOT / "benchmarks" / ".worlds"
-    worlds = None if args.no_worlds else load_worlds_module(args.worlds, cache)
-    cases = run_cases(worlds)
+    if args.cases:
+        cases = [Case(**c) for c in json.loads(args.cases.read_text())["cases"]]
+    else:
+        worlds = None if args.no_worlds else load_worlds_module(args.worlds, cache)
+        cases = run_cases(worlds)
+    if args.json:  # the raw measures first: the analysis below can be re-run with --cases
+        args.json.write_text(json.dumps({"cases": [asdict(c) for c in cases]}, default=float) + "\n")
     found = choose(cases)
     chosen = found["chosen"]
     parts = [

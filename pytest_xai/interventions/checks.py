@@ -19,10 +19,17 @@ from pytest_xai.interventions.record import record
 
 # Defaults, chosen in benchmarks/interventions.py (results in benchmarks/results/interventions.md):
 # a margin above every harmless case on the example project and on four held-out cue kinds.
-DEFAULT_FILL = "inpaint"
-DEFAULT_MAX_CHANGE = 0.1
-DEFAULT_MIN_DROP = 0.3
-DEFAULT_MAX_FLIP = 0.25
+# Hiding a cue: grey caught the most shortcut cases (23 of 48 by hiding alone; blur 17, inpaint
+# 11 at its own safe bound 0.69); the worst harmless |Δp| was 0.310 (a pruned clean model, frame
+# world), so max_change = 1.5 x 0.31. The swap: the worst harmless follow rate was 0.50, so
+# max_flip 0.75. Hiding an object: inpaint (grey keeps the silhouette); no min_drop clears every
+# harmless case (a class the model gives an empty scene survives hiding its object), 0.05 fails
+# 23 of 204 harmless cases and catches 44 of 48.
+DEFAULT_FILL = "grey"
+NEEDED_FILL = "inpaint"
+DEFAULT_MAX_CHANGE = 0.47
+DEFAULT_MIN_DROP = 0.05
+DEFAULT_MAX_FLIP = 0.75
 DEFAULT_MAX_DONORS = 8
 
 
@@ -48,27 +55,29 @@ def _hidden(
 
 def measure_irrelevant(
     explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
-    max_change: float = DEFAULT_MAX_CHANGE, target: Any = None,
+    max_change: float = DEFAULT_MAX_CHANGE, max_logit_change: float | None = None, target: Any = None,
 ) -> tuple[InterventionResult, np.ndarray]:
-    """Hide the region; passed when the target's probability moves at most ``max_change`` and
-    its logit margin keeps its sign (the winning class does not change). Returns the mask too."""
+    """Hide the region; passed when the target's probability moves at most ``max_change`` (and,
+    when given, its logit margin at most ``max_logit_change``). Returns the mask too."""
     fill = fills.check_fill(fill)
     bound = core.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
+    logit_bound = None if max_logit_change is None else core.check_fraction(
+        max_logit_change, "max_logit_change", "pass logit units, e.g. 2.0, or None", high=float("inf"))
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     t, probs, margins, variants, after, names = _hidden(clf, array, mask, fill, target)
     change = abs(float(after[0, t] - probs[0, t]))
-    same_winner = bool((margins[0] > 0) == (margins[1] > 0))
+    logit_ok = logit_bound is None or abs(float(margins[1] - margins[0])) <= logit_bound
     result = InterventionResult(
         check="irrelevant", region=reg.name, target=t, class_names=names, image=array,
         before=probs[0], margin_before=float(margins[0]), variants=list(variants), after=after,
         margin_after=margins[1:], metric="probability_change", value=change, op="<=", bound=bound,
-        bound_name="max_change", passed=change <= bound and same_winner, fill=fill,
+        bound_name="max_change", passed=change <= bound and logit_ok, fill=fill,
     )  # fmt: skip
     return result, mask
 
 
 def measure_needed(
-    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = NEEDED_FILL,
     min_drop: float = DEFAULT_MIN_DROP, target: Any = None,
 ) -> tuple[InterventionResult, np.ndarray]:
     """Hide the region; passed when the target's probability drops by at least ``min_drop``."""
@@ -142,16 +151,19 @@ def moved(result: InterventionResult, index: int | None = None) -> str:
 
 def assert_region_irrelevant(
     explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
-    max_change: float = DEFAULT_MAX_CHANGE, target: Any = None,
+    max_change: float = DEFAULT_MAX_CHANGE, max_logit_change: float | None = None, target: Any = None,
 ) -> None:
     """Fail when hiding ``region`` changes the model's output: the model uses what is there.
 
-    The region is hidden with ``fill`` ("inpaint": from the surroundings, the default;
-    "blur"; "grey"; or a name added with ``register_fill``). It passes when the target's
-    softmax probability moves by at most ``max_change`` AND the target's logit margin (its
-    logit minus the best other logit) keeps its sign, i.e. the winning class stays the same.
-    Logits have no common scale across models, so their bound is this sign, not a number; the
-    margin before and after is reported.
+    The region is hidden with ``fill`` ("grey", the default; "inpaint": from the surroundings;
+    "blur"; or a name added with ``register_fill``). It passes when the target's
+    softmax probability moves by at most ``max_change``. The target's logit margin (its logit
+    minus the best other logit) before and after is always reported; ``max_logit_change``
+    bounds its change too, for a model whose probabilities saturate (p stays 1.000 while the
+    margin falls from 12 to 5). It is off by default: logits have no common scale across
+    models. A change of the winning class with the target's probability moving less than
+    ``max_change`` is a borderline image (p near 1/2); a decisive one moves p by more than any
+    useful ``max_change``, so no separate sign condition is imposed.
 
     Parameters
     ----------
@@ -161,35 +173,40 @@ def assert_region_irrelevant(
     region: a Region, an image's ``.regions[name]`` or a bool (H, W) mask.
     fill: how the region is hidden.
     max_change: the largest acceptable change of the target's probability, in [0, 1].
+    max_logit_change: the largest acceptable change of the target's logit margin, or None.
     target: the class to watch: None (the predicted class), an index or a class name.
     """
     __tracebackhide__ = True
     result, mask = measure_irrelevant(
-        explain_or_classifier, image, region, fill=fill, max_change=max_change, target=target
+        explain_or_classifier, image, region, fill=fill, max_change=max_change,
+        max_logit_change=max_logit_change, target=target,
     )
     if not result.passed:
         save_picture(result, mask, "irrelevant")
     record(result)
     if not result.passed:
-        flipped = "" if result.value > result.bound else " (the winning class changed)"
+        over = (
+            f"change {result.value:.3f} > max_change {result.bound:.3f}" if result.value > result.bound
+            else f"logit margin change > max_logit_change {max_logit_change}"
+        )
         raise AssertionError(
-            f"hiding region {result.region!r} ({result.fill}) changes the output: the model uses it{flipped}\n"
-            f"  {moved(result)}: change {result.value:.3f} > max_change {result.bound:.3f}"
-            f"{'' if result.value > result.bound else ' or margin sign flipped'}\n"
+            f"hiding region {result.region!r} ({result.fill}) changes the output: the model uses it\n"
+            f"  {moved(result)}: {over}\n"
             f"  now predicted: {result.name(int(np.argmax(result.after[0])))!r}\n"
             f"  picture (image | region hidden | top classes before/after): {result.picture}"
         )
 
 
 def assert_region_needed(
-    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = NEEDED_FILL,
     min_drop: float = DEFAULT_MIN_DROP, target: Any = None,
 ) -> None:
     """Fail unless hiding ``region`` drops the target's probability by at least ``min_drop``.
 
     The causal counterpart of ``assert_attribution_focus``: the object must be needed for the
-    prediction, not only salient. Parameters as ``assert_region_irrelevant``; ``min_drop`` is
-    the smallest acceptable drop of the target's softmax probability, in [0, 1].
+    prediction, not only salient. Parameters as ``assert_region_irrelevant``, but the default
+    ``fill`` is "inpaint" (a grey object keeps its silhouette); ``min_drop`` is the smallest
+    acceptable drop of the target's softmax probability, in [0, 1].
 
     A model that predicts the target for an image with nothing in it (its "empty" class)
     cannot show need by hiding; the message says so when the target survives.

@@ -74,7 +74,7 @@ def test_avoid_confirmed(explain, scene):
 def run(pytester: pytest.Pytester) -> pytest.RunResult:
     pytester.makeconftest(CONFTEST)
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(test_interventions=TESTS)
+    pytester.makepyfile(test_region_claims=TESTS)
     return pytester.runpytest("--xai-report=x.json", "--junitxml=j.xml", "-p", "no:randomly", "-p", "no:cacheprovider")
 
 
@@ -94,10 +94,10 @@ def test_one_run_shows_interventions_in_messages_json_and_junit(
 def _outcomes_and_messages(run: pytest.RunResult) -> None:
     run.assert_outcomes(passed=1, failed=3)
     run.stdout.fnmatch_lines([
-        "*hiding region 'patch' (inpaint) changes the output: the model uses it*",
+        "*hiding region 'patch' (grey) changes the output: the model uses it*",
         "*p('red') 1.000 -> 0.33* (logit margin 16.00 -> 0.00)*",
         "*the prediction follows region 'patch' taken from other images: 2 of 2 donors followed*",
-        "*and hiding it (inpaint) moves p('red') by +0.6* the model uses it*",
+        "*and hiding it (grey) moves p('red') by +0.6* the model uses it (max_change 0.470)*",
     ])  # fmt: skip
 
 
@@ -105,7 +105,7 @@ def _json_report_records_kind_intervention(pytester: pytest.Pytester) -> None:
     tests = _by_test(pytester)
     (hide,) = tests["test_patch_is_irrelevant"]["checks"]
     assert hide["kind"] == "intervention" and hide["metric"] == "probability_change" and not hide["passed"]
-    assert hide["region"] == "patch" and hide["bound"] == 0.1 and hide["value"] > 0.6
+    assert hide["region"] == "patch" and hide["bound"] == 0.47 and hide["value"] > 0.6
     assert (pytester.path / hide["picture"]).is_file()
     (quiet,) = tests["test_corner_is_irrelevant"]["checks"]
     assert quiet["passed"] and quiet["value"] < 1e-6 and quiet["picture"] is None
@@ -124,6 +124,6 @@ def _junit_properties_show_the_intervention(pytester: pytest.Pytester) -> None:
         for p in case.iter("property")
     }
     value = props[("test_patch_is_irrelevant", "xai_intervention_probability_change[patch]")]
-    assert value.endswith("<= 0.1 failed") and float(value.split()[0]) > 0.6
+    assert value.endswith("<= 0.47 failed") and float(value.split()[0]) > 0.6
     assert props[("test_corner_is_irrelevant", "xai_intervention_probability_change[corner]")].endswith("passed")
-    assert props[("test_prediction_ignores_the_patch", "xai_intervention_follow_rate[patch]")] == "1 <= 0.25 failed"
+    assert props[("test_prediction_ignores_the_patch", "xai_intervention_follow_rate[patch]")] == "1 <= 0.75 failed"
