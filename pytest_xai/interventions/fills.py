@@ -79,7 +79,8 @@ def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Each hidden pixel becomes the Gaussian-weighted mean of the visible pixels (Knutsson &
     Westin 1993), with a scale that grows with its distance to the nearest visible pixel, so
     the border continues the nearby colours and the centre takes a wider average. None of the
-    region's own pixels is read. About 10 ms for 224×224 (inpaint_biharmonic: seconds).
+    region's own pixels is read. Measured (benchmarks/interventions.py, a 10% square region):
+    14 ms at 64×64, 0.8 s at 224×224; grey 0.1 ms and 10 ms, blur 17 ms and 0.2 s.
     """
     from scipy.ndimage import distance_transform_edt, gaussian_filter
 
