@@ -112,12 +112,13 @@ def measure_ignores(
         raise XaiValueError(f"seed={seed!r} must be a non-negative int")
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     given = swap.donor_arrays(donors, array)
+    places = swap.donor_masks(donors, reg.name, mask)
     probs, logits = core.outputs(clf, [array, *given])
     t = core.resolve_target(clf, target, probs[0])
     names = core.class_names(clf, probs.shape[1])
     classes = [int(c) for c in probs[1:].argmax(axis=1)]
     chosen = swap.eligible(classes, t, names, limit, int(seed))
-    variants = [swap.paste(array, given[i], mask) for i in chosen]
+    variants = [swap.paste(array, given[i], mask, places[i]) for i in chosen]
     after, after_logits = core.outputs(clf, variants)
     donor_classes = [classes[i] for i in chosen]
     hits = swap.followed(after, donor_classes, t, float(probs[0, t]), change)
@@ -237,9 +238,11 @@ def assert_prediction_ignores(
 ) -> None:
     """Fail when the prediction follows the content of ``region`` pasted from other images.
 
-    A counterfactual swap: the region's pixels are taken, at the same place, from each donor
-    the model predicts as another class than the target (donors of the target's class are
-    skipped). A donor is "followed" when the prediction becomes the donor's class or the
+    A counterfactual swap: the region's content is taken from each donor the model predicts
+    as another class than the target (donors of the target's class are skipped): the donor's
+    own region of the same name when it has one (a test image's ``.regions``, e.g. a spot at
+    another position, moved onto this region after it is filled from its surroundings), else
+    the donor's pixels at the same place. A donor is "followed" when the prediction becomes the donor's class or the
     target's probability falls by more than ``max_change``. A model that reads a class-coded
     tag follows the donor's tag; a model that reads the object does not.
 

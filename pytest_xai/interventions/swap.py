@@ -48,9 +48,50 @@ def eligible(donor_classes: list[int], target: int, names: list[str], max_donors
     return [others[k] for k in sorted(chosen)]
 
 
-def paste(image: np.ndarray, donor: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``image`` with the ``mask`` pixels taken from ``donor`` (same place)."""
-    return np.where(mask[..., None], donor, image).astype(np.float32)
+def donor_masks(donors: Any, name: str, mask: np.ndarray) -> list[np.ndarray]:
+    """Each donor's own region ``name`` (a test image's ``.regions[name]``), else ``mask``: the
+    same place in the donor."""
+    from pytest_xai.errors import RegionError
+
+    out = []
+    for i, donor in enumerate(donors):
+        region = (getattr(donor, "regions", None) or {}).get(name)
+        if region is None:
+            out.append(mask)
+            continue
+        try:
+            out.append(region.to_mask(*mask.shape))
+        except RegionError as e:
+            raise XaiValueError(f"donors[{i}].regions[{name!r}] does not fit the donor: {e}") from e
+    return out
+
+
+def paste(image: np.ndarray, donor: np.ndarray, mask: np.ndarray, donor_mask: np.ndarray | None = None) -> np.ndarray:
+    """``image`` with its region replaced by the donor's region content.
+
+    With ``donor_mask`` None or equal to ``mask``: the ``mask`` pixels taken from ``donor`` (the
+    same place). Otherwise the image's region is first filled from its surroundings (inpaint),
+    then the donor's region pixels are pasted, shifted so that the two regions' bounding-box
+    centres meet (a cue at another position in the donor, e.g. a spot); pixels shifted off the
+    image are dropped.
+    """
+    if donor_mask is None or np.array_equal(donor_mask, mask):
+        return np.where(mask[..., None], donor, image).astype(np.float32)
+    from pytest_xai.interventions.fills import hide
+
+    out = hide(image, mask, "inpaint")
+    ys, xs = np.nonzero(donor_mask)
+    dy, dx = (_centre(mask) - _centre(donor_mask)).round().astype(int)
+    ty, tx = ys + dy, xs + dx
+    inside = (ty >= 0) & (ty < image.shape[0]) & (tx >= 0) & (tx < image.shape[1])
+    out[ty[inside], tx[inside]] = donor[ys[inside], xs[inside]]
+    return out.astype(np.float32)
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    """The centre of a mask's bounding box, (y, x)."""
+    ys, xs = np.nonzero(mask)
+    return np.array([(ys.min() + ys.max()) / 2.0, (xs.min() + xs.max()) / 2.0])
 
 
 def followed(

@@ -244,3 +244,34 @@ def test_swap_paste_and_eligible_are_pure() -> None:
 def _grid() -> np.ndarray:
     """Sixteen 4×4 superpixels, so the patch is one of them."""
     return (np.arange(SIZE)[:, None] // 4) * 4 + np.arange(SIZE)[None, :] // 4
+
+
+class ReadsSpotAnywhere(torch.nn.Module):
+    """Class = the colour of the most saturated pixel anywhere (a spot at any position)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        deviation = x - x.mean(dim=1, keepdim=True)
+        return 20.0 * deviation.amax(dim=(2, 3))
+
+
+def _spot_image(colour: int, x: int, y: int) -> tuple[np.ndarray, Region]:
+    image = np.full((SIZE, SIZE, 3), 0.5, np.float32)
+    image[y : y + 3, x : x + 3] = COLOURS[colour]
+    return image, Region.box(x, y, x + 3, y + 3, name="spot")
+
+
+def test_a_donor_with_its_own_region_gives_its_content_at_another_position() -> None:
+    from pytest_xai.testimage import TestImage
+
+    clf = Classifier(ReadsSpotAnywhere(), class_names=["red", "green", "blue"], device="cpu")
+    image, spot = _spot_image(0, 2, 9)
+    donors = []
+    for colour, (x, y) in zip((1, 2), ((10, 1), (6, 12))):
+        array, region = _spot_image(colour, x, y)
+        donors.append(TestImage(array, f"d{colour}", None, {"spot": region}))
+    result, _ = checks.measure_ignores(clf, image, spot, donors)
+    assert [int(np.argmax(row)) for row in result.after] == [1, 2]  # the donors' spots moved in
+    np.testing.assert_allclose(result.variants[0][9:12, 2:5], np.broadcast_to(COLOURS[1], (3, 3, 3)), atol=1e-6)
+    assert np.allclose(result.variants[0][1:4, 10:13], 0.5)  # nothing else of the donor came along
+    plain, _ = checks.measure_ignores(clf, image, spot, [np.asarray(d) for d in donors])
+    assert [int(np.argmax(row)) for row in plain.after] == [0, 0] or np.allclose(plain.after, 1 / 3)
