@@ -57,7 +57,6 @@ FLIP_GRID = [round(0.05 * k, 2) for k in range(0, 20)]  # max_flip candidates
 METHODS = {"lime": 1000, "kernel_shap": 1000, "gradient_shap": 200}
 AVOID_MAX_MASS = {"lime": 0.25, "kernel_shap": 0.25, "gradient_shap": 0.4}  # test_shapes.py
 FOCUS_MIN_RATIO = 1.5
-HELD_OUT_WORLDS = Path("/work/wt/tex/benchmarks/worlds.py")
 NOT_COMPACT = ("stripes",)  # worlds whose cue region is not a compact part of the image
 MIN_DROP = 0.05  # see choose(): no min_drop clears every harmless case (empty-class images)
 
@@ -99,12 +98,14 @@ def example_world() -> tuple[list[Any], dict[str, tuple[Any, bool]]]:
     return images, clfs
 
 
-def load_worlds_module(path: Path, cache: Path) -> Any:
+def load_worlds_module(path: Path | None, cache: Path) -> Any:
     """benchmarks/worlds.py (held-out cue worlds), its weight cache moved to ``cache``; weights
     already trained beside it are copied, not retrained."""
     try:
         from benchmarks import worlds  # type: ignore[attr-defined]
     except ImportError:
+        if path is None:
+            raise SystemExit("benchmarks/worlds.py is missing; pass --worlds PATH or --no-worlds") from None
         spec = importlib.util.spec_from_file_location("heldout_worlds", path)
         if spec is None or spec.loader is None:
             raise SystemExit(f"no worlds module at {path}; pass --worlds PATH") from None
@@ -342,7 +343,7 @@ def timing() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--worlds", type=Path, default=HELD_OUT_WORLDS, help="benchmarks/worlds.py to load")
+    parser.add_argument("--worlds", type=Path, help="a worlds.py to load when benchmarks/worlds.py is absent")
     parser.add_argument("--no-worlds", action="store_true", help="the example project only")
     parser.add_argument("--no-attribution", action="store_true", help="skip the avoid/focus table")
     parser.add_argument("--markdown", type=Path, help="write the tables here")
