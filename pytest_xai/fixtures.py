@@ -11,6 +11,7 @@ import pytest
 from pytest_xai import _record
 from pytest_xai.cache import explanation_key, key_part, plain
 from pytest_xai.errors import XaiTypeError, XaiValueError
+from pytest_xai.mutation.runner import swap as mutation_swap
 from pytest_xai.session import XaiSession
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class ExplainFixture:
         from pytest_xai.images import as_images
 
         clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
+        clf = mutation_swap(self.request, clf, classifier, images)  # --xai-mutate: the active mutant
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
         per_image = self._per_image_params(params, len(arrays))

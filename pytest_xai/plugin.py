@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_xai import _record
+from pytest_xai.mutation.runner import register as register_mutation
 from pytest_xai.session import XaiSession
 from pytest_xai.settings import add_options
 
@@ -30,6 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     xai = config.stash[xai_key] = XaiSession.from_config(config)
     config.pluginmanager.register(_ReportListener(xai), "xai-report-listener")
+    register_mutation(config)  # only with --xai-mutate: pytest_xai.mutation.runner.MutationPlugin
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_xai.regions import Region
 
 ALPHA = 0.05  # the model's own logits are damped to this share: the region's probe dominates
-GRIDS = (4, 8)  # the region is average-pooled to grid × grid cells per colour, coarse first
+GRID = 4  # the region is average-pooled to GRID × GRID cells per colour
 PATCH = 0.2  # a default corner patch's side, as a share of the image's shorter side
 STRIP = 0.1  # a default border strip's thickness, same unit
 MARGIN = 2.0  # the probe's logit margin over the damped model's largest logit spread
@@ -66,24 +66,25 @@ def union_mask(regions: list[dict[str, Region]], name: str, height: int, width: 
 
 
 class PlantedShortcut(nn.Module):
-    """``ALPHA`` × the model's logits + a linear probe of the region's pooled pixels.
+    """``ALPHA`` × the model's logits + a kernel probe of the region's pooled pixels.
 
     ``region``: the region's name; ``mask``: its (H, W) boolean mask at the suite's size
-    (resized, nearest, for other sizes). The probe is fit by ``fit``; until then it is zero.
+    (resized, nearest, for other sizes). The probe is an RBF kernel machine on the pooled
+    region pixels, anchored at the suite's images; ``fit`` sets it (until then it is zero).
     """
 
-    def __init__(self, base: Classifier, mask: np.ndarray, region: str, num_classes: int, grid: int) -> None:
+    def __init__(self, base: Classifier, mask: np.ndarray, region: str, num_classes: int) -> None:
         super().__init__()
         self.region = region
-        self.grid = grid
         self.alpha = ALPHA
         self.model = copy.deepcopy(base.model) if isinstance(base.model, nn.Module) else base.model
         self.inner = Classifier(self.model, preprocess=base.preprocess, device=base.device,
                                 channels_last=base.channels_last)
         self.register_buffer("mask", torch.from_numpy(mask.astype(np.float32))[None, None])
-        self.probe = nn.Linear(3 * grid * grid, num_classes, dtype=torch.float64)
-        nn.init.zeros_(self.probe.weight)
-        nn.init.zeros_(self.probe.bias)
+        self.register_buffer("anchors", torch.zeros(1, 3 * GRID * GRID, dtype=torch.float64))
+        self.register_buffer("coef", torch.zeros(1, num_classes, dtype=torch.float64))
+        self.register_buffer("offset", torch.zeros(num_classes, dtype=torch.float64))
+        self.register_buffer("gamma", torch.ones((), dtype=torch.float64))
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """The region's pixels (grey outside it, within its bounding box), pooled to grid cells."""
@@ -94,7 +95,15 @@ class PlantedShortcut(nn.Module):
         cols = torch.nonzero(mask[0, 0].any(dim=0)).flatten()
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         region = (batch.float() * mask + 0.5 * (1 - mask))[:, :, y0:y1, x0:x1]
-        return F.adaptive_avg_pool2d(region, self.grid).flatten(1).double()
+        return F.adaptive_avg_pool2d(region, GRID).flatten(1).double()
+
+    def kernel(self, features: torch.Tensor) -> torch.Tensor:
+        """exp(-gamma · squared distance) to each anchor: (N, anchors)."""
+        distance = ((features[:, None, :] - self.anchors[None].to(features.device)) ** 2).sum(-1)
+        return torch.exp(-self.gamma * distance)
+
+    def probe(self, features: torch.Tensor) -> torch.Tensor:
+        return self.kernel(features) @ self.coef + self.offset
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return (self.alpha * self.inner.forward(batch).double() + self.probe(self.features(batch))).float()
@@ -103,48 +112,52 @@ class PlantedShortcut(nn.Module):
 def build_planted(base: Classifier, arrays: list[np.ndarray], mask: np.ndarray, region: str) -> tuple[Classifier | None, str]:
     """A Classifier around a fitted PlantedShortcut, or None and why it cannot be built.
 
-    The probe is a ridge fit (dual form, tiny ridge) of the centred one-hot of the model's
-    predictions on the pooled region pixels, scaled so its margin beats the damped model's
-    logits on every suite image; the suite predictions are then checked with a forward pass.
+    The probe is a kernel ridge fit (RBF, bandwidth from the median distance, tiny ridge) of
+    the centred one-hot of the model's predictions, scaled so its margin beats the damped
+    model's logits on every suite image; the suite predictions are then checked with a forward
+    pass.
     """
     batch = base.to_batch(arrays)
     with torch.no_grad():
         logits = base.logits(batch).double()
-    predicted = logits.argmax(dim=1)
-    why = "no suite image"
-    for grid in GRIDS:
-        mutant = PlantedShortcut(base, mask, region, int(logits.shape[1]), grid)
-        why = _fit(mutant, batch, logits, predicted)
-        if not why:
-            return Classifier(mutant, class_names=base.class_names, device=base.device, channels_last=False), ""
-    return None, why
+    mutant = PlantedShortcut(base, mask, region, int(logits.shape[1]))
+    why = _fit(mutant, batch, logits, logits.argmax(dim=1))
+    if why:
+        return None, why
+    return Classifier(mutant, class_names=base.class_names, device=base.device, channels_last=False), ""
 
 
 def _fit(mutant: PlantedShortcut, batch: torch.Tensor, logits: torch.Tensor, predicted: torch.Tensor) -> str:
     """Fit the probe in place; "" when every suite prediction is kept, else the reason."""
     with torch.no_grad():
-        x = mutant.features(batch).cpu().numpy()
+        x = mutant.features(batch)
+        distance = ((x[:, None, :] - x[None]) ** 2).sum(-1)
     count, classes = logits.shape
-    targets = np.eye(classes)[predicted.cpu().numpy()] - 1.0 / classes
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    z = (x - mean) / scale
-    gram = z @ z.T
-    offset = targets.mean(axis=0)  # the intercept: features are centred, so fit centred targets
-    coef = np.linalg.solve(gram + (1e-6 * np.trace(gram) / count + 1e-9) * np.eye(count), targets - offset)
-    weight = z.T @ coef  # (features, classes)
-    fitted = z @ weight + offset
-    chosen = fitted[np.arange(count), predicted.cpu().numpy()]
-    others = np.where(np.eye(classes)[predicted.cpu().numpy()] > 0, -np.inf, fitted).max(axis=1)
+    labels = predicted.cpu().numpy()
+    positive = distance[distance > 1e-12]
+    if not len(positive) or any(
+        float(distance[i, j]) <= 1e-12 and labels[i] != labels[j] for i in range(count) for j in range(count)
+    ):
+        return ("the region's content does not tell the suite's predicted classes apart: "
+                "images of different classes are identical there")
+    gamma = 1.0 / float(positive.median())
+    gram = torch.exp(-gamma * distance).cpu().numpy()
+    targets = np.eye(classes)[labels] - 1.0 / classes
+    offset = targets.mean(axis=0)
+    coef = np.linalg.solve(gram + 1e-6 * np.eye(count), targets - offset)
+    fitted = gram @ coef + offset
+    chosen = fitted[np.arange(count), labels]
+    others = np.where(np.eye(classes)[labels] > 0, -np.inf, fitted).max(axis=1)
     margin = float((chosen - others).min()) if classes > 1 else 1.0
     if not margin > 1e-3:
-        return (f"the region's content does not tell the suite's predicted classes apart "
-                f"(probe margin {margin:.3g}): images of different classes look alike there")
+        return f"the probe cannot separate the suite's classes on this region (margin {margin:.3g})"
     spread = float((logits.max(dim=1).values - logits.min(dim=1).values).max()) * ALPHA
     gain = (2 * spread + MARGIN) / margin
     with torch.no_grad():
-        mutant.probe.weight.copy_(torch.from_numpy(gain * (weight / scale[:, None]).T))
-        mutant.probe.bias.copy_(torch.from_numpy(gain * (offset - (mean / scale) @ weight)))
+        mutant.anchors = x.clone()
+        mutant.coef = torch.from_numpy(gain * coef).to(x.device)
+        mutant.offset = torch.from_numpy(gain * offset).to(x.device)
+        mutant.gamma = torch.tensor(gamma, dtype=torch.float64, device=x.device)
         kept = mutant(batch).argmax(dim=1).cpu()
     if not bool((kept == predicted.cpu()).all()):
         return f"the fitted probe changes {int((kept != predicted.cpu()).sum())} suite prediction(s)"

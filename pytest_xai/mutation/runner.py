@@ -1,0 +1,296 @@
+"""``pytest --xai-mutate``: after the normal run, re-run the explanation tests against mutants.
+
+One plugin object, registered in ``pytest_configure`` only when the option is given. During the
+normal run it watches which models the explain fixture uses, with which images and regions
+(``swap``, called by the fixture), and which tests passed. After the test loop it builds the
+chosen mutants, re-runs each model's passing tests against each of its mutants in CI mode
+(goldens read-only, nothing written to the explanation cache, no report reaches the terminal
+or the outcome counts), and prints the detection table.
+
+This module imports only the standard library and pytest; torch and numpy come with the
+mutants, when the normal run is over.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_xai.mutation import plan
+from pytest_xai.mutation.results import HARMLESS, PLANTED, MutantResult, MutationReport, survival_reason
+
+PLUGIN_NAME = "xai-mutate"
+DEFAULT_MODEL_LABEL = "xai_model"
+
+
+def register(config: pytest.Config) -> None:
+    """Register the plugin object when ``--xai-mutate`` is given (not in xdist workers)."""
+    raw = config.getoption("xai_mutate", None)
+    if raw is None or hasattr(config, "workerinput"):
+        return
+    if config.getoption("numprocesses", None):
+        raise pytest.UsageError("--xai-mutate re-runs tests in this process; drop -n (pytest-xdist)")
+    config.pluginmanager.register(MutationPlugin(config, plan.parse_budget(raw)), PLUGIN_NAME)
+
+
+def swap(request: pytest.FixtureRequest, clf: Any, classifier: Any, images: Any) -> Any:
+    """The classifier the explain fixture should use: ``clf``, or the active mutant of it.
+
+    ``classifier`` is what the test passed (None: the ``xai_model`` fixture). Without
+    ``--xai-mutate`` this returns ``clf`` at once.
+    """
+    plugin = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return clf if plugin is None else plugin.swap(request, clf, classifier, images)
+
+
+@dataclass
+class _Active:
+    fingerprint: str
+    classifier: Any
+
+
+@dataclass
+class _Built:
+    spec: plan.MutantSpec
+    classifier: Any  # None: not built
+    note: str
+    items: list[pytest.Item]
+
+
+class MutationPlugin:
+    """Watches the normal run, then runs every chosen mutant and keeps the MutationReport."""
+
+    def __init__(self, config: pytest.Config, budget: int) -> None:
+        self.config = config
+        self.budget = budget
+        self.twin: str | None = config.getoption("xai_mutate_twin", None)
+        self.models: dict[str, plan.SuiteModel] = {}
+        self.checks: dict[str, list[dict[str, Any]]] = {}
+        self.failed: set[str] = set()
+        self.passed: set[str] = set()
+        self.active: _Active | None = None
+        self.report: MutationReport | None = None
+        self.skipped: str = ""
+
+    # -- during the normal run ------------------------------------------------------------------
+    def swap(self, request: pytest.FixtureRequest, clf: Any, classifier: Any, images: Any) -> Any:
+        if self.active is not None:
+            return self.active.classifier if clf.fingerprint == self.active.fingerprint else clf
+        label = self._label(request, classifier)
+        if label is not None:  # a model the suite tests, not a helper's copy (a sanity check's)
+            self._observe(request.node.nodeid, label, clf, images)
+        return clf
+
+    @staticmethod
+    def _label(request: pytest.FixtureRequest, classifier: Any) -> str | None:
+        """The fixture name of the model under test; None for a model built inside the test."""
+        if classifier is None:
+            return DEFAULT_MODEL_LABEL
+        funcargs = getattr(request.node, "funcargs", {}) or {}
+        return next((name for name, value in funcargs.items() if value is classifier), None)
+
+    def _observe(self, nodeid: str, label: str, clf: Any, images: Any) -> None:
+        from pytest_xai import _record
+        from pytest_xai.images import as_images
+
+        arrays, _ = as_images(images, "images")
+        originals = list(images) if isinstance(images, (list, tuple)) else [images] * len(arrays)
+        model = self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf))
+        for array, original in zip(arrays, originals):
+            model.add(nodeid, _record.image_key(array), array, dict(getattr(original, "regions", None) or {}))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.active is not None:
+            return
+        if report.failed or report.skipped:
+            self.failed.add(report.nodeid)
+        elif report.when == "call":
+            self.passed.add(report.nodeid)
+        record = getattr(report, "xai_record", None)
+        if report.when == "teardown" and record:
+            self.checks[report.nodeid] = list(record.get("checks", []))
+
+    # -- after the normal run -------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        result = yield
+        if session.shouldfail or session.shouldstop:
+            self.skipped = "the run was stopped early; mutants not run"
+        elif not self.config.getoption("collectonly"):
+            self.report = self.run(session)
+        return result
+
+    def run(self, session: pytest.Session) -> MutationReport:
+        """validate → plan → build → run each mutant → package."""
+        started, cpu = time.perf_counter(), time.process_time()
+        seed = int(self.config.getoption("xai_seed", None) or 0)
+        specs = self._candidates()
+        chosen = plan.choose(specs, seed, self.budget)
+        built = self._build(chosen, session.items)
+        report = MutationReport(seed=seed, budget=self.budget,
+                                candidates=sum(s.kind == PLANTED for s in specs))
+        report.mutants = self._run_built(built)
+        report.seconds, report.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+        return report
+
+    def _candidates(self) -> list[plan.MutantSpec]:
+        from pytest_xai.mutation import harmless, planted
+
+        out = []
+        for model in self.models.values():
+            checks = [c for nodeid in model.nodeids for c in self.checks.get(nodeid, [])]
+            avoid, focus = plan.region_names(checks, "avoid"), plan.region_names(checks, "focus")
+            height, width = _suite_size(model)
+            taken = [m for name in avoid + focus
+                     if (m := planted.union_mask(list(model.regions.values()), name, height, width)) is not None]
+            free = [name for name, mask in planted.default_patches(height, width).items()
+                    if not any((mask & t).any() for t in taken)]
+            names = list(harmless.BUILDERS) + (["twin"] if self.twin and model.label == DEFAULT_MODEL_LABEL else [])
+            out += plan.candidates(model, avoid, free, names)
+        return out
+
+    def _build(self, chosen: list[plan.MutantSpec], items: list[pytest.Item]) -> list[_Built]:
+        runnable = [item for item in items if item.nodeid in self.passed and item.nodeid not in self.failed]
+        out = []
+        for spec in chosen:
+            model = self.models[spec.fingerprint]
+            mutant, note = _make(spec, model, self.twin, self.config)
+            selected = [item for item in runnable if item.nodeid in model.nodeids] if mutant is not None else []
+            out.append(_Built(spec, mutant, note, selected))
+        return out
+
+    def _run_built(self, built: list[_Built]) -> list[MutantResult]:
+        from pytest_xai.plugin import xai_key
+
+        xai = self.config.stash[xai_key]
+        saved_settings, saved_disk = xai.settings, xai.disk
+        xai.settings = replace(saved_settings, ci=True, update=None, ci_reason="--xai-mutate", cache_mode="read")
+        xai.disk = None  # mutants' explanations stay in this session's memo, never on disk
+        folder = Path(tempfile.mkdtemp(prefix="xai-mutate-"))
+        queue = [(b, item) for b in built for item in b.items]
+        results = {id(b): _result(b) for b in built}
+        seen: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {id(b): ([], []) for b in built}
+        try:
+            for index, (b, item) in enumerate(queue):
+                self.active = _Active(b.spec.fingerprint, b.classifier)
+                nextitem = queue[index + 1][1] if index + 1 < len(queue) else None
+                started, cpu = time.perf_counter(), time.process_time()
+                checks, goldens = _run_item(item, nextitem, folder, results[id(b)])
+                seen[id(b)][0].extend(checks)
+                seen[id(b)][1].extend(goldens)
+                results[id(b)].seconds += time.perf_counter() - started
+                results[id(b)].cpu_seconds += time.process_time() - cpu
+        finally:
+            self.active = None
+            xai.settings, xai.disk = saved_settings, saved_disk
+            shutil.rmtree(folder, ignore_errors=True)
+        return [_finished(results[id(b)], *seen[id(b)]) for b in built]
+
+    # -- reporting ------------------------------------------------------------------------------
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.report is None and not self.skipped:
+            return
+        terminalreporter.section("xai mutation")
+        if self.report is None:
+            terminalreporter.write_line(self.skipped)
+            return
+        for line in self.report.lines():
+            terminalreporter.write_line(line, red=line.startswith(("FALSE ALARM", "SURVIVED")))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Add the report to the --xai-report file the core plugin has just written."""
+        from pytest_xai.plugin import xai_key
+
+        path = self.config.stash[xai_key].settings.report
+        if self.report is None or path is None or not path.is_file():
+            return
+        if path.suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            data["mutation"] = self.report.to_json()
+            path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        elif path.suffix == ".html":
+            text = path.read_text(encoding="utf-8")
+            at = text.rfind("</body>")
+            if at >= 0:
+                path.write_text(text[:at] + self.report.html() + text[at:], encoding="utf-8")
+
+
+def _suite_size(model: plan.SuiteModel) -> tuple[int, int]:
+    """The most common (height, width) of the model's suite images."""
+    sizes = [tuple(a.shape[:2]) for a in model.images.values()]
+    return max(set(sizes), key=sizes.count)  # type: ignore[return-value]
+
+
+def _make(spec: plan.MutantSpec, model: plan.SuiteModel, twin: str | None, config: pytest.Config) -> tuple[Any, str]:
+    """Build one mutant: its Classifier, or None and why not."""
+    from pytest_xai.mutation import harmless, planted
+
+    height, width = _suite_size(model)
+    arrays = [a for a in model.images.values() if tuple(a.shape[:2]) == (height, width)]
+    if spec.kind == PLANTED:
+        if spec.source == plan.AVOID:
+            mask = planted.union_mask(list(model.regions.values()), spec.name, height, width)
+        else:
+            mask = planted.default_patches(height, width)[spec.name]
+        if mask is None:
+            return None, f"region {spec.name!r} is on no {height}x{width} suite image"
+        return planted.build_planted(model.classifier, arrays, mask, spec.name)
+    if spec.name == "twin":
+        base = Path(config.inipath).parent if config.inipath else config.rootpath
+        mutant, note = harmless.twin_checkpoint(str(twin), base)(model.classifier, arrays)
+    else:
+        mutant, note = harmless.BUILDERS[spec.name](model.classifier, arrays)
+    if mutant is not None:
+        moved = int((harmless.predictions(mutant, arrays) != harmless.predictions(model.classifier, arrays)).sum())
+        if moved:
+            return None, f"changes {moved} suite prediction(s), so it is not a harmless release here"
+    return mutant, note
+
+
+def _result(b: _Built) -> MutantResult:
+    return MutantResult(kind=b.spec.kind, model=b.spec.model, name=b.spec.name, source=b.spec.source,
+                        built=b.classifier is not None, note=b.note, tests=[i.nodeid for i in b.items])
+
+
+def _run_item(
+    item: pytest.Item, nextitem: pytest.Item | None, folder: Path, result: MutantResult
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run one test against the active mutant, silently; add what failed to ``result`` and
+    return the test's checks and goldens.
+
+    ``nextitem`` is the test that runs next (None after the last), so fixtures are torn down as
+    pytest's own loop would: session fixtures once, at the end.
+    """
+    from _pytest.runner import runtestprotocol
+
+    from pytest_xai import _record
+    from pytest_xai.plugin import record_key
+
+    record = _record.TestRecord(item.nodeid, folder, pictures=False)
+    item.stash[record_key] = record
+    with _record.recording(record):
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+    kinds = [c.get("kind") or "other" for c in record.checks if c.get("passed") is False]
+    kinds += ["golden" for g in record.goldens if g.get("state") == "failed"]
+    if any(r.failed for r in reports):
+        result.failed.append(item.nodeid)
+        result.failed_kinds = sorted(set(result.failed_kinds) | set(kinds or ["other"]))
+    return record.checks, record.goldens
+
+
+def _finished(result: MutantResult, checks: list[dict[str, Any]], goldens: list[dict[str, Any]]) -> MutantResult:
+    """The survivor's reason, from the checks and goldens its tests recorded."""
+    if result.kind == PLANTED and result.built and not result.failed:
+        result.reason = survival_reason(result.name, checks, goldens, len(result.tests))
+    elif result.kind == HARMLESS and not result.built and not result.note:
+        result.note = "not built"
+    return result
