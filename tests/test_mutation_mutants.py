@@ -147,3 +147,39 @@ def test_perturbation_shrinks_until_no_prediction_moves(toy) -> None:
     mutant, why = harmless.small_perturbation(toy, arrays, seed=1)
     assert mutant is not None, why
     assert np.array_equal(harmless.predictions(mutant, arrays), harmless.predictions(toy, arrays))
+
+
+def test_order_is_seeded_and_puts_avoid_regions_first() -> None:
+    from pytest_xai.mutation import plan
+
+    model = plan.SuiteModel("m", "fp", None)
+    specs = plan.candidates(model, ["tag", "logo"], ["corner-top-right", "strip-bottom", "strip-right"], ["float16"])
+    first, again, other = plan.order(specs, 0), plan.order(specs, 0), [plan.order(specs, s) for s in range(1, 6)]
+    assert first == again
+    assert {s.name for s in first[:2]} == {"tag", "logo"} and first[-1].name == "float16"
+    assert any([s.name for s in o] != [s.name for s in first] for o in other)  # the seed matters
+    assert sorted(s.name for s in first) == sorted(s.name for s in specs)  # nothing lost
+
+
+def test_survival_reason_names_the_closest_bound() -> None:
+    from pytest_xai.mutation.results import survival_reason
+
+    checks = [
+        {"kind": "avoid", "region": "tag", "metric": "relevance_mass", "value": 0.21, "bound": 0.25, "passed": True},
+        {"kind": "avoid", "region": "tag", "metric": "relevance_mass", "value": 0.05, "bound": 0.25, "passed": True},
+        {"kind": "focus", "region": "object", "metric": "relevance_ratio", "value": 1.6, "bound": 1.5, "passed": True},
+    ]
+    goldens = [
+        {"state": "passed", "measures": {"evidence_shift": 0.02}, "bounds": {"max_evidence_shift": 0.1}},
+        {"state": "passed", "measures": {"evidence_shift": 0.09}, "bounds": {"max_evidence_shift": 0.1}},
+    ]
+    reason = survival_reason("tag", checks, goldens, tests=3)
+    assert reason == (
+        "avoid tests on 'tag' passed (highest mass 0.21 <= 0.25); "
+        "goldens passed: shift under the bound (closest: evidence_shift 0.09 <= 0.1); "
+        "focus tests passed (lowest relevance_ratio 1.6 >= 1.5)"
+    )
+    assert survival_reason("corner-top-left", [], [], tests=3) == (
+        "no avoid test for region 'corner-top-left'; no golden for its images"
+    )
+    assert survival_reason("tag", [], [], tests=0) == "no test explains this model"

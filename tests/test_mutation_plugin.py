@@ -92,6 +92,8 @@ def test_tag_mutant_caught_corner_survives_harmless_pass(mutate_suite: pytest.Py
         "  tag: 1/1",
         "planted caught by check kind:",
         "  avoid: 1/2",
+        "planted caught by method:",
+        "  lime: 1/2",
         "SURVIVED xai_model region 'corner-*' (default patch): no avoid test for region 'corner-*'; "
         "no golden for its images",
         "caught xai_model tag: caught by 6/6 tests (avoid)",
@@ -103,6 +105,7 @@ def test_tag_mutant_caught_corner_survives_harmless_pass(mutate_suite: pytest.Py
     assert data["score"] == {"planted_caught": 1, "planted": 2, "false_alarms": 0, "harmless": 3}
     by_name = {m["name"]: m for m in data["mutants"]}
     assert by_name["tag"]["failed_kinds"] == ["avoid"] and len(by_name["tag"]["failed"]) == 6
+    assert by_name["tag"]["failed_methods"] == ["lime"]
     survivor = next(m for m in data["mutants"] if m["name"].startswith("corner-"))
     assert survivor["failed"] == [] and survivor["reason"].startswith("no avoid test for region")
     from pytest_xai.mutation.results import MutationReport

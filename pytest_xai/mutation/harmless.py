@@ -8,6 +8,7 @@ suite: a builder whose result would is refused (the perturbation shrinks until i
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def fold_batch_norm(base: Classifier, arrays: list[np.ndarray]) -> tuple[Classif
     folded = 0
     for parent in twin.modules():
         names = list(parent._modules)
-        for first, second in zip(names, names[1:]):
+        for first, second in itertools.pairwise(names):
             conv, bn = parent._modules[first], parent._modules[second]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
                 parent._modules[first] = _folded(conv, bn)
@@ -70,13 +71,13 @@ def fold_batch_norm(base: Classifier, arrays: list[np.ndarray]) -> tuple[Classif
 def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """conv then bn (eval) as one convolution: w' = w·γ/σ, b' = (b − μ)·γ/σ + β."""
     out = copy.deepcopy(conv)
-    assert bn.running_mean is not None and bn.running_var is not None  # track_running_stats checked
-    scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
-    shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    mean, var = torch.as_tensor(bn.running_mean), torch.as_tensor(bn.running_var)  # tracked: checked by the caller
+    scale = (bn.weight if bn.affine else torch.ones_like(var)) / torch.sqrt(var + bn.eps)
+    shift = bn.bias if bn.affine else torch.zeros_like(mean)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(mean)
     with torch.no_grad():
         out.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
-        out.bias = nn.Parameter((bias - bn.running_mean) * scale + shift)
+        out.bias = nn.Parameter((bias - mean) * scale + shift)
     return out
 
 

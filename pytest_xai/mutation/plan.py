@@ -69,19 +69,20 @@ def candidates(
     return out
 
 
-def choose(specs: list[MutantSpec], seed: int, budget: int) -> list[MutantSpec]:
-    """At most ``budget`` planted mutants, then every harmless one.
+def order(specs: list[MutantSpec], seed: int) -> list[MutantSpec]:
+    """The planted mutants in the order they are tried, then every harmless one.
 
     The regions the suite's avoid tests name come first (they are the shortcuts the suite claims
     to rule out), then default patches; each group in an order drawn from ``seed``, so one seed
-    always picks the same mutants.
+    always picks the same mutants. The runner builds them in this order until ``budget`` planted
+    mutants are built (one that cannot be built is listed, and the next is tried).
     """
     rng = random.Random(seed)
     named = [s for s in specs if s.kind == PLANTED and s.source == AVOID]
     patches = [s for s in specs if s.kind == PLANTED and s.source != AVOID]
     rng.shuffle(named)
     rng.shuffle(patches)
-    return (named + patches)[:budget] + [s for s in specs if s.kind == HARMLESS]
+    return named + patches + [s for s in specs if s.kind == HARMLESS]
 
 
 def parse_budget(raw: Any) -> int:

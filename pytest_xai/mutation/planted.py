@@ -73,6 +73,12 @@ class PlantedShortcut(nn.Module):
     region pixels, anchored at the suite's images; ``fit`` sets it (until then it is zero).
     """
 
+    mask: torch.Tensor
+    anchors: torch.Tensor
+    coef: torch.Tensor
+    offset: torch.Tensor
+    gamma: torch.Tensor
+
     def __init__(self, base: Classifier, mask: np.ndarray, region: str, num_classes: int) -> None:
         super().__init__()
         self.region = region

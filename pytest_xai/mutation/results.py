@@ -33,6 +33,7 @@ class MutantResult:
     tests: list[str] = field(default_factory=list)  # the node ids re-run against it
     failed: list[str] = field(default_factory=list)
     failed_kinds: list[str] = field(default_factory=list)
+    failed_methods: list[str] = field(default_factory=list)  # the methods of the failed checks
     reason: str = ""
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -96,8 +97,8 @@ class MutationReport:
                 f"{s['harmless']} harmless release{'s' if s['harmless'] != 1 else ''}")
 
     def breakdown(self) -> dict[str, dict[str, tuple[int, int]]]:
-        """Planted caught / total per test file, per region and per check kind."""
-        out: dict[str, dict[str, tuple[int, int]]] = {"test file": {}, "region": {}, "check kind": {}}
+        """Planted caught / total per test file, per region, per check kind and per method."""
+        out: dict[str, dict[str, tuple[int, int]]] = {"test file": {}, "region": {}, "check kind": {}, "method": {}}
         planted = self.planted()
         for m in planted:
             for f in m.files():
@@ -107,6 +108,8 @@ class MutationReport:
             out["region"][m.name] = (caught + m.caught, total + 1)
         for kind in sorted({k for m in planted for k in m.failed_kinds}):
             out["check kind"][kind] = (sum(kind in m.failed_kinds for m in planted), len(planted))
+        for method in sorted({k for m in planted for k in m.failed_methods}):
+            out["method"][method] = (sum(method in m.failed_methods for m in planted), len(planted))
         return out
 
     def lines(self) -> list[str]:
@@ -158,7 +161,7 @@ def _mutant_lines(mutants: list[MutantResult]) -> list[str]:
     for m in survivors:
         out.append(f"SURVIVED {m.model} region {m.name!r} ({m.source}): {m.reason}")
     for m in mutants:
-        if m.built and (m.kind == PLANTED and m.caught or m.kind == HARMLESS and not m.caught):
+        if m.built and ((m.kind == PLANTED and m.caught) or (m.kind == HARMLESS and not m.caught)):
             what = f"caught by {len(m.failed)}/{len(m.tests)} tests ({', '.join(m.failed_kinds)})" \
                 if m.kind == PLANTED else f"no test failed ({len(m.tests)} run)"
             out.append(f"{_verdict(m)} {m.model} {m.name}: {what}")

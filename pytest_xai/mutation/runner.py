@@ -25,7 +25,13 @@ from typing import Any
 import pytest
 
 from pytest_xai.mutation import plan
-from pytest_xai.mutation.results import HARMLESS, PLANTED, MutantResult, MutationReport, survival_reason
+from pytest_xai.mutation.results import (
+    HARMLESS,
+    PLANTED,
+    MutantResult,
+    MutationReport,
+    survival_reason,
+)
 
 PLUGIN_NAME = "xai-mutate"
 DEFAULT_MODEL_LABEL = "xai_model"
@@ -133,8 +139,7 @@ class MutationPlugin:
         started, cpu = time.perf_counter(), time.process_time()
         seed = int(self.config.getoption("xai_seed", None) or 0)
         specs = self._candidates()
-        chosen = plan.choose(specs, seed, self.budget)
-        built = self._build(chosen, session.items)
+        built = self._build(plan.order(specs, seed), session.items)
         report = MutationReport(seed=seed, budget=self.budget,
                                 candidates=sum(s.kind == PLANTED for s in specs))
         report.mutants = self._run_built(built)
@@ -157,10 +162,13 @@ class MutationPlugin:
             out += plan.candidates(model, avoid, free, names)
         return out
 
-    def _build(self, chosen: list[plan.MutantSpec], items: list[pytest.Item]) -> list[_Built]:
+    def _build(self, ordered: list[plan.MutantSpec], items: list[pytest.Item]) -> list[_Built]:
+        """Build mutants in ``ordered`` until ``budget`` planted ones are built, then the harmless."""
         runnable = [item for item in items if item.nodeid in self.passed and item.nodeid not in self.failed]
-        out = []
-        for spec in chosen:
+        out: list[_Built] = []
+        for spec in ordered:
+            if spec.kind == PLANTED and sum(b.spec.kind == PLANTED and b.classifier is not None for b in out) >= self.budget:
+                continue
             model = self.models[spec.fingerprint]
             mutant, note = _make(spec, model, self.twin, self.config)
             selected = [item for item in runnable if item.nodeid in model.nodeids] if mutant is not None else []
@@ -188,6 +196,8 @@ class MutationPlugin:
                 seen[id(b)][1].extend(goldens)
                 results[id(b)].seconds += time.perf_counter() - started
                 results[id(b)].cpu_seconds += time.process_time() - cpu
+                if nextitem is None or queue[index + 1][0] is not b:
+                    self._progress(results[id(b)])
         finally:
             self.active = None
             xai.settings, xai.disk = saved_settings, saved_disk
@@ -195,6 +205,14 @@ class MutationPlugin:
         return [_finished(results[id(b)], *seen[id(b)]) for b in built]
 
     # -- reporting ------------------------------------------------------------------------------
+    def _progress(self, result: MutantResult) -> None:
+        """One line per mutant as it finishes (a mutation run takes minutes)."""
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            verdict = f"{len(result.failed)}/{len(result.tests)} tests failed"
+            terminal.write_line(f"xai mutate: {result.kind} {result.model} {result.name}: {verdict} "
+                                f"({result.seconds:.0f} s)")
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.report is None and not self.skipped:
             return
@@ -227,7 +245,7 @@ class MutationPlugin:
 def _suite_size(model: plan.SuiteModel) -> tuple[int, int]:
     """The most common (height, width) of the model's suite images."""
     sizes = [tuple(a.shape[:2]) for a in model.images.values()]
-    return max(set(sizes), key=sizes.count)  # type: ignore[return-value]
+    return max(set(sizes), key=sizes.count)
 
 
 def _make(spec: plan.MutantSpec, model: plan.SuiteModel, twin: str | None, config: pytest.Config) -> tuple[Any, str]:
@@ -279,12 +297,23 @@ def _run_item(
     item.stash[record_key] = record
     with _record.recording(record):
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
-    kinds = [c.get("kind") or "other" for c in record.checks if c.get("passed") is False]
-    kinds += ["golden" for g in record.goldens if g.get("state") == "failed"]
+    failed_checks = [c for c in record.checks if c.get("passed") is False]
+    failed_goldens = [g for g in record.goldens if g.get("state") == "failed"]
+    kinds = [c.get("kind") or "other" for c in failed_checks] + ["golden"] * len(failed_goldens)
+    methods = [str(c.get("method") or "") for c in failed_checks] + [_golden_method(g) for g in failed_goldens]
     if any(r.failed for r in reports):
         result.failed.append(item.nodeid)
         result.failed_kinds = sorted(set(result.failed_kinds) | set(kinds or ["other"]))
+        result.failed_methods = sorted(set(result.failed_methods) | {m for m in methods if m})
     return record.checks, record.goldens
+
+
+def _golden_method(golden: dict[str, Any]) -> str:
+    """The method of a golden, from its file name (``<test>[.<name>].<method>.npz``), else ""."""
+    from pytest_xai.vocabulary import METHODS
+
+    stem = Path(str(golden.get("path", ""))).name.removesuffix(".npz")
+    return next((m for m in METHODS if stem.endswith(f".{m}") or golden.get("name") == m), "")
 
 
 def _finished(result: MutantResult, checks: list[dict[str, Any]], goldens: list[dict[str, Any]]) -> MutantResult:
