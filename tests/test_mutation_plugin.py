@@ -138,3 +138,50 @@ def test_bad_budget_is_refused(mutate_suite: pytest.Pytester) -> None:
     result = mutate_suite.runpytest("--xai-mutate=zero")
     result.stderr.fnmatch_lines(["*--xai-mutate='zero' is not a number*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+TWIN = '''
+import torch
+from pytest_xai import Classifier
+from conftest import ToyCNN
+
+
+def retrained():
+    model = ToyCNN()
+    with torch.no_grad():  # another training run: the same reading, slightly other weights
+        model.head.weight.mul_(1.1)
+        model.features[0].weight.mul_(0.95)
+    return Classifier(model, class_names=["red", "green", "blue"], device="cpu")
+
+
+def confused():
+    model = ToyCNN()
+    with torch.no_grad():  # reads green as red: not a harmless release
+        model.head.weight.copy_(torch.tensor([[4.0, 4.5, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 4.0]]))
+    return Classifier(model, class_names=["red", "green", "blue"], device="cpu")
+'''
+
+
+def test_twin_checkpoint_is_a_harmless_mutant_and_html_gets_the_table(mutate_suite: pytest.Pytester) -> None:
+    mutate_suite.makepyfile(twin_models=TWIN)
+    mutate_suite.syspathinsert()
+    report = mutate_suite.path / "out.html"
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
+                                    "--xai-mutate-twin=twin_models:retrained", f"--xai-report={report}")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*raises 0 false alarms on 4 harmless releases",
+                                 "passed xai_model twin: no test failed (6 run)"])
+    page = report.read_text()
+    assert "<section class='xai-mutation'>" in page and "harmless releases</p>" in page
+    assert page.index("xai-mutation") < page.rindex("</body>")
+
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
+                                    "--xai-mutate-twin=twin_models:confused")
+    result.stdout.fnmatch_lines(["not built xai_model twin: changes * suite prediction(s), so it is not "
+                                 "a harmless release here"])
+
+
+def test_xdist_is_refused(mutate_suite: pytest.Pytester) -> None:
+    result = mutate_suite.runpytest("--xai-mutate", "-n", "2")
+    result.stderr.fnmatch_lines(["*--xai-mutate re-runs tests in this process; drop -n*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
