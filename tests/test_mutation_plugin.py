@@ -40,6 +40,8 @@ class ToyCNN(nn.Module):
 
 @pytest.fixture(scope="session")
 def xai_model():
+    with open("setups.txt", "a") as log:  # counted by the tests: set up once per phase
+        log.write("setup\\n")
     return Classifier(ToyCNN(), class_names=["red", "green", "blue"], device="cpu")
 
 
@@ -82,6 +84,8 @@ def test_tag_mutant_caught_corner_survives_harmless_pass(mutate_suite: pytest.Py
     result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=2",
                                     "--xai-seed=0", f"--xai-report={report}")
     result.assert_outcomes(passed=6)  # the mutant runs add no outcome
+    # the session model is set up once for the normal run and once for all 5 mutants' 30 runs
+    assert (mutate_suite.path / "setups.txt").read_text().count("setup") == 2
     result.stdout.fnmatch_lines([
         "*xai mutation*",
         "the suite catches 1 of 2 planted shortcuts and raises 0 false alarms on 3 harmless releases",
