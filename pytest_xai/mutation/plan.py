@@ -93,7 +93,8 @@ def parse_budget(raw: Any) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise UsageError(f"--xai-mutate={raw!r} is not a number; pass a count of planted mutants, "
-                         f"e.g. --xai-mutate={DEFAULT_BUDGET}") from None
+                         f"e.g. --xai-mutate={DEFAULT_BUDGET}, and put a bare --xai-mutate after the "
+                         "test paths (it takes the next word as its count)") from None
     if value < 1:
         raise UsageError(f"--xai-mutate={raw!r} must be at least 1; pass e.g. --xai-mutate={DEFAULT_BUDGET}")
     return value
