@@ -45,6 +45,7 @@ class Recorder:
     pictures: bool = True
     _pictures: int = 0
     _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
+    _regions: dict[str, dict[str, Any]] = field(default_factory=dict)  # image key -> name -> Region
 
     def add_check(self, check: CheckResult) -> None:
         self.record.checks.append(check)
@@ -73,6 +74,7 @@ class Recorder:
             return  # this test already recorded this very explanation
         by_method[exp.method] = exp
         regions = getattr(image, "regions", None) or {}
+        self._regions.setdefault(key, {}).update(regions)
         images = self.record.images
         if key not in images:
             from pytest_xai import render
@@ -86,6 +88,11 @@ class Recorder:
             mass=mass, overlay=None if overlay is None else png_b64(overlay),
         ))
         images[key].agreement = _pairwise_agreement(by_method)
+
+    def explained(self) -> list[tuple[str, Explanation, dict[str, Any]]]:
+        """Every explanation recorded, with its image key and the image's named regions."""
+        return [(key, exp, self._regions.get(key, {})) for key, by_method in self._by_image.items()
+                for exp in by_method.values()]
 
 
 def _region_masses(

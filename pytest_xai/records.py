@@ -14,6 +14,7 @@ from typing import ClassVar, TypeVar
 
 from pytest_xai.defaults import GOLDEN_STATES
 from pytest_xai.jsonable import JSON
+from pytest_xai.mutation.results import MutationReport
 
 SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 
@@ -296,7 +297,8 @@ class RunReport:
 
     ``exitstatus``, ``outcomes`` (pytest's counts), ``failed`` node ids and why the run
     ``stopped`` come from pytest; ``complete``, ``ci``, ``totals``, ``goldens`` and ``tests``
-    (one record per test, with its ``outcome``) from pytest_xai.
+    (one record per test, with its ``outcome``) from pytest_xai; ``mutation`` the detection
+    table of ``pytest --xai-mutate`` (None without it).
     """
 
     exitstatus: int | None = None
@@ -309,6 +311,7 @@ class RunReport:
     goldens: GoldenSummary = field(default_factory=GoldenSummary)
     tests: list[TestRecord] = field(default_factory=list)
     schema: int = SCHEMA
+    mutation: MutationReport | None = None  # pytest --xai-mutate's detection table
 
     def to_json(self) -> JSON:
         run = ("schema", "exitstatus", "outcomes", "failed", "stopped", "complete", "ci")
@@ -317,6 +320,7 @@ class RunReport:
             "totals": asdict(self.totals),
             "goldens": self.goldens.to_json(),
             "tests": [t.to_json() for t in self.tests],
+            **({} if self.mutation is None else {"mutation": self.mutation.to_json()}),
         }
 
     @classmethod
@@ -332,4 +336,5 @@ class RunReport:
             goldens=GoldenSummary.from_json(data.get("goldens", {})),
             tests=[TestRecord.from_json(t) for t in data.get("tests", [])],
             schema=data.get("schema", SCHEMA),
+            mutation=MutationReport.from_json(data["mutation"]) if data.get("mutation") else None,
         )

@@ -48,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(results, "xai-results")
     config.pluginmanager.register(goldens, "xai-goldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
+    if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
+        from pytest_xai.mutation.runner import register
+
+        register(config, xai, recorder_key)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

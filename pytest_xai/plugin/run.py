@@ -40,6 +40,7 @@ def run_report(config: pytest.Config, results: ResultsPlugin, goldens: GoldenLif
         totals=Totals.of(list(results.records.values())),
         goldens=GoldenSummary.count(list(results.records.values()), [xai.rel(p) for p in goldens.unused], errors),
         tests=tests,
+        mutation=getattr(config.pluginmanager.get_plugin("xai-mutate"), "report", None),
     )
 
 

@@ -17,6 +17,7 @@ from pytest_xai.records import (
     RunReport,
     TestRecord,
 )
+from pytest_xai.report.mutation import mutation_section
 from pytest_xai.report.pictures import Pictures
 from pytest_xai.report.words import (
     CHANGED,
@@ -71,6 +72,7 @@ def render_html(report: RunReport, pictures: Pictures | None = None) -> str:
         f"<style>\n{_asset('report.css')}</style></head><body><h1>pytest_xai report</h1>"
         + _summary(report, tests)
         + _table(tests, set(reviewed))
+        + mutation_section(report)
         + ("<h2 id='failures'>Failures and changed goldens</h2>" if reviewed else "")
         + "".join(_test_section(i, tests[i], images, pictures) for i in reviewed)
         + _images_section(images, [t.nodeid for t in tests], pictures)
