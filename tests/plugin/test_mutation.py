@@ -192,3 +192,18 @@ def test_xdist_is_refused(mutate_suite: pytest.Pytester) -> None:
     result = mutate_suite.runpytest("--xai-mutate", "-n", "2")
     result.stderr.fnmatch_lines(["*--xai-mutate re-runs tests in this process; drop -n*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+@pytest.mark.slow
+def test_mutant_runs_write_nothing_to_the_explanation_cache(mutate_suite: pytest.Pytester) -> None:
+    mutate_suite.makepyfile(test_tag=TESTS.replace("range(6)", "range(2)"))
+    first = mutate_suite.runpytest("-p", "no:randomly")
+    first.assert_outcomes(passed=2)
+    cache = mutate_suite.path / ".pytest_cache" / "d" / "xai-explanations"
+    entries = sorted(p.name for p in cache.rglob("*.npz"))
+    assert len(entries) == 2  # one per image: the model's explanations
+    result = mutate_suite.runpytest("-p", "no:randomly", "--xai-mutate=1", "--xai-seed=0")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*2 from disk cache*"])  # the normal run read the model's entries
+    result.stdout.fnmatch_lines(["the suite catches 1 of 1 planted shortcuts*"])
+    assert sorted(p.name for p in cache.rglob("*.npz")) == entries  # no mutant's explanation kept
