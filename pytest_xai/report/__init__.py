@@ -31,6 +31,8 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
   pictures, ...}); ``explanations`` ({image, method, output, target, probability, samples,
   seconds, mass per region, overlay as base64 PNG}); ``images`` (image key -> {name,
   picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``stale``, ``seconds``.
+- ``mutation`` (only with ``--xai-mutate``): the detection table, ``MutationReport.to_json``
+  (docs/mutation.md).
 """
 from __future__ import annotations
 
