@@ -88,11 +88,12 @@ class Bounds:
     max_shift: float = vocab.DEFAULT_MAX_SHIFT
     min_spearman: float = vocab.DEFAULT_MIN_SPEARMAN
     min_top_k_iou: float = vocab.DEFAULT_MIN_TOP_K_IOU
+    max_support_loss: float = vocab.DEFAULT_MAX_SUPPORT_LOSS
 
     @classmethod
     def resolve(
         cls, settings: Any, *, method: str | None = None, mode: Any = None, max_shift: Any = None,
-        min_spearman: Any = None, min_top_k_iou: Any = None,
+        min_spearman: Any = None, min_top_k_iou: Any = None, max_support_loss: Any = None,
     ) -> Bounds:
         """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
         ``xai_max_shift``, ...) over the defaults (per ``method`` for ``max_shift``), validated.
@@ -103,8 +104,9 @@ class Bounds:
                 f"mode={chosen!r} is not a golden mode; use 'release' (where the evidence is, "
                 "for a new model) or 'strict' (rank agreement, for the same model elsewhere)"
             )
-        given = {"max_shift": max_shift, "min_spearman": min_spearman, "min_top_k_iou": min_top_k_iou}
-        foreign = ("min_spearman", "min_top_k_iou") if chosen == "release" else ("max_shift",)
+        given = {"max_shift": max_shift, "min_spearman": min_spearman, "min_top_k_iou": min_top_k_iou,
+                 "max_support_loss": max_support_loss}
+        foreign = ("min_spearman", "min_top_k_iou") if chosen == "release" else ("max_shift", "max_support_loss")
         for key in foreign:
             if given[key] is not None:
                 other = "strict" if chosen == "release" else "release"
@@ -114,6 +116,7 @@ class Bounds:
                 )
         defaults = {
             "max_shift": default_max_shift(settings, method),
+            "max_support_loss": vocab.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method or "", vocab.DEFAULT_MAX_SUPPORT_LOSS),
             "min_spearman": settings.min_spearman,
             "min_top_k_iou": settings.min_top_k_iou,
         }
@@ -121,12 +124,13 @@ class Bounds:
         def pick(key: str, low: float) -> float:
             return _bound(defaults[key] if given[key] is None else given[key], key, low, 1.0)
 
-        return cls(chosen, pick("max_shift", 0.0), pick("min_spearman", -1.0), pick("min_top_k_iou", 0.0))
+        return cls(chosen, pick("max_shift", 0.0), pick("min_spearman", -1.0), pick("min_top_k_iou", 0.0),
+                   pick("max_support_loss", 0.0))
 
     def as_dict(self) -> dict[str, float]:
         """The bounds this mode checks, named after their measure (``max_``/``min_`` + measure)."""
         if self.mode == "release":
-            return {"max_evidence_shift": self.max_shift}
+            return {"max_evidence_shift": self.max_shift, "max_support_loss": self.max_support_loss}
         return {"min_spearman": self.min_spearman, "min_top_k_iou": self.min_top_k_iou}
 
 
@@ -228,12 +232,12 @@ def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Compari
         )
         return Comparison("prediction", empty, [changed], changed)
     if bounds.mode == "release":
-        return compare_release(golden, actual, bounds.max_shift)
+        return compare_release(golden, actual, bounds.max_shift, bounds.max_support_loss)
     return compare_strict(golden, actual, bounds.min_spearman, bounds.min_top_k_iou)
 
 
 def _measure_names(mode: str) -> tuple[str, ...]:
-    return ("evidence_shift", "new_mass") if mode == "release" else ("spearman", "top_k_iou")
+    return ("evidence_shift", "support_loss", "new_mass") if mode == "release" else ("spearman", "top_k_iou")
 
 
 def compare_strict(golden: Explanation, actual: Explanation, min_spearman: float, min_top_k_iou: float) -> Comparison:
@@ -271,15 +275,21 @@ def _compared(label: str, value: float, bound_name: str, bound: float, upper: bo
     return f"{label} {value:.3f} {sign} {bound_name} {bound:.3f}"
 
 
-def compare_release(golden: Explanation, actual: Explanation, max_shift: float) -> Comparison:
-    """Evidence shift ≤ ``max_shift`` (NaN fails); the findings say where the evidence went."""
+def compare_release(
+    golden: Explanation, actual: Explanation, max_shift: float, max_support_loss: float = vocab.DEFAULT_MAX_SUPPORT_LOSS
+) -> Comparison:
+    """Evidence shift ≤ ``max_shift`` and support loss ≤ ``max_support_loss`` (NaN fails either);
+    the findings say which failed and where the evidence went."""
     from pytest_xai import metrics
 
     shift = metrics.evidence_shift(golden, actual)
+    loss = metrics.support_loss(golden, actual)
     _, new_mass = metrics.gained_cells(golden, actual)
     why = _why_undefined(golden, actual)
-    summary = _compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
-    findings = [summary]
+    shift_text = _compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
+    loss_text = _compared("support loss", loss, "max_support_loss", max_support_loss, upper=True, why=why)
+    summary = f"{shift_text}; {loss_text}"
+    findings = [shift_text]
     if shift == shift:
         findings[0] += (
             f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
@@ -287,14 +297,20 @@ def compare_release(golden: Explanation, actual: Explanation, max_shift: float) 
         )
         if metrics.no_evidence(golden) or metrics.no_evidence(actual):
             findings[0] += f" because {why}"
+    if loss == loss:
+        loss_text += (
+            f": {loss:.0%} of the new positive mass lies outside the cells holding "
+            f"{vocab.EVIDENCE_SUPPORT:.0%} of the golden's"
+        )
+    findings.append(loss_text)
     findings.append(_centre_move(golden, actual))
     if new_mass == new_mass:
         findings.append(
             f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
             f"(< {vocab.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
         )
-    ok = _within(shift, max_shift, True)
-    measures = {"evidence_shift": _number(shift), "new_mass": _number(new_mass)}
+    ok = _within(shift, max_shift, True) and _within(loss, max_support_loss, True)
+    measures = {"evidence_shift": _number(shift), "support_loss": _number(loss), "new_mass": _number(new_mass)}
     return Comparison(None if ok else "drift", measures, findings, summary)
 
 

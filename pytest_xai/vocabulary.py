@@ -136,6 +136,13 @@ DEFAULT_MIN_TOP_K_IOU = 0.55
 # A grid cell holding less than this share of its map's fullest cell holds "almost none". A cell
 # where the golden had almost none and the new map has more gained evidence (release mode).
 GAINED_CELL_FRACTION = 0.01
+# Release mode's second criterion (metrics.support_loss): the golden's support is the fewest
+# cells of the 16-cell grid holding this share of its positive mass.
+EVIDENCE_SUPPORT = 0.8
+EVIDENCE_SUPPORT_GROW = 1  # then grown by this many cells in every direction
+# The share of the new positive mass outside the golden's support may be at most this.
+DEFAULT_MAX_SUPPORT_LOSS = 1.0
+DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD: dict[str, float] = {}
 # Sanity check (cascading randomisation): Spearman of |attribution| between the trained and
 # the randomised model above this means the method does not depend on the model.
 DEFAULT_MAX_SIMILARITY = 0.5
