@@ -102,11 +102,16 @@ def world_setup(cue: str, seeds: int = len(SEEDS)) -> Setup:
     return Setup(cue, world.images, world.clean, _judged(world.clean, world.harmless, world.shortcut, seeds))
 
 
-def explanations(setup: Setup, case: str, clf: Classifier, method: str, seed: int, folder: Path) -> list[Explanation]:
-    """The case's explanations of every image at default settings (cached as .npz)."""
+def explanations(
+    setup: Setup, case: str, clf: Classifier, method: str, seed: int, folder: Path, cached_only: bool = False
+) -> list[Explanation] | None:
+    """The case's explanations of every image at default settings (cached as .npz); None
+    when ``cached_only`` and they are not cached."""
     paths = [folder / setup.name / case / f"{method}.{i}.npz" for i in range(len(setup.images))]
     if all(p.is_file() for p in paths):
         return [Explanation.load(p) for p in paths]
+    if cached_only:
+        return None
     out = explain(clf, list(setup.images), method=method, seed=seed)
     out = out if isinstance(out, list) else [out]
     for exp, path in zip(out, paths):
@@ -128,11 +133,18 @@ def gained_share(golden: Explanation, new: Explanation, fraction: float) -> floa
     return float(b[gained].sum())
 
 
+def _support_loss(q: float, d: int) -> Callable[[Explanation, Explanation], float]:
+    return lambda g, e: metrics.support_loss(g, e, support=q, grow=d)
+
+
+def _gained(f: float, lost: bool) -> Callable[[Explanation, Explanation], float]:
+    return lambda g, e: gained_share(e, g, f) if lost else gained_share(g, e, f)
+
+
 CANDIDATES: dict[str, Callable[[Explanation, Explanation], float]] = {
-    **{f"support_loss@{q},{d}": (lambda g, e, q=q, d=d: metrics.support_loss(g, e, support=q, grow=d))
-       for q in SUPPORTS for d in GROWS},
-    **{f"gained_share@{f}": (lambda g, e, f=f: gained_share(g, e, f)) for f in GAINED},
-    **{f"lost_share@{f}": (lambda g, e, f=f: gained_share(e, g, f)) for f in GAINED},
+    **{f"support_loss, support {q}, grow {d}": _support_loss(q, d) for q in SUPPORTS for d in GROWS},
+    **{f"gained-cell share at {f}": _gained(f, False) for f in GAINED},
+    **{f"lost-cell share at {f}": _gained(f, True) for f in GAINED},
 }
 
 
@@ -173,13 +185,16 @@ class _Settings:
     max_shift: float | None = None
 
 
-def measure(setup: Setup, folder: Path) -> list[Pair]:
+def measure(setup: Setup, folder: Path, cached_only: bool = False) -> list[Pair]:
     pairs: list[Pair] = []
     for method in METHODS:
         started = time.perf_counter()
-        goldens = explanations(setup, "golden", setup.clean, method, 0, folder)
+        goldens = explanations(setup, "golden", setup.clean, method, 0, folder, cached_only)
         for case, (kind, clf, seed) in setup.judged.items():
-            news = explanations(setup, case, clf, method, seed, folder)
+            news = explanations(setup, case, clf, method, seed, folder, cached_only)
+            if goldens is None or news is None:
+                print(f"{setup.name} {method} {case}: not measured (not cached)", file=sys.stderr)
+                continue
             pairs += [judge_pair(setup.name, case, kind, method, i, g, e) for i, (g, e) in enumerate(zip(goldens, news))]
         print(f"{setup.name} {method}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return pairs
@@ -225,37 +240,41 @@ def false_alarm_table(pairs: list[Pair], worlds_: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _bound(worst: float) -> float:
+    """MARGIN above the worst harmless value, rounded up to 0.01; 1.0 (no bound) past 1."""
+    return min(1.0, float(np.ceil(MARGIN * worst * 100 - 1e-9) / 100))
+
+
 def candidate_rows(pairs: list[Pair]) -> list[dict[str, Any]]:
-    """Per candidate measure and method: the worst harmless value over every world, the bound
-    MARGIN above it, and the shortcut images it would catch on top of the evidence shift."""
+    """Per candidate measure: each method's worst harmless value over every world (goldens that
+    pass the evidence shift; a changed prediction fails whatever the bound), its bound MARGIN
+    above (``_bound``), and the shortcut images caught per world by any method, counting the
+    evidence shift, a changed prediction or the measure above its bound."""
     rows = []
-    for name in ["evidence_shift", *CANDIDATES]:
+    for name in CANDIDATES:
+        row: dict[str, Any] = {"measure": name}
+        bounds = {}
         for m in METHODS:
             harm = [p.measures[name] for p in pairs if p.method == m and p.kind == "harmless" and not p.failed_before]
-            harm = [v for v in harm if v == v]
-            worst = max(harm) if harm else float("nan")
-            bound = MARGIN * worst
-            row: dict[str, Any] = {"measure": name, "method": m, "worst_harmless": worst, "bound": bound}
-            for w in sorted({p.world for p in pairs}):
-                bad = [p for p in pairs if p.world == w and p.method == m and p.kind == "shortcut"]
-                vals = [p.measures[name] for p in bad]
-                row[w] = (min(vals), float(np.median(vals)),
-                          sum(p.failed_before or p.measures[name] > bound for p in bad) if bound <= 1 else None)
-            rows.append(row)
+            worst = max((v for v in harm if v == v), default=float("nan"))
+            bounds[m] = _bound(worst)
+            row[m] = (worst, bounds[m])
+        for w in sorted({p.world for p in pairs}):
+            bad = [p for p in pairs if p.world == w and p.kind == "shortcut"]
+            hit = {p.image for p in bad if p.failed_before or p.measures[name] > bounds[p.method]}
+            row[w] = (len(hit), len({p.image for p in bad}))
+        rows.append(row)
     return rows
 
 
 def candidate_table(rows: list[dict[str, Any]], worlds_: list[str]) -> str:
-    head = "| measure | method | worst harmless | bound (1.5x) | " + " | ".join(
-        f"{w}: shortcut min / median, caught" for w in worlds_) + " |"
-    lines = [head, "|---|---|---|---|" + "---|" * len(worlds_)]
+    head = "| measure | " + " | ".join(f"{m}: worst harmless, bound" for m in METHODS) + " | " + " | ".join(
+        f"{w}: caught (any method)" for w in worlds_) + " |"
+    lines = [head, "|---|" + "---|" * (len(METHODS) + len(worlds_))]
     for r in rows:
-        cells = []
-        for w in worlds_:
-            lo, med, caught = r[w]
-            cells.append(f"{lo:.2f} / {med:.2f}, {'-' if caught is None else caught}")
-        bound = "above 1" if r["bound"] > 1 else f"{r['bound']:.3f}"
-        lines.append(f"| {r['measure']} | {r['method']} | {r['worst_harmless']:.3f} | {bound} | " + " | ".join(cells) + " |")
+        cells = [f"{r[m][0]:.3f}, {r[m][1]:.2f}" for m in METHODS]
+        cells += [f"{r[w][0]} of {r[w][1]}" for w in worlds_]
+        lines.append(f"| {r['measure']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -267,6 +286,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="clean-model seeds 1..N (at most 5)")
     parser.add_argument("--from-json", type=Path, action="append", default=[],
                         help="add the pairs of an earlier --json run (its worlds are not measured again)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="judge only the explanations already cached; list the ones missing")
     parser.add_argument("--recompute", action="store_true", help="drop cached explanations first")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -282,7 +303,8 @@ def main() -> None:
     done = {p.world for p in pairs}
     for w in chosen:
         if w not in done:
-            pairs += measure(example_setup(args.seeds) if w == "example" else world_setup(w, args.seeds), folder)
+            setup = example_setup(args.seeds) if w == "example" else world_setup(w, args.seeds)
+            pairs += measure(setup, folder, args.cached_only)
     rows = candidate_rows(pairs)
     text = (
         "Release goldens, before -> after the support-loss criterion (false alarms of harmless "

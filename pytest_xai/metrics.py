@@ -335,9 +335,9 @@ def support_cells(
         count = int(np.searchsorted(np.cumsum(flat[order]), support - 1e-6)) + 1
         out[order[: min(count, flat.size)]] = True
     cells = out.reshape(mass.shape)
+    rows, cols = mass.shape
     for _ in range(int(grow)):  # one cell in all eight directions per step
         padded = np.pad(cells, 1)
-        rows, cols = cells.shape
         cells = np.logical_or.reduce(
             [padded[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3)]
         )

@@ -4,6 +4,7 @@ under its bound; a harmless small move passes both."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,26 @@ import pytest
 
 from pytest_xai import Explanation
 from pytest_xai.snapshots import Bounds, GoldenVerdict, SnapshotStore
-from pytest_xai.vocabulary import DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD, EVIDENCE_SUPPORT, EVIDENCE_SUPPORT_GROW
-from tests.test_golden_modes import FakeSettings
+from pytest_xai.vocabulary import (
+    DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD,
+    EVIDENCE_SUPPORT,
+    EVIDENCE_SUPPORT_GROW,
+)
+
+
+@dataclass
+class FakeSettings:
+    """The part of Settings that judge and Bounds.resolve read."""
+
+    can_write: bool = False
+    can_update: bool = False
+    ci: bool = False
+    ci_reason: str = ""
+    golden_mode: str = "release"
+    max_shift: float | None = None
+    min_spearman: float = 0.7
+    min_top_k_iou: float = 0.55
+
 
 SIZE = 64
 
@@ -57,7 +76,7 @@ def test_a_diffuse_shift_fails_on_support_loss_alone(tmp_path: Path) -> None:
     # only 75%), grown by EVIDENCE_SUPPORT_GROW cells; the ring's mass outside that box is lost
     assert 0.75 < EVIDENCE_SUPPORT <= 1
     lo, hi = 28 - 4 * EVIDENCE_SUPPORT_GROW, 36 + 4 * EVIDENCE_SUPPORT_GROW
-    inside = (XX >= lo) & (XX < hi) & (YY >= lo) & (YY < hi)
+    inside = (lo <= XX) & (hi > XX) & (lo <= YY) & (hi > YY)
     expected = 0.75 * (RING & ~inside).sum() / RING.sum()
     assert expected > 0.5  # 0.6 at the default growth of one cell
     assert verdict.measures["support_loss"] == pytest.approx(expected, abs=1e-6)
