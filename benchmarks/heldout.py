@@ -278,6 +278,18 @@ def candidate_table(rows: list[dict[str, Any]], worlds_: list[str]) -> str:
     return "\n".join(lines)
 
 
+def choose(rows: list[dict[str, Any]], worlds_: list[str]) -> str:
+    """The support-loss setting that catches the most texture (stripes) shortcut images by any
+    method, then the most shortcut images over every world, each method's bound MARGIN above
+    its worst harmless value."""
+    ranked = [r for r in rows if r["measure"].startswith("support_loss")]
+    texture = "stripes" if "stripes" in worlds_ else worlds_[0]
+    best = max(ranked, key=lambda r: (r[texture][0], sum(r[w][0] for w in worlds_)))
+    bounds = ", ".join(f"{m} {best[m][1]:.2f} (worst harmless {best[m][0]:.3f})" for m in METHODS)
+    caught = ", ".join(f"{w} {best[w][0]} of {best[w][1]}" for w in worlds_)
+    return f"Chosen: {best['measure']}; bounds {bounds}; shortcut images caught by any method: {caught}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worlds", default=",".join(WORLDS), help="comma-separated world names")
@@ -305,13 +317,15 @@ def main() -> None:
         if w not in done:
             setup = example_setup(args.seeds) if w == "example" else world_setup(w, args.seeds)
             pairs += measure(setup, folder, args.cached_only)
+    chosen = [w for w in chosen if any(p.world == w for p in pairs)]  # measured ones
     rows = candidate_rows(pairs)
     text = (
         "Release goldens, before -> after the support-loss criterion (false alarms of harmless "
         "goldens; shortcut goldens that fail):\n\n" + outcome_table(pairs, chosen)
         + "\n\nHarmless goldens that fail, per release (after):\n\n" + false_alarm_table(pairs, chosen)
         + "\n\nCandidate measures (worst harmless over every world; shortcut images caught by "
-        "the evidence shift or the measure above its bound):\n\n" + candidate_table(rows, chosen) + "\n"
+        "the evidence shift or the measure above its bound):\n\n" + candidate_table(rows, chosen)
+        + "\n\n" + choose(rows, chosen) + "\n"
     )
     print(text)
     print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)

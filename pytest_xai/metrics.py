@@ -350,7 +350,7 @@ def support_loss(
 ) -> float:
     """The share of the new positive evidence that lies outside the golden's support: the
     fewest grid cells holding ``support`` of the golden's positive mass, grown by ``grow``
-    cells in every direction (``support_cells``; the defaults: a 16-cell grid, 80%, 1 cell).
+    cells in every direction (``support_cells``; the defaults: a 16-cell grid, 90%, 2 cells).
 
     Release mode's second criterion. The evidence shift (earth mover's distance) is small when
     a compact object's evidence spreads thinly over the background around it; this measure

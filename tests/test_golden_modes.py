@@ -21,7 +21,7 @@ from pytest_xai.snapshots import (
     determinism_note,
     direction,
 )
-from pytest_xai.vocabulary import GOLDEN_STATES
+from pytest_xai.vocabulary import DEFAULT_MAX_SUPPORT_LOSS, GOLDEN_STATES
 
 
 @dataclass
@@ -65,16 +65,20 @@ def test_release_drift_known_answer(tmp_path: Path) -> None:
     assert verdict.state == "failed" and verdict.reason == "drift" and verdict.mode == "release"
     assert verdict.measures["evidence_shift"] == pytest.approx(60 / 64)
     assert verdict.measures["new_mass"] == pytest.approx(1.0)
-    assert verdict.bounds == {"max_evidence_shift": 0.12}
+    assert verdict.measures["support_loss"] == pytest.approx(1.0)
+    assert verdict.bounds == {"max_evidence_shift": 0.12, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS}
     assert verdict.name == "snap/test_x.npz" and verdict.path == str(tmp_path / "snap/test_x.npz")
     lines = verdict.message.splitlines()
     assert lines[0] == "explanation drifted from golden snap/test_x.npz (release mode):"
     assert lines[1].strip().startswith("evidence shift 0.938 > max_shift 0.120: the positive evidence moved 94%")
-    assert lines[2].strip() == (
+    assert lines[2].strip().startswith(
+        f"support loss 1.000 > max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}: 100% of the new positive mass"
+    )
+    assert lines[3].strip() == (
         "its mass centre moved from (x, y) = (2, 2) to (62, 62) px, towards the bottom-right corner; "
         "it now lies in the bottom right of the 64×64 image"
     )
-    assert lines[3].strip().startswith("100% of the new positive mass lies in cells where the golden had almost none")
+    assert lines[4].strip().startswith("100% of the new positive mass lies in cells where the golden had almost none")
     assert sorted(verdict.pictures) == ["actual", "difference", "expected"]
     assert all(Path(p).is_file() for p in verdict.pictures.values())
     json.dumps(verdict.to_record(), allow_nan=False)  # strict JSON
@@ -86,7 +90,11 @@ def test_release_passes_a_small_move_and_says_so(tmp_path: Path) -> None:
     assert verdict.state == "passed" and verdict.reason is None and verdict.pictures == {}
     assert verdict.measures["evidence_shift"] == pytest.approx(4 / (64 * math.sqrt(2)))
     assert verdict.measures["new_mass"] == pytest.approx(1.0)  # all of it in a cell the golden left empty
-    assert verdict.message == "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120"
+    assert verdict.measures["support_loss"] == pytest.approx(0.0)  # the next cell: inside the grown support
+    assert verdict.message == (
+        "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120; "
+        f"support loss 0.000 <= max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}"
+    )
     # the same move fails a tighter bound given to the call
     tight = judge(tmp_path, blob(20, 20), blob(24, 20), Bounds(max_shift=0.04))
     assert tight.state == "failed" and "to the right" in tight.message
@@ -110,7 +118,7 @@ def test_prediction_change_fails_in_both_modes(tmp_path: Path) -> None:
         verdict = judge(tmp_path, blob(0, 0), new, Bounds(mode=mode))
         assert (verdict.state, verdict.reason) == ("failed", "prediction")
         assert "prediction changed: golden explains 'circle' (p=0.900), now 'square'" in verdict.message
-        assert set(verdict.measures) == ({"evidence_shift", "new_mass"} if mode == "release"
+        assert set(verdict.measures) == ({"evidence_shift", "support_loss", "new_mass"} if mode == "release"
                                          else {"spearman", "top_k_iou"})
         assert all(v is None for v in verdict.measures.values())
     renamed = blob(0, 0)  # same class index, another name: the model now calls it something else
@@ -180,7 +188,10 @@ def test_states_follow_the_settings(tmp_path: Path) -> None:
     updated = judge(tmp_path, blob(0, 0), blob(60, 60), can_write=True, can_update=True)
     assert (updated.state, updated.reason, updated.pictures) == ("updated", "drift", {})
     assert updated.measures["evidence_shift"] == pytest.approx(60 / 64)
-    assert updated.message == "golden snap/test_x.npz updated: evidence shift 0.938 > max_shift 0.120"
+    assert updated.message == (
+        "golden snap/test_x.npz updated: evidence shift 0.938 > max_shift 0.120; "
+        f"support loss 1.000 > max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}"
+    )
     params = judge(tmp_path, blob(0, 0), blob(0, 0, samples=300))
     assert (params.state, params.reason) == ("failed", "params") and "samples: golden 200, now 300" in params.message
     assert {v.state for v in (missing, updated, params)} <= set(GOLDEN_STATES)

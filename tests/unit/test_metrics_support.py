@@ -52,7 +52,7 @@ def test_support_loss_known_answers() -> None:
     # everything moved into one cell the golden never had
     assert metrics.support_loss(g, exp_of(cells({(15, 15): 1.0}))) == pytest.approx(1.0)
     # negative evidence takes no part
-    assert metrics.support_loss(g, exp_of(GOLDEN - cells({(12, 12): 5.0})), grow=0) == pytest.approx(0.2)
+    assert metrics.support_loss(g, exp_of(GOLDEN - cells({(12, 12): 5.0})), support=0.8, grow=0) == pytest.approx(0.2)
 
 
 def test_support_loss_sides_without_evidence_and_nan() -> None:
