@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pytest_xai.vocabulary import CACHE_DIR_NAME
+from pytest_xai.defaults import CACHE_DIR_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "docs" / "ci" / "github-actions.yml"
