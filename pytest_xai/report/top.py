@@ -122,7 +122,7 @@ def _check_table(groups: list[CheckGroup]) -> str:
 
 def _check_row(group: CheckGroup) -> str:
     failed = group.failed > 0
-    first = f" <a href='#f{group.tests[0]}'>first failure</a>" if group.tests else ""
+    first = f" · <a href='#f{group.tests[0]}'>first failure</a>" if group.tests else ""
     images = f"{len(group.images)} images, all passed" if group.images else "-"
     if group.images and failed:
         shown = [f"<a href='#img-{anchor(k)}'>{esc(v)}</a>" for k, v in list(group.failed_images.items())[:SHOWN_IMAGES]]
