@@ -435,10 +435,15 @@ def test_npz_files_that_are_not_goldens_are_never_unused_or_deleted(xai_pytester
 
 
 def test_a_tryfirst_conftest_filter_never_deletes_the_dropped_tests_golden(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_m=TWO)
+    """A conftest below the rootdir registers after the plugin, so its tryfirst hook runs first."""
+    sub = xai_pytester.mkpydir("sub")
+    (sub / "test_m.py").write_text(TWO)
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
-    one = xai_pytester.path / "__xai_snapshots__/test_m/test_one.npz"
-    xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + """
+    one = sub / "__xai_snapshots__/test_m/test_one.npz"
+    assert one.is_file()
+    (sub / "conftest.py").write_text("""
+import pytest
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     items[:] = [i for i in items if i.name == "test_two"]  # no pytest_deselected call
