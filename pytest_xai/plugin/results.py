@@ -61,7 +61,7 @@ class StaleResults:
     "xai-stale-results").
 
     Only after a complete run of the whole suite (no paths or node ids named, no ``--lf``,
-    nothing dropped unreported, every selected test ran to its teardown), only folders directly
+    nothing dropped unreported, every module collected, every selected test ran to its teardown), only folders directly
     inside the results folder, named as a Python test's folder, and holding nothing but
     pictures: a mistyped ``--xai-results`` that names a project folder deletes nothing else.
     """
@@ -71,6 +71,11 @@ class StaleResults:
         self.collected = collected
         self.complete = complete
         self.removed: list[Path] = []
+        self.collection_failed = False  # a module that did not collect: its tests are unknown
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_failed = True
 
     def full_run(self, session: pytest.Session) -> bool:
         config = session.config
@@ -78,6 +83,7 @@ class StaleResults:
             not self.xai.is_worker
             and config.args_source != pytest.Config.ArgsSource.ARGS
             and not config.getoption("collectonly")
+            and not self.collection_failed
             and not self.collected.collection.restricted
             and bool(self.collected.collection.modules)
             and self.complete()

@@ -53,3 +53,16 @@ def test_an_interrupted_run_keeps_them(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_s="def test_a():\n    pass\n")
     xai_pytester.runpytest().assert_outcomes(passed=1)
     assert not stale.exists()
+
+
+@pytest.mark.slow
+def test_a_module_that_did_not_collect_keeps_them(pytester: pytest.Pytester) -> None:
+    stale = pytester.path / ".xai-results" / "test_broken.py_test_b"
+    stale.mkdir(parents=True)
+    (stale / "01-overlay.png").write_bytes(b"x")
+    pytester.makepyfile(test_ok="def test_a():\n    pass\n", test_broken="import no_such_module\n")
+    pytester.runpytest("--continue-on-collection-errors")
+    assert stale.is_dir()  # its tests may still exist: they could not be collected
+    (pytester.path / "test_broken.py").unlink()
+    pytester.runpytest("-p", "xdist", "-n", "2").assert_outcomes(passed=1)  # the controller knows the workers' tests
+    assert not stale.exists()
