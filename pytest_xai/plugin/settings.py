@@ -104,9 +104,56 @@ def _report_path(raw: str) -> Path:
 
 
 def _device(raw: str) -> str:
+    """``--xai-device``/ini ``xai_device``: well formed, and a named CUDA device must exist."""
     problem = vocab.check_device_name(raw)
     if problem is not None:
         raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
+    if raw.startswith("cuda"):
+        import torch  # only when a CUDA device is named: without one, every test would fail
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(raw[5:]) if raw.startswith("cuda:") else 0
+        if index >= count:
+            found = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA device"
+            raise pytest.UsageError(
+                f"--xai-device/xai_device={raw!r} but this machine has {found}; use 'cpu' or "
+                "'auto' (CUDA when there is one, else the CPU)"
+            )
+    return raw
+
+
+def _given(config: pytest.Config, dest: str, flag: str) -> Any:
+    """An option's value; an empty one (``--xai-seed=``) is a usage error, never the default."""
+    value = config.getoption(dest)
+    if isinstance(value, str) and not value.strip():
+        raise pytest.UsageError(f"{flag}={value!r} is empty; give a value or leave the option out")
+    return value
+
+
+def _results_dir(raw: str) -> Path:
+    """``--xai-results``: a folder that exists or can be made; checked at start-up, so a file
+    in its place never replaces a test's failure message."""
+    path = Path(raw)
+    fix = "pass a writable folder (default .xai-results)"
+    existing = next((p for p in (path, *path.absolute().parents) if p.exists()), None)
+    if existing == path and not path.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r} is a file, not a folder; {fix}")
+    if existing is not None and not existing.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is a file, not a folder; {fix}")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is not writable; {fix}")
+    return path
+
+
+def _model(raw: str | None, base: Path) -> str | None:
+    """``--xai-model``/ini ``xai_model``: its form and files checked at start-up (nothing imported)."""
+    from pytest_xai.model_spec import spec_problem
+
+    if raw is None or raw == "":
+        return None
+    problem = spec_problem(raw, base)
+    if problem is not None:
+        raise pytest.UsageError(f"--xai-model/xai_model: {problem}")
     return raw
 
 
@@ -163,14 +210,14 @@ class Settings:
             update=opt("xai_update"),
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
-            device=_device(str(opt("xai_device") or ini("xai_device") or "auto")),
-            seed=_parse_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=_parse_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
-                            vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
+            seed=_parse_number(_given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=_parse_number(_given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
+                                  "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
             method=_choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
-            model=opt("xai_model") or ini("xai_model") or None,
-            results_dir=Path(opt("xai_results")),
+            model=_model(_given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
+            results_dir=_results_dir(_given(config, "xai_results", "--xai-results")),
             reports=_report_paths(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
