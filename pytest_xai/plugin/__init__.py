@@ -18,7 +18,8 @@ import pytest
 from pytest_xai.goldens.lifecycle import GoldenLifecycle
 from pytest_xai.paths import safe_name
 from pytest_xai.plugin.collection import CollectionPlugin
-from pytest_xai.plugin.results import ResultsPlugin
+from pytest_xai.plugin.model_option import ModelOptionWatch
+from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.plugin.settings import add_options
 from pytest_xai.plugin.summary import RunSummary
@@ -28,6 +29,7 @@ from pytest_xai.records import TestRecord
 xai_key = pytest.StashKey[XaiSession]()
 goldens_key = pytest.StashKey[GoldenLifecycle]()
 recorder_key = pytest.StashKey[Recorder]()
+model_watch_key = pytest.StashKey[ModelOptionWatch]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,10 +50,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(results, "xai-results")
     config.pluginmanager.register(goldens, "xai-goldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
+<<<<<<< HEAD
     if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
         from pytest_xai.mutation.runner import register
 
         register(config, xai, recorder_key)
+=======
+    config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
+    config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
+>>>>>>> main
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -62,20 +69,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}; cache={cache}"]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
-    if fixturedef.argname == "xai_model":  # every test that uses the model, explaining or not
-        from pytest_xai.plugin.fixtures import ignored_model_option
-
-        problem = ignored_model_option(fixturedef, request.config)
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """An ``xai_model`` override that never reads ``--xai-model`` fails every test that uses it."""
+    watch = request.config.stash[model_watch_key]
+    known = watch.problems.get(fixturedef)
+    if known is not None:  # each later test fails the same way, without building it again
+        pytest.fail(known, pytrace=False)
+    before = watch.reads()
+    value = yield
+    problem = watch.setup_done(fixturedef, before)
+    if problem is not None:
+        fixturedef.cached_result = None  # not kept: every test that asks for it fails
+        pytest.fail(problem, pytrace=False)
+    return value
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     settings = item.config.stash[xai_key].settings
-    shown = settings.report is not None or bool(item.config.getoption("htmlpath", None))
+    shown = bool(settings.reports) or bool(item.config.getoption("htmlpath", None))
     recorder = Recorder(TestRecord(item.nodeid), settings.results_dir, pictures=shown)
     # this test's pictures from an earlier run would look like this run's: start afresh
     shutil.rmtree(settings.results_dir / safe_name(item.nodeid), ignore_errors=True)

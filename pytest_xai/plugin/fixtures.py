@@ -60,15 +60,7 @@ class ExplainFixture:
         self.xai = xai
         self.request = request
         self.recorder = recorder
-        self.marker: Params = {}
-        for marker in reversed(list(request.node.iter_markers("xai"))):  # module, class, then test
-            unknown = set(marker.kwargs) - set(MARKER_KEYS)
-            if unknown or marker.args:
-                raise XaiValueError(
-                    f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
-                    f"it takes keyword arguments {MARKER_KEYS}"
-                )
-            self.marker.update(plain(dict(marker.kwargs)))  # the closer marker wins a key
+        self.marker: Params = merged_marker(request.node)
 
     def defaults(self) -> Params:
         """The parameters every call starts from: settings, then the marker."""
@@ -123,29 +115,39 @@ class ExplainFixture:
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
         per_image = _per_image_params(params, len(arrays))
-        return self.xai.cache.explain(clf, arrays, per_image, self.recorder), single
+        results = self.xai.cache.explain(clf, arrays, per_image, self.recorder)
+        for exp in results:  # shared with every later test that asks for it: none may change it
+            exp.lock()
+        return results, single
 
 
 
-def ignored_model_option(fixturedef: Any, config: pytest.Config) -> str | None:
-    """Why the ``xai_model`` fixture in use would test another model than ``--xai-model``
-    names: a conftest override whose code never reads the option; None when it does (it
-    calls ``getoption`` on "xai_model", or takes the plugin's ``xai_model`` as a parameter)."""
-    spec = config.getoption("xai_model", None)
-    func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
-    code = getattr(func, "__code__", None)
-    if not spec or code is None or code.co_filename == str(Path(__file__).with_name("__init__.py")):
-        return None
-    reads = "getoption" in code.co_names and {"xai_model", "--xai-model"} & set(code.co_consts)
-    wraps = "xai_model" in code.co_varnames[: code.co_argcount]
-    if reads or wraps:
-        return None
-    return (
-        f"--xai-model={spec} was given, but the xai_model fixture in use ({code.co_filename}:"
-        f"{code.co_firstlineno}) overrides the plugin's and never reads it, so another model "
-        "would be tested. Read it in the override (pytestconfig.getoption('xai_model') with "
-        "pytest_xai.model_spec.load_model), or drop the option."
-    )
+def merged_marker(node: pytest.Item) -> Params:
+    """The ``xai`` markers' keywords merged key by key, the closest marker winning: a
+    ``pytest.param(..., marks=...)`` mark beats the test's, which beats its class's, then its
+    module's; of two stacked decorators the one nearer the ``def`` wins."""
+    merged: Params = {}
+    for marker in reversed(closest_first(node)):
+        unknown = set(marker.kwargs) - set(MARKER_KEYS)
+        if unknown or marker.args:
+            raise XaiValueError(
+                f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
+                f"it takes keyword arguments {MARKER_KEYS}"
+            )
+        merged.update(plain(dict(marker.kwargs)))
+    return merged
+
+
+def closest_first(node: pytest.Item) -> list[pytest.Mark]:
+    """The ``xai`` markers from the test outwards. A test's own markers list its function's
+    first and its parameter set's last (pytest's order); the parameter set's are closer."""
+    out: list[pytest.Mark] = []
+    for current in reversed(node.listchain()):
+        own = [m for m in current.own_markers if m.name == "xai"]
+        callspec = getattr(current, "callspec", None)
+        param_ids = {id(m) for m in getattr(callspec, "marks", ())}
+        out += [m for m in own if id(m) in param_ids] + [m for m in own if id(m) not in param_ids]
+    return out
 
 
 def _per_image_params(params: Params, count: int) -> list[Params]:

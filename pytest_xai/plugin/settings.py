@@ -42,9 +42,9 @@ def _choice(raw: Any, key: str, choices: tuple[str, ...], default: str | None) -
 def _snapshot_dir(raw: str) -> str:
     """The ini ``xai_snapshot_dir``: a non-empty path relative to each test file's folder."""
     value = raw.strip()
-    if not value or PurePath(value) == PurePath(".") or "\0" in value:
-        raise pytest.UsageError(
-            f"xai_snapshot_dir={raw!r} is not a folder name; use a relative path such as "
+    if not value or set(PurePath(os.path.normpath(value)).parts) <= {".", ".."} or "\0" in value:
+        raise pytest.UsageError(  # ".", "data/..", "..": the test folder or one above it, full of other files
+            f"xai_snapshot_dir={raw!r} is not a folder name of its own; use a relative path such as "
             f"{vocab.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
         )
     if PurePath(value).is_absolute() or os.path.isabs(value):
@@ -69,10 +69,24 @@ def _precision(raw: str, device: str) -> str | None:
     return precision
 
 
-def _report_path(raw: str | None) -> Path | None:
-    """``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
-    if raw is None:
-        return None
+def _report_paths(raws: list[str] | None) -> tuple[Path, ...]:
+    """Every ``--xai-report`` (the option may be given once per file, e.g. one HTML and one
+    JSON), each checked at start-up; the same file named twice is refused."""
+    paths: dict[Path, str] = {}
+    for raw in raws or []:
+        path = _report_path(raw)
+        key = Path(os.path.abspath(path))
+        if key in paths:
+            raise pytest.UsageError(
+                f"--xai-report={raw!r} names the same file as --xai-report={paths[key]!r}; "
+                "give each report its own path (e.g. run.html and run.json)"
+            )
+        paths[key] = raw
+    return tuple(Path(raw) for raw in paths.values())
+
+
+def _report_path(raw: str) -> Path:
+    """One ``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
     path = Path(raw)
     fix = "pass a writable file path ending in .html or .json"
     if path.suffix not in (".html", ".json"):
@@ -90,9 +104,56 @@ def _report_path(raw: str | None) -> Path | None:
 
 
 def _device(raw: str) -> str:
+    """``--xai-device``/ini ``xai_device``: well formed, and a named CUDA device must exist."""
     problem = vocab.check_device_name(raw)
     if problem is not None:
         raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
+    if raw.startswith("cuda"):
+        import torch  # only when a CUDA device is named: without one, every test would fail
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(raw[5:]) if raw.startswith("cuda:") else 0
+        if index >= count:
+            found = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA device"
+            raise pytest.UsageError(
+                f"--xai-device/xai_device={raw!r} but this machine has {found}; use 'cpu' or "
+                "'auto' (CUDA when there is one, else the CPU)"
+            )
+    return raw
+
+
+def _given(config: pytest.Config, dest: str, flag: str) -> Any:
+    """An option's value; an empty one (``--xai-seed=``) is a usage error, never the default."""
+    value = config.getoption(dest)
+    if isinstance(value, str) and not value.strip():
+        raise pytest.UsageError(f"{flag}={value!r} is empty; give a value or leave the option out")
+    return value
+
+
+def _results_dir(raw: str) -> Path:
+    """``--xai-results``: a folder that exists or can be made; checked at start-up, so a file
+    in its place never replaces a test's failure message."""
+    path = Path(raw)
+    fix = "pass a writable folder (default .xai-results)"
+    existing = next((p for p in (path, *path.absolute().parents) if p.exists()), None)
+    if existing == path and not path.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r} is a file, not a folder; {fix}")
+    if existing is not None and not existing.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is a file, not a folder; {fix}")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is not writable; {fix}")
+    return path
+
+
+def _model(raw: str | None, base: Path) -> str | None:
+    """``--xai-model``/ini ``xai_model``: its form and files checked at start-up (nothing imported)."""
+    from pytest_xai.model_spec import spec_problem
+
+    if raw is None or raw == "":
+        return None
+    problem = spec_problem(raw, base)
+    if problem is not None:
+        raise pytest.UsageError(f"--xai-model/xai_model: {problem}")
     return raw
 
 
@@ -110,7 +171,7 @@ class Settings:
     precision: str | None  # None: explain's own default (float32)
     model: str | None
     results_dir: Path
-    report: Path | None
+    reports: tuple[Path, ...]  # --xai-report, once per file
     snapshot_dir: str
     images_dir: Path | None
     golden_mode: str  # goldens.modes.GOLDEN_MODES
@@ -149,15 +210,15 @@ class Settings:
             update=opt("xai_update"),
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
-            device=_device(str(opt("xai_device") or ini("xai_device") or "auto")),
-            seed=_parse_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=_parse_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
-                            vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
+            seed=_parse_number(_given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=_parse_number(_given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
+                                  "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
             method=_choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
-            model=opt("xai_model") or ini("xai_model") or None,
-            results_dir=Path(opt("xai_results")),
-            report=_report_path(opt("xai_report")),
+            model=_model(_given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
+            results_dir=_results_dir(_given(config, "xai_results", "--xai-results")),
+            reports=_report_paths(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
             golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
@@ -195,6 +256,7 @@ def add_options(parser: pytest.Parser) -> None:
                     "torchvision:NAME=WEIGHTS.pth.")
     group.addoption("--xai-results", dest="xai_results", default=vocab.DEFAULT_RESULTS_DIR, metavar="DIR",
                     help=f"where failure pictures go (default {vocab.DEFAULT_RESULTS_DIR}).")
+<<<<<<< HEAD
     group.addoption("--xai-report", dest="xai_report", default=None, metavar="PATH",
                     help="write a report: PATH.html (self-contained) or PATH.json.")
     group.addoption("--xai-mutate", dest="xai_mutate", nargs="?", const="8", default=None, metavar="N",
@@ -202,6 +264,11 @@ def add_options(parser: pytest.Parser) -> None:
                     "(default 8) and every harmless one; print the detection score (docs/mutation.md).")
     group.addoption("--xai-mutate-twin", dest="xai_mutate_twin", default=None, metavar="SPEC",
                     help="with --xai-mutate: a harmless retrain of the model under test (spec as --xai-model).")
+=======
+    group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
+                    help="write a report: PATH.html (self-contained) or PATH.json; give it once "
+                    "per file for both.")
+>>>>>>> main
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
