@@ -50,15 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(results, "xai-results")
     config.pluginmanager.register(goldens, "xai-goldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
-<<<<<<< HEAD
+    config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
+    config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
     if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
         from pytest_xai.mutation.runner import register
 
         register(config, xai, recorder_key)
-=======
-    config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
-    config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
->>>>>>> main
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

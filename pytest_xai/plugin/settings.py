@@ -256,19 +256,14 @@ def add_options(parser: pytest.Parser) -> None:
                     "torchvision:NAME=WEIGHTS.pth.")
     group.addoption("--xai-results", dest="xai_results", default=vocab.DEFAULT_RESULTS_DIR, metavar="DIR",
                     help=f"where failure pictures go (default {vocab.DEFAULT_RESULTS_DIR}).")
-<<<<<<< HEAD
-    group.addoption("--xai-report", dest="xai_report", default=None, metavar="PATH",
-                    help="write a report: PATH.html (self-contained) or PATH.json.")
+    group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
+                    help="write a report: PATH.html (self-contained) or PATH.json; give it once "
+                    "per file for both.")
     group.addoption("--xai-mutate", dest="xai_mutate", nargs="?", const="8", default=None, metavar="N",
                     help="after the run, re-run the explanation tests against N planted-shortcut mutants "
                     "(default 8) and every harmless one; print the detection score (docs/mutation.md).")
     group.addoption("--xai-mutate-twin", dest="xai_mutate_twin", default=None, metavar="SPEC",
                     help="with --xai-mutate: a harmless retrain of the model under test (spec as --xai-model).")
-=======
-    group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
-                    help="write a report: PATH.html (self-contained) or PATH.json; give it once "
-                    "per file for both.")
->>>>>>> main
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")

@@ -14,11 +14,8 @@ from pytest_xai.records import (
     RunReport,
     TestRecord,
 )
-<<<<<<< HEAD
-from pytest_xai.report.mutation import mutation_section
-=======
 from pytest_xai.report.markup import anchor, esc, nodeid_html
->>>>>>> main
+from pytest_xai.report.mutation import mutation_section
 from pytest_xai.report.pictures import Pictures
 from pytest_xai.report.rollup import GROUP_MIN, FailureGroup, failure_groups, golden_method
 from pytest_xai.report.top import top
