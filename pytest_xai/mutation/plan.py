@@ -35,6 +35,10 @@ class SuiteModel:
     def add(self, nodeid: str, key: str, array: Any, regions: dict[str, Any]) -> None:
         self.images.setdefault(key, array)
         self.regions.setdefault(key, {}).update(regions)
+        self.add_test(nodeid)
+
+    def add_test(self, nodeid: str) -> None:
+        """A test that used the model (an intervention test may explain no image)."""
         if nodeid not in self.nodeids:
             self.nodeids.append(nodeid)
 

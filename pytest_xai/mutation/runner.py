@@ -102,6 +102,8 @@ class MutationPlugin:
         from pytest_xai import sources
 
         self.checks[item.nodeid] = list(recorder.record.checks)
+        for label, clf in labels.values():  # an intervention test uses the model, explaining nothing
+            self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf)).add_test(item.nodeid)
         for key, exp, regions in recorder.explained():
             source = sources.source_of(exp)
             found = None if source is None else labels.get(source.fingerprint)
@@ -145,6 +147,8 @@ class MutationPlugin:
 
         out = []
         for model in self.models.values():
+            if not model.images:  # no test explained an image with it: nothing to plant on
+                continue
             checks = [c for nodeid in model.nodeids for c in self.checks.get(nodeid, [])]
             avoid, focus = plan.region_names(checks, "avoid"), plan.region_names(checks, "focus")
             height, width = _suite_size(model)

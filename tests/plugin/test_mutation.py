@@ -207,3 +207,24 @@ def test_mutant_runs_write_nothing_to_the_explanation_cache(mutate_suite: pytest
     result.stdout.fnmatch_lines(["*2 from disk cache*"])  # the normal run read the model's entries
     result.stdout.fnmatch_lines(["the suite catches 1 of 1 planted shortcuts*"])
     assert sorted(p.name for p in cache.rglob("*.npz")) == entries  # no mutant's explanation kept
+
+
+@pytest.mark.slow
+def test_intervention_tests_run_against_the_mutants(mutate_suite: pytest.Pytester) -> None:
+    mutate_suite.makepyfile(test_tag=TESTS.replace("range(6)", "range(2)") + '''
+
+from pytest_xai import assert_region_irrelevant
+
+
+def test_hiding_the_tag(explain, suite_image):
+    image = suite_image(0)
+    assert_region_irrelevant(explain, image, image.regions["tag"], max_change=0.9)
+''')
+    report = mutate_suite.path / "out.json"
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
+                                    "--xai-seed=0", f"--xai-report={report}")
+    result.assert_outcomes(passed=3)
+    mutants = json.loads(report.read_text())["mutation"]["mutants"]
+    tag = next(m for m in mutants if m["name"] == "tag")
+    assert "test_tag.py::test_hiding_the_tag" in tag["tests"]  # it explains nothing, yet uses the model
+    assert len(tag["tests"]) == 3
