@@ -72,3 +72,4 @@ def check_device_name(device: str) -> str | None:
     if device.startswith("cuda:") and device[5:].isdigit():
         return None
     return f"{device!r} is not a device; {DEVICE_HELP}"
+DEFAULT_MIN_RATIO = 1.5  # placeholder

@@ -48,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(results, "xai-results")
     config.pluginmanager.register(goldens, "xai-goldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
+    if config.getoption("xai_calibrate", None):
+        from pytest_xai.plugin.calibrate import calibrate_plugin
+
+        config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
