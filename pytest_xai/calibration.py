@@ -70,7 +70,9 @@ def suggest_bound(values: list[float | None], *, upper: bool, metric: str, facto
     clipped = min(max(bound, rng.low), rng.high)
     if clipped != bound:
         margin += f", clipped to [{rng.low:g}, {rng.high:g}]"
-    return round(clipped, 4), margin
+    # four decimals, rounded away from the observed values so the margin is kept
+    scaled = round(clipped * 1e4, 6)
+    return (math.ceil(scaled) if upper else math.floor(scaled)) / 1e4, margin
 
 
 @dataclass
