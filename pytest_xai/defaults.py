@@ -72,4 +72,10 @@ def check_device_name(device: str) -> str | None:
     if device.startswith("cuda:") and device[5:].isdigit():
         return None
     return f"{device!r} is not a device; {DEVICE_HELP}"
-DEFAULT_MIN_RATIO = 1.5  # placeholder
+
+# -- assertions ---------------------------------------------------------------------------------
+# assert_attribution_focus's default: relevance mass over the region's area share (a uniform
+# heatmap scores 1). Measured by benchmarks/focus_default.py at the default explanation
+# settings: on the example's 12 shapes images the clean and clean_v2 models reached at least
+# 2.11 (lime, kernel_shap, gradient_shap), so the default sits 1.5x below (docs/calibrate.md).
+DEFAULT_MIN_RATIO = 1.4

@@ -39,7 +39,7 @@ class CalibratePlugin:
 
     def passes(self) -> list[tuple[str, dict[str, Any]]]:
         """The extra passes: (label, settings changes)."""
-        out = [(f"seed {s}", {"seed": s}) for s in self.seeds[1:]]
+        out: list[tuple[str, dict[str, Any]]] = [(f"seed {s}", {"seed": s}) for s in self.seeds[1:]]
         if self.other:
             out.append((f"{self.other} seed {self.seeds[0]}", {"seed": self.seeds[0], "model": self.other}))
         return out
@@ -65,9 +65,9 @@ class CalibratePlugin:
             for c in record.checks
         ]
         for g in record.goldens:
-            for key, bound in g.bounds.items():
-                metric = key.split("_", 1)[1]
-                rows.append(("golden", metric, key.startswith("max_"), bound, g.name, None, None, g.measures.get(metric)))
+            for bound_name, bound in g.bounds.items():
+                metric = bound_name.split("_", 1)[1]
+                rows.append(("golden", metric, bound_name.startswith("max_"), bound, g.name, None, None, g.measures.get(metric)))
         for kind, metric, upper, bound, region, method, image, value in rows:
             key = (record.nodeid, kind, metric, region, method, image)
             seen[key] = seen.get(key, 0) + 1
