@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
-from pytest_xai import explain, metrics  # noqa: E402
+from pytest_xai import Explanation, explain, metrics  # noqa: E402
 from pytest_xai.regions import Region, dilate_mask, touching_segments  # noqa: E402
 from pytest_xai.testimage import load_test_image  # noqa: E402
 
@@ -73,7 +73,7 @@ def worlds(cues: list[str] | None = None) -> dict[str, Any]:
     if not (WORLDS / "worlds.py").is_file():
         return {}
     sys.path.append(str(WORLDS))
-    import worlds as held_out  # type: ignore[import-not-found]
+    import worlds as held_out
 
     out: dict[str, Any] = {}
     for cue in cues or held_out.CUES:
@@ -87,6 +87,27 @@ def worlds(cues: list[str] | None = None) -> dict[str, Any]:
         }
         out[cue] = row
         print(cue, "done", flush=True)
+    return out
+
+
+def cached_worlds(folder: Path, cues: list[str] | None) -> dict[str, Any]:
+    """The ratio on "object" from the worlds cache's explanations (``<folder>/<cue>/<case>/
+    <method>.<i>.npz``, the default settings): every case and method cached there."""
+    sys.path.append(str(WORLDS))
+    import worlds as held_out
+
+    out: dict[str, Any] = {}
+    for cue in cues or held_out.CUES:
+        images = held_out.load_world(cue).images
+        row: dict[str, Any] = {}
+        for case in sorted(p.name for p in (folder / cue).iterdir()):
+            for method in METHODS:
+                paths = [folder / cue / case / f"{method}.{i}.npz" for i in range(len(images))]
+                if all(p.is_file() for p in paths):
+                    exps = [Explanation.load(p) for p in paths]
+                    values = [round(metrics.relevance_ratio(e, i.regions["object"]), 3) for e, i in zip(exps, images)]
+                    row.setdefault(case, {})[method] = {"0": values}
+        out[cue] = row
     return out
 
 
@@ -104,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-worlds", action="store_true")
+    parser.add_argument("--cached-worlds", type=Path, help="read the worlds' explanations from this cache folder")
     parser.add_argument("--cue", action="append", help="only these held-out worlds (default: all), no example")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -111,7 +133,9 @@ def main() -> None:
     if not args.cue:
         results["example"] = example()
         print(summary(results), flush=True)
-    if not args.skip_worlds:
+    if args.cached_worlds:
+        results.update(cached_worlds(args.cached_worlds, args.cue))
+    elif not args.skip_worlds:
         results.update(worlds(args.cue))
     print(summary(results))
     if args.json:

@@ -37,7 +37,7 @@ def test_calibrate_measures_every_check_and_suggests_bounds(pytester: pytest.Pyt
     result.stdout.fnmatch_lines([
         "*= xai calibration =*",
         "test_suite.py::test_focus · focus 'object' relevance_ratio lime: observed * over 4 passes; "
-        "min now 1.4, suggested * (min ÷ 1.5)",
+        "min now 1.2, suggested * (min ÷ 1.5)",
         "test_suite.py::test_avoid_fails · avoid 'everything' relevance_mass lime: observed 1.000 over 4 passes; "
         "max now 0.1, suggested 1 (max × 1.5, clipped to [0, 1])",
         "pass seed 0: 1 failed, 1 passed",
