@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest_xai.interventions.confirm as confirmation
 from pytest_xai import metrics, recording, render
 from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_RATIO, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -102,7 +103,7 @@ def assert_attribution_focus(
         detail = f" (mass {_measure_text(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
-    backing = _confirm("focus", explanation, drawn, confirm)
+    backing = confirmation.run("focus", explanation, drawn, confirm)
     picture = _region_picture(explanation, reg, f"focus-{drawn.name}") if failed else None
     results = [
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
@@ -124,7 +125,7 @@ def _focus_failure(
             return None
         return (
             f"attribution focuses on region {reg.name!r} (mass {_measure_text(mass, explanation)}), "
-            f"but {_confirm_words(backing)}\n  {_describe(explanation)}\n"
+            f"but {confirmation.words(backing)}\n  {_describe(explanation)}\n"
             f"  picture (image | region hidden | top classes before/after): {backing.picture}"
         )
     what = "; ".join(
@@ -140,7 +141,7 @@ def _focus_failure(
         f"  {_describe(explanation)}\n"
         f"{where}which covers {area:.1%} of the image\n"
         f"  overlay (heatmap, region outlined): {picture}"
-        + ("" if backing is None else f"\n  {_confirm_words(backing)}")
+        + ("" if backing is None else f"\n  {confirmation.words(backing)}")
     )
 
 
@@ -161,10 +162,10 @@ def assert_attribution_avoids(
     bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
-    backing = _confirm("avoid", explanation, reg, confirm)
+    backing = confirmation.run("avoid", explanation, reg, confirm)
     passed = mass <= bound or (backing is not None and backing.passed)  # NaN fails
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
-    details = None if backing is None else {"salience_passed": mass <= bound, "confirm": _confirm_words(backing)}
+    details = None if backing is None else {"salience_passed": mass <= bound, "confirm": confirmation.words(backing)}
     result = _record_check(
         "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details
     )
@@ -178,24 +179,9 @@ def assert_attribution_avoids(
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
-            + ("" if backing is None else f"\n  and {_confirm_words(backing)}: {backing.picture}")
+            + ("" if backing is None else f"\n  and {confirmation.words(backing)}: {backing.picture}")
         )
     return [result]
-
-
-def _confirm(kind: str, explanation: Explanation, region: Region, confirm: Any) -> Any:
-    """The intervention backing an avoid or focus check (pytest_xai.interventions), or None."""
-    if confirm is False or confirm is None:
-        return None
-    import pytest_xai.interventions.confirm as backing
-
-    return backing.run(kind, explanation, region, confirm)
-
-
-def _confirm_words(result: Any) -> str:
-    import pytest_xai.interventions.confirm as backing
-
-    return backing.words(result)
 
 
 def assert_explanations_agree(
