@@ -44,7 +44,14 @@ HELD_OUT = [("clean", 3), ("clean", 4), ("clean", 5), ("float16", 0), ("finetune
 CASES = {"clean": {0: "golden", 1: "seed1", 2: "seed2", 3: "seed3", 4: "seed4", 5: "seed5"},
          "clean_v2": {0: "retrain"}, "float16": {0: "float16"}, "finetune": {0: "finetune"},
          "prune": {0: "prune"}, "shortcut": {0: "shortcut"}}
-CACHED = Path("/work/wt/tex/benchmarks/.worlds/009dd24e801b/explanations/example")
+def _cached() -> Path:
+    """Where benchmarks/heldout.py keeps the example's explanations (default settings)."""
+    from benchmarks import worlds
+
+    return worlds.CACHE / worlds.cache_key() / "explanations" / "example"
+
+
+CACHED = _cached()
 CHECKS = {"focus": ("object", "relevance_ratio", False), "avoid": ("watermark", "relevance_mass", True)}
 
 

@@ -35,7 +35,7 @@ from pytest_xai.testimage import load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 TOLERANCES: tuple[Any, ...] = (0, 1, 2, "superpixels")
-WORLDS = Path(os.environ.get("XAI_WORLDS", "/work/wt/tex/benchmarks"))
+WORLDS = Path(os.environ.get("XAI_WORLDS", Path(__file__).resolve().parent))
 
 
 def ratio(exp: Any, mask: np.ndarray) -> float:

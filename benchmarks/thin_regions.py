@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.focus_default import TOLERANCES, ratios  # noqa: E402
 from pytest_xai.defaults import DEFAULT_MIN_RATIO  # noqa: E402
 
-WORLDS = Path(os.environ.get("XAI_WORLDS", "/work/wt/tex/benchmarks"))
+WORLDS = Path(os.environ.get("XAI_WORLDS", Path(__file__).resolve().parent))
 
 
 def main() -> None:
