@@ -37,6 +37,7 @@ METRIC_RANGES: dict[str, MetricRange] = {
     "spearman": MetricRange(-1.0, 1.0, absolute=0.2),
     "cosine": MetricRange(-1.0, 1.0, absolute=0.2),
     "evidence_shift": MetricRange(0.0, 1.0),
+    "support_loss": MetricRange(0.0, 1.0),
     "similarity": MetricRange(-1.0, 1.0, absolute=0.2),
 }
 
