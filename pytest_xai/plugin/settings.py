@@ -42,9 +42,9 @@ def _choice(raw: Any, key: str, choices: tuple[str, ...], default: str | None) -
 def _snapshot_dir(raw: str) -> str:
     """The ini ``xai_snapshot_dir``: a non-empty path relative to each test file's folder."""
     value = raw.strip()
-    if not value or PurePath(value) == PurePath(".") or "\0" in value:
-        raise pytest.UsageError(
-            f"xai_snapshot_dir={raw!r} is not a folder name; use a relative path such as "
+    if not value or set(PurePath(os.path.normpath(value)).parts) <= {".", ".."} or "\0" in value:
+        raise pytest.UsageError(  # ".", "data/..", "..": the test folder or one above it, full of other files
+            f"xai_snapshot_dir={raw!r} is not a folder name of its own; use a relative path such as "
             f"{vocab.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
         )
     if PurePath(value).is_absolute() or os.path.isabs(value):
