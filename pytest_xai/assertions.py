@@ -83,7 +83,7 @@ def assert_attribution_focus(
         a small object and a large one. Default ``DEFAULT_MIN_RATIO`` unless ``min_mass`` is
         given (docs/calibrate.md says how it was measured and how to measure yours).
     min_mass: the lowest acceptable share of the positive attribution in the region, in [0, 1].
-    tolerance: grow the region first, for thin objects whose superpixels spill past the edge:
+    tolerance: grow the region first (drawn tighter than the evidence, e.g. a thin object's):
         pixels (``tolerance=2``) or ``"superpixels"`` (superpixels touching the region count).
     confirm: True, the explain fixture or a Classifier: also hide the region
         (``assert_region_needed``); passes only when hiding it also drops the target.
