@@ -52,6 +52,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
     config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
     config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
+    if config.getoption("xai_calibrate", None):
+        from pytest_xai.plugin.calibrate import calibrate_plugin
+
+        config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -262,6 +262,14 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
+    group.addoption("--xai-calibrate", dest="xai_calibrate", nargs="?", const=".xai-calibration.json",
+                    default=None, metavar="PATH",
+                    help="measure every check at several seeds (and --xai-calibrate-with) and suggest "
+                    "bounds; writes PATH (default .xai-calibration.json). Failed checks do not fail it.")
+    group.addoption("--xai-calibrate-with", dest="xai_calibrate_with", default=None, metavar="SPEC",
+                    help="a harmlessly retrained checkpoint (spec as --xai-model) the calibration also runs.")
+    group.addoption("--xai-calibrate-seeds", dest="xai_calibrate_seeds", type=int, default=3, metavar="N",
+                    help="seeds a calibration runs: the configured one and the next N-1 (default 3).")
     parser.addini("xai_snapshot_dir", "folder for goldens, relative to each test file's folder",
                   default=vocab.DEFAULT_SNAPSHOT_DIR)
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
