@@ -101,7 +101,9 @@ def _summary(report: RunReport, tests: list[TestRecord]) -> str:
     return _stopped(report) + "<div class='cards'>" + "".join([
         _card("tests", terminal_line(counts), (f"exit status {status}; " if status is not None else "")
               + f"{len(tests)} in the table below", bad=bad),
-        _card("goldens", ", ".join(states), f"{len(report.goldens.unused)} unused", bad=bool(goldens.get("failed"))),
+        _card("goldens", ", ".join(states), f"{len(report.goldens.unused)} unused"
+              + (f", {len(report.not_compared)} not compared" if report.not_compared else ""),
+              bad=bool(goldens.get("failed") or report.not_compared)),
         _card("explanations", f"{int(totals.computed)} computed, {totals.cached + totals.disk} cached",
               f"from cache: {totals.cached} this session, {totals.disk} from disk"),
         _card("time", f"{float(totals.seconds):.1f} s", "spent explaining"),
