@@ -21,7 +21,6 @@ from pytest_xai.render import captioned, draw_outline, overlay, side_by_side, to
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
-    from pytest_xai.goldens.store import SnapshotStore
 
 PANEL_HEIGHT = 192  # each panel is enlarged by a whole factor to at least this height
 REGION_COLOURS = ((255, 215, 0), (0, 230, 255), (80, 255, 80), (255, 80, 255), (255, 140, 0))
@@ -61,11 +60,11 @@ def stored_regions(exp: Explanation) -> dict[str, np.ndarray]:
     return out
 
 
-def remember_previous(store: SnapshotStore, path: Path, new: Explanation) -> None:
-    """Keep the golden at ``path`` (about to be replaced by ``new``) for the new preview's
-    old | new | difference row; an unreadable one is not drawn."""
+def remember_previous(load: Callable[[Path], Explanation], path: Path, new: Explanation) -> None:
+    """Keep the golden at ``path`` (about to be replaced by ``new``; read with ``load``) for
+    the new preview's old | new | difference row; an unreadable one is not drawn."""
     try:
-        _PREVIOUS[_key(new)] = store.serializer.load(path)
+        _PREVIOUS[_key(new)] = load(path)
     except Exception:
         return
 
@@ -93,7 +92,7 @@ def preview(exp: Explanation) -> np.ndarray:
     """The picture reviewed in code review: caption; image | overlay | the method's panel with
     the named regions outlined; after an update, old | new | difference below."""
     regions = stored_regions(exp)
-    panels = [(_outlined(exp.overlay(), regions), f"{exp.method} overlay (red for, blue against)")]
+    panels = [(_outlined(exp.overlay(), regions), "overlay: red for, blue against")]
     if exp.image is not None:
         panels.insert(0, (_outlined(to_uint8(exp.image), regions), "image"))
     panel, title = METHOD_PANELS.get(exp.method, _panel_for_kind(exp))(exp)
@@ -104,15 +103,19 @@ def preview(exp: Explanation) -> np.ndarray:
     rows = [_row(panels)]
     previous = _PREVIOUS.pop(_key(exp), None)
     if previous is not None and previous.heatmap.shape == exp.heatmap.shape:
-        old_date = str(previous.meta.get("recorded") or "date unknown")[:10]
         rows.append(_row([
-            (previous.overlay(), f"old golden ({old_date}, model {str(previous.meta.get('model'))[:8]})"),
-            (exp.overlay(), "new golden"),
-            (difference_picture(previous, exp), "difference: red gained, blue lost"),
+            (_outlined(previous.overlay(), regions), f"old: {_stamp(previous)}"),
+            (_outlined(exp.overlay(), regions), f"new: {_stamp(exp)}"),
+            (_outlined(difference_picture(previous, exp), regions), "red gained, blue lost"),
         ]))
         lines.append("updated: the second row compares the golden it replaced")
     picture = _stack([_text(lines, max(r.shape[1] for r in rows)), *rows])
     return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines)})
+
+
+def _stamp(exp: Explanation) -> str:
+    """A golden's date and short model fingerprint, for a panel title."""
+    return f"model {str(exp.meta.get('model'))[:8]}, {str(exp.meta.get('recorded') or '')[5:10] or 'undated'}"
 
 
 def _superpixels(exp: Explanation) -> tuple[np.ndarray, str]:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from pytest_xai.goldens.lifecycle import GoldenLifecycle
-from pytest_xai.plugin.autogolden import AutoGoldens
 from pytest_xai.paths import safe_name
+from pytest_xai.plugin.autogolden import AutoGoldens
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.results import ResultsPlugin
 from pytest_xai.plugin.session import XaiSession

@@ -123,7 +123,7 @@ class SnapshotFixture:
                 **caption_meta(explanation, golden_test_name(self.item), self.regions(explanation))}
         owned = replace(explanation, meta=meta)
         if verdict.state == "updated":
-            remember_previous(self.xai.store, path, owned)
+            remember_previous(self.xai.store.serializer.load, path, owned)
         return owned
 
     def regions(self, explanation: Any) -> dict[str, Any]:
