@@ -100,6 +100,7 @@ def preview(exp: Explanation) -> np.ndarray:
     lines = caption(exp)
     if regions:
         lines.append("regions: " + ", ".join(f"{name} ({_colour_name(i)})" for i, name in enumerate(regions)))
+    titles = [" | ".join(title for _, title in panels)]
     rows = [_row(panels)]
     previous = _PREVIOUS.pop(_key(exp), None)
     if previous is not None and previous.heatmap.shape == exp.heatmap.shape:
@@ -109,8 +110,9 @@ def preview(exp: Explanation) -> np.ndarray:
             (_outlined(difference_picture(previous, exp), regions), "red gained, blue lost"),
         ]))
         lines.append("updated: the second row compares the golden it replaced")
+        titles.append("old | new | difference")
     picture = _stack([_text(lines, max(r.shape[1] for r in rows)), *rows])
-    return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines)})
+    return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines), "Panels": "\n".join(titles)})
 
 
 def _stamp(exp: Explanation) -> str:
