@@ -5,7 +5,6 @@ compared" (summary, JSON and HTML report), ``--xai-update=force`` and the bare f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -67,6 +66,7 @@ def test_a_golden_marker_drift_fails_a_test_that_never_calls_assert_match(xai_py
                                  "*goldens: 0 passed, 1 failed*"])
 
 
+@pytest.mark.slow
 def test_an_uncompared_golden_shows_in_the_summary_and_the_reports(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,6 +94,7 @@ def test_an_uncompared_golden_shows_in_the_summary_and_the_reports(
     result.stdout.fnmatch_lines([f"  not compared: {GOLDEN} (its test was skipped: test_g.py::test_circle)"])
 
 
+@pytest.mark.slow
 def test_update_force_rewrites_passing_goldens_and_is_refused_in_ci(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
