@@ -41,6 +41,7 @@ def test_circle(explain, xai_snapshot, shape_image):
 GOLDEN = "__xai_snapshots__/test_g/test_circle.npz"
 
 
+@pytest.mark.slow
 def test_an_earlier_failing_assertion_no_longer_stops_its_golden(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_g=FAILS_FIRST)
     result = xai_pytester.runpytest("--xai-update")
@@ -119,6 +120,7 @@ def test_update_force_rewrites_passing_goldens_and_is_refused_in_ci(
     assert "re-recorded (--xai-update=force)" in verdict["message"]
 
 
+@pytest.mark.slow
 def test_bare_update_flag_takes_a_path_after_it(xai_pytester: pytest.Pytester) -> None:
     tests = xai_pytester.mkdir("tests")
     (tests / "test_g.py").write_text(PASSES)
