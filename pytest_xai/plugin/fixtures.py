@@ -9,6 +9,7 @@ import pytest
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.jsonable import plain
+from pytest_xai.plugin.remembered import explained_key
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.registry import Params
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_xai.recording import Recorder
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
+MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)
 
 
 class ImageFactory:
@@ -79,9 +81,11 @@ class ExplainFixture:
 
     def __call__(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
         results, single = self._explain(images, classifier, kwargs)
-        if self.recorder is not None:
-            originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(results)
-            for original, exp in zip(originals, results):
+        originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(results)
+        remembered = self.request.node.stash.setdefault(explained_key, [])  # for goldens and their previews
+        for original, exp in zip(originals, results):
+            remembered.append((original, exp))
+            if self.recorder is not None:
                 self.recorder.add_explanation(original if original is not None else exp.image, exp)
         return results[0] if single else results
 
@@ -128,13 +132,16 @@ def merged_marker(node: pytest.Item) -> Params:
     module's; of two stacked decorators the one nearer the ``def`` wins."""
     merged: Params = {}
     for marker in reversed(closest_first(node)):
-        unknown = set(marker.kwargs) - set(MARKER_KEYS)
+        unknown = set(marker.kwargs) - set(MARKER_KEYS) - set(MARKER_OPTIONS)
         if unknown or marker.args:
             raise XaiValueError(
                 f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
-                f"it takes keyword arguments {MARKER_KEYS}"
+                f"it takes keyword arguments {MARKER_KEYS + MARKER_OPTIONS}"
             )
-        merged.update(plain(dict(marker.kwargs)))
+        if not isinstance(marker.kwargs.get("golden", False), bool):
+            raise XaiValueError(f"@pytest.mark.xai(golden={marker.kwargs['golden']!r}) must be True or False")
+        params = {k: v for k, v in marker.kwargs.items() if k not in MARKER_OPTIONS}
+        merged.update(plain(params))  # the closer marker wins a key
     return merged
 
 

@@ -14,6 +14,7 @@ from pytest_xai.goldens.modes import GOLDEN_MODES
 from pytest_xai.registry import METHODS
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
+UPDATE_MODES = ("all", "missing", "force")  # --xai-update=VALUE; the bare flag means "all"
 
 
 def _parse_number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
@@ -161,7 +162,7 @@ def _model(raw: str | None, base: Path) -> str | None:
 class Settings:
     """Every pytest_xai option and ini value, resolved (option beats ini beats default)."""
 
-    update: str | None  # None, "all" or "missing"
+    update: str | None  # None, or one of UPDATE_MODES: "all", "missing", "force"
     ci: bool
     ci_reason: str
     device: str
@@ -189,7 +190,12 @@ class Settings:
     @property
     def can_update(self) -> bool:
         """Changed goldens may be rewritten and unused ones deleted (--xai-update=all, outside CI)."""
-        return self.update == "all" and not self.ci
+        return self.update in ("all", "force") and not self.ci
+
+    @property
+    def can_force(self) -> bool:
+        """Passing goldens are rewritten too (--xai-update=force, outside CI): a re-baseline."""
+        return self.update == "force" and not self.ci
 
     @property
     def cache_reads(self) -> bool:
@@ -207,7 +213,7 @@ class Settings:
         ci = bool(opt("xai_ci")) or ci_env
         images = ini("xai_images_dir")
         return cls(
-            update=opt("xai_update"),
+            update=_choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None),
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
@@ -238,10 +244,11 @@ def add_options(parser: pytest.Parser) -> None:
     """Register the "xai" option group and the ini keys."""
     group = parser.getgroup("xai", "xai: explanation regression testing (pytest_xai)")
     group.addoption(
-        "--xai-update", dest="xai_update", nargs="?", const="all", default=None,
-        choices=("all", "missing"),
-        help="write golden explanations: 'all' (default) writes missing and changed goldens and "
-        "deletes unused ones on a full run; 'missing' writes only missing ones. Ignored in CI mode.",
+        "--xai-update", dest="xai_update", nargs="?", const="all", default=None, metavar="MODE",
+        help="write golden explanations: the bare flag (or =all) writes missing and changed "
+        "goldens and deletes unused ones on a full run; =missing writes only missing ones; =force "
+        "rewrites every compared golden, passing ones too. A path may follow the bare flag "
+        "(pytest --xai-update tests/). Refused in CI mode.",
     )
     group.addoption("--xai-ci", dest="xai_ci", action="store_true",
                     help="CI mode: never write or delete goldens (also on when CI is set).")
@@ -267,6 +274,14 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
+    group.addoption("--xai-calibrate", dest="xai_calibrate", nargs="?", const=".xai-calibration.json",
+                    default=None, metavar="PATH",
+                    help="measure every check at several seeds (and --xai-calibrate-with) and suggest "
+                    "bounds; writes PATH (default .xai-calibration.json). Failed checks do not fail it.")
+    group.addoption("--xai-calibrate-with", dest="xai_calibrate_with", default=None, metavar="SPEC",
+                    help="a harmlessly retrained checkpoint (spec as --xai-model) the calibration also runs.")
+    group.addoption("--xai-calibrate-seeds", dest="xai_calibrate_seeds", type=int, default=3, metavar="N",
+                    help="seeds a calibration runs: the configured one and the next N-1 (default 3).")
     parser.addini("xai_snapshot_dir", "folder for goldens, relative to each test file's folder",
                   default=vocab.DEFAULT_SNAPSHOT_DIR)
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
@@ -286,3 +301,18 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {vocab.DEFAULT_CACHE_MAX_MB}; "
                   "least recently used entries go first)", default="")
+
+
+def bare_update_flag(args: list[str]) -> bool:
+    """Let a path follow the bare ``--xai-update`` (``pytest --xai-update tests/``, as syrupy's
+    ``--snapshot-update``): the flag takes its value only as ``--xai-update=MODE`` or as one of
+    ``UPDATE_MODES``, so a following path is rewritten in place as ``--xai-update=all`` PATH.
+    Returns whether it rewrote anything."""
+    changed = False
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--":
+            break
+        if arg == "--xai-update" and args[i + 1] not in UPDATE_MODES and not args[i + 1].startswith("-"):
+            args[i] = "--xai-update=all"
+            changed = True
+    return changed
