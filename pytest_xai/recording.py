@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pytest_xai.explanation import Explanation
+    from pytest_xai.regions import Region
 
 _current: list[Recorder] = []
 
@@ -45,7 +46,7 @@ class Recorder:
     pictures: bool = True
     _pictures: int = 0
     _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
-    _regions: dict[str, dict[str, Any]] = field(default_factory=dict)  # image key -> name -> Region
+    _regions: dict[str, dict[str, Region]] = field(default_factory=dict)  # image key -> name -> Region
 
     def add_check(self, check: CheckResult) -> None:
         self.record.checks.append(check)
@@ -89,7 +90,7 @@ class Recorder:
         ))
         images[key].agreement = _pairwise_agreement(by_method)
 
-    def explained(self) -> list[tuple[str, Explanation, dict[str, Any]]]:
+    def explained(self) -> list[tuple[str, Explanation, dict[str, Region]]]:
         """Every explanation recorded, with its image key and the image's named regions."""
         return [(key, exp, self._regions.get(key, {})) for key, by_method in self._by_image.items()
                 for exp in by_method.values()]

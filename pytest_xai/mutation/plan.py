@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_xai.mutation.results import HARMLESS, PLANTED
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from pytest_xai.records import CheckResult
+    from pytest_xai.regions import Region
 
 DEFAULT_BUDGET = 8  # planted mutants per run when --xai-mutate has no number
 AVOID = "avoid test"
@@ -28,11 +31,11 @@ class SuiteModel:
     label: str
     fingerprint: str
     classifier: Any
-    images: dict[str, Any] = field(default_factory=dict)  # image key -> (H, W, 3) array
-    regions: dict[str, dict[str, Any]] = field(default_factory=dict)  # image key -> name -> Region
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # image key -> (H, W, 3) array
+    regions: dict[str, dict[str, Region]] = field(default_factory=dict)  # image key -> name -> Region
     nodeids: list[str] = field(default_factory=list)
 
-    def add(self, nodeid: str, key: str, array: Any, regions: dict[str, Any]) -> None:
+    def add(self, nodeid: str, key: str, array: np.ndarray, regions: dict[str, Region]) -> None:
         self.images.setdefault(key, array)
         self.regions.setdefault(key, {}).update(regions)
         self.add_test(nodeid)

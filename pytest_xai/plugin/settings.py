@@ -266,11 +266,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
                     help="write a report: PATH.html (self-contained) or PATH.json; give it once "
                     "per file for both.")
-    group.addoption("--xai-mutate", dest="xai_mutate", nargs="?", const="8", default=None, metavar="N",
-                    help="after the run, re-run the explanation tests against N planted-shortcut mutants "
-                    "(default 8) and every harmless one; print the detection score (docs/mutation.md).")
-    group.addoption("--xai-mutate-twin", dest="xai_mutate_twin", default=None, metavar="SPEC",
-                    help="with --xai-mutate: a harmless retrain of the model under test (spec as --xai-model).")
+    _mutation_options(group)
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
@@ -316,3 +312,12 @@ def bare_update_flag(args: list[str]) -> bool:
             args[i] = "--xai-update=all"
             changed = True
     return changed
+
+
+def _mutation_options(group: Any) -> None:
+    """``--xai-mutate[=N]`` and ``--xai-mutate-twin=SPEC`` (docs/mutation.md)."""
+    group.addoption("--xai-mutate", dest="xai_mutate", nargs="?", const="8", default=None, metavar="N",
+                    help="after the run, re-run the explanation tests against N planted-shortcut mutants "
+                    "(default 8) and every harmless one; print the detection score (docs/mutation.md).")
+    group.addoption("--xai-mutate-twin", dest="xai_mutate_twin", default=None, metavar="SPEC",
+                    help="with --xai-mutate: a harmless retrain of the model under test (spec as --xai-model).")
