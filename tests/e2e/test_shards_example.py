@@ -109,3 +109,25 @@ def test_three_shards_merged_give_the_verdict_of_one_run(tmp_path: Path, model: 
         assert whole["exitstatus"] == 0 and whole["goldens"]["passed"] == 12
     else:  # the shortcut model reads the tag: its goldens and watermark checks catch it
         assert whole["exitstatus"] == 1 and whole["goldens"]["failed"] >= 2 and whole["failed"]
+
+
+@pytest.mark.slow
+def test_the_committed_durations_cover_the_example_suite_and_balance_three_shards() -> None:
+    from pytest_split import algorithms
+
+    durations = json.loads((ROOT / "example_project" / ".test_durations").read_text())
+    listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly"],
+                            cwd=ROOT / "example_project", capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    collected = [line for line in listed.stdout.splitlines() if "::" in line]
+    assert collected and sorted(collected) == sorted(durations), "re-record with --store-durations"
+
+    class Item:
+        def __init__(self, nodeid: str) -> None:
+            self.nodeid = nodeid
+
+    groups = algorithms.Algorithms["duration_based_chunks"].value(3, [Item(n) for n in collected], durations)
+    sums = [sum(durations[i.nodeid] for i in g.selected) for g in groups]
+    print("example suite, --splits 3, summed durations:", [round(s, 1) for s in sums], "of", round(sum(sums), 1))
+    assert sum(len(g.selected) for g in groups) == len(collected)
+    assert max(sums) <= 1.25 * sum(sums) / 3  # no shard a quarter slower than an even share
