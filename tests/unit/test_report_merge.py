@@ -123,7 +123,7 @@ def test_a_shard_that_never_loaded_the_model_merges() -> None:
 
 
 def test_overlapping_shards_are_refused() -> None:
-    with pytest.raises(ShardMismatchError, match="'t::a' ran in both a.json and b.json"):
+    with pytest.raises(ShardMismatchError, match=r"'t::a' ran in both a\.json and b\.json"):
         merge_reports([shard("a.json", [record("t::a")]), shard("b.json", [record("t::a")])])
 
 
