@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from pytest_xai.explainer import explain
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
+    from pytest_xai.interventions import (
+        assert_prediction_ignores,
+        assert_region_irrelevant,
+        assert_region_needed,
+    )
     from pytest_xai.regions import Region
     from pytest_xai.registry import register_method
 
@@ -41,6 +46,9 @@ _LAZY = {
     "assert_attribution_focus": ("pytest_xai.assertions", "assert_attribution_focus"),
     "assert_explanations_agree": ("pytest_xai.assertions", "assert_explanations_agree"),
     "assert_explanation_depends_on_model": ("pytest_xai.assertions", "assert_explanation_depends_on_model"),
+    "assert_prediction_ignores": ("pytest_xai.interventions", "assert_prediction_ignores"),
+    "assert_region_irrelevant": ("pytest_xai.interventions", "assert_region_irrelevant"),
+    "assert_region_needed": ("pytest_xai.interventions", "assert_region_needed"),
     "Classifier": ("pytest_xai.classifier", "Classifier"),
     "Prediction": ("pytest_xai.classifier", "Prediction"),
     "ModelOutputError": ("pytest_xai.errors", "ModelOutputError"),

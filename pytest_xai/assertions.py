@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest_xai.interventions.confirm as confirmation
 from pytest_xai import metrics, recording, render
-from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_RESULTS_DIR, TOP_K_FRACTION
+from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
-from pytest_xai.paths import safe_name
 from pytest_xai.records import CheckResult
 from pytest_xai.regions import Region, as_region
 from pytest_xai.registry import Params
@@ -46,20 +46,11 @@ def _measure_text(value: float, *explanations: Explanation) -> str:
     return "nan (not a number: the heatmap holds NaN or inf)"
 
 
-def _picture_path(stem: str) -> Path:
-    recorder = recording.current()
-    if recorder is not None:
-        return recorder.artifact_path(stem)
-    folder = Path(DEFAULT_RESULTS_DIR)
-    index = len(list(folder.glob("*.png"))) + 1 if folder.is_dir() else 1
-    return folder / f"{index:02d}-{safe_name(stem)}.png"
-
-
 def _region_picture(exp: Explanation, region: Region, stem: str) -> Path:
     """Write the heatmap overlay with the region outlined; return its path."""
     mask = metrics.region_mask(exp, region)
     picture = render.draw_outline(exp.overlay(), mask)
-    return render.save_png(picture, _picture_path(stem))
+    return render.save_png(picture, recording.picture_path(stem))
 
 
 def _record_check(
@@ -81,7 +72,8 @@ def _record_check(
 
 
 def assert_attribution_focus(
-    explanation: Explanation, region: Any, *, min_mass: float | None = None, min_ratio: float | None = None
+    explanation: Explanation, region: Any, *, min_mass: float | None = None,
+    min_ratio: float | None = None, confirm: Any = False,
 ) -> list[CheckResult]:
     """Fail unless the positive attribution concentrates in ``region``.
 
@@ -96,6 +88,9 @@ def assert_attribution_focus(
         size alone would give it" for a small object and a large one alike; with a region
         covering half the image, ``min_mass=0.5`` is met by a uniform heatmap, ``min_ratio``
         is not.
+    confirm: True (the explanation's own model), the explain fixture or a Classifier: also hide
+        the region (``assert_region_needed`` at its defaults); the test then passes only when
+        the attribution focuses on the region AND hiding it drops the target.
 
     Returns one ``CheckResult`` per bound judged (also added to the test's record).
     """
@@ -114,43 +109,72 @@ def assert_attribution_focus(
         detail = f" (mass {_measure_text(mass, explanation)} / area share {area:.3f})"
         checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
+    backing = confirmation.run("focus", explanation, reg, confirm)
     picture = _region_picture(explanation, reg, f"focus-{reg.name}") if failed else None
     results = [
         _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
         for metric, value, bound, _, _ in checks
     ]
-    if failed:
-        what = "; ".join(
-            f"{metric.replace('_', ' ')} {_measure_text(value, explanation)}{detail} < {name} {bound:.3f}"
-            for metric, value, bound, name, detail in failed
-        )
-        where = (
-            f"  {1 - mass:.3f} of the positive attribution lies outside {reg.name!r}, "
-            if mass == mass else f"  no positive attribution to place in {reg.name!r}, "
-        )
-        raise AssertionError(
-            f"attribution does not focus on region {reg.name!r}: {what}\n"
-            f"  {_describe(explanation)}\n"
-            f"{where}which covers {area:.1%} of the image\n"
-            f"  overlay (heatmap, region outlined): {picture}"
-        )
+    problem = _focus_failure(explanation, reg, failed, mass, area, picture, backing)
+    if problem:
+        raise AssertionError(problem)
     return results
 
 
-def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass: float = 0.1) -> list[CheckResult]:
+def _focus_failure(
+    explanation: Explanation, reg: Region, failed: list[Any], mass: float, area: float,
+    picture: Path | None, backing: Any,
+) -> str | None:
+    """The focus check's failure message, or None when it passed (and its intervention did)."""
+    if not failed:
+        if backing is None or backing.passed:
+            return None
+        return (
+            f"attribution focuses on region {reg.name!r} (mass {_measure_text(mass, explanation)}), "
+            f"but {confirmation.words(backing)}\n  {_describe(explanation)}\n"
+            f"  picture (image | region hidden | top classes before/after): {backing.picture}"
+        )
+    what = "; ".join(
+        f"{metric.replace('_', ' ')} {_measure_text(value, explanation)}{detail} < {name} {bound:.3f}"
+        for metric, value, bound, name, detail in failed
+    )
+    where = (
+        f"  {1 - mass:.3f} of the positive attribution lies outside {reg.name!r}, "
+        if mass == mass else f"  no positive attribution to place in {reg.name!r}, "
+    )
+    return (
+        f"attribution does not focus on region {reg.name!r}: {what}\n"
+        f"  {_describe(explanation)}\n"
+        f"{where}which covers {area:.1%} of the image\n"
+        f"  overlay (heatmap, region outlined): {picture}"
+        + ("" if backing is None else f"\n  {confirmation.words(backing)}")
+    )
+
+
+def assert_attribution_avoids(
+    explanation: Explanation, region: Any, *, max_mass: float = 0.1, confirm: Any = False
+) -> list[CheckResult]:
     """Fail if more than ``max_mass`` of the positive attribution lies inside ``region``.
 
     Use it for what the model must not look at: a watermark, a hospital tag, the background.
     Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
+    ``confirm``: True (the explanation's own model), the explain fixture or a Classifier: also
+    hide the region (``assert_region_irrelevant`` at its defaults); the test then fails only
+    when the model uses the region: mass above ``max_mass`` AND hiding it changes the output.
+    A region that is salient but unused passes, and the record keeps both numbers.
     Returns its ``CheckResult`` in a list, like the other helpers.
     """
     __tracebackhide__ = True
     bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
-    passed = mass <= bound  # NaN fails
+    backing = confirmation.run("avoid", explanation, reg, confirm)
+    passed = mass <= bound or (backing is not None and backing.passed)  # NaN fails
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
-    result = _record_check("avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True)
+    details = None if backing is None else {"salience_passed": mass <= bound, "confirm": confirmation.words(backing)}
+    result = _record_check(
+        "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details
+    )
     if not passed:
         headline = (
             f"attribution rests on region {reg.name!r}" if mass == mass
@@ -161,6 +185,7 @@ def assert_attribution_avoids(explanation: Explanation, region: Any, *, max_mass
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
+            + ("" if backing is None else f"\n  and {confirmation.words(backing)}: {backing.picture}")
         )
     return [result]
 
@@ -189,7 +214,7 @@ def assert_explanations_agree(
     picture = None
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])
-        picture = render.save_png(side, _picture_path(f"agree-{a.method}-{b.method}"))
+        picture = render.save_png(side, recording.picture_path(f"agree-{a.method}-{b.method}"))
     results = [
         _record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method)
         for metric, _, value, bound in checks
@@ -266,7 +291,7 @@ def _judge_cascade(original: Explanation, cascade: list[tuple[str, Explanation, 
     picture = None
     if not passed:
         side = render.side_by_side([original.overlay(), cascade[-1][1].overlay()])
-        picture = render.save_png(side, _picture_path(f"sanity-{original.method}"))
+        picture = render.save_png(side, recording.picture_path(f"sanity-{original.method}"))
     steps = [{"layer": name, "similarity": finite_or_none(v)} for name, _, v in cascade]
     result = _record_check(
         "sanity", original, None, "spearman_abs", final, bound, passed, picture, upper=True, cascade=steps

@@ -121,6 +121,19 @@ def _pairwise_agreement(by_method: dict[str, Explanation]) -> dict[str, dict[str
     return rows
 
 
+def picture_path(stem: str) -> Path:
+    """Where a failure picture goes: the running test's results folder, else numbered files in
+    the default results folder."""
+    from pytest_xai.defaults import DEFAULT_RESULTS_DIR
+
+    recorder = current()
+    if recorder is not None:
+        return recorder.artifact_path(stem)
+    folder = Path(DEFAULT_RESULTS_DIR)
+    index = len(list(folder.glob("*.png"))) + 1 if folder.is_dir() else 1
+    return folder / f"{index:02d}-{safe_name(stem)}.png"
+
+
 def current() -> Recorder | None:
     """The record of the test now running, if the plugin is active."""
     return _current[-1] if _current else None

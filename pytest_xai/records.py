@@ -47,7 +47,8 @@ class CheckResult(_Entry):
     kind a new assertion brings), ``metric`` measured on ``region`` / ``method`` (against
     ``other_method``), ``value`` (None when not a number) against ``bound``, a maximum when
     ``upper``; ``passed``; ``picture`` the PNG drawn on failure; ``cascade`` the randomisation
-    steps of a sanity check ({layer, similarity})."""
+    steps of a sanity check ({layer, similarity}); ``details`` what else a kind reports (an
+    intervention's outputs before and after, the salience an intervention overruled)."""
 
     kind: str
     metric: str
@@ -62,13 +63,17 @@ class CheckResult(_Entry):
     picture: str | None = None
     other_method: str | None = None
     cascade: list[dict[str, str | float | None]] | None = None
+    details: JSON | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details")
 
     @property
     def bound_name(self) -> str:
         """The assertion's own name for the bound: min_mass, max_mass, min_spearman, ..."""
-        short = {"relevance_mass": "mass", "relevance_ratio": "ratio", "spearman_abs": "similarity"}
+        short = {
+            "relevance_mass": "mass", "relevance_ratio": "ratio", "spearman_abs": "similarity",
+            "probability_change": "change", "follow_rate": "flip", "probability_drop": "drop",
+        }
         return ("max_" if self.upper else "min_") + short.get(self.metric, self.metric)
 
     @property

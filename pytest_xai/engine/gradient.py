@@ -141,7 +141,8 @@ def expected_gradients(
             values = target_values(forward(point.permute(0, 3, 1, 2)), output, draws.targets[rows])
             grad = input_gradient(values, point)
         del point, values
-        contribution = grad.mul_(difference)
+        # in place unless autograd returned a broadcast view (a model that ignores its input)
+        contribution = grad.mul_(difference) if grad.is_contiguous() else grad * difference
         sizes = [hi - lo for _, lo, hi in spans]
         partial = [part.sum(0) for part in contribution.split(sizes)]
         for (i, _, _), part in zip(spans, partial):  # after everything that may run out of memory

@@ -89,12 +89,18 @@ class GoldenMode(Protocol):
 
 
 class ReleaseMode:
-    """Same target class, and the positive evidence moved at most ``max_shift`` of the image
-    diagonal (earth mover's distance on a coarse grid): for a retrained model."""
+    """Same target class; the positive evidence moved at most ``max_shift`` of the image
+    diagonal (earth mover's distance on a coarse grid), and at most ``max_support_loss`` of
+    the new positive mass lies outside the golden's (grown) support: for a retrained model.
+    The first criterion sees evidence that moved as a whole; the second sees evidence that
+    spread thinly over the background (a texture shortcut)."""
 
     name: str = "release"
-    bounds: tuple[Bound, ...] = (Bound("max_shift", "evidence_shift", upper=True),)
-    measures: tuple[str, ...] = ("evidence_shift", "new_mass")
+    bounds: tuple[Bound, ...] = (
+        Bound("max_shift", "evidence_shift", upper=True),
+        Bound("max_support_loss", "support_loss", upper=True),
+    )
+    measures: tuple[str, ...] = ("evidence_shift", "support_loss", "new_mass")
 
     def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
         return no_evidence  # release mode compares positive evidence
@@ -103,12 +109,15 @@ class ReleaseMode:
         from pytest_xai import metrics
         from pytest_xai.goldens.describe import centre_move
 
-        max_shift = bounds["max_shift"]
+        max_shift, max_loss = bounds["max_shift"], bounds["max_support_loss"]
         shift = metrics.evidence_shift(golden, actual)
+        loss = metrics.support_loss(golden, actual)
         _, new_mass = metrics.gained_cells(golden, actual)
         why = why_undefined(golden, actual)
-        summary = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
-        findings = [summary]
+        shift_text = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
+        loss_text = compared("support loss", loss, "max_support_loss", max_loss, upper=True, why=why)
+        summary = f"{shift_text}; {loss_text}"
+        findings = [shift_text]
         if shift == shift:
             findings[0] += (
                 f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
@@ -116,14 +125,24 @@ class ReleaseMode:
             )
             if metrics.no_evidence(golden) or metrics.no_evidence(actual):
                 findings[0] += f" because {why}"
+        if loss == loss:
+            loss_text += (
+                f": {loss:.0%} of the new positive mass lies outside the cells holding "
+                f"{defaults.EVIDENCE_SUPPORT:.0%} of the golden's"
+            )
+        findings.append(loss_text)
         findings.append(centre_move(golden, actual))
         if new_mass == new_mass:
             findings.append(
                 f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
                 f"(< {defaults.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
             )
-        measures = {"evidence_shift": finite_or_none(shift), "new_mass": finite_or_none(new_mass)}
-        return Comparison(None if within(shift, max_shift, True) else "drift", measures, findings, summary)
+        measures = {
+            "evidence_shift": finite_or_none(shift), "support_loss": finite_or_none(loss),
+            "new_mass": finite_or_none(new_mass),
+        }
+        ok = within(shift, max_shift, True) and within(loss, max_loss, True)
+        return Comparison(None if ok else "drift", measures, findings, summary)
 
 
 class StrictMode:
@@ -223,12 +242,15 @@ class Bounds:
 
 def default_bound(settings: Any, param: str, method: str | None) -> float | None:
     """A bound's session value (ini ``xai_<param>``) when set, else its measured default:
-    ``max_shift`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``)."""
+    ``max_shift`` and ``max_support_loss`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``,
+    ``defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD``)."""
     value = getattr(settings, param, None)
     if value is not None:
         return float(value)
     if param == "max_shift":
         return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
+    if param == "max_support_loss":
+        return defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SUPPORT_LOSS)
     return None
 
 

@@ -110,6 +110,11 @@ class ExplainFixture:
             clf = as_classifier(wrap(clf, self.request))
         return clf
 
+    def model_under_test(self) -> Any:
+        """The classifier this fixture explains by default (``xai_model``, wrapped as above):
+        the model an intervention check runs on when it is given the fixture."""
+        return self.classifier()
+
     def _explain(self, images: Any, classifier: Any, kwargs: Params) -> tuple[list[Explanation], bool]:
         """validate, then the cache policy: memo, disk, verify, refresh, compute the rest."""
         from pytest_xai.images import as_images

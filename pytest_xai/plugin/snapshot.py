@@ -51,7 +51,7 @@ class SnapshotFixture:
         self, explanation: Any, name: str | None = None, *, mode: str | None = None,
         max_shift: float | None = None, min_spearman: float | None = None, min_top_k_iou: float | None = None,
         **mode_bounds: float,
-    ) -> GoldenVerdict:
+    ) -> None:
         """Fail unless ``explanation`` matches its golden (see the class docstring).
 
         Parameters
@@ -63,7 +63,8 @@ class SnapshotFixture:
         min_spearman, min_top_k_iou: strict mode's bounds.
         mode_bounds: the bounds of a mode added with ``goldens.modes.register_golden_mode``.
 
-        Returns the ``GoldenVerdict`` (also in the test's record) when it did not fail.
+        The ``GoldenVerdict`` goes into the test's record; nothing is returned, so a doctest
+        that calls ``assert_match`` prints nothing.
         """
         __tracebackhide__ = True
         from pytest_xai.explanation import Explanation
@@ -102,7 +103,6 @@ class SnapshotFixture:
             self.goldens.queue_write(path, None, "preview")
         if verdict.failed:
             raise AssertionError(verdict.message)
-        return verdict
 
     def _record(self, verdict: GoldenVerdict) -> None:
         """The verdict into the test record, its pictures inlined for the HTML report; the

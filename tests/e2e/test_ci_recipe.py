@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pytest_xai.vocabulary import CACHE_DIR_NAME
 
 ROOT = Path(__file__).resolve().parents[2]

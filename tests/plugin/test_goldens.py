@@ -12,6 +12,7 @@ import pytest
 from pytest_xai import (
     Explanation,
 )
+from pytest_xai.defaults import DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD, EVIDENCE_SUPPORT
 
 GOLDEN_TEST = """
 import pytest
@@ -296,7 +297,7 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
     assert {k: verdict[k] for k in ("path", "name", "state", "reason", "mode")} == {
         "path": str(xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"),
         "name": "__xai_snapshots__/test_g/test_circle.npz", "state": "failed", "reason": "drift", "mode": "release"}
-    assert verdict["bounds"] == {"max_evidence_shift": 0.12}
+    assert verdict["bounds"] == {"max_evidence_shift": 0.12, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD["lime"]}
     assert verdict["measures"]["evidence_shift"] > 0.12 and 0 <= verdict["measures"]["new_mass"] <= 1
     assert verdict["message"].startswith("explanation drifted from golden")
     assert sorted(verdict["pictures"]) == ["actual", "difference", "expected"]
@@ -304,8 +305,11 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
     # a pass records its measures too, and the JUnit properties carry them
     xai_pytester.runpytest("--xai-report=r.json", "--junitxml=j.xml").assert_outcomes(passed=1)
     (verdict,) = json.loads((xai_pytester.path / "r.json").read_text())["tests"][0]["goldens"]
-    assert (verdict["state"], verdict["reason"], verdict["measures"]) == (
-        "passed", None, {"evidence_shift": 0.0, "new_mass": 0.0})
+    assert (verdict["state"], verdict["reason"]) == ("passed", None)
+    # the same explanation again: no shift, nothing new; the support loss is the golden's own
+    # mass outside its grown support, at most 1 - EVIDENCE_SUPPORT
+    assert verdict["measures"]["evidence_shift"] == 0.0 and verdict["measures"]["new_mass"] == 0.0
+    assert 0 <= verdict["measures"]["support_loss"] <= 1 - EVIDENCE_SUPPORT + 1e-9
     assert ('name="xai_golden_evidence_shift[__xai_snapshots__/test_g/test_circle.npz]" value="0 &lt;= '
             in (xai_pytester.path / "j.xml").read_text())
 

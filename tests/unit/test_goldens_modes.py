@@ -13,7 +13,7 @@ import pytest
 from golden_samples import FakeSettings
 
 from pytest_xai import Explanation, metrics
-from pytest_xai.defaults import GOLDEN_STATES
+from pytest_xai.defaults import DEFAULT_MAX_SUPPORT_LOSS, GOLDEN_STATES
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import determinism_note
 from pytest_xai.goldens.judge import judge as judge_golden
@@ -55,16 +55,20 @@ def test_release_drift_known_answer(tmp_path: Path) -> None:
     assert verdict.state == "failed" and verdict.reason == "drift" and verdict.mode == "release"
     assert verdict.measures["evidence_shift"] == pytest.approx(60 / 64)
     assert verdict.measures["new_mass"] == pytest.approx(1.0)
-    assert verdict.bounds == {"max_evidence_shift": 0.12}
+    assert verdict.measures["support_loss"] == pytest.approx(1.0)
+    assert verdict.bounds == {"max_evidence_shift": 0.12, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS}
     assert verdict.name == "snap/test_x.npz" and verdict.path == str(tmp_path / "snap/test_x.npz")
     lines = verdict.message.splitlines()
     assert lines[0] == "explanation drifted from golden snap/test_x.npz (release mode):"
     assert lines[1].strip().startswith("evidence shift 0.938 > max_shift 0.120: the positive evidence moved 94%")
-    assert lines[2].strip() == (
+    assert lines[2].strip().startswith(
+        f"support loss 1.000 > max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}: 100% of the new positive mass"
+    )
+    assert lines[3].strip() == (
         "its mass centre moved from (x, y) = (2, 2) to (62, 62) px, towards the bottom-right corner; "
         "it now lies in the bottom right of the 64×64 image"
     )
-    assert lines[3].strip().startswith("100% of the new positive mass lies in cells where the golden had almost none")
+    assert lines[4].strip().startswith("100% of the new positive mass lies in cells where the golden had almost none")
     assert sorted(verdict.pictures) == ["actual", "difference", "expected"]
     assert all(Path(p).is_file() for p in verdict.pictures.values())
     json.dumps(verdict.to_json(), allow_nan=False)  # strict JSON
@@ -76,7 +80,11 @@ def test_release_passes_a_small_move_and_says_so(tmp_path: Path) -> None:
     assert verdict.state == "passed" and verdict.reason is None and verdict.pictures == {}
     assert verdict.measures["evidence_shift"] == pytest.approx(4 / (64 * math.sqrt(2)))
     assert verdict.measures["new_mass"] == pytest.approx(1.0)  # all of it in a cell the golden left empty
-    assert verdict.message == "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120"
+    assert verdict.measures["support_loss"] == pytest.approx(0.0)  # the next cell: inside the grown support
+    assert verdict.message == (
+        "golden snap/test_x.npz matches (release mode): evidence shift 0.044 <= max_shift 0.120; "
+        f"support loss 0.000 <= max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}"
+    )
     # the same move fails a tighter bound given to the call
     tight = judge(tmp_path, blob(20, 20), blob(24, 20), bounds_of(max_shift=0.04))
     assert tight.state == "failed" and "to the right" in tight.message
@@ -100,7 +108,7 @@ def test_prediction_change_fails_in_both_modes(tmp_path: Path) -> None:
         verdict = judge(tmp_path, blob(0, 0), new, bounds_of(mode=mode))
         assert (verdict.state, verdict.reason) == ("failed", "prediction")
         assert "prediction changed: golden explains 'circle' (p=0.900), now 'square'" in verdict.message
-        assert set(verdict.measures) == ({"evidence_shift", "new_mass"} if mode == "release"
+        assert set(verdict.measures) == ({"evidence_shift", "support_loss", "new_mass"} if mode == "release"
                                          else {"spearman", "top_k_iou"})
         assert all(v is None for v in verdict.measures.values())
     renamed = blob(0, 0)  # same class index, another name: the model now calls it something else
@@ -170,7 +178,10 @@ def test_states_follow_the_settings(tmp_path: Path) -> None:
     updated = judge(tmp_path, blob(0, 0), blob(60, 60), can_write=True, can_update=True)
     assert (updated.state, updated.reason, updated.pictures) == ("updated", "drift", {})
     assert updated.measures["evidence_shift"] == pytest.approx(60 / 64)
-    assert updated.message == "golden snap/test_x.npz updated: evidence shift 0.938 > max_shift 0.120"
+    assert updated.message == (
+        "golden snap/test_x.npz updated: evidence shift 0.938 > max_shift 0.120; "
+        f"support loss 1.000 > max_support_loss {DEFAULT_MAX_SUPPORT_LOSS:.3f}"
+    )
     params = judge(tmp_path, blob(0, 0), blob(0, 0, samples=300))
     assert (params.state, params.reason) == ("failed", "params") and "samples: golden 200, now 300" in params.message
     assert {v.state for v in (missing, updated, params)} <= set(GOLDEN_STATES)
@@ -210,7 +221,8 @@ def test_bounds_are_validated(kwargs: dict[str, object], fragment: str) -> None:
 
 
 def test_bounds_come_from_the_call_then_the_settings() -> None:
-    assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds("release", {"max_shift": 0.3})
+    assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds(
+        "release", {"max_shift": 0.3, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS})
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), min_spearman=0.9).as_dict() == {
         "min_spearman": 0.9, "min_top_k_iou": 0.55}
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), mode="release", max_shift=0.05).max_shift == 0.05

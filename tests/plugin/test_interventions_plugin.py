@@ -1,0 +1,158 @@
+"""Interventions in real pytest runs: the explain fixture's model, the JSON report and JUnit."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+CONFTEST = """
+import numpy as np
+import pytest
+import torch
+
+from pytest_xai import Classifier, Region
+
+SIZE = 16
+COLOURS = np.eye(3, dtype=np.float32) * 0.8 + 0.1
+
+
+class ReadsPatch(torch.nn.Module):
+    def forward(self, x):
+        mean = x[:, :, 0:4, 0:4].mean(dim=(2, 3))  # class = the top-left patch's colour
+        return 20.0 * (mean - mean.mean(dim=1, keepdim=True))
+
+
+def picture(patch, obj):
+    image = np.full((SIZE, SIZE, 3), 0.5, np.float32)
+    image[0:4, 0:4] = COLOURS[patch]
+    image[6:11, 6:11] = COLOURS[obj]
+    return image
+
+
+@pytest.fixture(scope="session")
+def xai_model():
+    return Classifier(ReadsPatch(), class_names=["red", "green", "blue"], device="cpu")
+
+
+@pytest.fixture
+def scene():
+    grid = (np.arange(SIZE)[:, None] // 4) * 4 + np.arange(SIZE)[None, :] // 4
+    return {
+        "image": picture(0, 0),
+        "donors": [picture(1, 1), picture(2, 2)],
+        "patch": Region.box(0, 0, 4, 4, name="patch"),
+        "corner": Region.box(12, 12, 16, 16, name="corner"),
+        "grid": grid,
+    }
+"""
+
+TESTS = """
+from pytest_xai import assert_attribution_avoids, assert_prediction_ignores, assert_region_irrelevant
+
+
+def test_patch_is_irrelevant(explain, scene):
+    assert_region_irrelevant(explain, scene["image"], scene["patch"])
+
+
+def test_corner_is_irrelevant(explain, scene):
+    assert_region_irrelevant(explain, scene["image"], scene["corner"])
+
+
+def test_prediction_ignores_the_patch(explain, scene):
+    assert_prediction_ignores(explain, scene["image"], scene["patch"], scene["donors"])
+
+
+def test_avoid_confirmed(explain, scene):
+    exp = explain(scene["image"], method="kernel_shap", samples=60, segments=scene["grid"])
+    assert_attribution_avoids(exp, scene["patch"], max_mass=0.1, confirm=True)
+"""
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester) -> pytest.RunResult:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_region_claims=TESTS)
+    return pytester.runpytest("--xai-report=x.json", "--junitxml=j.xml", "-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+def _by_test(pytester: pytest.Pytester) -> dict[str, dict]:
+    data = json.loads((pytester.path / "x.json").read_text())
+    return {t["nodeid"].split("::")[-1]: t for t in data["tests"]}
+
+
+def test_one_run_shows_interventions_in_messages_json_and_junit(
+    run: pytest.RunResult, pytester: pytest.Pytester
+) -> None:
+    _outcomes_and_messages(run)
+    _json_report_records_kind_intervention(pytester)
+    _junit_properties_show_the_intervention(pytester)
+
+
+def _outcomes_and_messages(run: pytest.RunResult) -> None:
+    run.assert_outcomes(passed=1, failed=3)
+    run.stdout.fnmatch_lines([
+        "*hiding region 'patch' (grey) changes the output: the model uses it*",
+        "*p('red') 1.000 -> 0.33* (logit margin 16.00 -> 0.00)*",
+        "*the prediction follows region 'patch' taken from other images: 2 of 2 donors followed*",
+        "*and hiding it (grey) moves p('red') by +0.6* the model uses it (max_change 0.470)*",
+    ])  # fmt: skip
+
+
+def _json_report_records_kind_intervention(pytester: pytest.Pytester) -> None:
+    tests = _by_test(pytester)
+    (hide,) = tests["test_patch_is_irrelevant"]["checks"]
+    assert hide["kind"] == "intervention" and hide["metric"] == "probability_change" and not hide["passed"]
+    assert hide["region"] == "patch" and hide["bound"] == 0.47 and hide["value"] > 0.6
+    assert (pytester.path / hide["picture"]).is_file()
+    (quiet,) = tests["test_corner_is_irrelevant"]["checks"]
+    assert quiet["passed"] and quiet["value"] < 1e-6 and quiet["picture"] is None
+    (swap,) = tests["test_prediction_ignores_the_patch"]["checks"]
+    assert swap["metric"] == "follow_rate" and swap["value"] == 1.0 and swap["details"]["donor_classes"] == ["green", "blue"]
+    kinds = {c["kind"]: c for c in tests["test_avoid_confirmed"]["checks"]}
+    assert kinds["intervention"]["details"]["role"] == "confirm" and not kinds["intervention"]["passed"]
+    assert "the model uses it" in kinds["avoid"]["details"]["confirm"] and not kinds["avoid"]["passed"]
+
+
+def _junit_properties_show_the_intervention(pytester: pytest.Pytester) -> None:
+    root = ET.parse(pytester.path / "j.xml").getroot()
+    props = {
+        (case.get("name"), p.get("name")): p.get("value")
+        for case in root.iter("testcase")
+        for p in case.iter("property")
+    }
+    value = props[("test_patch_is_irrelevant", "xai_intervention_probability_change[patch]")]
+    assert value.endswith("<= 0.47 failed") and float(value.split()[0]) > 0.6
+    assert props[("test_corner_is_irrelevant", "xai_intervention_probability_change[corner]")].endswith("passed")
+    assert props[("test_prediction_ignores_the_patch", "xai_intervention_follow_rate[patch]")] == "1 <= 0.75 failed"
+
+
+def _example(tmp_path, model: str) -> dict:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    report = tmp_path / f"{model}.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "example_project/tests/test_shapes_interventions.py", "-p",
+         "no:cacheprovider", "-p", "no:randomly", "--xai-ci", f"--xai-results={tmp_path / model}",
+         f"--xai-report={report}", "--xai-model", f"example_project.models:{model}"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "CI"},
+    )  # fmt: skip
+    return {t["nodeid"].split("::")[-1]: t["outcome"] for t in json.loads(report.read_text())["tests"]}
+
+
+def test_example_suite_catches_the_shortcut_on_every_image_and_passes_the_retrain(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    retrain = _example(tmp_path, "clean_v2")
+    assert len(retrain) == 24 and set(retrain.values()) == {"passed"}
+    shortcut = _example(tmp_path, "shortcut")
+    swapped = {k: v for k, v in shortcut.items() if k.startswith("test_prediction_ignores_a_swapped_tag")}
+    assert len(swapped) == 12 and set(swapped.values()) == {"failed"}  # circle3 and circle4 included
+    hidden = {k for k, v in shortcut.items() if k.startswith("test_hiding_the_tag") and v == "failed"}
+    # a tag-less image is a circle to the shortcut model: hiding the tag cannot show it on circles
+    assert hidden == {f"test_hiding_the_tag_changes_nothing[{s}{n}.png]" for s in ("square", "triangle") for n in ("", "2", "3", "4")}
