@@ -104,3 +104,15 @@ def test_xai_devices_without_cuda_is_a_usage_error(pytester: pytest.Pytester) ->
     result.stderr.fnmatch_lines(["*--xai-devices: 'cuda:0' does not exist: there is no CUDA device here*"])
     result = pytester.runpytest("--xai-devices=cpu")
     result.stderr.fnmatch_lines(["*--xai-devices: 'cpu' is not a numbered CUDA device*"])
+
+
+@pytest.mark.slow
+def test_an_xdist_shard_reports_the_model_fingerprint_its_workers_loaded(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_m="def test_a(xai_model):\n    pass\n\ndef test_b(xai_model):\n    pass\n")
+    xai_pytester.runpytest("--xai-report=one.json").assert_outcomes(passed=2)
+    xai_pytester.runpytest("-n", "2", "--xai-report=two.json").assert_outcomes(passed=2)
+    one, two = (json.loads((xai_pytester.path / f"{n}.json").read_text())["run"] for n in ("one", "two"))
+    from example_project import models
+
+    assert one["settings"]["model_fingerprint"] == models.clean(device="cpu").fingerprint
+    assert two["settings"] == one["settings"] and two["collected"] == one["collected"] == 2
