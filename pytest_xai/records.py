@@ -120,6 +120,7 @@ class GoldenVerdict(_Entry):
     ``max_`` or ``min_`` + the measure. ``message`` is the failure text, or a one-line summary.
     ``pictures`` are the expected / actual / difference PNG paths written on drift, and
     ``expected_png`` / ``actual_png`` / ``diff_png`` the same pictures inlined as base64.
+    ``method`` is the explanation method the golden holds (None in reports written before it).
     """
 
     path: str
@@ -134,8 +135,9 @@ class GoldenVerdict(_Entry):
     expected_png: str | None = None
     actual_png: str | None = None
     diff_png: str | None = None
+    method: str | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method")
 
     @property
     def failed(self) -> bool:

@@ -93,3 +93,57 @@ def synthetic_report(n_tests: int, n_images: int, failed_every: int = 10, seed: 
         "goldens": {"passed": n_tests - failures, "failed": failures, "written": 0, "updated": 0, "unused": []},
         "ci": True, "tests": tests,
     }
+
+
+def _check(kind: str, key: str, method: str, region: str, value: float, bound: float, upper: bool) -> dict[str, Any]:
+    passed = value <= bound if upper else value >= bound
+    return {"kind": kind, "metric": "relevance_mass", "value": value, "bound": bound, "passed": passed,
+            "upper": upper, "region": region, "method": method, "target": "circle", "image": key, "picture": None}
+
+
+def _row(nodeid: str, failed: bool, image: tuple[str, dict[str, Any], list[dict[str, Any]]],
+         checks: list[dict[str, Any]], goldens: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    key, entry, exps = image
+    return {"nodeid": nodeid, "outcome": "failed" if failed else "passed", "explanations": exps, "checks": checks,
+            "images": {key: entry}, "goldens": list(goldens), "computed": 1, "cached": 0, "seconds": 0.05}
+
+
+def watermark_run(n_images: int = 12, seed: int = 0) -> dict[str, Any]:
+    """A release that reads a corner watermark, against goldens of the clean model: report data
+    with 100 failed tests at 12 images, and 12 prediction tests that have no record.
+
+    Per image: ``test_avoids_tag`` per method (lime and kernel_shap fail, gradient_shap
+    passes), ``test_golden`` per method (all three fail on drift), ``test_background``
+    (fails), ``test_methods_agree`` and ``test_focus_ratio`` (fail), ``test_focus`` (fails on
+    the first four images). 120 rows, 100 of them failed.
+    """
+    rng = np.random.default_rng(seed)
+    images = [_image_entry(rng, i) for i in range(n_images)]
+    tests = []
+    for i, image in enumerate(images):
+        key, pictures = image[0], [e["overlay"] for e in image[2]]
+        name = image[1]["name"].removesuffix(".png")
+        for method in METHODS:
+            leak = 0.04 if method == "gradient_shap" else 0.55
+            tests.append(_row(f"tests/test_release.py::test_avoids_tag[{name}-{method}]", leak > 0.1, image,
+                              [_check("avoid", key, method, "tag", leak, 0.1, True)]))
+            golden = _golden(f"test_golden[{name}-{method}]", True, pictures) | {"method": method}
+            tests.append(_row(f"tests/test_release.py::test_golden[{name}-{method}]", True, image, [], [golden]))
+        tests.append(_row(f"tests/test_release.py::test_background[{name}]", True, image,
+                          [_check("avoid", key, "kernel_shap", "background", 0.4, 0.3, True)]))
+        agree = {"kind": "agree", "metric": "spearman", "value": 0.21, "bound": 0.5, "passed": False,
+                 "upper": False, "method": "lime", "other_method": "kernel_shap", "image": key, "picture": None}
+        tests.append(_row(f"tests/test_release.py::test_methods_agree[{name}]", True, image, [agree]))
+        ratio = _check("focus", key, "gradient_shap", "object", 0.9, 1.5, False) | {"metric": "relevance_ratio"}
+        tests.append(_row(f"tests/test_release.py::test_focus_ratio[{name}]", True, image, [ratio]))
+        focus = 0.08 if i < 4 else 0.6
+        tests.append(_row(f"tests/test_release.py::test_focus[{name}]", focus < 0.25, image,
+                          [_check("focus", key, "kernel_shap", "object", focus, 0.25, False)]))
+    failed = [t["nodeid"] for t in tests if t["outcome"] == "failed"]
+    goldens = sum(len(t["goldens"]) for t in tests)
+    return {
+        "exitstatus": 1, "outcomes": {"failed": len(failed), "passed": len(tests) - len(failed) + n_images},
+        "failed": failed, "totals": {"computed": len(tests), "cached": 0, "disk": 0, "seconds": 0.05 * len(tests)},
+        "goldens": {"passed": 0, "failed": goldens, "written": 0, "updated": 0, "unused": []},
+        "ci": True, "tests": tests,
+    }

@@ -92,7 +92,8 @@ class _Judgement:
 
     def verdict(self, state: str, reason: str | None, message: str, **extra: Any) -> GoldenVerdict:
         return GoldenVerdict(str(self.path), self.name, state, reason, self.bounds.mode,
-                             bounds=self.bounds.as_dict(), message=message, **extra)
+                             bounds=self.bounds.as_dict(), message=message,
+                             method=self.explanation.method, **extra)
 
     def run(self) -> GoldenVerdict:
         from pytest_xai import metrics

@@ -73,7 +73,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     settings = item.config.stash[xai_key].settings
-    shown = settings.report is not None or bool(item.config.getoption("htmlpath", None))
+    shown = bool(settings.reports) or bool(item.config.getoption("htmlpath", None))
     recorder = Recorder(TestRecord(item.nodeid), settings.results_dir, pictures=shown)
     # this test's pictures from an earlier run would look like this run's: start afresh
     shutil.rmtree(settings.results_dir / safe_name(item.nodeid), ignore_errors=True)

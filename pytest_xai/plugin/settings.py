@@ -70,10 +70,24 @@ def _precision(raw: str, device: str) -> str | None:
     return precision
 
 
-def _report_path(raw: str | None) -> Path | None:
-    """``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
-    if raw is None:
-        return None
+def _report_paths(raws: list[str] | None) -> tuple[Path, ...]:
+    """Every ``--xai-report`` (the option may be given once per file, e.g. one HTML and one
+    JSON), each checked at start-up; the same file named twice is refused."""
+    paths: dict[Path, str] = {}
+    for raw in raws or []:
+        path = _report_path(raw)
+        key = Path(os.path.abspath(path))
+        if key in paths:
+            raise pytest.UsageError(
+                f"--xai-report={raw!r} names the same file as --xai-report={paths[key]!r}; "
+                "give each report its own path (e.g. run.html and run.json)"
+            )
+        paths[key] = raw
+    return tuple(Path(raw) for raw in paths.values())
+
+
+def _report_path(raw: str) -> Path:
+    """One ``--xai-report``: checked at start-up, so a bad path never costs a whole run."""
     path = Path(raw)
     fix = "pass a writable file path ending in .html or .json"
     if path.suffix not in (".html", ".json"):
@@ -111,7 +125,7 @@ class Settings:
     precision: str | None  # None: explain's own default (float32)
     model: str | None
     results_dir: Path
-    report: Path | None
+    reports: tuple[Path, ...]  # --xai-report, once per file
     snapshot_dir: str
     images_dir: Path | None
     golden_mode: str  # goldens.modes.GOLDEN_MODES
@@ -159,7 +173,7 @@ class Settings:
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
             model=opt("xai_model") or ini("xai_model") or None,
             results_dir=Path(opt("xai_results")),
-            report=_report_path(opt("xai_report")),
+            reports=_report_paths(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
             golden_mode=str(_choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
@@ -200,8 +214,9 @@ def add_options(parser: pytest.Parser) -> None:
                     "torchvision:NAME=WEIGHTS.pth.")
     group.addoption("--xai-results", dest="xai_results", default=vocab.DEFAULT_RESULTS_DIR, metavar="DIR",
                     help=f"where failure pictures go (default {vocab.DEFAULT_RESULTS_DIR}).")
-    group.addoption("--xai-report", dest="xai_report", default=None, metavar="PATH",
-                    help="write a report: PATH.html (self-contained) or PATH.json.")
+    group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
+                    help="write a report: PATH.html (self-contained) or PATH.json; give it once "
+                    "per file for both.")
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")

@@ -30,8 +30,8 @@ class RunSummary:
         disk = self.xai.cache.disk
         if disk is not None and self.totals().computed:
             disk.evict()
-        if self.xai.settings.report is not None:
-            self.write_report(session, self.xai.settings.report)
+        for path in self.xai.settings.reports:
+            self.write_report(session, path)
 
     def write_report(self, session: pytest.Session, path: Path) -> None:
         """Write the --xai-report file; one that cannot be written fails the run, never hides
@@ -70,8 +70,7 @@ class RunSummary:
         lines += [f"warning: {w}" for w in g.warnings]
         lines += self.cache_warnings(totals)
         lines += [f"write failed: {rel(Path(e.path))}: {e.error}" for e in g.write_errors]
-        if self.xai.settings.report is not None:
-            lines.append(f"report: {self.xai.settings.report}")
+        lines += [f"report: {path}" for path in self.xai.settings.reports]
         return lines
 
     def cache_warnings(self, totals: Totals) -> list[str]:

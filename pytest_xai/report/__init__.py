@@ -1,8 +1,10 @@
 """The run's report: one HTML page a reviewer reads in a minute, or strict JSON for release gates.
 
-The page has a summary, one filterable table with a row per test (failures first), a section
-per failed or changed test (golden | now | difference, the measured value against its bound
-in words) and an Images section where each image's picture row appears once. Pictures are
+The page has a summary, a roll-up (each check and golden counted across the run: failed /
+checked and the images it failed on), one filterable table with a row per test (failures
+first), a section per failed or changed test (golden | now | difference, the measured value
+against its bound in words; tests that failed the same way share one card with an expander)
+and an Images section where each image's picture row appears once. Pictures are
 embedded and lazy-loaded; past ``INLINE_LIMIT`` bytes they are written as files into a folder
 beside the report instead. Nothing is fetched from the network.
 
@@ -27,7 +29,7 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
   failed test without any (its lists empty). Each row: ``nodeid``; ``outcome`` (passed,
   failed, error, skipped); ``checks`` ({kind, metric, value, bound, passed, region, method,
   target, image, picture, ...}: an upper bound for kinds avoid and sanity, else a lower
-  one); ``goldens`` ({path, name, state, reason, mode, measures, bounds, message,
+  one); ``goldens`` ({path, name, state, reason, mode, method, measures, bounds, message,
   pictures, ...}); ``explanations`` ({image, method, output, target, probability, samples,
   seconds, mass per region, overlay as base64 PNG}); ``images`` (image key -> {name,
   picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``stale``, ``seconds``.

@@ -14,3 +14,11 @@ function apply(){
 for(const b of buttons)b.addEventListener('click',()=>{mode=b.dataset.mode;apply();});
 search.addEventListener('input',apply);
 apply();
+// a link into a grouped failure opens the expander that holds it
+function reveal(){
+  const id=decodeURIComponent(location.hash.slice(1));const t=id&&document.getElementById(id);
+  if(!t)return;let d=t.parentElement&&t.parentElement.closest('details'),opened=false;
+  while(d){if(!d.open){d.open=true;opened=true;}d=d.parentElement&&d.parentElement.closest('details');}
+  if(opened)t.scrollIntoView();
+}
+window.addEventListener('hashchange',reveal);reveal();

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pytest_xai.vocabulary import CACHE_DIR_NAME
+
+from pytest_xai.defaults import CACHE_DIR_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "docs" / "ci" / "github-actions.yml"
@@ -172,7 +173,6 @@ def test_its_pytest_command_runs_writes_the_cache_and_its_gate_decides(
     assert failed.returncode == 1 and "failed" in failed.stdout and "test_b.py::test_fails" in failed.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="needs --xai-report to accept more than one path (HTML and JSON)")
 def test_its_pytest_command_writes_every_report_the_job_uploads(pytester: pytest.Pytester) -> None:
     (arguments,) = recipe_pytest_commands()
     reports = [arg.split("=", 1)[1] for arg in arguments if arg.startswith("--xai-report=")]

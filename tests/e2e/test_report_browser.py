@@ -1,8 +1,9 @@
 """The HTML report in a real browser: headless Chromium through playwright.
 
-The report of a real run with failures is opened, filtered and photographed; a synthetic
-2,000-test report must load in under 3 s. ``XAI_WRITE_DOCS=1`` also writes the screenshot
-to docs/report.png (the README's picture comes from this code path).
+The report of a real run with failures is opened, filtered and photographed; a 100-failure
+report reads from its first screen; a synthetic 2,000-test report must load in under 3 s.
+``XAI_WRITE_DOCS=1`` also writes the screenshots to docs/report.png (the README's picture
+comes from this code path) and docs/report-failures.png.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from report_samples import synthetic_report
+from report_samples import synthetic_report, watermark_run
 
 from example_project.data import WATERMARK, make_shape
 from pytest_xai.records import RunReport
@@ -94,9 +95,9 @@ def run_with_failures(pytester: pytest.Pytester) -> Path:
 
 
 @contextmanager
-def chromium_page(height: int = 900) -> Iterator[Any]:
-    """A page in headless Debian Chromium, WIDTH pixels wide (playwright's own browser
-    download is not reachable here)."""
+def chromium_page(height: int = 900, width: int = WIDTH) -> Iterator[Any]:
+    """A page in headless Debian Chromium, WIDTH pixels wide unless told (playwright's own
+    browser download is not reachable here)."""
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
@@ -105,7 +106,7 @@ def chromium_page(height: int = 900) -> Iterator[Any]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM))
         try:
-            yield browser.new_page(viewport={"width": WIDTH, "height": height})
+            yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
 
@@ -200,3 +201,87 @@ def test_2000_test_report_loads_fast(tmp_path: Path, large: dict[str, Any], inli
           f"{path.stat().st_size / 2**20:.1f} MB): written in {written:.2f} s, "
           f"loaded in {seconds:.2f} s, failed filter in {filtered:.2f} s")
     assert seconds < 3.0
+
+
+ROLLUP_ROWS = "Array.from(document.querySelectorAll('.rollup table tr')).map(r => Array.from(r.cells, c => c.innerText))"
+
+# Every line break inside a test id, found from the characters' boxes (a Range per character):
+# [breaks, the breaks that fall inside a word]. A break may follow "/", "::", "[" or "-".
+ID_BREAKS = """(selector) => {
+  let breaks = 0; const inside = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let top = null, before = '';
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange(); range.setStart(node, i); range.setEnd(node, i + 1);
+        const box = range.getClientRects()[0];
+        if (!box || /\\s/.test(node.data[i])) { before = node.data[i]; continue; }
+        if (top !== null && box.top > top + 2) {
+          breaks++;
+          if (!/[\\/:\\[\\-\\s]/.test(before)) inside.push(el.innerText + ' before ' + node.data.slice(i, i + 6));
+        }
+        top = box.top; before = node.data[i];
+      }
+    }
+  }
+  return [breaks, inside];
+}"""
+
+
+def test_a_100_failure_report_reads_from_its_first_screen(tmp_path: Path) -> None:
+    path = tmp_path / "failures.html"
+    write_report(watermark_run(), path)
+    with chromium_page(height=900) as page:
+        open_report(page, path)
+        # the roll-up is on the first screen, whole
+        bottom = page.evaluate("Math.max(...Array.from(document.querySelectorAll('.rollup table'),"
+                               " t => t.getBoundingClientRect().bottom))")
+        assert 0 < bottom <= 900
+        rows = page.evaluate(ROLLUP_ROWS)
+        assert rows[0] == ["check", "method", "failed / checked", "failed on images"]
+        tag = next(r for r in rows if r[:2] == ["avoid: mass on 'tag'", "lime"])
+        assert tag[2] == "12/12" and tag[3].startswith("12/12 images: shape0000.png, shape0001.png")
+        focus = next(r for r in rows if r[0] == "focus: mass on 'object'")
+        assert focus[2] == "4/12" and focus[3].startswith("4/12 images: shape0000.png")
+        assert [r[2] for r in rows if r[0] == "failed (drift)"] == ["12", "12", "12"]
+        assert sorted(r[1] for r in rows if r[0] == "failed (drift)") == ["gradient_shap", "kernel_shap", "lime"]
+        note = page.locator("#table-note").inner_text()
+        assert note.startswith("132 tests: 120 with explanations") and "12 without any" in note
+        # 100 failures, 9 cards: 8 groups of 12 and one of 4, each with an expander
+        counts = page.evaluate("Array.from(document.querySelectorAll('div.group'), g => +g.dataset.count)")
+        assert sorted(counts) == [4] + [12] * 8
+        visible = page.evaluate("Array.from(document.querySelectorAll('section[id^=f]'))"
+                                ".filter(s => s.checkVisibility()).length")
+        assert visible == 9  # the first of each group; the other 91 behind "show the other ..."
+        # the per-image view from the top: the nav link and a roll-up image link scroll to it
+        page.click("nav#toc a[href='#images']")
+        top = page.evaluate("document.getElementById('images').getBoundingClientRect().top")
+        assert 0 <= top < 100
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator(".rollup a", has_text="shape0002.png").first.click()
+        box = page.evaluate("document.getElementById('img-000000000002').getBoundingClientRect().toJSON()")
+        assert 0 <= box["top"] < 100
+        # a table link into a group's hidden member opens its expander and shows it
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#tests td.id a", has_text="shape0005-lime]").first.click()
+        section = page.locator("section:target")
+        assert section.is_visible() and "shape0005-lime" in section.locator("h3").inner_text()
+        page.evaluate("window.scrollTo(0, 0)")
+        if os.environ.get("XAI_WRITE_DOCS") == "1":
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "report-failures.png"))
+
+
+def test_test_ids_wrap_only_between_their_parts(tmp_path: Path) -> None:
+    path = tmp_path / "failures.html"
+    write_report(watermark_run(), path)
+    with chromium_page(height=900, width=760) as page:  # narrow: ids must wrap
+        open_report(page, path)
+        breaks, inside = page.evaluate(ID_BREAKS, "#tests td.id, section[id^=f] > h3")
+        assert breaks >= 50 and inside == []
+        # the measure sees a break inside a word: a column that breaks anywhere is caught
+        page.add_style_tag(content="#tests td.id{word-break:break-all;min-width:0}")
+        breaks, inside = page.evaluate(ID_BREAKS, "#tests td.id")
+        assert len(inside) > 10

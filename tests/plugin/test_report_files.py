@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -25,6 +27,8 @@ def test_an_unusable_report_path_stops_the_run_at_start(xai_pytester: pytest.Pyt
 def test_a_report_that_cannot_be_written_at_the_end_fails_the_run(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_r="""
 import pathlib
+import json
+
 import pytest
 
 @pytest.mark.xai(samples=60)
@@ -36,3 +40,26 @@ def test_r(explain, shape_image):
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["explanations: 1 computed*", "write failed: r.json: *"])
+
+
+def test_html_and_json_reports_in_one_run(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_ok():\n    pass\n\ndef test_no():\n    assert False\n")
+    result = xai_pytester.runpytest("--xai-report=out/run.html", "--xai-report=run.json")
+    result.assert_outcomes(passed=1, failed=1)
+    data = json.loads((xai_pytester.path / "run.json").read_text())
+    assert data["failed"] == ["test_x.py::test_no"] and data["outcomes"] == {"failed": 1, "passed": 1}
+    page = (xai_pytester.path / "out" / "run.html").read_text()
+    assert page.startswith("<!doctype html>") and "test_x.py::test_no" in page.replace("<wbr>", "")
+
+
+def test_every_report_path_is_checked_and_one_file_is_named_once(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    for args, message in [
+        (["--xai-report=r.html", "--xai-report=r.txt"], "*--xai-report='r.txt' must end in .html or .json*"),
+        (["--xai-report=r.json", "--xai-report=./r.json"],
+         "*--xai-report='./r.json' names the same file as --xai-report='r.json'; give each report its own path*"),
+    ]:
+        result = xai_pytester.runpytest(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])
+        assert not (xai_pytester.path / "r.html").exists() and not (xai_pytester.path / "r.json").exists()

@@ -74,7 +74,7 @@ def test_json_report_counts_every_test_of_the_run(xai_pytester: pytest.Pytester)
 def test_html_summary_shows_the_terminal_totals(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makepyfile(test_s=SUITE)
     result = xai_pytester.runpytest("--xai-report=r.html")
-    page = (xai_pytester.path / "r.html").read_text()
+    page = (xai_pytester.path / "r.html").read_text().replace("<wbr>", "")  # ids may wrap at <wbr>
     card = re.search(r"<div class='card bad'><i>tests</i><b>([^<]*)</b><span>([^<]*)</span>", page)
     assert card is not None
     assert card[1] == _terminal_line(result) == "2 failed, 2 passed, 1 skipped, 1 xfailed, 1 xpassed, 1 error"

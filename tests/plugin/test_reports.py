@@ -117,3 +117,35 @@ def test_bounds_in_a_real_report_keep_their_api_names_and_digits(xai_pytester: p
     assert re.search(r"mass on 'tag' [\d.e-]+ > 0\.0001", page)  # the table's cell
     assert re.search(r"ratio on 'corner' [\d.e-]+ is below min_ratio 9\.50", page)
     assert "relevance_ratio" not in page and "0.00<" not in page
+
+
+def test_a_real_report_rolls_up_checks_and_names_each_goldens_method(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_r="""
+        import pytest
+        from pytest_xai import Region, assert_attribution_focus
+
+        @pytest.mark.xai(samples=60)
+        def test_focus(explain, shape_image):
+            assert_attribution_focus(explain(shape_image), Region.box(0, 0, 8, 8, name="corner"), min_mass=0.5)
+
+        @pytest.mark.xai(samples=60)
+        def test_golden(explain, shape_image, xai_snapshot):
+            xai_snapshot.assert_match(explain(shape_image, method="gradient_shap"))
+
+        def test_prediction():
+            assert 1 + 1 == 2
+    """)
+    result = xai_pytester.runpytest("--xai-update", "--xai-report=r.json", "--xai-report=r.html")
+    result.assert_outcomes(failed=1, passed=2)
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    (golden,) = [g for t in data["tests"] for g in t["goldens"]]
+    assert (golden["state"], golden["method"]) == ("written", "gradient_shap")
+    page = html.unescape((xai_pytester.path / "r.html").read_text())
+    rollup = page[page.index("<h2 id='rollup'>"):page.index("<h2 id='tests-head'>")]
+    # the failed check: kind, subject, method, failed / checked, the images it failed on
+    assert re.search(r"<td>focus: mass on 'corner'</td><td>lime</td><td class='bad count'>1/1</td>"
+                     r"<td><b>1/1 images</b>", rollup)
+    assert "<td>written (missing)</td><td>gradient_shap</td>" in rollup
+    assert "gradient_shap written (missing)" in page  # the table's golden cell names the method
+    assert ("3 tests: 2 with explanations, checks or goldens (or a failure) are in the table; 1 without "
+            "any") in page
