@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,58 @@ class Explanation:
             f"Explanation(method={self.method!r}, target={self.target_name!r}, "
             f"p={self.probability:.3f}, output={self.output!r}, {h}×{w}{m}, seed={self.seed})"
         )
+
+    # -- read-only once shared --------------------------------------------------------------
+    def lock(self) -> Explanation:
+        """Make this explanation read-only, in place, and return it.
+
+        Its arrays (heatmap, weights, segments, image) become read-only copies that cannot be
+        made writeable again, ``params`` and ``meta`` read-only mappings, and rebinding an
+        attribute raises ``FrozenInstanceError``. The explain fixture returns locked
+        explanations, because every later test that asks for the same one shares it;
+        ``copy()`` (or ``copy.deepcopy``) gives a writable one.
+        """
+        if self.locked:
+            return self
+        for name in MEMBERS_ARRAYS:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, name, _read_only_array(value))
+        object.__setattr__(self, "params", read_only(self.params))
+        object.__setattr__(self, "meta", read_only(self.meta))
+        object.__setattr__(self, "_locked", True)
+        return self
+
+    @property
+    def locked(self) -> bool:
+        """Whether ``lock()`` made this explanation read-only."""
+        return bool(self.__dict__.get("_locked", False))
+
+    def copy(self) -> Explanation:
+        """A writable deep copy (of a locked explanation too)."""
+        def own(array: np.ndarray | None) -> Any:
+            return None if array is None else np.array(array)
+
+        return replace(
+            self, heatmap=own(self.heatmap), weights=own(self.weights), segments=own(self.segments),
+            image=own(self.image), params=writable(self.params), meta=writable(self.meta),
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Explanation:
+        return self.copy()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.locked:
+            raise FrozenInstanceError(
+                f"cannot set {name!r}: this explanation is shared read-only by the explain fixture; "
+                "change a copy (exp.copy())"
+            )
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self.locked:
+            raise FrozenInstanceError(f"cannot delete {name!r}: this explanation is read-only; use exp.copy()")
+        super().__delattr__(name)
 
     @property
     def positive(self) -> np.ndarray:
@@ -191,6 +243,78 @@ class Explanation:
     def load(cls, path: str | os.PathLike[str]) -> Explanation:
         """Load an explanation saved with ``save``; never unpickles anything."""
         return cls.from_arrays(read_npz(Path(path)), source=str(path))
+
+
+MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image")
+
+
+def _read_only_array(array: np.ndarray) -> np.ndarray:
+    """A copy of ``array`` backed by immutable bytes: ``setflags(write=True)`` is refused."""
+    return np.frombuffer(np.ascontiguousarray(array).tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
+class ReadOnlyDict(dict):
+    """A dict that refuses every change (a locked explanation's ``params`` and ``meta``)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this explanation's params/meta are read-only; change a copy (exp.copy())")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> Any:  # copies and pickles are plain, writable dicts
+        return (dict, (writable(self),))
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return writable(self)
+
+
+class ReadOnlyList(list):
+    """A list that refuses every change (inside a locked explanation's ``params``/``meta``)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this explanation's params/meta are read-only; change a copy (exp.copy())")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:
+        return (list, (writable(self),))
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return writable(self)
+
+
+def read_only(value: Any) -> Any:
+    """``value`` with every dict and list in it read-only, recursively (arrays too)."""
+    if isinstance(value, dict):
+        return ReadOnlyDict({k: read_only(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return ReadOnlyList(read_only(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(read_only(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return _read_only_array(value)
+    return value
+
+
+def writable(value: Any) -> Any:
+    """A writable deep copy of ``read_only`` output: plain dicts, lists and arrays."""
+    if isinstance(value, dict):
+        return {k: writable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [writable(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(writable(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return np.array(value)
+    return value
 
 
 def _header_fields() -> list[Field[Any]]:

@@ -13,6 +13,7 @@ FORMS = (
     "'package.module:factory' (a callable returning a Classifier or nn.Module), "
     "'path/to/model.ts' (TorchScript), or 'torchvision:resnet18=path/to/weights.pth'"
 )
+TORCHSCRIPT_SUFFIXES = (".ts", ".pt", ".pth", ".torchscript")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -26,7 +27,7 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
     spec = spec.strip()
     if spec.startswith("torchvision:"):
         return _torchvision(spec, device, base)
-    if spec.endswith((".ts", ".pt", ".pth", ".torchscript")) and ":" not in spec.replace("\\", "/").split("/")[-1]:
+    if _is_file_spec(spec):
         return _torchscript(spec, device, base)
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
@@ -60,6 +61,34 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
         f"model spec {spec!r}: the factory returned a {type(made).__name__}{hint}; return a "
         "pytest_xai.Classifier or a torch.nn.Module"
     )
+
+
+def spec_problem(spec: str, base: Path | None = None) -> str | None:
+    """What is wrong with ``spec`` that can be seen without importing anything: its form, and
+    whether the TorchScript or weights file it names exists; None when nothing is seen."""
+    text = spec.strip()
+    if not text:
+        return f"model spec {spec!r} is empty; use {FORMS}"
+    if text.startswith("torchvision:"):
+        name, sep, weights = text[len("torchvision:") :].partition("=")
+        if not name or not sep or not weights:
+            return f"model spec {spec!r} needs a model name and a weights file; use {FORMS}"
+        path = _resolve(weights, base)
+        return None if path.is_file() else f"model spec {spec!r}: weights file {path} does not exist"
+    if _is_file_spec(text):
+        path = _resolve(text, base)
+        return None if path.is_file() else f"model spec {spec!r}: no file at {path}"
+    module_name, sep, attr = text.partition(":")
+    if not sep or not module_name or not attr or not all(
+        part.isidentifier() for part in (*module_name.split("."), attr)
+    ):
+        return f"model spec {spec!r} is not understood; use {FORMS}"
+    return None
+
+
+def _is_file_spec(spec: str) -> bool:
+    """A TorchScript file's path (its name ends in a model suffix and holds no colon)."""
+    return spec.endswith(TORCHSCRIPT_SUFFIXES) and ":" not in spec.replace("\\", "/").split("/")[-1]
 
 
 def _accepts_device(factory: Any) -> bool:

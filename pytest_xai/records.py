@@ -114,8 +114,8 @@ class GoldenVerdict(_Entry):
     ``state`` is one of ``defaults.GOLDEN_STATES``. ``reason`` says why a golden failed or
     was (re)written: "missing", "unreadable", "owner" (recorded by another test file sharing the
     folder), "params", "no_evidence" (the new explanation carries no positive evidence,
-    ``metrics.no_evidence``), "prediction", "drift" or "write" (it could not be written); None
-    when it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value
+    ``metrics.no_evidence``), "prediction", "drift", "force" (rewritten while it passed, by
+    ``--xai-update=force``) or "write" (it could not be written); None when it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value
     was not measured or not a number, so the record is strict JSON; ``bounds`` are keyed
     ``max_`` or ``min_`` + the measure. ``message`` is the failure text, or a one-line summary.
     ``pictures`` are the expected / actual / difference PNG paths written on drift, and
@@ -252,6 +252,18 @@ class WriteError(_Entry):
 
 
 @dataclass
+class NotCompared(_Entry):
+    """A golden of a selected test that no comparison judged in the run: its ``path``, the
+    test's ``nodeid``, the test's ``outcome`` ("failed", "error", "skipped", "not run") and the
+    ``reason`` in words."""
+
+    path: str
+    nodeid: str
+    outcome: str
+    reason: str
+
+
+@dataclass
 class Totals:
     """Explanations computed, from this session's memo, from disk, stale; seconds explaining."""
 
@@ -349,6 +361,7 @@ class RunReport:
     tests: list[TestRecord] = field(default_factory=list)
     schema: int = SCHEMA
     run: RunInfo | None = None  # what the verdict depends on (None in reports of older versions)
+    not_compared: list[NotCompared] = field(default_factory=list)  # goldens no test judged
 
     def to_json(self) -> JSON:
         run = ("schema", "exitstatus", "outcomes", "failed", "stopped", "complete", "ci")
@@ -358,6 +371,7 @@ class RunReport:
             "goldens": self.goldens.to_json(),
             "tests": [t.to_json() for t in self.tests],
             **({} if self.run is None else {"run": self.run.to_json()}),
+            "not_compared": [g.to_json() for g in self.not_compared],
         }
 
     @classmethod
@@ -374,4 +388,5 @@ class RunReport:
             tests=[TestRecord.from_json(t) for t in data.get("tests", [])],
             schema=data.get("schema", SCHEMA),
             run=RunInfo.from_json(data["run"]) if data.get("run") else None,
+            not_compared=[NotCompared.from_json(g) for g in data.get("not_compared", [])],
         )

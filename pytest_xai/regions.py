@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_xai.errors import RegionError, XaiTypeError
-from pytest_xai.validation import is_finite, is_number, short
+from pytest_xai.errors import RegionError, XaiTypeError, XaiValueError
+from pytest_xai.validation import is_finite, is_int, is_number, short
 
 
 class Region:
@@ -174,3 +174,54 @@ def as_region(region: Any, name: str = "region") -> Region:
         f"{name} of type {type(region).__name__} is not a Region; use Region.box(...), "
         "Region.mask(...), a boolean (H, W) array or an image's .regions[...]"
     )
+
+
+def dilate_mask(mask: Any, pixels: int) -> np.ndarray:
+    """``mask`` grown by ``pixels`` in every direction (a (2·pixels+1)-square structuring
+    element: a pixel joins when some region pixel lies within ``pixels`` rows and columns)."""
+    if not is_int(pixels):
+        raise XaiTypeError(f"tolerance={short(pixels)} is not an int; pass a whole number of pixels, e.g. 2")
+    if pixels < 0:
+        raise XaiValueError(f"tolerance={pixels!r} is negative; pass 0 (the region as drawn) or more pixels")
+    out = np.asarray(mask, dtype=bool).copy()
+    if out.ndim != 2:
+        raise RegionError(f"mask has shape {out.shape}; pass a 2-D (H, W) boolean array")
+    for _ in range(pixels):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        step = grown.copy()
+        step[:, 1:] |= grown[:, :-1]
+        step[:, :-1] |= grown[:, 1:]
+        out = step
+    return out
+
+
+def touching_segments(mask: Any, segments: Any) -> np.ndarray:
+    """Every pixel of the superpixels (``segments``: (H, W) integer labels) that share at least
+    one pixel with ``mask``: the region as the explanation's superpixels can see it."""
+    mask = np.asarray(mask, dtype=bool)
+    labels = np.asarray(segments)
+    if labels.shape != mask.shape:
+        raise RegionError(
+            f"segments have shape {labels.shape} but the mask {mask.shape}; pass the "
+            "explanation's own segments"
+        )
+    return np.isin(labels, np.unique(labels[mask]))
+
+
+def grown_region(region: Region, shape: tuple[int, int], tolerance: Any, segments: Any = None) -> Region:
+    """``region`` grown by ``tolerance``: a number of pixels (``dilate_mask``), or
+    ``"superpixels"`` (``touching_segments``; with no ``segments`` the region as drawn)."""
+    if is_int(tolerance) and tolerance == 0:
+        return region
+    mask = region.to_mask(*shape)
+    if tolerance == "superpixels":
+        if segments is None:
+            return region
+        return Region.mask(touching_segments(mask, segments), f"{region.name} (superpixels)")
+    if isinstance(tolerance, str):
+        raise XaiValueError(
+            f"tolerance={tolerance!r} is not a tolerance; pass a number of pixels (e.g. 2) or 'superpixels'"
+        )
+    return Region.mask(dilate_mask(mask, tolerance), f"{region.name} (+{tolerance} px)")

@@ -11,6 +11,7 @@ class FakeSettings:
 
     can_write: bool = False
     can_update: bool = False
+    can_force: bool = False
     ci: bool = False
     ci_reason: str = ""
     golden_mode: str = "release"

@@ -79,8 +79,31 @@ def determinism_note(golden: Explanation, actual: Explanation) -> str:
     """Say whether the two runs should be bit-exact or only within tolerance.
 
     Another seed draws other perturbations; another precision is treated like another device:
-    differences are expected either way.
+    differences are expected either way. A changed input image is said first.
     """
+    changed_image = image_note(golden, actual)
+    return changed_image + "; " + environment_note(golden, actual) if changed_image else environment_note(golden, actual)
+
+
+def image_note(golden: Explanation, actual: Explanation) -> str:
+    """Why the two differ when the input image changed (the golden recorded its hash), else ""."""
+    recorded, now = golden.meta.get("image_sha256"), actual.meta.get("image_sha256")
+    if isinstance(recorded, str) and isinstance(now, str):
+        changed: bool | None = recorded != now
+    elif actual.image is not None:
+        from pytest_xai.engine.provenance import image_changed
+
+        changed = image_changed(golden.meta, actual.image)
+    else:
+        changed = None
+    if not changed:
+        return ""
+    return (f"the input image changed since the golden was made (sha256 {str(recorded)[:12]} -> "
+            f"{str(now)[:12] if isinstance(now, str) else 'another'}): the golden explains another image")
+
+
+def environment_note(golden: Explanation, actual: Explanation) -> str:
+    """Model, seed, precision or environment: what may make the two runs differ."""
     g_model, a_model = golden.meta.get("model"), actual.meta.get("model")
     if g_model and a_model and g_model != a_model:
         return (f"the model changed (fingerprint {str(g_model)[:12]} -> {str(a_model)[:12]}): "

@@ -53,7 +53,7 @@ def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
 
 
 def judge(
-store: SnapshotStore, path: Path, explanation: Explanation, bounds: Bounds, settings: Settings, *,
+    store: SnapshotStore, path: Path, explanation: Explanation, bounds: Bounds, settings: Settings, *,
     rootdir: Path | None = None, label: str | None = None, pictures_dir: Path | None = None,
     owner: str | None = None,
 ) -> GoldenVerdict:
@@ -147,6 +147,9 @@ class _Judgement:
         return self.verdict("failed", reason, message)
 
     def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
+        if result.passed and self.settings.can_force:  # a re-baseline: rewritten from this model
+            return self.verdict("updated", "force", f"golden {self.name} re-recorded (--xai-update=force): "
+                                f"{result.summary}", measures=result.measures)
         if result.passed:
             summary = f"golden {self.name} matches ({self.bounds.mode} mode): {result.summary}"
             return self.verdict("passed", None, summary, measures=result.measures)

@@ -6,7 +6,9 @@ killed writers removed. One plugin object, registered in ``pytest_configure`` (s
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,7 @@ class GoldenLifecycle:
         self.unused: list[Path] = []
         self.deleted: list[Path] = []
         self.warnings: list[str] = []
+        self.written: set[str] = set()  # goldens whose write went through, xdist workers' included
         self.complete = False  # every selected test ran to its teardown, and nothing stopped the run
 
     # -- writes ---------------------------------------------------------------------------------
@@ -61,6 +64,7 @@ class GoldenLifecycle:
                     store.write_preview(write.path)
                 else:
                     store.write(write.explanation, write.path)
+                    self.written.add(str(write.path))
             except Exception as e:  # any failure is reported and fails the run
                 self.write_failed(write.path, write.state, e)
         self.pending.clear()
@@ -71,10 +75,15 @@ class GoldenLifecycle:
         self.write_errors.append(WriteError(str(path), state, text))
 
     def mark_failed_writes(self) -> None:
-        """Goldens whose write failed are failures, not "written"/"updated" (records and counts)."""
+        """Goldens whose write failed are failures, not "written"/"updated" (records and counts),
+        and so is one queued by a process that ended before writing it (a crashed xdist worker)."""
         errors = {e.path: e for e in self.write_errors}
         for record in self.results.records.values():
             for golden in record.goldens:
+                if golden.state in ("written", "updated") and golden.path not in self.written | set(errors):
+                    lost = RuntimeError("the process that queued it ended before writing it (a crashed xdist worker?)")
+                    self.write_failed(Path(golden.path), golden.state, lost)
+                    errors[golden.path] = self.write_errors[-1]
                 error = errors.get(golden.path)
                 if error is not None and golden.state in ("written", "updated"):
                     golden.state, golden.reason = "failed", "write"
@@ -87,7 +96,9 @@ class GoldenLifecycle:
         them only when the whole selected suite ran to completion, fail the run on write errors."""
         self.flush_writes()
         if self.xai.is_worker:
-            session.config.workeroutput["xai_write_errors"] = [e.to_json() for e in self.write_errors]  # type: ignore[attr-defined]
+            output = session.config.workeroutput  # type: ignore[attr-defined]
+            output["xai_write_errors"] = [e.to_json() for e in self.write_errors]
+            output["xai_written"] = sorted(self.written)
             return
         collection, settings = self.collected.collection, self.xai.settings
         self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and all(
@@ -95,21 +106,34 @@ class GoldenLifecycle:
         )
         if settings.can_write and not session.config.getoption("collectonly"):
             for module in collection.modules:  # temp files killed writers left beside goldens
-                remove_stale_temps(self.xai.store.module_dir(Path(module)))
+                folder = self.xai.store.module_dir(Path(module))
+                self.tolerate(partial(remove_stale_temps, folder), folder, "clean temp files in")
         self.mark_failed_writes()
-        self.find_unused()
+        self.tolerate(self.find_unused, None, "look for unused goldens in")
         if settings.can_update and self.complete:
             for golden in self.unused:
-                self.xai.store.delete(golden)
-                self.deleted.append(golden)
+                self.tolerate(partial(self.xai.store.delete, golden), golden, "delete unused golden")
+                if not golden.exists():
+                    self.deleted.append(golden)
         if self.write_errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    def tolerate(self, action: Callable[[], object], path: Path | None, what: str) -> None:
+        """Run one clean-up step; a file-system error is a warning in the summary, so the
+        summary and the report are still written."""
+        try:
+            action()
+        except OSError as e:
+            where = self.xai.rel(Path(e.filename)) if e.filename else (self.xai.rel(path) if path else "the golden folders")
+            self.warnings.append(f"could not {what} {where}: {e.strerror or e}; kept (check its permissions)")
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """xdist: a worker's failed golden writes."""
-        for e in getattr(node, "workeroutput", {}).get("xai_write_errors", []):
+        """xdist: a worker's failed and completed golden writes (a crashed worker sends none)."""
+        output = getattr(node, "workeroutput", {})
+        for e in output.get("xai_write_errors", []):
             self.write_errors.append(WriteError.from_json(e))
+        self.written.update(output.get("xai_written", []))
 
     # -- unused goldens -------------------------------------------------------------------------
     def find_unused(self) -> list[Path]:

@@ -1,25 +1,196 @@
-"""The pictures of a golden: its .png preview and the difference between it and a new map."""
+"""The pictures of a golden: its captioned .png preview, reviewed in a pull request, and the
+difference between it and a new map.
+
+The preview is drawn from the golden as stored, so it can be drawn again later: a caption (test,
+method, target, model fingerprint, precision, date; also in the PNG's text chunk), the image and
+the overlay with the image's named regions outlined, a third panel that fits the method
+(``METHOD_PANELS``), and after an update a second row: old | new | difference.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import base64
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_xai.render import draw_outline, overlay, side_by_side, to_uint8
+from pytest_xai.render import captioned, draw_outline, overlay, side_by_side, to_uint8, upscale
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
 
+PANEL_HEIGHT = 192  # each panel is enlarged by a whole factor to at least this height
+REGION_COLOURS = ((255, 215, 0), (0, 230, 255), (80, 255, 80), (255, 80, 255), (255, 140, 0))
+TEXT = (20, 20, 20)
+
+# the golden an update replaces, kept (in the process that writes the update) until the new
+# golden's preview is drawn: keyed by the new golden's (test_file, test, recorded)
+_PREVIOUS: dict[tuple[Any, ...], Explanation] = {}
+
+
+# -- what the golden stores for its preview -----------------------------------------------------
+def caption_meta(exp: Explanation, test: str, regions: dict[str, Any]) -> dict[str, Any]:
+    """The ``meta`` entries a preview reads: the test's name, when it was recorded (UTC, to the
+    second) and each named region as a packed bit mask of the explanation's size."""
+    height, width = exp.heatmap.shape
+    packed = {}
+    for name, region in regions.items():
+        try:
+            mask = region.to_mask(height, width)
+        except Exception:  # a region of another image size is not drawn, never fatal
+            continue
+        packed[str(name)] = base64.b64encode(np.packbits(mask.ravel()).tobytes()).decode("ascii")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return {"test": test, "recorded": now.isoformat(), "regions": packed}
+
+
+def stored_regions(exp: Explanation) -> dict[str, np.ndarray]:
+    """The region masks ``caption_meta`` stored in a golden (none for an older golden)."""
+    height, width = exp.heatmap.shape
+    out = {}
+    for name, bits in dict(exp.meta.get("regions") or {}).items():
+        try:
+            flat = np.unpackbits(np.frombuffer(base64.b64decode(bits), dtype=np.uint8))[: height * width]
+            out[name] = flat.reshape(height, width).astype(bool)
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def remember_previous(load: Callable[[Path], Explanation], path: Path, new: Explanation) -> None:
+    """Keep the golden at ``path`` (about to be replaced by ``new``; read with ``load``) for
+    the new preview's old | new | difference row; an unreadable one is not drawn."""
+    try:
+        _PREVIOUS[_key(new)] = load(path)
+    except Exception:
+        return
+
+
+def _key(exp: Explanation) -> tuple[Any, ...]:
+    return exp.meta.get("test_file"), exp.meta.get("test"), exp.meta.get("recorded")
+
+
+# -- the preview ----------------------------------------------------------------------------------
+def caption(exp: Explanation) -> list[str]:
+    """The preview's caption: the test, then method, target, model, precision and date."""
+    model = str(exp.meta.get("model") or "unknown")
+    recorded = str(exp.meta.get("recorded") or "date unknown").replace("T", " ").replace("+00:00", " UTC")
+    test = str(exp.meta.get("test") or "test unknown")
+    where = exp.meta.get("test_file")
+    return [
+        f"{where}::{test}" if where else test,
+        f"{exp.method}, target {exp.target_name!r} (p={exp.probability:.3f}), {exp.samples} samples, "
+        f"seed {exp.seed}",
+        f"model {model[:12]}, {exp.params.get('precision', 'float32')}, recorded {recorded}",
+    ]
+
 
 def preview(exp: Explanation) -> np.ndarray:
-    """The picture reviewed in code review: the image, the overlay, and lime's boundaries."""
-    pictures = [exp.overlay()]
+    """The picture reviewed in code review: caption; image | overlay | the method's panel with
+    the named regions outlined; after an update, old | new | difference below."""
+    regions = stored_regions(exp)
+    panels = [(_outlined(exp.overlay(), regions), "overlay: red for, blue against")]
     if exp.image is not None:
-        pictures.insert(0, to_uint8(exp.image))
-        if exp.weights is not None:
-            pictures.append(exp.boundaries())
-    return side_by_side(pictures)
+        panels.insert(0, (_outlined(to_uint8(exp.image), regions), "image"))
+    panel, title = METHOD_PANELS.get(exp.method, _panel_for_kind(exp))(exp)
+    panels.append((panel, title))
+    lines = caption(exp)
+    if regions:
+        lines.append("regions: " + ", ".join(f"{name} ({_colour_name(i)})" for i, name in enumerate(regions)))
+    titles = [" | ".join(title for _, title in panels)]
+    rows = [_row(panels)]
+    previous = _PREVIOUS.pop(_key(exp), None)
+    if previous is not None and previous.heatmap.shape == exp.heatmap.shape:
+        rows.append(_row([
+            (_outlined(previous.overlay(), regions), f"old: {_stamp(previous)}"),
+            (_outlined(exp.overlay(), regions), f"new: {_stamp(exp)}"),
+            (_outlined(difference_picture(previous, exp), regions), "red gained, blue lost"),
+        ]))
+        lines.append("updated: the second row compares the golden it replaced")
+        titles.append("old | new | difference")
+    picture = _stack([_text(lines, max(r.shape[1] for r in rows)), *rows])
+    return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines), "Panels": "\n".join(titles)})
+
+
+def _stamp(exp: Explanation) -> str:
+    """A golden's date and short model fingerprint, for a panel title."""
+    return f"model {str(exp.meta.get('model'))[:8]}, {str(exp.meta.get('recorded') or '')[5:10] or 'undated'}"
+
+
+def _superpixels(exp: Explanation) -> tuple[np.ndarray, str]:
+    if exp.image is None or exp.weights is None:
+        return _magnitude(exp)
+    return exp.boundaries(), "top-5 positive superpixels"
+
+
+def _magnitude(exp: Explanation) -> tuple[np.ndarray, str]:
+    """|attribution|, smoothed as the overlay draws it: where the method looked, either sign."""
+    from matplotlib import colormaps
+
+    from pytest_xai.display import display_heatmap
+
+    heat = np.abs(np.nan_to_num(np.asarray(display_heatmap(exp), dtype=np.float64)))
+    top = float(np.percentile(heat, 99.9)) if heat.any() else 1.0
+    return to_uint8(colormaps["magma"](np.clip(heat / (top or 1.0), 0, 1))[..., :3]), "|attribution| (either sign)"
+
+
+def _panel_for_kind(exp: Explanation) -> Callable[[Explanation], tuple[np.ndarray, str]]:
+    return _superpixels if exp.weights is not None else _magnitude
+
+
+# the third panel per method: superpixel methods show the superpixels they weighed
+METHOD_PANELS: dict[str, Callable[[Explanation], tuple[np.ndarray, str]]] = {
+    "lime": _superpixels, "kernel_shap": _superpixels, "gradient_shap": _magnitude,
+}
+
+
+def _outlined(picture: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    for i, mask in enumerate(regions.values()):
+        if mask.shape == picture.shape[:2] and mask.any():
+            picture = draw_outline(picture, mask, REGION_COLOURS[i % len(REGION_COLOURS)])
+    return picture
+
+
+def _colour_name(i: int) -> str:
+    return ("yellow", "cyan", "green", "magenta", "orange")[i % len(REGION_COLOURS)]
+
+
+def _row(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
+    """Panels side by side, each enlarged to PANEL_HEIGHT and titled above."""
+    titled = []
+    for picture, title in panels:
+        big = upscale(picture, PANEL_HEIGHT)
+        titled.append(_stack([_text([title], big.shape[1], size=12), big], gap=0))
+    return side_by_side(titled, gap=6)
+
+
+def _stack(pictures: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    width = max(p.shape[1] for p in pictures)
+    height = sum(p.shape[0] for p in pictures) + gap * (len(pictures) - 1)
+    out = np.full((height, width, 3), 255, dtype=np.uint8)
+    y = 0
+    for p in pictures:
+        out[y : y + p.shape[0], : p.shape[1]] = p
+        y += p.shape[0] + gap
+    return out
+
+
+def _text(lines: list[str], width: int, size: int = 13) -> np.ndarray:
+    """Lines of text on white, ``width`` pixels wide (cut with an ellipsis when longer)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    step = size + 4
+    canvas = Image.new("RGB", (width, step * len(lines) + 4), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        while len(line) > 4 and draw.textlength(line, font=font) > width - 6:
+            line = line[:-2].rstrip() + "…"
+        draw.text((3, 2 + i * step), line, fill=TEXT, font=font)
+    return np.asarray(canvas)
 
 
 def difference_picture(

@@ -8,6 +8,7 @@ library and pytest are imported here: numpy, PIL and torch load when a fixture n
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Generator
 from pathlib import Path
@@ -17,10 +18,12 @@ import pytest
 
 from pytest_xai.goldens.lifecycle import GoldenLifecycle
 from pytest_xai.paths import safe_name
+from pytest_xai.plugin.autogolden import AutoGoldens
 from pytest_xai.plugin.collection import CollectionPlugin
-from pytest_xai.plugin.results import ResultsPlugin
+from pytest_xai.plugin.model_option import ModelOptionWatch
+from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.plugin.settings import add_options
+from pytest_xai.plugin.settings import add_options, bare_update_flag
 from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
 from pytest_xai.recording import Recorder, recording
@@ -29,18 +32,27 @@ from pytest_xai.records import TestRecord
 xai_key = pytest.StashKey[XaiSession]()
 goldens_key = pytest.StashKey[GoldenLifecycle]()
 recorder_key = pytest.StashKey[Recorder]()
+model_watch_key = pytest.StashKey[ModelOptionWatch]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """``pytest --xai-update tests/``: the path after the bare flag is a path, not its value."""
+    if bare_update_flag(args):  # read again, so the initial conftests come from that path
+        early_config.known_args_namespace = parser.parse_known_args(args, namespace=copy.copy(early_config.option))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "xai(method=None, samples=None, seed=None, n_segments=None, output=None, baseline=None, "
-        "precision=None): "
-        "explanation parameters for the explain fixture in this test",
+        "precision=None, golden=False): "
+        "explanation parameters for the explain fixture in this test; golden=True judges every "
+        "explanation it returns against its golden when the test body ends, passed or failed",
     )
     xai = config.stash[xai_key] = XaiSession.from_config(config)
     collected, results = CollectionPlugin(xai), ResultsPlugin(xai)
@@ -48,8 +60,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collected, "xai-collection")
     config.pluginmanager.register(results, "xai-results")
     config.pluginmanager.register(goldens, "xai-goldens")
+    config.pluginmanager.register(AutoGoldens(xai, goldens, recorder_key), "xai-autogoldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
     config.pluginmanager.register(ShardPlugin(xai), "xai-shards")
+    config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
+    config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
+    if config.getoption("xai_calibrate", None):
+        from pytest_xai.plugin.calibrate import calibrate_plugin
+
+        config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -60,14 +79,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"xai: goldens {mode}{ignored}; device={s.device}; model={s.model or 'from conftest'}; cache={cache}"]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
-    if fixturedef.argname == "xai_model":  # every test that uses the model, explaining or not
-        from pytest_xai.plugin.fixtures import ignored_model_option
-
-        problem = ignored_model_option(fixturedef, request.config)
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """An ``xai_model`` override that never reads ``--xai-model`` fails every test that uses it."""
+    watch = request.config.stash[model_watch_key]
+    known = watch.problems.get(fixturedef)
+    if known is not None:  # each later test fails the same way, without building it again
+        pytest.fail(known, pytrace=False)
+    before = watch.reads()
+    value = yield
+    problem = watch.setup_done(fixturedef, before)
+    if problem is not None:
+        fixturedef.cached_result = None  # not kept: every test that asks for it fails
+        pytest.fail(problem, pytrace=False)
+    return value
 
 
 @pytest.hookimpl(wrapper=True)
@@ -184,8 +209,8 @@ def xai_snapshot(request: pytest.FixtureRequest) -> Any:
     Goldens live in ``__xai_snapshots__/<module>/<test>[.<name>].npz`` beside the test, with a
     .png preview. Update with ``pytest --xai-update``; CI mode never writes.
     """
-    from pytest_xai.plugin.snapshot import SnapshotFixture
+    from pytest_xai.plugin.snapshot import snapshot_for
 
     config = request.config
     recorder = request.node.stash.get(recorder_key, None)
-    return SnapshotFixture(config.stash[xai_key], config.stash[goldens_key], request.node, recorder)
+    return snapshot_for(config.stash[xai_key], config.stash[goldens_key], request.node, recorder)

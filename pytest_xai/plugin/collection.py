@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,15 @@ class Collection:
 
 def golden_test_name(item: pytest.Item) -> str:
     """The test's name within its file, as its goldens are named: ``test_c[x]``, or
-    ``TestA.test_c[x]`` for a method, so two classes' ``test_c`` never share a golden."""
+    ``TestA.test_c[x]`` for a method, so two classes' ``test_c`` never share a golden.
+
+    Only the ``::`` between class and function becomes ``.`` (names there cannot hold a dot);
+    the parameter id keeps its own characters, so ``test_g[a::b]`` and ``test_g[a.b]`` stay
+    two names (``safe_name`` then hashes the one it alters).
+    """
     _, _, within = item.nodeid.partition("::")
-    return within.replace("::", ".") or item.name
+    head, bracket, params = within.partition("[")
+    return head.replace("::", ".") + bracket + params or item.name
 
 
 class CollectionPlugin:
@@ -50,10 +57,12 @@ class CollectionPlugin:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(items)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Every item before other plugins and conftests filter them (some never report it)."""
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
+        """Every item before other plugins and conftests filter them (some never report it),
+        ``tryfirst`` ones included: a wrapper runs around every plain implementation."""
         self.collected_items = list(items)
+        return (yield)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Remember every collected test name per module and which ones were selected; stop
@@ -75,26 +84,42 @@ class CollectionPlugin:
             if partial or module in dropped:
                 self.collection.restricted.add(module)
         self.collection.selected = {item.nodeid for item in session.items}
-        self.check_golden_folders()
+        users = {str(item.path) for item in kept if "xai_snapshot" in getattr(item, "fixturenames", ())}
+        self.check_golden_folders(users)
 
-    def check_golden_folders(self) -> None:
+    def check_golden_folders(self, users: set[str]) -> None:
         """Two test files whose goldens land in one folder (same module name, shared
-        ``xai_snapshot_dir``) would each delete the other's goldens as unused."""
-        owners: dict[Path, str] = {}
-        rel = self.xai.rel
+        ``xai_snapshot_dir``) would each delete the other's goldens as unused.
+
+        Only files that use goldens count (``users``: their tests request ``xai_snapshot``):
+        a file that does not, beside one that does, is left out of the unused-golden search
+        of that folder; two files that both do not are fine while the folder holds no golden.
+        """
+        folders: dict[Path, list[str]] = {}
         for module in sorted(self.collection.modules):
-            folder = self.xai.store.module_dir(Path(module)).resolve()
-            other = owners.setdefault(folder, module)
-            if other != module:
-                self.usage_error = (
-                    f"{rel(Path(other))} and {rel(Path(module))} keep their goldens in one "
-                    f"folder, {rel(folder)} (same module name, xai_snapshot_dir="
-                    f"{self.xai.settings.snapshot_dir!r}); rename one of the test files, or set "
-                    "xai_snapshot_dir to a folder beside each test file (the default __xai_snapshots__)"
-                )
-                if not self.xai.is_worker:  # an xdist worker cannot stop the run: its tests error instead
-                    raise pytest.UsageError(self.usage_error)
+            folders.setdefault(self.xai.store.module_dir(Path(module)).resolve(), []).append(module)
+        for folder, modules in folders.items():
+            using = [m for m in modules if m in users]
+            if len(modules) < 2:
+                continue
+            if len(using) >= 2 or (not using and self.xai.store.goldens(Path(modules[0]))):
+                self._shared_folder(folder, *(using or modules)[:2])
                 return
+            for module in modules if using else []:  # the one user's folder: the others own nothing there
+                if module not in users:
+                    del self.collection.modules[module]
+
+    def _shared_folder(self, folder: Path, other: str, module: str) -> None:
+        """Stop the run (an xdist worker cannot: its tests error instead) on a shared folder."""
+        rel = self.xai.rel
+        self.usage_error = (
+            f"{rel(Path(other))} and {rel(Path(module))} keep their goldens in one "
+            f"folder, {rel(folder)} (same module name, xai_snapshot_dir="
+            f"{self.xai.settings.snapshot_dir!r}); rename one of the test files, or set "
+            "xai_snapshot_dir to a folder beside each test file (the default __xai_snapshots__)"
+        )
+        if not self.xai.is_worker:
+            raise pytest.UsageError(self.usage_error)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if self.usage_error is not None:

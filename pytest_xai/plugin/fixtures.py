@@ -9,6 +9,7 @@ import pytest
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.jsonable import plain
+from pytest_xai.plugin.remembered import explained_key
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.registry import Params
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_xai.recording import Recorder
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
+MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)
 
 
 class ImageFactory:
@@ -60,15 +62,7 @@ class ExplainFixture:
         self.xai = xai
         self.request = request
         self.recorder = recorder
-        self.marker: Params = {}
-        for marker in reversed(list(request.node.iter_markers("xai"))):  # module, class, then test
-            unknown = set(marker.kwargs) - set(MARKER_KEYS)
-            if unknown or marker.args:
-                raise XaiValueError(
-                    f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
-                    f"it takes keyword arguments {MARKER_KEYS}"
-                )
-            self.marker.update(plain(dict(marker.kwargs)))  # the closer marker wins a key
+        self.marker: Params = merged_marker(request.node)
 
     def defaults(self) -> Params:
         """The parameters every call starts from: settings, then the marker."""
@@ -87,9 +81,11 @@ class ExplainFixture:
 
     def __call__(self, images: Any, *, classifier: Any = None, **kwargs: Any) -> Any:
         results, single = self._explain(images, classifier, kwargs)
-        if self.recorder is not None:
-            originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(results)
-            for original, exp in zip(originals, results):
+        originals = list(images) if isinstance(images, (list, tuple)) else [images if single else None] * len(results)
+        remembered = self.request.node.stash.setdefault(explained_key, [])  # for goldens and their previews
+        for original, exp in zip(originals, results):
+            remembered.append((original, exp))
+            if self.recorder is not None:
                 self.recorder.add_explanation(original if original is not None else exp.image, exp)
         return results[0] if single else results
 
@@ -123,29 +119,42 @@ class ExplainFixture:
         params = {**self.defaults(), **plain(kwargs)}  # numpy scalars never reach a golden's JSON
         arrays, single = as_images(images, "images")
         per_image = _per_image_params(params, len(arrays))
-        return self.xai.cache.explain(clf, arrays, per_image, self.recorder), single
+        results = self.xai.cache.explain(clf, arrays, per_image, self.recorder)
+        for exp in results:  # shared with every later test that asks for it: none may change it
+            exp.lock()
+        return results, single
 
 
 
-def ignored_model_option(fixturedef: Any, config: pytest.Config) -> str | None:
-    """Why the ``xai_model`` fixture in use would test another model than ``--xai-model``
-    names: a conftest override whose code never reads the option; None when it does (it
-    calls ``getoption`` on "xai_model", or takes the plugin's ``xai_model`` as a parameter)."""
-    spec = config.getoption("xai_model", None)
-    func = getattr(fixturedef.func, "__wrapped__", fixturedef.func)
-    code = getattr(func, "__code__", None)
-    if not spec or code is None or code.co_filename == str(Path(__file__).with_name("__init__.py")):
-        return None
-    reads = "getoption" in code.co_names and {"xai_model", "--xai-model"} & set(code.co_consts)
-    wraps = "xai_model" in code.co_varnames[: code.co_argcount]
-    if reads or wraps:
-        return None
-    return (
-        f"--xai-model={spec} was given, but the xai_model fixture in use ({code.co_filename}:"
-        f"{code.co_firstlineno}) overrides the plugin's and never reads it, so another model "
-        "would be tested. Read it in the override (pytestconfig.getoption('xai_model') with "
-        "pytest_xai.model_spec.load_model), or drop the option."
-    )
+def merged_marker(node: pytest.Item) -> Params:
+    """The ``xai`` markers' keywords merged key by key, the closest marker winning: a
+    ``pytest.param(..., marks=...)`` mark beats the test's, which beats its class's, then its
+    module's; of two stacked decorators the one nearer the ``def`` wins."""
+    merged: Params = {}
+    for marker in reversed(closest_first(node)):
+        unknown = set(marker.kwargs) - set(MARKER_KEYS) - set(MARKER_OPTIONS)
+        if unknown or marker.args:
+            raise XaiValueError(
+                f"@pytest.mark.xai got {sorted(unknown) or list(marker.args)}; "
+                f"it takes keyword arguments {MARKER_KEYS + MARKER_OPTIONS}"
+            )
+        if not isinstance(marker.kwargs.get("golden", False), bool):
+            raise XaiValueError(f"@pytest.mark.xai(golden={marker.kwargs['golden']!r}) must be True or False")
+        params = {k: v for k, v in marker.kwargs.items() if k not in MARKER_OPTIONS}
+        merged.update(plain(params))  # the closer marker wins a key
+    return merged
+
+
+def closest_first(node: pytest.Item) -> list[pytest.Mark]:
+    """The ``xai`` markers from the test outwards. A test's own markers list its function's
+    first and its parameter set's last (pytest's order); the parameter set's are closer."""
+    out: list[pytest.Mark] = []
+    for current in reversed(node.listchain()):
+        own = [m for m in current.own_markers if m.name == "xai"]
+        callspec = getattr(current, "callspec", None)
+        param_ids = {id(m) for m in getattr(callspec, "marks", ())}
+        out += [m for m in own if id(m) in param_ids] + [m for m in own if id(m) not in param_ids]
+    return out
 
 
 def _per_image_params(params: Params, count: int) -> list[Params]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from pytest_xai.records import CheckResult, GoldenVerdict, TestRecord
+
+# characters XML 1.0 cannot hold (and DEL), as pytest's junitxml escapes property values
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\u007e\u0080-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def properties(record: TestRecord) -> list[tuple[str, object]]:
@@ -14,12 +19,19 @@ def properties(record: TestRecord) -> list[tuple[str, object]]:
     with its state ("passed", "failed (drift)", "written", ...). A measure's value is
     ``"<value> <op> <bound> passed|failed"``, e.g. ``"0.0331 <= 0.1 passed"`` (``<=`` an
     upper bound, ``>=`` a lower one; ``nan`` when not a number), or the bare value for a
-    measure without a bound. A name repeated in one test gets ``#2``, ``#3``, ...
+    measure without a bound. A name repeated in one test gets ``#2``, ``#3``, ... A character
+    XML cannot hold (a control character in a region's name) is written ``#xNN``, as pytest
+    writes it in values, so the JUnit file always parses.
     """
     props = [_check_property(c) for c in record.checks]
     for golden in record.goldens:
         props += _golden_properties(golden)
-    return _numbered(props)
+    return _numbered([(xml_text(name), xml_text(value)) for name, value in props])
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold written as ``#xNN``."""
+    return _NOT_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text)
 
 
 def _check_property(check: CheckResult) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from pytest_xai.plugin.devices import parse_devices
 from pytest_xai.registry import METHODS
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
+UPDATE_MODES = ("all", "missing", "force")  # --xai-update=VALUE; the bare flag means "all"
 
 
 def _parse_number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
@@ -43,9 +44,9 @@ def _choice(raw: Any, key: str, choices: tuple[str, ...], default: str | None) -
 def _snapshot_dir(raw: str) -> str:
     """The ini ``xai_snapshot_dir``: a non-empty path relative to each test file's folder."""
     value = raw.strip()
-    if not value or PurePath(value) == PurePath(".") or "\0" in value:
-        raise pytest.UsageError(
-            f"xai_snapshot_dir={raw!r} is not a folder name; use a relative path such as "
+    if not value or set(PurePath(os.path.normpath(value)).parts) <= {".", ".."} or "\0" in value:
+        raise pytest.UsageError(  # ".", "data/..", "..": the test folder or one above it, full of other files
+            f"xai_snapshot_dir={raw!r} is not a folder name of its own; use a relative path such as "
             f"{vocab.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
         )
     if PurePath(value).is_absolute() or os.path.isabs(value):
@@ -105,9 +106,56 @@ def _report_path(raw: str) -> Path:
 
 
 def _device(raw: str) -> str:
+    """``--xai-device``/ini ``xai_device``: well formed, and a named CUDA device must exist."""
     problem = vocab.check_device_name(raw)
     if problem is not None:
         raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
+    if raw.startswith("cuda"):
+        import torch  # only when a CUDA device is named: without one, every test would fail
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(raw[5:]) if raw.startswith("cuda:") else 0
+        if index >= count:
+            found = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA device"
+            raise pytest.UsageError(
+                f"--xai-device/xai_device={raw!r} but this machine has {found}; use 'cpu' or "
+                "'auto' (CUDA when there is one, else the CPU)"
+            )
+    return raw
+
+
+def _given(config: pytest.Config, dest: str, flag: str) -> Any:
+    """An option's value; an empty one (``--xai-seed=``) is a usage error, never the default."""
+    value = config.getoption(dest)
+    if isinstance(value, str) and not value.strip():
+        raise pytest.UsageError(f"{flag}={value!r} is empty; give a value or leave the option out")
+    return value
+
+
+def _results_dir(raw: str) -> Path:
+    """``--xai-results``: a folder that exists or can be made; checked at start-up, so a file
+    in its place never replaces a test's failure message."""
+    path = Path(raw)
+    fix = "pass a writable folder (default .xai-results)"
+    existing = next((p for p in (path, *path.absolute().parents) if p.exists()), None)
+    if existing == path and not path.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r} is a file, not a folder; {fix}")
+    if existing is not None and not existing.is_dir():
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is a file, not a folder; {fix}")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise pytest.UsageError(f"--xai-results={raw!r}: {str(existing)!r} is not writable; {fix}")
+    return path
+
+
+def _model(raw: str | None, base: Path) -> str | None:
+    """``--xai-model``/ini ``xai_model``: its form and files checked at start-up (nothing imported)."""
+    from pytest_xai.model_spec import spec_problem
+
+    if raw is None or raw == "":
+        return None
+    problem = spec_problem(raw, base)
+    if problem is not None:
+        raise pytest.UsageError(f"--xai-model/xai_model: {problem}")
     return raw
 
 
@@ -115,7 +163,7 @@ def _device(raw: str) -> str:
 class Settings:
     """Every pytest_xai option and ini value, resolved (option beats ini beats default)."""
 
-    update: str | None  # None, "all" or "missing"
+    update: str | None  # None, or one of UPDATE_MODES: "all", "missing", "force"
     ci: bool
     ci_reason: str
     device: str
@@ -144,7 +192,12 @@ class Settings:
     @property
     def can_update(self) -> bool:
         """Changed goldens may be rewritten and unused ones deleted (--xai-update=all, outside CI)."""
-        return self.update == "all" and not self.ci
+        return self.update in ("all", "force") and not self.ci
+
+    @property
+    def can_force(self) -> bool:
+        """Passing goldens are rewritten too (--xai-update=force, outside CI): a re-baseline."""
+        return self.update == "force" and not self.ci
 
     @property
     def cache_reads(self) -> bool:
@@ -162,17 +215,17 @@ class Settings:
         ci = bool(opt("xai_ci")) or ci_env
         images = ini("xai_images_dir")
         return cls(
-            update=opt("xai_update"),
+            update=_choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None),
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
-            device=_device(str(opt("xai_device") or ini("xai_device") or "auto")),
-            seed=_parse_number(opt("xai_seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=_parse_number(opt("xai_samples") or ini("xai_samples"), "xai_samples", int,
-                            vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
+            seed=_parse_number(_given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=_parse_number(_given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
+                                  "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
             method=_choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
-            model=opt("xai_model") or ini("xai_model") or None,
-            results_dir=Path(opt("xai_results")),
+            model=_model(_given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
+            results_dir=_results_dir(_given(config, "xai_results", "--xai-results")),
             reports=_report_paths(opt("xai_report")),
             snapshot_dir=_snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
@@ -194,10 +247,11 @@ def add_options(parser: pytest.Parser) -> None:
     """Register the "xai" option group and the ini keys."""
     group = parser.getgroup("xai", "xai: explanation regression testing (pytest_xai)")
     group.addoption(
-        "--xai-update", dest="xai_update", nargs="?", const="all", default=None,
-        choices=("all", "missing"),
-        help="write golden explanations: 'all' (default) writes missing and changed goldens and "
-        "deletes unused ones on a full run; 'missing' writes only missing ones. Ignored in CI mode.",
+        "--xai-update", dest="xai_update", nargs="?", const="all", default=None, metavar="MODE",
+        help="write golden explanations: the bare flag (or =all) writes missing and changed "
+        "goldens and deletes unused ones on a full run; =missing writes only missing ones; =force "
+        "rewrites every compared golden, passing ones too. A path may follow the bare flag "
+        "(pytest --xai-update tests/). Refused in CI mode.",
     )
     group.addoption("--xai-ci", dest="xai_ci", action="store_true",
                     help="CI mode: never write or delete goldens (also on when CI is set).")
@@ -220,6 +274,14 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
+    group.addoption("--xai-calibrate", dest="xai_calibrate", nargs="?", const=".xai-calibration.json",
+                    default=None, metavar="PATH",
+                    help="measure every check at several seeds (and --xai-calibrate-with) and suggest "
+                    "bounds; writes PATH (default .xai-calibration.json). Failed checks do not fail it.")
+    group.addoption("--xai-calibrate-with", dest="xai_calibrate_with", default=None, metavar="SPEC",
+                    help="a harmlessly retrained checkpoint (spec as --xai-model) the calibration also runs.")
+    group.addoption("--xai-calibrate-seeds", dest="xai_calibrate_seeds", type=int, default=3, metavar="N",
+                    help="seeds a calibration runs: the configured one and the next N-1 (default 3).")
     parser.addini("xai_snapshot_dir", "folder for goldens, relative to each test file's folder",
                   default=vocab.DEFAULT_SNAPSHOT_DIR)
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
@@ -239,3 +301,18 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {vocab.DEFAULT_CACHE_MAX_MB}; "
                   "least recently used entries go first)", default="")
+
+
+def bare_update_flag(args: list[str]) -> bool:
+    """Let a path follow the bare ``--xai-update`` (``pytest --xai-update tests/``, as syrupy's
+    ``--snapshot-update``): the flag takes its value only as ``--xai-update=MODE`` or as one of
+    ``UPDATE_MODES``, so a following path is rewritten in place as ``--xai-update=all`` PATH.
+    Returns whether it rewrote anything."""
+    changed = False
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--":
+            break
+        if arg == "--xai-update" and args[i + 1] not in UPDATE_MODES and not args[i + 1].startswith("-"):
+            args[i] = "--xai-update=all"
+            changed = True
+    return changed

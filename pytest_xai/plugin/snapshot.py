@@ -13,6 +13,7 @@ from pytest_xai.goldens.judge import judge
 from pytest_xai.goldens.modes import Bounds
 from pytest_xai.paths import rel_path, safe_name
 from pytest_xai.plugin.collection import golden_test_name
+from pytest_xai.plugin.remembered import explained_key, snapshot_key
 
 if TYPE_CHECKING:
     import pytest
@@ -42,6 +43,7 @@ class SnapshotFixture:
         self.item = item
         self.recorder = recorder
         self.used: set[Path] = set()
+        self.matched: set[int] = set()  # ids of the explanations assert_match judged
 
     def path(self, name: str | None = None) -> Path:
         """Where the golden for ``name`` lives."""
@@ -67,6 +69,16 @@ class SnapshotFixture:
         that calls ``assert_match`` prints nothing.
         """
         __tracebackhide__ = True
+        verdict = self.check(explanation, name, mode=mode, max_shift=max_shift, min_spearman=min_spearman,
+                             min_top_k_iou=min_top_k_iou, **mode_bounds)
+        self.matched.add(id(explanation))
+        if verdict.failed:
+            raise AssertionError(verdict.message)
+
+    def check(self, explanation: Any, name: str | None = None, *, mode: str | None = None,
+              **bounds: float | None) -> GoldenVerdict:
+        """Judge ``explanation`` against its golden, record the verdict and queue its write;
+        never raises on a failed verdict (``assert_match`` does)."""
         from pytest_xai.explanation import Explanation
 
         if not isinstance(explanation, Explanation):
@@ -81,8 +93,7 @@ class SnapshotFixture:
                 f"a golden holds ({vocab.GOLDEN_MAX_PIXELS:,} pixels); explain a downscaled image"
             )
         settings = self.xai.settings
-        bounds = Bounds.resolve(settings, method=explanation.method, mode=mode, max_shift=max_shift,
-                                min_spearman=min_spearman, min_top_k_iou=min_top_k_iou, **mode_bounds)
+        resolved = Bounds.resolve(settings, method=explanation.method, mode=mode, **bounds)
         path = self.path(name)
         if path in self.used:
             raise XaiValueError(
@@ -91,18 +102,36 @@ class SnapshotFixture:
         self.used.add(path)
         owner = Path(rel_path(Path(self.item.path), self.item.config.rootpath)).as_posix()
         verdict = judge(
-            self.xai.store, path, explanation, bounds, settings, rootdir=self.item.config.rootpath,
+            self.xai.store, path, explanation, resolved, settings, rootdir=self.item.config.rootpath,
             label=self.item.name + ("" if name is None else f" ({name})"),
             pictures_dir=settings.results_dir / safe_name(self.item.nodeid), owner=owner,
         )
         self._record(verdict)
         if verdict.state in ("written", "updated"):  # the golden says which test file owns it
-            owned = replace(explanation, meta={**explanation.meta, "test_file": owner})
-            self.goldens.queue_write(path, owned, verdict.state)
+            self.goldens.queue_write(path, self._owned(explanation, owner, path, verdict), verdict.state)
         elif verdict.state == "passed" and settings.can_write and not path.with_suffix(".png").exists():
             self.goldens.queue_write(path, None, "preview")
-        if verdict.failed:
-            raise AssertionError(verdict.message)
+        return verdict
+
+    def _owned(self, explanation: Any, owner: str, path: Path, verdict: GoldenVerdict) -> Any:
+        """The explanation as its golden stores it: the owning test file, and what the preview's
+        caption and region outlines need (test, date, the image's named regions); on an update
+        the golden it replaces is kept for the preview's old | new | difference row."""
+        from pytest_xai.goldens.previews import caption_meta, remember_previous
+
+        meta = {**explanation.meta, "test_file": owner,
+                **caption_meta(explanation, golden_test_name(self.item), self.regions(explanation))}
+        owned = replace(explanation, meta=meta)
+        if verdict.state == "updated":
+            remember_previous(self.xai.store.serializer.load, path, owned)
+        return owned
+
+    def regions(self, explanation: Any) -> dict[str, Any]:
+        """The named regions of the image this test explained into ``explanation``."""
+        for original, exp in self.item.stash.get(explained_key, []):
+            if exp is explanation:
+                return dict(getattr(original, "regions", {}) or {})
+        return {}
 
     def _record(self, verdict: GoldenVerdict) -> None:
         """The verdict into the test record, its pictures inlined for the HTML report; the
@@ -119,3 +148,15 @@ def _b64_file(path: Path) -> str:
     import base64
 
     return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+
+def snapshot_for(
+    xai: XaiSession, goldens: GoldenLifecycle, item: pytest.Item, recorder: Recorder | None
+) -> SnapshotFixture:
+    """The test's one ``SnapshotFixture``: ``xai_snapshot`` and the golden=True marker share it,
+    so a golden is judged once."""
+    found = item.stash.get(snapshot_key, None)
+    if found is None:
+        found = item.stash[snapshot_key] = SnapshotFixture(xai, goldens, item, recorder)
+    return found

@@ -12,7 +12,9 @@ from pytest_xai.defaults import GOLDEN_STATES
 from pytest_xai.goldens.lifecycle import GoldenLifecycle
 from pytest_xai.plugin.results import ResultsPlugin
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.records import GoldenSummary, Totals
+from pytest_xai.records import GoldenSummary, NotCompared, Totals
+
+SHOWN_NOT_COMPARED = 10  # goldens listed one per line in the terminal summary; the rest counted
 
 
 class RunSummary:
@@ -22,6 +24,18 @@ class RunSummary:
         self.xai = xai
         self.results = results
         self.goldens = goldens
+        self._not_compared: list[NotCompared] | None = None
+
+    def not_compared(self) -> list[NotCompared]:
+        """The selected tests' goldens that no comparison judged (computed once, at the end)."""
+        if self._not_compared is None:
+            from pytest_xai.goldens.coverage import not_compared
+
+            found = not_compared(self.xai.store, self.goldens.collected.collection, self.results)
+            for entry in found:
+                entry.path = self.xai.rel(Path(entry.path))
+            self._not_compared = found
+        return self._not_compared
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -40,7 +54,9 @@ class RunSummary:
         from pytest_xai.report import write_report
 
         try:
-            write_report(run_report(self.xai.config, self.results, self.goldens), path)
+            report = run_report(self.xai.config, self.results, self.goldens)
+            report.not_compared = self.not_compared()
+            write_report(report, path)
         except Exception as e:
             self.goldens.write_failed(path, "report", e)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -50,7 +66,8 @@ class RunSummary:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         g, s = self.goldens, self.xai.settings
-        if self.xai.is_worker or not (self.results.records or g.unused or s.ci or g.write_errors or g.warnings):
+        quiet = not (self.results.records or g.unused or s.ci or g.write_errors or g.warnings or self.not_compared())
+        if self.xai.is_worker or quiet:
             return
         terminalreporter.section("xai")
         for line in self.lines():
@@ -63,14 +80,33 @@ class RunSummary:
             f"explanations: {totals.computed} computed, {totals.cached} from cache, "
             f"{totals.disk} from disk cache, {totals.seconds:.1f} s explaining",
             "goldens: " + ", ".join(f"{counts[s]} {s}" for s in GOLDEN_STATES)
-            + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else ""),
+            + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else "")
+            + (f", {len(self.not_compared())} not compared" if self.not_compared() else ""),
         ]
         lines += [f"  unused: {rel(p)}" + (" (deleted)" if p in g.deleted else "") for p in g.unused]
+        lines += self.not_compared_lines()
         lines += self.advice(counts)
         lines += [f"warning: {w}" for w in g.warnings]
         lines += self.cache_warnings(totals)
         lines += [f"write failed: {rel(Path(e.path))}: {e.error}" for e in g.write_errors]
         lines += [f"report: {path}" for path in self.xai.settings.reports]
+        return lines
+
+    def not_compared_lines(self) -> list[str]:
+        """A warning, then each golden no comparison judged and why (the first few)."""
+        missed = self.not_compared()
+        if not missed:
+            return []
+        lines = [
+            f"warning: {len(missed)} golden(s) not compared: their tests stopped before comparing "
+            "them, so these goldens checked nothing in this run"
+            + ("" if not self.xai.settings.ci else " (CI mode: this run did not gate on them)")
+        ]
+        lines += [f"  not compared: {g.path} ({g.reason}: {g.nodeid})" for g in missed[:SHOWN_NOT_COMPARED]]
+        if len(missed) > SHOWN_NOT_COMPARED:
+            lines.append(f"  ... and {len(missed) - SHOWN_NOT_COMPARED} more (all in the --xai-report JSON)")
+        if not self.xai.settings.ci and self.xai.settings.update is not None:
+            lines.append("  to record goldens whatever the test's other checks do: @pytest.mark.xai(golden=True)")
         return lines
 
     def cache_warnings(self, totals: Totals) -> list[str]:

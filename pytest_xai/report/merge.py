@@ -2,9 +2,9 @@
 report one run of the whole suite would have written (same schema, same gate).
 
 ``exitstatus`` is the worst shard's, ``complete`` holds only when every shard completed,
-``outcomes``, ``totals`` and golden counts are summed, ``failed`` lists and tests are
-concatenated. A golden is unused only when every shard completed, no shard used it and every
-test that decides it (its owner, or all tests of its module) ran and passed in some shard.
+``outcomes``, ``totals`` and golden counts are summed, ``failed`` lists, tests and uncompared
+goldens are concatenated. A golden is unused only when every shard completed, no shard used
+it and every test that decides it (its owner, or all tests of its module) ran and passed in some shard.
 Shards whose verdicts cannot be combined (another pytest_xai version, model or setting) are
 refused with ``ShardMismatchError``, which names the field and both values.
 """
@@ -70,6 +70,7 @@ def merge_reports(shards: list[Shard]) -> RunReport:
         goldens=GoldenSummary(counts, unused_across(reports) if complete else [], errors),
         tests=tests,
         run=merged_run(reports),
+        not_compared=[g for r in reports for g in r.not_compared],
     )
 
 

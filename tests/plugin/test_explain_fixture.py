@@ -69,8 +69,9 @@ def test_model_spec_that_cannot_load(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n")
     result = pytester.runpytest("--xai-model", "no_such_pkg.models:make")
     result.stdout.fnmatch_lines(["*module 'no_such_pkg.models' cannot be imported*"])
-    result = pytester.runpytest("--xai-model", "torchvision:resnet18=missing.pth")
-    result.stdout.fnmatch_lines(["*weights file *missing.pth does not exist*"])
+    result = pytester.runpytest("--xai-model", "torchvision:resnet18=missing.pth")  # seen at start-up
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*weights file *missing.pth does not exist*"])
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*no model under test: pass --xai-model SPEC*"])
 
@@ -99,7 +100,7 @@ def image():
     outcomes = result.parseoutcomes()  # explaining or not, no test runs against another model
     assert "passed" not in outcomes and outcomes.get("errors", 0) + outcomes.get("failed", 0) == 2
     result.stdout.fnmatch_lines(["*--xai-model=example_project.models:shortcut was given, but the xai_model "
-                                 "fixture in use (*conftest.py:*) overrides the plugin's and never reads it*"])
+                                 "fixture in use (*conftest.py:*) overrides the plugin's and did not read the option*"])
     conftest = pytester.path / "conftest.py"
     for reader in ('pytestconfig.getini("xai_model")', 'pytestconfig.getoption("xai_model")'):
         conftest.write_text(conftest.read_text().replace("def xai_model():", "def xai_model(pytestconfig):")
@@ -152,3 +153,54 @@ def test_it(explain, shape_image):
         xai_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     finally:
         METHODS.pop("occlusion", None)
+
+
+READERS = {
+    "getoption": 'pytestconfig.getoption("xai_model")',
+    "getoption flag": 'pytestconfig.getoption("--xai-model")',
+    "option attribute": "pytestconfig.option.xai_model",
+    "getattr": 'getattr(pytestconfig.option, "xai_model")',
+    "vars": 'vars(pytestconfig.option)["xai_model"]',
+    "a helper": "helper(pytestconfig)",
+}
+
+
+@pytest.mark.parametrize("reader", [*READERS, "a dependency"])
+def test_an_override_that_reads_the_option_in_any_way_is_accepted(pytester: pytest.Pytester, reader: str) -> None:
+    if reader == "a dependency":
+        body, args = "    return spec", "spec"
+    else:
+        body, args = f"    _ = {READERS[reader]}\n    return object()", "pytestconfig"
+    pytester.makeconftest(f"""
+import pytest
+
+def helper(config):
+    return config.option.xai_model
+
+@pytest.fixture(scope="session")
+def spec(pytestconfig):
+    return pytestconfig.getoption("xai_model")
+
+@pytest.fixture(scope="session")
+def xai_model({args}):
+{body}
+""")
+    pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n")
+    pytester.runpytest("--xai-model=some.pkg:make").assert_outcomes(passed=1)
+
+
+def test_an_override_that_only_looks_as_if_it_read_the_option_fails_every_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+import pytest
+
+@pytest.fixture(scope="session")
+def xai_model(pytestconfig):
+    getoption, name = None, "xai_model"  # the words are there; the option is never read
+    return object()
+""")
+    pytester.makepyfile(test_x="def test_x(xai_model):\n    pass\n\ndef test_y(xai_model):\n    pass\n")
+    result = pytester.runpytest("--xai-model=some.pkg:make")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*--xai-model=some.pkg:make was given, but the xai_model fixture in use "
+                                 "(*conftest.py:*) overrides the plugin's and did not read the option*"])
+    pytester.runpytest().assert_outcomes(passed=2)  # without the option the override is the model

@@ -220,7 +220,7 @@ def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: py
     xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
     for sub in ("a", "b"):
         (xai_pytester.path / sub).mkdir()
-        (xai_pytester.path / sub / "test_x.py").write_text("def test_one():\n    pass\n")
+        (xai_pytester.path / sub / "test_x.py").write_text("def test_one(xai_snapshot):\n    pass\n")
     result = xai_pytester.runpytest("--import-mode=importlib")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
@@ -265,6 +265,8 @@ def test_a_partial_run_never_uses_or_rewrites_another_files_golden(xai_pytester:
 @pytest.mark.parametrize("value, message", [
     ("/tmp/goldens", "*xai_snapshot_dir='/tmp/goldens' is absolute*relative to each test file's folder*"),
     (".", "*xai_snapshot_dir='.' is not a folder name*"),
+    ("data/..", "*xai_snapshot_dir='data/..' is not a folder name*"),
+    ("..", "*xai_snapshot_dir='..' is not a folder name*"),
     ("", "*xai_snapshot_dir='' is not a folder name*"),
 ])
 def test_bad_snapshot_dir_is_a_usage_error(xai_pytester: pytest.Pytester, value: str, message: str) -> None:
@@ -373,3 +375,137 @@ class TestB:
     names = sorted(p.name for p in (xai_pytester.path / "__xai_snapshots__/test_c").glob("*.npz"))
     assert names == ["TestA.test_c.npz", "TestB.test_c.npz"]
     xai_pytester.runpytest().assert_outcomes(passed=2)
+
+
+# -- golden names, foreign files, hidden tests, lost writes, failing deletes ---------------------
+
+
+def test_parameter_ids_that_differ_only_in_punctuation_keep_two_goldens(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_p="""
+import pytest
+
+@pytest.mark.parametrize("flip", [pytest.param(False, id="a::b"), pytest.param(True, id="a.b")])
+def test_g(explain, xai_snapshot, shape_image, flip):
+    image = shape_image[:, ::-1].copy() if flip else shape_image
+    xai_snapshot.assert_match(explain(image, samples=60, method="gradient_shap"))
+""")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*0 failed, 2 written*"])
+    assert len(_goldens(xai_pytester.path)) == 2
+    assert "test_g[a.b].npz" in _goldens(xai_pytester.path)  # an id kept as it was keeps its name
+    xai_pytester.runpytest("--xai-update").stdout.fnmatch_lines(["*goldens: 2 passed, 0 failed, 0 written*0 unused*"])
+
+
+def test_a_long_test_id_with_a_long_name_is_written(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_l=f"""
+import pytest
+
+@pytest.mark.parametrize("x", [pytest.param(1, id="{'p' * 200}")])
+def test_g(explain, xai_snapshot, shape_image, x):
+    xai_snapshot.assert_match(explain(shape_image, samples=60, method="gradient_shap"), name="{'n' * 119}")
+""")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1)
+    assert "write failed" not in result.stdout.str()
+    (golden,) = (xai_pytester.path / "__xai_snapshots__/test_l").glob("*.npz")
+    assert len(golden.name.encode()) <= 220 and golden.with_suffix(".png").is_file()
+    xai_pytester.runpytest("--xai-update").stdout.fnmatch_lines(["*goldens: 1 passed*0 unused*"])
+    assert golden.is_file()
+
+
+def test_npz_files_that_are_not_goldens_are_never_unused_or_deleted(xai_pytester: pytest.Pytester) -> None:
+    import numpy as np
+
+    xai_pytester.makeini("[pytest]\nxai_snapshot_dir = data\n")
+    xai_pytester.makepyfile(test_x="def test_one(explain, xai_snapshot, shape_image):\n"
+                                   "    xai_snapshot.assert_match(explain(shape_image, samples=60, method='gradient_shap'))\n")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    data = xai_pytester.path / "data"
+    (data / "common").mkdir()
+    np.savez(data / "test_x" / "expected_values.npz", values=np.arange(3))
+    np.savez(data / "common" / "reference.npz", header=np.array('{"format": "mine"}'))
+    stale = data / "test_x" / "test_gone.npz"
+    (data / "test_x" / "test_one.npz").rename(stale)  # a real golden no test uses
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 written, 0 updated*1 unused (1 deleted)*", "*unused: data/test_x/test_gone.npz (deleted)"])
+    assert not stale.exists()
+    assert (data / "test_x" / "expected_values.npz").is_file() and (data / "common" / "reference.npz").is_file()
+
+
+def test_a_tryfirst_conftest_filter_never_deletes_the_dropped_tests_golden(xai_pytester: pytest.Pytester) -> None:
+    """A conftest below the rootdir registers after the plugin, so its tryfirst hook runs first."""
+    sub = xai_pytester.mkpydir("sub")
+    (sub / "test_m.py").write_text(TWO)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    one = sub / "__xai_snapshots__/test_m/test_one.npz"
+    assert one.is_file()
+    (sub / "conftest.py").write_text("""
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    items[:] = [i for i in items if i.name == "test_two"]  # no pytest_deselected call
+""")
+    result = xai_pytester.runpytest("--xai-update")
+    result.assert_outcomes(passed=1)
+    assert one.is_file() and "deleted" not in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_a_golden_queued_by_a_crashed_worker_is_not_reported_written(xai_pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    xai_pytester.makepyfile(test_c="""
+import os
+
+def test_a(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image, samples=60, method="gradient_shap"))
+
+def test_b():
+    os._exit(1)  # a segfault or the OOM killer
+""")
+    result = xai_pytester.runpytest_subprocess("--xai-update", "-n", "1", "-p", "no:randomly", "--xai-report=r.json")
+    assert not list((xai_pytester.path / "__xai_snapshots__").rglob("*.npz"))
+    result.stdout.fnmatch_lines(["*goldens: 0 passed, 1 failed, 0 written*",
+                                 "write failed: __xai_snapshots__/test_c/test_a.npz: *ended before writing it*"])
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    assert data["goldens"]["written"] == 0
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_an_unused_golden_that_cannot_be_deleted_is_a_warning(
+    xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xai_pytester.makepyfile(test_m=TWO)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    snap = xai_pytester.path / "__xai_snapshots__/test_m"
+    (snap / "test_one.npz").rename(snap / "test_old.npz")
+    (snap / "test_one.png").rename(snap / "test_old.png")
+    (snap / "test_gone.npz").write_bytes((snap / "test_two.npz").read_bytes())
+    (snap / "test_gone.png").mkdir()  # a folder where its preview should be
+    real_unlink = Path.unlink
+
+    def read_only(path: Path, missing_ok: bool = False) -> None:
+        if path.name == "test_old.npz":
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)  # a read-only folder, even for root
+    result = xai_pytester.runpytest("--xai-update", "--xai-report=r.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "*could not delete unused golden __xai_snapshots__/test_m/test_gone.png: *",
+        "*could not delete unused golden __xai_snapshots__/test_m/test_old.npz: Permission denied*",
+    ])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert (xai_pytester.path / "r.json").is_file() and (snap / "test_old.npz").is_file()
+    assert not (snap / "test_gone.npz").exists()  # the golden went; only its odd preview stayed
+
+
+def test_a_project_without_goldens_may_have_a_doctest_file_named_like_a_test_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_calc="def test_add():\n    assert 1 + 1 == 2\n")
+    pytester.makefile(".txt", test_calc=">>> 1 + 1\n2\n")
+    result = pytester.runpytest("--doctest-glob=*.txt")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK

@@ -102,3 +102,24 @@ def test_junit_properties_name_their_region_or_golden_and_carry_bound_and_verdic
         name = f"__xai_snapshots__/test_p/test_props.{golden}.npz"
         assert props[f"xai_golden[{name}]"] == "passed"
         assert re.match(r"[\d.e-]+ <= [\d.e-]+ passed$", props[f"xai_golden_evidence_shift[{name}]"])
+
+
+def test_control_characters_in_names_never_break_the_junit_xml(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_ctl="""
+import pytest
+from pytest_xai import Region, assert_attribution_avoids
+
+@pytest.mark.xai(samples=40)
+def test_ctl(explain, shape_image):
+    e = explain(shape_image)
+    for name in ("tag\\x01", "tag#x01", "bell\\x07\\x1b[31m", "ok\\ttab", "del\\x7f", "\\ufffe"):
+        assert_attribution_avoids(e, Region.box(0, 0, 4, 4, name=name), max_mass=1.0)
+""")
+    xai_pytester.runpytest("--junitxml", "junit.xml").assert_outcomes(passed=1)
+    root = ET.fromstring((xai_pytester.path / "junit.xml").read_bytes())  # it parses
+    names = [str(p.get("name")) for p in root.iter("property")]
+    assert names == [
+        "xai_avoid_relevance_mass[tag#x01]", "xai_avoid_relevance_mass[tag#x01]#2",
+        "xai_avoid_relevance_mass[bell#x07#x1B[31m]", "xai_avoid_relevance_mass[ok\ttab]",
+        "xai_avoid_relevance_mass[del#x7F]", "xai_avoid_relevance_mass[#xFFFE]",
+    ]

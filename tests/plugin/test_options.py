@@ -100,3 +100,34 @@ class TestCls:
         assert (exp.method, exp.samples, exp.seed) == ("lime", 40, 5)
 """)
     xai_pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_parameter_set_marker_beats_the_function_marker(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_p="""
+import pytest
+
+pytestmark = pytest.mark.xai(samples=50, seed=9)
+
+@pytest.mark.xai(samples=60)
+@pytest.mark.parametrize("n, seed", [pytest.param(70, 9, marks=pytest.mark.xai(samples=70)),
+                                     pytest.param(60, 4, marks=pytest.mark.xai(seed=4)),
+                                     (60, 9)])
+def test_p(explain, n, seed):
+    assert (explain.defaults()["samples"], explain.defaults()["seed"]) == (n, seed)
+
+@pytest.mark.xai(samples=60)
+class TestC:
+    @pytest.mark.parametrize("n", [pytest.param(80, marks=[pytest.mark.xai(samples=80)]), 60])
+    def test_m(self, explain, n):
+        assert explain.defaults()["samples"] == n
+
+@pytest.mark.xai(samples=90)
+@pytest.mark.xai(samples=91)
+def test_stacked_nearest_the_def_wins(explain):
+    assert explain.defaults()["samples"] == 91
+
+@pytest.mark.parametrize("n", [pytest.param(70, marks=pytest.mark.xai(samples=70))])
+def test_explained_with_it(explain, shape_image, n):
+    assert explain(shape_image).samples == 70
+""")
+    xai_pytester.runpytest().assert_outcomes(passed=7)

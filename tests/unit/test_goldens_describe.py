@@ -39,3 +39,20 @@ def test_the_difference_picture_shows_gained_red_and_lost_blue() -> None:
     gained, lost = picture[44, 44], picture[4, 4]
     assert gained[0] - gained[2] > 150  # evidence appeared: full red, however weak it is
     assert lost[2] - lost[0] > 150  # evidence went away: blue
+
+
+def test_a_changed_input_image_is_said_first() -> None:
+    from pytest_xai.engine.provenance import array_sha256
+    from pytest_xai.goldens.describe import determinism_note
+
+    before, after = blob(10, 10), blob(40, 40)
+    before.meta["image_sha256"] = array_sha256(before.image)
+    after.meta["image_sha256"] = array_sha256(after.image)
+    assert "input image" not in determinism_note(before, after)  # one image: nothing to say
+    after.image[0, 0] = 1.0
+    after.meta.pop("image_sha256")  # read from the image itself when the new one recorded no hash
+    note = determinism_note(before, after)
+    assert note.startswith(f"the input image changed since the golden was made (sha256 {before.meta['image_sha256'][:12]}")
+    assert "CPU results are bit-exact" in note  # the environment note follows
+    legacy = blob(10, 10)  # a golden from before image hashes: nothing claimed
+    assert "input image" not in determinism_note(legacy, after)

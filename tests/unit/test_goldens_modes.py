@@ -292,3 +292,13 @@ def test_register_golden_mode_example_runs() -> None:
     assert set(GOLDEN_MODES) == {"release", "strict"}
     with pytest.raises(XaiValueError, match="must be an identifier"):
         register_golden_mode(SimpleNamespace(name="no name"))  # type: ignore[arg-type]
+
+
+def test_force_rewrites_a_passing_golden(tmp_path: Path) -> None:
+    """--xai-update=force re-records a golden that passes (reason "force"); =all keeps it."""
+    kept = judge(tmp_path, blob(0, 0), blob(0, 0), can_write=True, can_update=True)
+    assert (kept.state, kept.reason) == ("passed", None)
+    forced = judge(tmp_path, blob(0, 0), blob(0, 0), can_write=True, can_update=True, can_force=True)
+    assert (forced.state, forced.reason) == ("updated", "force")
+    assert forced.measures["evidence_shift"] == 0.0
+    assert forced.message.startswith("golden snap/test_x.npz re-recorded (--xai-update=force)")

@@ -101,3 +101,42 @@ def test_bad_regions_are_refused(case: str, call: Callable[..., Any], error: typ
         call(img, clf)
     assert isinstance(info.value, XaiError)
     assert fragment in str(info.value), str(info.value)
+
+
+# -- growing a region ----------------------------------------------------------------------------
+
+def test_dilate_mask_grows_a_pixel_into_a_square_clipped_at_the_edges() -> None:
+    from pytest_xai.regions import dilate_mask
+
+    mask = np.zeros((7, 7), bool)
+    mask[3, 3] = True
+    assert dilate_mask(mask, 0).sum() == 1
+    assert np.array_equal(np.argwhere(dilate_mask(mask, 1)).min(0), [2, 2]) and dilate_mask(mask, 1).sum() == 9
+    assert dilate_mask(mask, 2).sum() == 25
+    assert dilate_mask(mask, 5).all()  # clipped to the 7×7 image
+    corner = np.zeros((5, 5), bool)
+    corner[0, 0] = True
+    assert np.array_equal(dilate_mask(corner, 1), np.pad(np.ones((2, 2), bool), ((0, 3), (0, 3))))
+    assert mask.sum() == 1  # the input is not changed
+
+
+def test_dilate_mask_widens_a_thin_bar_by_twice_the_tolerance() -> None:
+    from pytest_xai.regions import dilate_mask
+
+    bar = np.zeros((10, 10), bool)
+    bar[2:8, 5] = True  # 6 rows, 1 column
+    grown = dilate_mask(bar, 2)
+    assert grown.sum() == 10 * 5  # rows 0-9, columns 3-7
+    assert grown[:, 3:8].all() and not grown[:, :3].any() and not grown[:, 8:].any()
+
+
+def test_touching_segments_takes_whole_superpixels() -> None:
+    from pytest_xai.regions import touching_segments
+
+    segments = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]])
+    mask = np.zeros((4, 4), bool)
+    mask[1, 1] = True  # one pixel of segment 0
+    mask[2, 2] = True  # one pixel of segment 3
+    assert np.array_equal(touching_segments(mask, segments), np.isin(segments, [0, 3]))
+    with pytest.raises(RegionError, match=r"segments have shape \(2, 2\) but the mask \(4, 4\)"):
+        touching_segments(mask, segments[:2, :2])

@@ -12,6 +12,7 @@ from pytest_xai.records import (
     GoldenSeen,
     GoldenSummary,
     GoldenVerdict,
+    NotCompared,
     RunInfo,
     RunReport,
     TestRecord,
@@ -49,8 +50,10 @@ def test_the_merge_sums_counts_and_keeps_the_worst_verdict() -> None:
               outcomes={"passed": 1, "deselected": 3})
     b = shard("b.json", [record("t.py::b", "failed", [golden("g/b.npz", "failed")]), record("t.py::c")],
               exitstatus=1, outcomes={"passed": 2, "failed": 1, "deselected": 1})
+    b.report.not_compared = [NotCompared("g/c.npz", "t.py::b", "failed", "the test failed before comparing")]
     merged = merge_reports([a, b])
     assert merged.exitstatus == 1 and merged.complete
+    assert [g.path for g in merged.not_compared] == ["g/c.npz"]
     # 4 collected in each shard, every one selected by exactly one: none deselected overall
     assert merged.outcomes == {"passed": 3, "failed": 1}
     assert merged.failed == ["t.py::b"]
