@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from pytest_xai import __version__
+from pytest_xai.jsonable import JSON
 
 # Source files whose code computes an explanation: a change to any of them (an edited engine
 # in a checkout, a patched release) is a new engine, whatever the version number says.
@@ -59,13 +60,13 @@ def array_sha256(value: Any) -> str:
     return digest.hexdigest()
 
 
-def array_record(value: Any) -> dict[str, Any]:
+def array_record(value: Any) -> JSON:
     """A JSON-able identity of an array for ``params``: sha256, shape and dtype."""
     array = np.asarray(value)
     return {"sha256": array_sha256(array), "shape": list(array.shape), "dtype": array.dtype.str}
 
 
-def image_changed(meta: dict[str, Any], image: Any) -> bool | None:
+def image_changed(meta: JSON, image: Any) -> bool | None:
     """Whether ``image`` differs from the image an explanation's ``meta`` recorded.
 
     ``meta`` is a stored explanation's (a golden's) ``meta``; ``image`` the [0, 1] H×W×3

@@ -19,6 +19,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_xai.calibration import MARGIN_FACTOR, CalibratedCheck
+from pytest_xai.jsonable import JSON
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.recording import Recorder, recording
 from pytest_xai.records import TestRecord
@@ -37,9 +38,9 @@ class CalibratePlugin:
         self.checks: dict[tuple[Any, ...], CalibratedCheck] = {}
         self.outcomes: dict[str, dict[str, str]] = {}
 
-    def passes(self) -> list[tuple[str, dict[str, Any]]]:
+    def passes(self) -> list[tuple[str, JSON]]:
         """The extra passes: (label, settings changes)."""
-        out: list[tuple[str, dict[str, Any]]] = [(f"seed {s}", {"seed": s}) for s in self.seeds[1:]]
+        out: list[tuple[str, JSON]] = [(f"seed {s}", {"seed": s}) for s in self.seeds[1:]]
         if self.other:
             out.append((f"{self.other} seed {self.seeds[0]}", {"seed": self.seeds[0], "model": self.other}))
         return out
@@ -102,7 +103,7 @@ class CalibratePlugin:
                 reports = runtestprotocol(item, log=False, nextitem=nextitem)
             self.take(label, reports)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSON:
         """The calibration as written to the JSON file."""
         return {
             "passes": [self.label, *(label for label, _ in self.passes())],
