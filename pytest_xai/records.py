@@ -306,6 +306,43 @@ class GoldenSummary:
 
 
 @dataclass
+class GoldenSeen(_Entry):
+    """One golden file as one shard saw it, enough to tell across shards whether it is unused:
+    ``used`` by a test of the shard; ``kept`` when the shard knows it is not unused (its owner
+    ran here and did not pass, its module was collected only in part); ``needs``: the tests
+    that must all have run and passed, in some shard, for it to be unused (its owner, or every
+    test of its module when no test owns it); ``cleared``: those of them that passed here."""
+
+    used: bool = False
+    kept: bool = False
+    needs: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunInfo:
+    """What a run's verdict depends on, so that shards' reports are merged only when they
+    agree: the pytest_xai ``version``, the ``settings`` that change a verdict (model
+    fingerprint, golden mode and bounds, seed, samples, method, precision, CI mode), the
+    number of tests ``collected`` (selected or deselected), and every golden file the run
+    ``saw``, by path relative to the rootdir."""
+
+    version: str
+    settings: dict[str, str | float | int | bool | None] = field(default_factory=dict)
+    collected: int = 0
+    saw: dict[str, GoldenSeen] = field(default_factory=dict)
+
+    def to_json(self) -> JSON:
+        return {"version": self.version, "settings": dict(self.settings), "collected": self.collected,
+                "saw": {path: seen.to_json() for path, seen in self.saw.items()}}
+
+    @classmethod
+    def from_json(cls, data: JSON) -> RunInfo:
+        saw = {path: GoldenSeen.from_json(seen) for path, seen in data.get("saw", {}).items()}
+        return cls(str(data.get("version", "")), dict(data.get("settings", {})), int(data.get("collected", 0)), saw)
+
+
+@dataclass
 class RunReport:
     """The whole run as the HTML and JSON reports show it (fields: ``pytest_xai.report``).
 
@@ -325,6 +362,7 @@ class RunReport:
     goldens: GoldenSummary = field(default_factory=GoldenSummary)
     tests: list[TestRecord] = field(default_factory=list)
     schema: int = SCHEMA
+    run: RunInfo | None = None  # what the verdict depends on (None in reports of older versions)
     not_compared: list[NotCompared] = field(default_factory=list)  # goldens no test judged
     mutation: MutationReport | None = None  # pytest --xai-mutate's detection table
 
@@ -335,6 +373,7 @@ class RunReport:
             "totals": asdict(self.totals),
             "goldens": self.goldens.to_json(),
             "tests": [t.to_json() for t in self.tests],
+            **({} if self.run is None else {"run": self.run.to_json()}),
             "not_compared": [g.to_json() for g in self.not_compared],
             **({} if self.mutation is None else {"mutation": self.mutation.to_json()}),
         }
@@ -352,6 +391,7 @@ class RunReport:
             goldens=GoldenSummary.from_json(data.get("goldens", {})),
             tests=[TestRecord.from_json(t) for t in data.get("tests", [])],
             schema=data.get("schema", SCHEMA),
+            run=RunInfo.from_json(data["run"]) if data.get("run") else None,
             not_compared=[NotCompared.from_json(g) for g in data.get("not_compared", [])],
             mutation=MutationReport.from_json(data["mutation"]) if data.get("mutation") else None,
         )

@@ -24,6 +24,7 @@ from pytest_xai.plugin.model_option import ModelOptionWatch
 from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.plugin.settings import add_options, bare_update_flag
+from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
 from pytest_xai.recording import Recorder, recording
 from pytest_xai.records import TestRecord
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(goldens, "xai-goldens")
     config.pluginmanager.register(AutoGoldens(xai, goldens, recorder_key), "xai-autogoldens")
     config.pluginmanager.register(RunSummary(xai, results, goldens), "xai-summary")
+    config.pluginmanager.register(ShardPlugin(xai), "xai-shards")
     config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
     config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
     if config.getoption("xai_calibrate", None):
@@ -154,18 +156,20 @@ def xai_model(pytestconfig: pytest.Config) -> Any:
 
 
 def worker_device(config: pytest.Config) -> str:
-    """The configured device; under xdist with several GPUs, worker k takes cuda:(k mod n)."""
-    device = config.stash[xai_key].settings.device
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is None or device not in ("auto", "cuda"):
-        return device
-    import torch
+    """The device this process explains on: under xdist, worker k takes ``--xai-devices``
+    entry k mod n, or with several GPUs and device auto/cuda, cuda:(k mod count)."""
+    from pytest_xai.plugin.devices import device_for, worker_index
 
-    count = torch.cuda.device_count()
-    if count <= 1:
-        return device
-    index = int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0)
-    return f"cuda:{index % count}"
+    settings = config.stash[xai_key].settings
+    workerinput = getattr(config, "workerinput", None)
+    worker = None if workerinput is None else worker_index(str(workerinput.get("workerid", "gw0")))
+
+    def cuda_count() -> int:
+        import torch
+
+        return torch.cuda.device_count()
+
+    return device_for(settings.device, settings.devices, worker, cuda_count)
 
 
 @pytest.fixture

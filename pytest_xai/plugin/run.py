@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_xai.plugin.shards import run_info
 from pytest_xai.records import GoldenSummary, RunReport, TestRecord, Totals, WriteError
 from pytest_xai.report.words import FAILED, TERMINAL_ORDER, count_outcomes
 
@@ -40,6 +41,7 @@ def run_report(config: pytest.Config, results: ResultsPlugin, goldens: GoldenLif
         totals=Totals.of(list(results.records.values())),
         goldens=GoldenSummary.count(list(results.records.values()), [xai.rel(p) for p in goldens.unused], errors),
         tests=tests,
+        run=run_info(xai, goldens),
         mutation=getattr(config.pluginmanager.get_plugin("xai-mutate"), "report", None),
     )
 

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_xai import defaults as vocab
 from pytest_xai.goldens.modes import GOLDEN_MODES
+from pytest_xai.plugin.devices import parse_devices
 from pytest_xai.registry import METHODS
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
@@ -181,6 +182,7 @@ class Settings:
     min_top_k_iou: float
     cache_mode: str  # defaults.CACHE_MODES
     cache_max_mb: float
+    devices: tuple[str, ...] = ()  # --xai-devices: xdist worker k explains on devices[k mod n]
 
     @property
     def can_write(self) -> bool:
@@ -237,6 +239,7 @@ class Settings:
             cache_mode=str(_choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
             cache_max_mb=_parse_number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
                                  vocab.DEFAULT_CACHE_MAX_MB),
+            devices=parse_devices(opt("xai_devices")),
         )
 
 
@@ -254,6 +257,8 @@ def add_options(parser: pytest.Parser) -> None:
                     help="CI mode: never write or delete goldens (also on when CI is set).")
     group.addoption("--xai-device", dest="xai_device", default=None,
                     help=f"device for explanations: {vocab.DEVICE_HELP[4:]} (default auto).")
+    group.addoption("--xai-devices", dest="xai_devices", default=None, metavar="cuda:0,cuda:1",
+                    help="CUDA devices to spread xdist workers over: worker k uses device k mod n.")
     group.addoption("--xai-seed", dest="xai_seed", default=None,
                     help="seed for every explanation (default: 0, or the marker's).")
     group.addoption("--xai-samples", dest="xai_samples", default=None,

@@ -66,11 +66,11 @@ def test_xdist_worker_k_uses_gpu_k_mod_n(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
     for worker, expected in (("gw0", "cuda:0"), ("gw4", "cuda:1"), ("gw5", "cuda:2")):
-        settings = SimpleNamespace(device="auto")
+        settings = SimpleNamespace(device="auto", devices=())
         config = SimpleNamespace(workerinput={"workerid": worker},
                                  stash={plugin.xai_key: SimpleNamespace(settings=settings)})
         assert plugin.worker_device(config) == expected  # type: ignore[arg-type]
-    settings = SimpleNamespace(device="cuda:1")
+    settings = SimpleNamespace(device="cuda:1", devices=())
     config = SimpleNamespace(workerinput={"workerid": "gw2"}, stash={plugin.xai_key: SimpleNamespace(settings=settings)})
     assert plugin.worker_device(config) == "cuda:1"  # type: ignore[arg-type]  # told otherwise
 
