@@ -153,13 +153,28 @@ def save_png(picture: np.ndarray, path: str | os.PathLike[str]) -> Path:
 
 def side_by_side(pictures: list[np.ndarray], gap: int = 4) -> np.ndarray:
     """Pictures of one height placed left to right on white, ``gap`` pixels apart."""
-    height = max(p.shape[0] for p in pictures)
-    width = sum(p.shape[1] for p in pictures) + gap * (len(pictures) - 1)
-    out = np.full((height, width, 3), 255, dtype=np.uint8)
-    x = 0
+    return _arrange(pictures, gap, axis=1)
+
+
+def stacked(pictures: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Pictures placed top to bottom on white, left-aligned, ``gap`` pixels apart."""
+    return _arrange(pictures, gap, axis=0)
+
+
+def _arrange(pictures: list[np.ndarray], gap: int, axis: int) -> np.ndarray:
+    """Pictures along ``axis`` (0: down, 1: across) on a white canvas, ``gap`` pixels apart."""
+    across = 1 - axis
+    size = [0, 0]
+    size[axis] = sum(p.shape[axis] for p in pictures) + gap * (len(pictures) - 1)
+    size[across] = max(p.shape[across] for p in pictures)
+    out = np.full((size[0], size[1], 3), 255, dtype=np.uint8)
+    offset = 0
     for p in pictures:
-        out[: p.shape[0], x : x + p.shape[1]] = p
-        x += p.shape[1] + gap
+        if axis == 0:
+            out[offset : offset + p.shape[0], : p.shape[1]] = p
+        else:
+            out[: p.shape[0], offset : offset + p.shape[1]] = p
+        offset += p.shape[axis] + gap
     return out
 
 

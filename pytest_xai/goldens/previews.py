@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_xai.render import captioned, draw_outline, overlay, side_by_side, to_uint8, upscale
+from pytest_xai.render import (
+    captioned,
+    draw_outline,
+    overlay,
+    side_by_side,
+    stacked,
+    to_uint8,
+    upscale,
+)
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -111,7 +119,7 @@ def preview(exp: Explanation) -> np.ndarray:
         ]))
         lines.append("updated: the second row compares the golden it replaced")
         titles.append("old | new | difference")
-    picture = _stack([_text(lines, max(r.shape[1] for r in rows)), *rows])
+    picture = stacked([_text(lines, max(r.shape[1] for r in rows)), *rows])
     return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines), "Panels": "\n".join(titles)})
 
 
@@ -163,19 +171,8 @@ def _row(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
     titled = []
     for picture, title in panels:
         big = upscale(picture, PANEL_HEIGHT)
-        titled.append(_stack([_text([title], big.shape[1], size=12), big], gap=0))
+        titled.append(stacked([_text([title], big.shape[1], size=12), big], gap=0))
     return side_by_side(titled, gap=6)
-
-
-def _stack(pictures: list[np.ndarray], gap: int = 6) -> np.ndarray:
-    width = max(p.shape[1] for p in pictures)
-    height = sum(p.shape[0] for p in pictures) + gap * (len(pictures) - 1)
-    out = np.full((height, width, 3), 255, dtype=np.uint8)
-    y = 0
-    for p in pictures:
-        out[y : y + p.shape[0], : p.shape[1]] = p
-        y += p.shape[0] + gap
-    return out
 
 
 def _text(lines: list[str], width: int, size: int = 13) -> np.ndarray:
