@@ -154,7 +154,7 @@ class GoldenLifecycle:
                 if owner is None:
                     whole = module not in collection.restricted
                     ran = whole and all(clean(nodeid) for nodeid in tests.values())
-                    if ran and not self._recorded_elsewhere(golden, Path(module)):
+                    if ran and not self.recorded_elsewhere(golden, Path(module)):
                         unused.append(golden)
                 elif clean(tests[owner]):
                     unused.append(golden)
@@ -176,10 +176,10 @@ class GoldenLifecycle:
                 test_file = folder / (module_dir.name + ".py")
                 owned = any(folder.glob(glob.escape(module_dir.name) + ".*"))  # test_x.py, a doctest .txt
                 if module_dir.is_dir() and not owned:
-                    orphans += [g for g in self._golden_files(test_file) if not self._recorded_elsewhere(g, None)]
+                    orphans += [g for g in self._golden_files(test_file) if not self.recorded_elsewhere(g, None)]
         return orphans
 
-    def _recorded_elsewhere(self, golden: Path, module: Path | None) -> bool:
+    def recorded_elsewhere(self, golden: Path, module: Path | None) -> bool:
         """Whether the golden names a test file that recorded it other than ``module`` and that
         still exists (a folder shared through ``xai_snapshot_dir``); unreadable goldens do not."""
         try:

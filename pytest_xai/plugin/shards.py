@@ -79,7 +79,7 @@ def goldens_seen(xai: XaiSession, goldens: GoldenLifecycle) -> dict[str, GoldenS
             owner = xai.store.owner(golden, list(tests))
             needs = list(tests.values()) if owner is None else [tests[owner]]
             kept = owner is None and (
-                module in collection.restricted or goldens._recorded_elsewhere(golden, Path(module))
+                module in collection.restricted or goldens.recorded_elsewhere(golden, Path(module))
             )
             cleared = [n for n in needs if results.ran_clean(n, collection.selected)]
             failed_here = any(n in collection.selected and n not in cleared for n in needs)
