@@ -27,7 +27,10 @@ class RunSummary:
         self._not_compared: list[NotCompared] | None = None
 
     def not_compared(self) -> list[NotCompared]:
-        """The selected tests' goldens that no comparison judged (computed once, at the end)."""
+        """The selected tests' goldens that no comparison judged (computed once, at the end);
+        none under ``--collect-only``, where no test was meant to run."""
+        if self._not_compared is None and self.xai.config.getoption("collectonly", False):
+            self._not_compared = []
         if self._not_compared is None:
             from pytest_xai.goldens.coverage import not_compared
 

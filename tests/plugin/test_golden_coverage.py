@@ -93,6 +93,10 @@ def test_an_uncompared_golden_shows_in_the_summary_and_the_reports(
     result = xai_pytester.runpytest()
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines([f"  not compared: {GOLDEN} (its test was skipped: test_g.py::test_circle)"])
+    # --collect-only runs no test by design: nothing is "not compared" (its lines would read as node ids)
+    listed = xai_pytester.runpytest("--collect-only", "-q")
+    assert listed.ret == 0 and "not compared" not in listed.stdout.str()
+    assert "test_g.py::test_circle" in listed.stdout.str()
 
 
 @pytest.mark.slow
