@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_samples import net
 
 from example_project import models
 from example_project.data import Sample, make_shape
+from pytest_xai import Classifier
 
 pytest_plugins = ["pytester"]
 
@@ -139,3 +141,13 @@ def xai_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makeini("[pytest]\n")
     return pytester
+
+
+@pytest.fixture
+def tiny_img() -> np.ndarray:
+    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+
+
+@pytest.fixture
+def tiny_clf() -> Classifier:
+    return Classifier(net(), device="cpu")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from tiny_samples import SEGMENTS, net
 
 from pytest_xai import (
     Classifier,
@@ -20,28 +21,6 @@ from pytest_xai.errors import (
     XaiTypeError,
     XaiValueError,
 )
-
-SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
-
-
-def net() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, 3),
-    )
-
-
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-@pytest.fixture
-def tiny_clf() -> Classifier:
-    return Classifier(net(), device="cpu")
 
 
 @pytest.mark.parametrize(("convert", "tolerance"), [("double", 1e-5), ("half", 0.1)])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from tiny_samples import SEGMENTS
 
 from pytest_xai import (
     Classifier,
@@ -150,29 +151,6 @@ def test_model_sees_exactly_where_mask_image_else_fill(shapes_image, memory_form
         [torch.where(job.masks[:, job.segments][:, None], job.image, job.fill) for job in jobs]
     )
     assert torch.equal(torch.cat(seen), expected)
-
-
-SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
-
-
-def net() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, 3),
-    )
-
-
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-@pytest.fixture
-def tiny_clf() -> Classifier:
-    return Classifier(net(), device="cpu")
 
 
 def _no_grad(batch: torch.Tensor) -> torch.Tensor:

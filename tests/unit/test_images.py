@@ -124,26 +124,6 @@ def test_explain_and_predict_accept_every_form(shapes_clf: Classifier, shapes_sa
 # -- classifier keys ----------------------------------------------------------------------------
 
 
-def net() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(3, 4, 3),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(4, 3),
-    )
-
-
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-@pytest.fixture
-def tiny_clf() -> Classifier:
-    return Classifier(net(), device="cpu")
-
-
 def _png(path: Path, side: int) -> Path:
     Image.fromarray(np.full((side, side, 3), 200, np.uint8)).save(path)
     return path
