@@ -151,3 +151,15 @@ def tiny_img() -> np.ndarray:
 @pytest.fixture
 def tiny_clf() -> Classifier:
     return Classifier(net(), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def img() -> np.ndarray:
+    """The first seeded circle of the example's shapes task, for the bad-input tables."""
+    return make_shape(np.random.default_rng(0), 0).image
+
+
+@pytest.fixture(scope="session")
+def clf() -> Classifier:
+    """The example's clean shapes model on the CPU, for the bad-input tables."""
+    return models.clean(device="cpu")

@@ -57,20 +57,6 @@ def test_bad_class_names(names: object, error: type, fragment: str) -> None:
         Classifier(net(), class_names=names, device="cpu")  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 def returning(fn: Callable[[torch.Tensor], Any]) -> Classifier:
     return Classifier(fn, device="cpu")
 

@@ -195,20 +195,6 @@ def test_bfloat16_agrees_with_float32_above_the_strict_golden_bounds(
         assert metrics.top_k_iou(half, full) >= 0.55
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 BAD_PARAMETERS: list[tuple[str, Callable[..., Any], type, str]] = [
     ("target range", lambda img, clf: explain(clf, img, target=7), ValueError, "target=7 is out of range"),
     ("target name", lambda img, clf: explain(clf, img, target="dog"), ValueError, "target='dog' is not a class name"),

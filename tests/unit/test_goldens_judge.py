@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from golden_samples import FakeSettings
 
 from pytest_xai import (
@@ -15,20 +14,6 @@ from pytest_xai import (
 from pytest_xai.goldens.judge import judge as judge_golden
 from pytest_xai.goldens.modes import Bounds
 from pytest_xai.goldens.store import SnapshotStore
-
-
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
 
 
 def test_golden_with_other_params_or_segmentation(img: np.ndarray, clf: Classifier) -> None:

@@ -187,20 +187,6 @@ def test_load_image_sources_agree(tmp_path: Path, shapes_image: np.ndarray) -> N
     assert load_image(u8, size=16).shape == (16, 16, 3)
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 BAD_IMAGES: list[tuple[str, Callable[..., Any], type, str]] = [
     ("rank", lambda img, clf: explain(clf, np.zeros((2, 2, 64, 64, 3))), ValueError, "rank 5"),
     ("channels", lambda img, clf: explain(clf, np.zeros((64, 64, 5))), ValueError, "5 channels"),

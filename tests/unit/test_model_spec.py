@@ -99,20 +99,6 @@ def test_weights_are_loaded_without_pickle_execution(tmp_path: Path) -> None:
         load_model(f"torchvision:resnet18={path}")
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 BAD_SPECS: list[tuple[str, Callable[..., Any], type, str]] = [
     ("model spec import", lambda img, clf: load_model("nope.nothing:factory"), ModelSpecError, "cannot be imported"),
     ("model spec form", lambda img, clf: load_model("just-a-name"), ModelSpecError, "is not understood"),

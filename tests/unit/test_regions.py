@@ -60,20 +60,6 @@ def test_string_polygon_coordinates_in_code_are_a_type_error() -> None:
         Region.polygon([("a", "b"), (1, 2), (3, 4)])
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 def exp_of(img: np.ndarray) -> Explanation:
     heat = np.zeros(img.shape[:2], dtype=np.float32)
     heat[10:20, 10:20] = 1

@@ -19,20 +19,6 @@ from pytest_xai.errors import (
 from pytest_xai.registry import METHODS, MethodSpec, register_method
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 @pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
 def test_baseline_none_is_accepted_by_every_method(method: str, img: np.ndarray, clf: Classifier) -> None:
     exp = explain(clf, img, method=method, baseline=None, samples=40, n_segments=10)
