@@ -1,10 +1,12 @@
 """A tiny seeded CNN and a 4-superpixel grid for fast unit tests (the fixtures tiny_img and
-tiny_clf in conftest.py build on them)."""
+tiny_clf in conftest.py build on them), and a toy registered method (occlusion)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from pytest_xai.engine.runners import Attribution, Group, Request
 
 SEGMENTS = np.repeat(np.arange(4), 64).reshape(16, 16)
 
@@ -17,3 +19,23 @@ def net() -> torch.nn.Module:
         torch.nn.Flatten(),
         torch.nn.Linear(4, 3),
     )
+
+
+PATCH = 16
+
+
+def occlusion(request: Request, group: Group) -> list[Attribution]:
+    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
+    results = []
+    for image, target in zip(group.tensors, group.targets):
+        height, width = image.shape[1:]
+        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
+        batch = image.repeat(len(corners) + 1, 1, 1, 1)
+        for k, (y, x) in enumerate(corners, 1):
+            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
+        values = group.forward(batch)[:, target]
+        heat = np.zeros((height, width), np.float32)
+        for k, (y, x) in enumerate(corners, 1):
+            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
+        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
+    return results

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import pytest
+from tiny_samples import PATCH, occlusion
 
-from pytest_xai.engine.runners import Attribution, Group, Request
 from pytest_xai.registry import METHODS
 
 
@@ -108,26 +107,6 @@ def image():
         outcomes = pytester.runpytest("--xai-model=example_project.models:shortcut").parseoutcomes()
         assert ("passed" in outcomes) == ("getoption" in reader)  # only reading the option counts
         conftest.write_text(conftest.read_text().replace(f"    _ = {reader}\n", ""))
-
-
-PATCH = 16
-
-
-def occlusion(request: Request, group: Group) -> list[Attribution]:
-    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
-    results = []
-    for image, target in zip(group.tensors, group.targets):
-        height, width = image.shape[1:]
-        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
-        batch = image.repeat(len(corners) + 1, 1, 1, 1)
-        for k, (y, x) in enumerate(corners, 1):
-            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
-        values = group.forward(batch)[:, target]
-        heat = np.zeros((height, width), np.float32)
-        for k, (y, x) in enumerate(corners, 1):
-            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
-        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
-    return results
 
 
 def test_a_registered_method_runs_through_the_explain_fixture(xai_pytester: pytest.Pytester) -> None:

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+from tiny_samples import PATCH, occlusion
 
 from pytest_xai import (
     Classifier,
     explain,
 )
-from pytest_xai.engine.runners import Attribution, Group, Request
 from pytest_xai.errors import (
     XaiValueError,
 )
@@ -25,26 +25,6 @@ def test_baseline_none_is_accepted_by_every_method(method: str, img: np.ndarray,
     default = METHODS[method].default_baseline
     # params hold JSON-plain values: an RGB fill is recorded as a list
     assert exp.params.get("baseline") == (list(default) if isinstance(default, tuple) else default)
-
-
-PATCH = 16
-
-
-def occlusion(request: Request, group: Group) -> list[Attribution]:
-    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
-    results = []
-    for image, target in zip(group.tensors, group.targets):
-        height, width = image.shape[1:]
-        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
-        batch = image.repeat(len(corners) + 1, 1, 1, 1)
-        for k, (y, x) in enumerate(corners, 1):
-            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
-        values = group.forward(batch)[:, target]
-        heat = np.zeros((height, width), np.float32)
-        for k, (y, x) in enumerate(corners, 1):
-            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
-        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
-    return results
 
 
 @pytest.fixture
