@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from golden_samples import npy, with_member
 
 from pytest_xai import (
     Explanation,
@@ -328,24 +327,6 @@ def test_a_deleted_test_file_leaves_unused_goldens(xai_pytester: pytest.Pytester
     xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
     assert not old.exists() and not old.with_suffix(".png").exists()
     assert (xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz").is_file()
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def with_member(path: Path, name: str, data: bytes) -> None:
-    """Replace (or add) one member of the .npz."""
-    members = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            members[info.filename] = archive.read(info)
-    members[name] = data
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for key, value in members.items():
-            archive.writestr(key, value)
 
 
 BAD_TYPE_TEST = """

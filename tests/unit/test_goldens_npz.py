@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from golden_samples import npy, with_member
 
 from pytest_xai import (
     Explanation,
@@ -32,24 +32,6 @@ def golden(tmp_path: Path) -> Path:
     exp = Explanation(heat, np.arange(4.0), segments, 0, "0", 1.0, "lime", "logit", 0, 10,
                       image=np.zeros((16, 16, 3), np.float32))
     return exp.save(tmp_path / "g.npz")
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def with_member(path: Path, name: str, data: bytes) -> None:
-    """Replace (or add) one member of the .npz."""
-    members = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            members[info.filename] = archive.read(info)
-    members[name] = data
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for key, value in members.items():
-            archive.writestr(key, value)
 
 
 def test_an_extra_member_is_never_decompressed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
