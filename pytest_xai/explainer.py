@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -37,6 +37,7 @@ from pytest_xai.registry import METHODS, Params
 from pytest_xai.validation import short
 
 Target = int | str | None
+TOP_CLASSES = 5  # the most probable classes kept in meta["top"] for the report
 
 
 def explain(
@@ -94,6 +95,8 @@ def explain(
     attributions, batches = run(clf, request, arrays, predicted.targets)
     parts = zip(arrays, predicted.rows(), attributions, batches)
     done = [package(clf, request, *part) for part in parts]
+    for exp, best in zip(done, predicted.top):
+        exp.meta["top"] = [[clf.class_name(k), p] for k, p in best]
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
@@ -273,6 +276,7 @@ class Predicted:
     probabilities: list[float]
     logits: list[float]
     values: list[float]
+    top: list[list[tuple[int, float]]] = field(default_factory=list)  # per image: (class, p), best first
 
     def rows(self) -> list[tuple[int, float, float, float]]:
         """(target, probability, logit, value) per image."""
@@ -294,6 +298,7 @@ def predict(
         )
     n = len(arrays)
     targets, probabilities, logit_values, values = [0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    top: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     with torch.inference_mode():
         for indices in _groups(arrays).values():
             logits = _logits(clf, clf.to_batch([arrays[i] for i in indices]))
@@ -307,7 +312,9 @@ def predict(
                 probabilities[i] = float(probs[row, targets[i]])
                 logit_values[i] = float(logits[row, targets[i]])
                 values[i] = float(explained[row, targets[i]])
-    return Predicted(targets, probabilities, logit_values, values)
+                best = torch.topk(probs[row], min(TOP_CLASSES, probs.shape[1]))
+                top[i] = [(int(k), float(p)) for p, k in zip(best.values, best.indices)]
+    return Predicted(targets, probabilities, logit_values, values, top)
 
 
 def _logits(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:

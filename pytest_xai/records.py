@@ -156,9 +156,19 @@ class GoldenVerdict(_Entry):
 
 
 @dataclass
+class ClassScore:
+    """One of the model's most probable classes for an image: its name and softmax probability."""
+
+    name: str
+    probability: float
+
+
+@dataclass
 class ExplanationEntry(_Entry):
     """An explanation a test obtained: of which ``image`` (key), by which method, its target
-    and confidence, the positive ``mass`` per named region, and its ``overlay`` (base64 PNG)."""
+    and confidence, the model's ``top`` classes, its cost (``seconds``, model ``evaluations``),
+    the positive ``mass`` per named region, its ``overlay`` (base64 PNG) and, for superpixel
+    methods, lime's ``boundaries`` picture (the top superpixels with their outlines)."""
 
     image: str
     method: str
@@ -169,6 +179,17 @@ class ExplanationEntry(_Entry):
     seconds: float | None = None
     mass: dict[str, float | None] = field(default_factory=dict)
     overlay: str | None = None
+    evaluations: int | None = None
+    top: list[ClassScore] = field(default_factory=list)
+    boundaries: str | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("evaluations", "boundaries")
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ExplanationEntry:
+        known = _known(cls, data)
+        known["top"] = [ClassScore(**score) for score in known.get("top", [])]
+        return cls(**known)
 
 
 

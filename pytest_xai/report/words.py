@@ -57,6 +57,9 @@ def check_subject(check: CheckResult) -> str:
     if check.metric in REGION_METRICS and check.region is not None:
         return f"{REGION_METRICS[check.metric]} on {check.region!r}"
     subject = label(check.metric)
+    share = check.details.get("top_k") if isinstance(check.details, dict) else None
+    if check.metric == "top_k_iou" and isinstance(share, (int, float)):
+        subject = f"top-{share:.0%} IoU"
     if check.kind == "sanity":
         return f"{subject} of {check.method} to the randomised model's"
     if check.other_method:
@@ -65,8 +68,19 @@ def check_subject(check: CheckResult) -> str:
 
 
 def check_cell(check: CheckResult) -> str:
-    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"."""
-    return f"{check_subject(check)} {fmt(check.value)} {op(check.upper, check.passed)} {fmt(check.bound)}"
+    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an agreement check adds the
+    top-k IoU it measured without bounding it: "(top-20% IoU 0.41)"."""
+    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, check.passed)} {fmt(check.bound)}"
+    return text + _measured_iou(check)
+
+
+def _measured_iou(check: CheckResult) -> str:
+    details = check.details if isinstance(check.details, dict) else {}
+    if check.metric != "spearman" or "top_k_iou" not in details:
+        return ""
+    share = details.get("top_k")
+    name = f"top-{share:.0%} IoU" if isinstance(share, (int, float)) else label("top_k_iou")
+    return f" ({name} {fmt(details['top_k_iou'])})"
 
 
 def _sentence(subject: str, value: float | None, verb: str, bound: str, what: str, bare_bound: str) -> str:
