@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pytest_xai.explainer import explain
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
+    from pytest_xai.model_spec import load_model
     from pytest_xai.interventions import (
         assert_prediction_ignores,
         assert_region_irrelevant,
@@ -61,6 +62,7 @@ _LAZY = {
     "explain": ("pytest_xai.explainer", "explain"),
     "Explanation": ("pytest_xai.explanation", "Explanation"),
     "load_image": ("pytest_xai.images", "load_image"),
+    "load_model": ("pytest_xai.model_spec", "load_model"),
     "Region": ("pytest_xai.regions", "Region"),
     "register_method": ("pytest_xai.registry", "register_method"),
 }

@@ -260,12 +260,13 @@ def load_weights(model: Any, path: Path, spec: str) -> None:
     its layers differently); else a ModelSpecError that says where the two part."""
     import torch
 
+    architecture = spec.partition(":")[2].partition("=")[0]
     try:
         given = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise ModelSpecError(
-            f"model spec {spec!r}: {path} is not a state dict ({type(e).__name__}: {e}); save one "
-            "with torch.save(model.state_dict(), path)"
+            f"model spec {spec!r}: {path} is not a state dict for {architecture} "
+            f"({type(e).__name__}: {e}); save one with torch.save(model.state_dict(), path)"
         ) from e
     given = _unwrap_checkpoint(given)
     if not isinstance(given, dict) or not all(isinstance(v, torch.Tensor) for v in given.values()):
