@@ -62,6 +62,7 @@ def _record_check(
         kind=kind, metric=metric, value=finite_or_none(value), bound=bound, passed=passed, upper=upper,
         region=None if region is None else region.name, method=exp.method, target=exp.target_name,
         image=None if exp.image is None else recording.image_key(exp.image),
+        image_name=None if exp.image is None else recording.file_name(exp.image),
         picture=None if picture is None else str(picture), **extra,
     )
     recorder = recording.current()

@@ -96,7 +96,7 @@ class Recorder:
             probability=exp.probability, samples=exp.samples, seconds=exp.meta.get("seconds"),
             mass=mass, overlay=None if overlay is None else png_b64(overlay),
             evaluations=exp.meta.get("evaluations"),
-            top=[ClassScore(str(name), float(p)) for name, p in exp.meta.get("top", ())],
+            top=[ClassScore(str(name), float(p)) for name, p in exp.meta["top"]] if exp.meta.get("top") else None,
             boundaries=None if boundaries is None else png_b64(boundaries),
         ))
         images[key].agreement = _pairwise_agreement(by_method)
@@ -183,10 +183,15 @@ def image_key(image: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
 
 
+def file_name(array: np.ndarray) -> str | None:
+    """The file ``load_image`` (or ``xai_image``) read this image from in this process, if any."""
+    from pytest_xai.images import loaded_name
+
+    return loaded_name(array)
+
+
 def image_name(image: Any, array: np.ndarray, index: int) -> str:
     """What the report calls an image: its file name (a test image's, or the file
     ``load_image`` read it from), else "image k (H×W)" for an array made in the test."""
-    from pytest_xai.images import loaded_name
-
-    name = getattr(image, "name", None) or loaded_name(array)
+    name = getattr(image, "name", None) or file_name(array)
     return str(name) if name else f"image {index} ({array.shape[0]}×{array.shape[1]})"

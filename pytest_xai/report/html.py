@@ -325,7 +325,7 @@ def _prediction(exps: list[ExplanationEntry]) -> str:
 
 def _top_table(exps: list[ExplanationEntry]) -> str:
     """The model's most probable classes for the image (one forward pass; any explanation's)."""
-    top = next((e.top for e in exps if e.top), [])
+    top = next((e.top for e in exps if e.top), None) or []
     if len(top) < 2:
         return ""
     rows = "".join(f"<tr><td>{k}</td><td>{esc(c.name)}</td><td>{c.probability:.3f}</td></tr>"

@@ -70,8 +70,9 @@ def check_subject(check: CheckResult) -> str:
 def check_cell(check: CheckResult) -> str:
     """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an agreement check adds the
     top-k IoU it measured without bounding it: "(top-20% IoU 0.41)"."""
-    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, check.passed)} {fmt(check.bound)}"
-    return text + _measured_iou(check)
+    held = check.passed and not check.overruled
+    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, held)} {fmt(check.bound)}"
+    return text + _measured_iou(check) + (", salient but not used (confirm)" if check.overruled else "")
 
 
 def _measured_iou(check: CheckResult) -> str:
@@ -93,6 +94,8 @@ def _sentence(subject: str, value: float | None, verb: str, bound: str, what: st
 def check_words(check: CheckResult) -> str:
     """A check's outcome in words: "mass on 'tag' 0.42 is above max_mass 0.10"."""
     bound = f"{check.bound_name} {fmt(check.bound)}"
+    if check.overruled:
+        return f"{check_subject(check)} {fmt(check.value)} is above {bound}, but the model does not use it (confirm)"
     verb = op(check.upper, True) if check.passed else ("is above" if check.upper else "is below")
     return _sentence(check_subject(check), check.value, verb, bound, "check", bound)
 
