@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from pytest_xai.explainer import explain
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
-    from pytest_xai.model_spec import load_model
     from pytest_xai.interventions import (
         assert_prediction_ignores,
         assert_region_irrelevant,
         assert_region_needed,
     )
+    from pytest_xai.model_spec import load_model
     from pytest_xai.regions import Region
     from pytest_xai.registry import register_method
 
