@@ -47,7 +47,7 @@ if (
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
-from pytest_xai.testimage import TestImage, load_test_image  # noqa: E402
+from pytest_xai.plugin.testimage import TestImage, load_test_image  # noqa: E402
 
 FILLS: dict[str, Any] = {"mean": "mean", "blur": "blur", "zero": "zero", "grey": 0.5}
 CONFIGS = [(m, b) for m in ("lime", "kernel_shap") for b in FILLS] + [("gradient_shap", None)]

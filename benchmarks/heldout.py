@@ -42,7 +42,7 @@ from benchmarks import worlds  # noqa: E402
 from pytest_xai import Classifier, Explanation, explain, metrics  # noqa: E402
 from pytest_xai import defaults as vocab  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, default_bound  # noqa: E402
-from pytest_xai.testimage import TestImage, load_test_image  # noqa: E402
+from pytest_xai.plugin.testimage import TestImage, load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 SEEDS = (1, 2, 3, 4, 5)

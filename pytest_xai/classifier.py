@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from pytest_xai._util.validation import positive_int, short
 from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
 from pytest_xai.fingerprint import identity
 from pytest_xai.images import as_images
-from pytest_xai.validation import positive_int, short
 
 # Batch size when none is given: a pixel budget per forward pass (speed), then a byte budget
 # (memory), both fixed per device type, so the choice depends only on the shape and the device,

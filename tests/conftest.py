@@ -32,7 +32,8 @@ def _warm_imports() -> None:
     import pkgutil
 
     import pytest_xai
-    from pytest_xai import Region, explain, metrics
+    from pytest_xai import Region, explain
+    from pytest_xai.checks import metrics
 
     for info in pkgutil.walk_packages(pytest_xai.__path__, "pytest_xai."):
         importlib.import_module(info.name)
@@ -51,7 +52,7 @@ def _warm_imports() -> None:
     import torchvision  # noqa: F401  (the torchvision model spec imports it)
 
     from pytest_xai.errors import ModelSpecError
-    from pytest_xai.model_spec import load_model
+    from pytest_xai.models import load_model
 
     with contextlib.suppress(ModelSpecError):
         load_model("torchvision:resnet18=/nonexistent/weights.pth")
@@ -124,7 +125,7 @@ from example_project.data import make_shape
 def xai_model(pytestconfig):
     spec = pytestconfig.getoption("xai_model")
     if spec:
-        from pytest_xai.model_spec import load_model
+        from pytest_xai.models import load_model
         return load_model(spec, "cpu")
     return models.clean(device="cpu")
 

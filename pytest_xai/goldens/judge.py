@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_xai._util.paths import rel_path
 from pytest_xai.errors import SnapshotError
 from pytest_xai.goldens.describe import UPDATE_HINT, describe, determinism_note
 from pytest_xai.goldens.modes import GOLDEN_MODES, Bounds, Comparison, compare
-from pytest_xai.paths import rel_path
 from pytest_xai.records import GoldenVerdict
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class _Judgement:
                              method=self.explanation.method, **extra)
 
     def run(self) -> GoldenVerdict:
-        from pytest_xai import metrics
+        from pytest_xai.checks import metrics
 
         why = metrics.no_evidence(self.explanation)
         mode = GOLDEN_MODES[self.bounds.mode]
@@ -171,8 +171,9 @@ class _Judgement:
 
     def pictures(self, golden: Explanation, folder: Path) -> dict[str, str]:
         """Expected, actual and difference overlays (cells that gained mass outlined)."""
-        from pytest_xai import metrics, render
+        from pytest_xai.checks import metrics
         from pytest_xai.goldens.previews import difference_picture
+        from pytest_xai.pictures import render
 
         gained: np.ndarray | None = None
         if golden.heatmap.shape == self.explanation.heatmap.shape:

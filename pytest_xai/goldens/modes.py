@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_xai import defaults
+from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import compared, why_undefined, within
-from pytest_xai.validation import check_bound, finite_or_none
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -106,7 +106,7 @@ class ReleaseMode:
         return no_evidence  # release mode compares positive evidence
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai import metrics
+        from pytest_xai.checks import metrics
         from pytest_xai.goldens.describe import centre_move
 
         max_shift, max_loss = bounds["max_shift"], bounds["max_support_loss"]
@@ -160,7 +160,7 @@ class StrictMode:
         return silent
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai import metrics
+        from pytest_xai.checks import metrics
 
         found = metrics.agreement(golden, actual)
         why = why_undefined(golden, actual)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_xai.render import (
+from pytest_xai.pictures.render import (
     captioned,
     draw_outline,
     overlay,
@@ -138,7 +138,7 @@ def _magnitude(exp: Explanation) -> tuple[np.ndarray, str]:
     """|attribution|, smoothed as the overlay draws it: where the method looked, either sign."""
     from matplotlib import colormaps
 
-    from pytest_xai.display import display_heatmap
+    from pytest_xai.pictures.display import display_heatmap
 
     heat = np.abs(np.nan_to_num(np.asarray(display_heatmap(exp), dtype=np.float64)))
     top = float(np.percentile(heat, 99.9)) if heat.any() else 1.0

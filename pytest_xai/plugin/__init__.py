@@ -16,17 +16,17 @@ from typing import Any
 
 import pytest
 
-from pytest_xai.goldens.lifecycle import GoldenLifecycle
-from pytest_xai.paths import safe_name
+from pytest_xai._util.paths import safe_name
 from pytest_xai.plugin.autogolden import AutoGoldens
 from pytest_xai.plugin.collection import CollectionPlugin
+from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.model_option import ModelOptionWatch
 from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.plugin.settings import add_options, bare_update_flag
 from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
-from pytest_xai.recording import Recorder, recording
+from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 xai_key = pytest.StashKey[XaiSession]()
@@ -70,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
     if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
-        from pytest_xai.mutation.runner import register
+        from pytest_xai.plugin.mutation import register
 
         register(config, xai, recorder_key)
 
@@ -139,7 +139,7 @@ def xai_model(pytestconfig: pytest.Config) -> Any:
     Override this fixture in conftest.py to build the model yourself. Nothing is downloaded.
     """
     from pytest_xai.errors import ModelSpecError
-    from pytest_xai.model_spec import load_model
+    from pytest_xai.models import load_model
 
     xai = pytestconfig.stash[xai_key]
     spec = xai.settings.model

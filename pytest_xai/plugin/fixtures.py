@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_xai._util.jsonable import plain
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.jsonable import plain
 from pytest_xai.plugin.remembered import explained_key
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recording import Recorder
+    from pytest_xai.recorder import Recorder
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
 MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)
@@ -34,7 +34,7 @@ class ImageFactory:
         self.folder = folder
 
     def __call__(self, name: str, size: int | tuple[int, int] | None = None, resize: str = "crop") -> Any:
-        from pytest_xai.testimage import load_test_image
+        from pytest_xai.plugin.testimage import load_test_image
 
         if not isinstance(name, str):
             raise XaiTypeError(f"name={name!r} must be a file name such as 'cat.png'")

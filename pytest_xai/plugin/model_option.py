@@ -88,5 +88,5 @@ def ignored_model_option(fixturedef: Any, spec: str | None) -> str | None:
         f"--xai-model={spec} was given, but the xai_model fixture in use{where} overrides the "
         "plugin's and did not read the option while it was set up, so another model would be "
         "tested. Read it in the override (pytestconfig.getoption('xai_model') with "
-        "pytest_xai.model_spec.load_model), or drop the option."
+        "pytest_xai.models.load_model), or drop the option."
     )

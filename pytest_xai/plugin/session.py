@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pytest_xai.cache import CachePolicy, ExplanationCache
+from pytest_xai._util.paths import rel_path
 from pytest_xai.defaults import CACHE_DIR_NAME
 from pytest_xai.goldens.store import SnapshotStore
-from pytest_xai.paths import rel_path
+from pytest_xai.plugin.cache import CachePolicy, ExplanationCache
 from pytest_xai.plugin.settings import Settings
 
 # f(classifier, request) -> classifier: what the explain fixture explains instead

@@ -149,7 +149,7 @@ def _results_dir(raw: str) -> Path:
 
 def _model(raw: str | None, base: Path) -> str | None:
     """``--xai-model``/ini ``xai_model``: its form and files checked at start-up (nothing imported)."""
-    from pytest_xai.model_spec import spec_problem
+    from pytest_xai.models import spec_problem
 
     if raw is None or raw == "":
         return None

@@ -13,7 +13,7 @@ import pytest
 from pytest_xai.records import GoldenSeen, RunInfo
 
 if TYPE_CHECKING:
-    from pytest_xai.goldens.lifecycle import GoldenLifecycle
+    from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
 
 

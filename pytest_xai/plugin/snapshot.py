@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_xai import defaults as vocab
+from pytest_xai._util.paths import rel_path, safe_name
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.goldens.judge import judge
 from pytest_xai.goldens.modes import Bounds
-from pytest_xai.paths import rel_path, safe_name
 from pytest_xai.plugin.collection import golden_test_name
 from pytest_xai.plugin.remembered import explained_key, snapshot_key
 
 if TYPE_CHECKING:
     import pytest
 
-    from pytest_xai.goldens.lifecycle import GoldenLifecycle
+    from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recording import Recorder
+    from pytest_xai.recorder import Recorder
     from pytest_xai.records import GoldenVerdict
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_xai.defaults import GOLDEN_STATES
-from pytest_xai.goldens.lifecycle import GoldenLifecycle
+from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.results import ResultsPlugin
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.records import GoldenSummary, NotCompared, Totals

@@ -8,7 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_xai import Classifier, Region, explain, metrics
+from pytest_xai import Classifier, Region, explain
+from pytest_xai.checks import metrics
 from pytest_xai.errors import XaiError
 
 TINY = Classifier(

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from golden_samples import FakeSettings
 
-from pytest_xai import Explanation, metrics
+from pytest_xai import Explanation
+from pytest_xai.checks import metrics
 from pytest_xai.defaults import DEFAULT_MAX_SUPPORT_LOSS, GOLDEN_STATES
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import determinism_note

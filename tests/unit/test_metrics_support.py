@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_xai import Explanation, XaiValueError, metrics
+from pytest_xai import Explanation, XaiValueError
+from pytest_xai.checks import metrics
 
 
 def exp_of(heatmap: np.ndarray) -> Explanation:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pytest_xai.jsonable import JSON
+from pytest_xai._util.jsonable import JSON
 
 PLANTED = "planted"
 HARMLESS = "harmless"

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_xai.mutation import plan
-from pytest_xai.mutation.results import HARMLESS, PLANTED, MutantResult, MutationReport
+from pytest_xai.records.mutation import HARMLESS, PLANTED, MutantResult, MutationReport
 
 if TYPE_CHECKING:
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recording import Recorder
+    from pytest_xai.recorder import Recorder
     from pytest_xai.records import CheckResult, GoldenVerdict
 
 PLUGIN_NAME = "xai-mutate"
@@ -176,7 +176,7 @@ class MutationPlugin:
     def _run_built(self, built: list[_Built]) -> list[MutantResult]:
         """Run each built mutant's tests with it swapped in, in CI mode and with a cache that
         reads but never writes (mutants' explanations stay in this session's memo)."""
-        from pytest_xai.cache import CachePolicy
+        from pytest_xai.plugin.cache import CachePolicy
 
         xai = self.xai
         saved_settings, saved_cache = xai.settings, xai.cache
@@ -216,7 +216,7 @@ class MutationPlugin:
         """
         from _pytest.runner import runtestprotocol
 
-        from pytest_xai.recording import Recorder, recording
+        from pytest_xai.recorder import Recorder, recording
         from pytest_xai.records import TestRecord
 
         recorder = Recorder(TestRecord(item.nodeid), folder, pictures=False)

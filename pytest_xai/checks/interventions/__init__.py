@@ -7,7 +7,7 @@ Fills (what a hidden region becomes) are a registry: ``register_fill``.
 
 from __future__ import annotations
 
-from pytest_xai.interventions.checks import (
+from pytest_xai.checks.interventions.checks import (
     DEFAULT_FILL,
     DEFAULT_MAX_CHANGE,
     DEFAULT_MAX_FLIP,
@@ -16,7 +16,7 @@ from pytest_xai.interventions.checks import (
     assert_region_irrelevant,
     assert_region_needed,
 )
-from pytest_xai.interventions.fills import FILLS, register_fill
+from pytest_xai.checks.interventions.fills import FILLS, register_fill
 
 __all__ = [
     "DEFAULT_FILL",

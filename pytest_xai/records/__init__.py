@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar, TypeVar
 
+from pytest_xai._util.jsonable import JSON
 from pytest_xai.defaults import GOLDEN_STATES
-from pytest_xai.jsonable import JSON
-from pytest_xai.mutation.results import MutationReport
+from pytest_xai.records.mutation import MutationReport
 
 SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from pytest_xai._util.jsonable import JSON
 from pytest_xai.defaults import GOLDEN_MAX_HEADER_BYTES, GOLDEN_MAX_PIXELS
 from pytest_xai.errors import SnapshotError, XaiValueError
-from pytest_xai.jsonable import JSON
 
 FORMAT = "pytest_xai.explanation"
 

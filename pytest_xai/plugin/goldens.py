@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_xai._atomic import remove_stale_temps
+from pytest_xai._util.atomic import remove_stale_temps
+from pytest_xai._util.paths import rel_path
 from pytest_xai.errors import SnapshotError
-from pytest_xai.paths import rel_path
 from pytest_xai.records import WriteError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pytest_xai._atomic import atomic_path
+from pytest_xai._util.atomic import atomic_path
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

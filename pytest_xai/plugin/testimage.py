@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from pytest_xai._util.validation import is_number, short
 from pytest_xai.errors import XaiError, XaiValueError
 from pytest_xai.images import Fit, fit_size, load_image
 from pytest_xai.regions import Region
-from pytest_xai.validation import is_number, short
 
 KINDS = ("box", "mask", "polygon")
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-import pytest_xai.interventions.core as core
-import pytest_xai.interventions.fills as fills
-import pytest_xai.interventions.swap as swap
+import pytest_xai.checks.interventions.core as core
+import pytest_xai.checks.interventions.fills as fills
+import pytest_xai.checks.interventions.swap as swap
+from pytest_xai._util.validation import positive_int
+from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiValueError
-from pytest_xai.interventions.core import InterventionResult
-from pytest_xai.interventions.record import record
-from pytest_xai.validation import positive_int
 
 # Defaults, chosen in benchmarks/interventions.py (results in benchmarks/results/interventions.md):
 # a margin above every harmless case on the example project and on four held-out cue kinds.
@@ -136,8 +136,8 @@ def measure_ignores(
 
 def save_picture(result: InterventionResult, mask: np.ndarray, stem: str) -> None:
     """Draw image | changed image | bars for a failed check under the results directory."""
-    import pytest_xai.interventions.picture as picture
-    from pytest_xai.recording import picture_path
+    import pytest_xai.checks.interventions.picture as picture
+    from pytest_xai.recorder import picture_path
 
     result.picture = picture.save(result, mask, picture_path(f"{stem}-{result.region}"))
 

@@ -14,15 +14,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest_xai.interventions.confirm as confirmation
-from pytest_xai import metrics, recording, render
+import pytest_xai.checks.interventions.confirm as confirmation
+from pytest_xai import recorder as recording
+from pytest_xai._util.validation import check_bound, finite_or_none
+from pytest_xai.checks import metrics
 from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_RATIO, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
+from pytest_xai.pictures import render
 from pytest_xai.records import CheckResult
 from pytest_xai.regions import Region, as_region, grown_region
 from pytest_xai.registry import Params
-from pytest_xai.validation import check_bound, finite_or_none
 
 
 def _describe(exp: Explanation) -> str:
@@ -366,7 +368,7 @@ def _explainers(
     explanation (a seeded copy has a stable fingerprint), but not shown in the report as the
     model's explanation.
     """
-    from pytest_xai.explainer import explain as library_explain
+    from pytest_xai.engine.explain import explain as library_explain
 
     if not callable(explain):
         raise XaiTypeError(f"explain of type {type(explain).__name__} is not callable; pass the explain fixture")

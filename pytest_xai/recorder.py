@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_xai.paths import safe_name
+from pytest_xai._util.paths import safe_name
+from pytest_xai._util.validation import finite_or_none
 from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
-from pytest_xai.validation import finite_or_none
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +78,7 @@ class Recorder:
         self._regions.setdefault(key, {}).update(regions)
         images = self.record.images
         if key not in images:
-            from pytest_xai import render
+            from pytest_xai.pictures import render
 
             picture = png_b64(render.to_uint8(exp.image)) if self.pictures else None
             images[key] = ImageEntry(getattr(image, "name", key), picture, sorted(regions))
@@ -100,8 +100,9 @@ def _region_masses(
     exp: Explanation, regions: dict[str, Any], draw: bool
 ) -> tuple[dict[str, float | None], np.ndarray | None]:
     """Positive mass per named region, and (``draw``) the overlay with those regions outlined."""
-    from pytest_xai import metrics, render
+    from pytest_xai.checks import metrics
     from pytest_xai.errors import RegionError
+    from pytest_xai.pictures import render
 
     mass: dict[str, float | None] = {}
     overlay = exp.overlay() if draw else None  # pixel-level maps smoothed for the eye
@@ -118,7 +119,7 @@ def _region_masses(
 
 def _pairwise_agreement(by_method: dict[str, Explanation]) -> dict[str, dict[str, float | None]]:
     """Spearman and top-k IoU between each pair of methods that explained one image."""
-    from pytest_xai import metrics
+    from pytest_xai.checks import metrics
 
     rows = {}
     methods = sorted(by_method)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from pytest_xai import __version__, sources
+from pytest_xai._util.validation import short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
 from pytest_xai.engine.batching import map_chunks
@@ -34,7 +35,6 @@ from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.images import as_images
 from pytest_xai.registry import METHODS, Params
-from pytest_xai.validation import short
 
 Target = int | str | None
 

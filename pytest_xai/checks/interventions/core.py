@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pytest_xai._util.validation import is_number
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.validation import is_number
 
 if TYPE_CHECKING:
     from pytest_xai.classifier import Classifier
@@ -71,7 +71,7 @@ class InterventionResult:
 def as_classifier_of(explain_or_classifier: Any, argument: str = "explain_or_classifier") -> Classifier:
     """The model behind the explain fixture, a ``Classifier``, or a module / callable (wrapped)."""
     from pytest_xai.classifier import Classifier, as_classifier
-    from pytest_xai.explainer import explain as library_explain
+    from pytest_xai.engine.explain import explain as library_explain
 
     if isinstance(explain_or_classifier, Classifier):
         return explain_or_classifier

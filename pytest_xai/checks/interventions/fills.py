@@ -33,7 +33,7 @@ def check_fill(fill: object) -> str:
     if not isinstance(fill, str) or fill not in FILLS:
         raise XaiValueError(
             f"fill={fill!r} is not a known fill; use one of {', '.join(sorted(FILLS))} "
-            "or add one with pytest_xai.interventions.register_fill"
+            "or add one with pytest_xai.checks.interventions.register_fill"
         )
     return fill
 

@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_xai import __version__, sources
-from pytest_xai._atomic import remove_stale_temps
-from pytest_xai.jsonable import JSON, plain
+from pytest_xai._util.atomic import remove_stale_temps
+from pytest_xai._util.jsonable import JSON, plain
 from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
     import numpy as np
 
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recording import Recorder
+    from pytest_xai.recorder import Recorder
 
 KEY_VERSION = 2  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"
@@ -269,7 +269,7 @@ class CachePolicy:
         so each hit is checked with one forward pass of its image: the target, its probability
         and the explained output's value must match the cached explanation's.
         """
-        from pytest_xai.explainer import predict
+        from pytest_xai.engine.explain import predict
 
         hits = [i for i, found in enumerate(looked) if found is not None]
         if not hits:
@@ -291,7 +291,7 @@ class CachePolicy:
     ) -> list[Explanation]:
         """``found`` completed: every image without a cached result explained in one call,
         memoised and, where the key is exact, stored on disk."""
-        from pytest_xai.explainer import explain
+        from pytest_xai.engine.explain import explain
 
         missing = [i for i, r in enumerate(found) if r is None]
         if not missing:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest_xai.interventions.checks as checks
-import pytest_xai.interventions.core as core
+import pytest_xai.checks.interventions.checks as checks
+import pytest_xai.checks.interventions.core as core
 from pytest_xai import sources
+from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.interventions.core import InterventionResult
-from pytest_xai.interventions.record import record
 
 
 def model_for(explanation: Any, confirm: Any) -> Any:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_xai import render
-from pytest_xai.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.pictures import render
 
 PANEL = 128  # pixels per panel side before save_png enlarges small pictures
 TOP = 4  # classes shown in the bars

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from pytest_xai import render
-from pytest_xai._atomic import atomic_path
+from pytest_xai._util.atomic import atomic_path
+from pytest_xai._util.jsonable import JSON, plain
+from pytest_xai._util.validation import positive_int
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
-from pytest_xai.goldens.npz import (
+from pytest_xai.explanation.npz import (
     FORMAT,
     FORMAT_VERSION,
     MEMBERS,
@@ -23,8 +24,7 @@ from pytest_xai.goldens.npz import (
     parse_header,
     read_npz,
 )
-from pytest_xai.jsonable import JSON, plain
-from pytest_xai.validation import positive_int
+from pytest_xai.pictures import render
 
 
 @dataclass(eq=False)
@@ -137,8 +137,8 @@ class Explanation:
         is (``display.display_heatmap``); the stored heatmap stays exact. Superpixel maps are
         drawn as they are either way.
         """
-        from pytest_xai.display import display_heatmap
         from pytest_xai.images import as_image
+        from pytest_xai.pictures.display import display_heatmap
 
         if image is None:
             image = self.image

@@ -5,7 +5,7 @@ again in-process (``runtestprotocol(item, log=False)``) at the other seeds, and 
 ``--xai-calibrate-with=SPEC`` when given. Each pass's checks come from the test records the
 assertions write before they raise, so a failing check is measured like a passing one. The
 terminal summary and a JSON file list, per check, the values observed and a suggested bound
-(``pytest_xai.calibration``). Test failures do not fail a calibration run.
+(``pytest_xai.plugin.calibrate.rule``). Test failures do not fail a calibration run.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from pytest_xai.calibration import MARGIN_FACTOR, CalibratedCheck
-from pytest_xai.jsonable import JSON
+from pytest_xai._util.jsonable import JSON
+from pytest_xai.plugin.calibrate.rule import MARGIN_FACTOR, CalibratedCheck
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.recording import Recorder, recording
+from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 DEFAULT_PATH = ".xai-calibration.json"
@@ -118,7 +118,7 @@ class CalibratePlugin:
             session.exitstatus = pytest.ExitCode.OK
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_xai.plugin.calibrate_words import summary_lines
+        from pytest_xai.plugin.calibrate.words import summary_lines
 
         terminalreporter.write_sep("=", "xai calibration")
         for line in summary_lines(self.checks.values(), self.outcomes, self.xai.rel(self.path)):

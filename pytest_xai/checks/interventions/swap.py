@@ -77,7 +77,7 @@ def paste(image: np.ndarray, donor: np.ndarray, mask: np.ndarray, donor_mask: np
     """
     if donor_mask is None or np.array_equal(donor_mask, mask):
         return np.where(mask[..., None], donor, image).astype(np.float32)
-    from pytest_xai.interventions.fills import hide
+    from pytest_xai.checks.interventions.fills import hide
 
     out = hide(image, mask, "inpaint")
     ys, xs = np.nonzero(donor_mask)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pytest_xai.calibration import CalibratedCheck
+from pytest_xai.plugin.calibrate.rule import CalibratedCheck
 
 
 def _span(check: CalibratedCheck) -> str:
