@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest_xai.checks.interventions.confirm as confirmation
-from pytest_xai import recorder as recording
 from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.checks import metrics
+from pytest_xai.checks import recorder as recording
 from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_RATIO, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pytest_xai._util.paths import safe_name
+from pytest_xai.checks.recorder import Recorder, recording
 from pytest_xai.plugin.autogolden import AutoGoldens
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.goldens import GoldenLifecycle
@@ -26,7 +27,6 @@ from pytest_xai.plugin.session import XaiSession
 from pytest_xai.plugin.settings import add_options, bare_update_flag
 from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
-from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 xai_key = pytest.StashKey[XaiSession]()

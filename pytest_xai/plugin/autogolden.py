@@ -19,9 +19,9 @@ from pytest_xai.plugin.fixtures import closest_first
 from pytest_xai.plugin.remembered import explained_key, forget
 
 if TYPE_CHECKING:
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recorder import Recorder
     from pytest_xai.records import GoldenVerdict
 
 _STOPPED = (pytest.skip.Exception, pytest.xfail.Exception)  # not a failure: nothing is judged

@@ -31,8 +31,8 @@ from pytest_xai.registry import Params
 if TYPE_CHECKING:
     import numpy as np
 
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recorder import Recorder
 
 KEY_VERSION = 2  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"

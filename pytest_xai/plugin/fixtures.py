@@ -14,8 +14,8 @@ from pytest_xai.plugin.session import XaiSession
 from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recorder import Recorder
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
 MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)

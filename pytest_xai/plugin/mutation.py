@@ -28,8 +28,8 @@ from pytest_xai.mutation import plan
 from pytest_xai.records.mutation import HARMLESS, PLANTED, MutantResult, MutationReport
 
 if TYPE_CHECKING:
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recorder import Recorder
     from pytest_xai.records import CheckResult, GoldenVerdict
 
 PLUGIN_NAME = "xai-mutate"
@@ -216,7 +216,7 @@ class MutationPlugin:
         """
         from _pytest.runner import runtestprotocol
 
-        from pytest_xai.recorder import Recorder, recording
+        from pytest_xai.checks.recorder import Recorder, recording
         from pytest_xai.records import TestRecord
 
         recorder = Recorder(TestRecord(item.nodeid), folder, pictures=False)

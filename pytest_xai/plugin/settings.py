@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,6 +13,9 @@ from pytest_xai import defaults as vocab
 from pytest_xai.goldens.modes import GOLDEN_MODES
 from pytest_xai.plugin.devices import parse_devices
 from pytest_xai.registry import METHODS
+
+if TYPE_CHECKING:
+    from pytest_xai.goldens.judge import WritePolicy
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
 UPDATE_MODES = ("all", "missing", "force")  # --xai-update=VALUE; the bare flag means "all"
@@ -198,6 +201,16 @@ class Settings:
     def can_force(self) -> bool:
         """Passing goldens are rewritten too (--xai-update=force, outside CI): a re-baseline."""
         return self.update == "force" and not self.ci
+
+    @property
+    def write_policy(self) -> WritePolicy:
+        """What golden verdicts may ask to write in this run."""
+        from pytest_xai.goldens.judge import WritePolicy
+
+        return WritePolicy(
+            write=self.update is not None, update=self.update in ("all", "force"), force=self.update == "force",
+            ci_reason=(self.ci_reason or "CI mode") if self.ci else "", snapshot_dir=self.snapshot_dir,
+        )
 
     @property
     def cache_reads(self) -> bool:

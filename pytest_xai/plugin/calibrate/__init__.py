@@ -19,9 +19,9 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_xai._util.jsonable import JSON
+from pytest_xai.checks.recorder import Recorder, recording
 from pytest_xai.plugin.calibrate.rule import MARGIN_FACTOR, CalibratedCheck
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 DEFAULT_PATH = ".xai-calibration.json"

@@ -10,9 +10,7 @@ imports this module at every pytest start.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_xai._util.paths import safe_name
 from pytest_xai._util.validation import finite_or_none
+from pytest_xai.pictures.encode import png_b64
 from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
 
 if TYPE_CHECKING:
@@ -156,14 +155,6 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
     finally:
         _current.remove(recorder)
 
-
-def png_b64(picture: np.ndarray) -> str:
-    """An RGB uint8 picture as a base64 PNG string (for the self-contained report)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def image_key(image: np.ndarray) -> str:
