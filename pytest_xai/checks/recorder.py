@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
     from pytest_xai.regions import Region
 
-_current: list[Recorder] = []
+_CURRENT: ContextVar[Recorder | None] = ContextVar("pytest_xai_recorder", default=None)
 
 
 @dataclass
@@ -144,16 +145,16 @@ def picture_path(stem: str) -> Path:
 
 def current() -> Recorder | None:
     """The record of the test now running, if the plugin is active."""
-    return _current[-1] if _current else None
+    return _CURRENT.get()
 
 
 @contextmanager
 def recording(recorder: Recorder) -> Iterator[Recorder]:
-    _current.append(recorder)
+    token = _CURRENT.set(recorder)
     try:
         yield recorder
     finally:
-        _current.remove(recorder)
+        _CURRENT.reset(token)
 
 
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from pytest_xai import __version__, sources
+from pytest_xai import __version__
 from pytest_xai._util.validation import short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
@@ -97,7 +97,7 @@ def explain(
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
-    sources.remember(done, clf)  # confirm=True runs its intervention on this model
+        exp.computed_by(clf)
     return done[0] if single else done
 
 

@@ -195,13 +195,13 @@ class _Judgement:
 
     def pictures(self, golden: Explanation, folder: Path) -> dict[str, str]:
         """Expected, actual and difference overlays (cells that gained mass outlined)."""
-        from pytest_xai.checks import metrics
+        from pytest_xai.checks import evidence
         from pytest_xai.goldens.previews import difference_picture
         from pytest_xai.pictures import render
 
         gained: np.ndarray | None = None
         if golden.heatmap.shape == self.explanation.heatmap.shape:
-            gained, _ = metrics.gained_cells(golden, self.explanation)
+            gained, _ = evidence.gained_cells(golden, self.explanation)
         stem = self.path.stem
         drawn = {
             "expected": (golden.overlay(), "expected"),

@@ -106,13 +106,13 @@ class ReleaseMode:
         return no_evidence  # release mode compares positive evidence
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai.checks import metrics
+        from pytest_xai.checks import evidence, metrics
         from pytest_xai.goldens.describe import centre_move
 
         max_shift, max_loss = bounds["max_shift"], bounds["max_support_loss"]
-        shift = metrics.evidence_shift(golden, actual)
-        loss = metrics.support_loss(golden, actual)
-        _, new_mass = metrics.gained_cells(golden, actual)
+        shift = evidence.evidence_shift(golden, actual)
+        loss = evidence.support_loss(golden, actual)
+        _, new_mass = evidence.gained_cells(golden, actual)
         why = why_undefined(golden, actual)
         shift_text = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
         loss_text = compared("support loss", loss, "max_support_loss", max_loss, upper=True, why=why)
@@ -121,7 +121,7 @@ class ReleaseMode:
         if shift == shift:
             findings[0] += (
                 f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
-                f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
+                f"distance on a {evidence.EVIDENCE_GRID}-cell grid)"
             )
             if metrics.no_evidence(golden) or metrics.no_evidence(actual):
                 findings[0] += f" because {why}"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_xai import __version__, sources
+from pytest_xai import __version__
 from pytest_xai._util.atomic import remove_stale_temps
 from pytest_xai._util.jsonable import JSON, plain
 from pytest_xai.registry import Params
@@ -220,8 +220,9 @@ class CachePolicy:
             for i in stale:
                 keys[i] = self.keys(clf, arrays[i], per_image[i])
         results = self.compute_missing(clf, arrays, per_image, keys, found, recorder)
-        sources.remember(results, clf)  # confirm=True runs its intervention on this model
-        for exp in results:  # shared by every test that asks again: no test may change it
+        for exp in results:
+            exp.computed_by(clf)  # confirm=True runs its intervention on this model
+            # shared by every test that asks again: no test may change it
             for array in (exp.heatmap, exp.weights, exp.segments):
                 if array is not None:
                     array.setflags(write=False)

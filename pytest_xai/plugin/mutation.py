@@ -99,13 +99,11 @@ class MutationPlugin:
         labels = self.labels.get(item.nodeid, {})
         if self.active is not None or recorder is None:
             return
-        from pytest_xai import sources
-
         self.checks[item.nodeid] = list(recorder.record.checks)
         for label, clf in labels.values():  # an intervention test uses the model, explaining nothing
             self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf)).add_test(item.nodeid)
         for key, exp, regions in recorder.explained():
-            source = sources.source_of(exp)
+            source = exp.source
             found = None if source is None else labels.get(source.fingerprint)
             if found is not None and exp.image is not None:
                 label, clf = found
