@@ -37,6 +37,7 @@ from pytest_xai import defaults
 from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import compared, why_undefined, within
+from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -175,15 +176,14 @@ class StrictMode:
         return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
 
 
-GOLDEN_MODES: dict[str, GoldenMode] = {"release": ReleaseMode(), "strict": StrictMode()}
+GOLDEN_MODES: Registry[GoldenMode] = Registry("golden mode", {"release": ReleaseMode(), "strict": StrictMode()})
 
 
 def register_golden_mode(mode: GoldenMode) -> GoldenMode:
     """Register ``mode`` under ``mode.name`` (replacing one of that name); returns it."""
     if not isinstance(getattr(mode, "name", None), str) or not mode.name.isidentifier():
         raise XaiValueError(f"mode.name={getattr(mode, 'name', None)!r} must be an identifier such as 'loose'")
-    GOLDEN_MODES[mode.name] = mode
-    return mode
+    return GOLDEN_MODES.add(mode.name, mode)
 
 
 def golden_mode(name: Any) -> GoldenMode:
@@ -241,12 +241,17 @@ class Bounds:
 
 
 def default_bound(settings: Any, param: str, method: str | None) -> float | None:
-    """A bound's session value (ini ``xai_<param>``) when set, else its measured default:
+    """A bound's session value (ini ``xai_<param>``) when set, else what the method declared
+    when it was registered (``register_method(golden_bounds=...)``), else its measured default:
     ``max_shift`` and ``max_support_loss`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``,
     ``defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD``)."""
     value = getattr(settings, param, None)
     if value is not None:
         return float(value)
+    spec = METHODS.get(method or "")
+    declared = None if spec is None else spec.golden_bound(param)
+    if declared is not None:
+        return declared
     if param == "max_shift":
         return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
     if param == "max_support_loss":

@@ -39,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_xai.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """``pytest --xai-update tests/``: the path after the bare flag is a path, not its value."""
@@ -54,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "explanation parameters for the explain fixture in this test; golden=True judges every "
         "explanation it returns against its golden when the test body ends, passed or failed",
     )
+    register_extensions(config)
     xai = config.stash[xai_key] = XaiSession.from_config(config)
     collected, results = CollectionPlugin(xai), ResultsPlugin(xai)
     goldens = config.stash[goldens_key] = GoldenLifecycle(xai, collected, results)
@@ -73,6 +80,25 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_xai.plugin.mutation import register
 
         register(config, xai, recorder_key)
+
+
+def register_extensions(config: pytest.Config) -> None:
+    """Let plugins register methods, golden modes and fills (plugin/hookspecs.py) before the
+    options that name them are checked. A registry is imported only when a plugin adds to it,
+    so a run without extensions loads no numpy here."""
+    hook = config.hook
+    if hook.pytest_xai_register_methods.get_hookimpls():
+        from pytest_xai.registry import register_method
+
+        hook.pytest_xai_register_methods(register_method=register_method)
+    if hook.pytest_xai_register_golden_modes.get_hookimpls():
+        from pytest_xai.goldens.modes import register_golden_mode
+
+        hook.pytest_xai_register_golden_modes(register_golden_mode=register_golden_mode)
+    if hook.pytest_xai_register_fills.get_hookimpls():
+        from pytest_xai.checks.interventions.fills import register_fill
+
+        hook.pytest_xai_register_fills(register_fill=register_fill)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -1,7 +1,7 @@
 """``pytest --xai-mutate``: after the normal run, re-run the explanation tests against mutants.
 
 One plugin object, registered in ``pytest_configure`` only when the option is given. During the
-normal run its classifier wrapper (``XaiSession.classifier_wrappers``) notes which models under
+normal run its ``pytest_xai_wrap_classifier`` hook notes which models under
 test each test explains, and at each test's teardown its recorder shows with which images and
 regions, and which checks it made. After the test loop it builds the chosen mutants, re-runs
 each model's passing tests against each of its mutants in CI mode (goldens read-only, nothing
@@ -44,7 +44,6 @@ def register(config: pytest.Config, xai: XaiSession, recorder_key: pytest.StashK
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--xai-mutate re-runs tests in this process; drop -n (pytest-xdist)")
     plugin = MutationPlugin(config, xai, recorder_key, plan.parse_budget(raw))
-    xai.classifier_wrappers.append(plugin.swap)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
 
 
@@ -82,15 +81,16 @@ class MutationPlugin:
         self.skipped: str = ""
 
     # -- during the normal run ------------------------------------------------------------------
-    def swap(self, clf: Any, request: pytest.FixtureRequest) -> Any:
-        """The classifier wrapper: the active mutant in place of its model; in the normal run,
-        ``clf`` itself, noted when it is a model the suite tests (not a helper's copy)."""
+    def pytest_xai_wrap_classifier(self, classifier: Any, request: pytest.FixtureRequest) -> Any:
+        """The active mutant in place of its model; in the normal run, None (the classifier
+        itself), after noting it when it is a model the suite tests (not a helper's copy)."""
+        clf = classifier
         if self.active is not None:
-            return self.active.classifier if clf.fingerprint == self.active.fingerprint else clf
+            return self.active.classifier if clf.fingerprint == self.active.fingerprint else None
         label = _label(request, clf)
         if label is not None:
             self.labels.setdefault(request.node.nodeid, {})[clf.fingerprint] = (label, clf)
-        return clf
+        return None
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:

@@ -59,8 +59,8 @@ def test_register_method_refuses_what_cannot_work() -> None:
         register_method("occ", "nowhere", default_samples=2)
     with pytest.raises(XaiValueError, match="default_samples=1 is out of range"):
         register_method("occ", occlusion, default_samples=1)
-    with pytest.raises(XaiValueError, match="'colour'"):
-        register_method("occ", occlusion, default_samples=2, options=("colour",))
+    with pytest.raises(XaiValueError, match="'seed'"):
+        register_method("occ", occlusion, default_samples=2, options=("seed",))
     with pytest.raises(XaiValueError, match=r"default_baseline=\(2, 0, 0\) is not a baseline"):
         register_method("occ", occlusion, default_samples=2, default_baseline=(2, 0, 0))
     assert "occ" not in METHODS
