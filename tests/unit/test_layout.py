@@ -5,6 +5,7 @@ a slim session object."""
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from pathlib import Path
 
@@ -184,7 +185,7 @@ def test_no_cycle_between_packages() -> None:
     for a, b in edges:
         graph.setdefault(a, set()).add(b)
     cycle = find_cycle(graph)
-    assert cycle is None, [edges[(a, b)][:3] for a, b in zip(cycle, cycle[1:])]
+    assert cycle is None, [edges[pair][:3] for pair in itertools.pairwise(cycle)]
 
 
 def test_the_root_keeps_only_the_public_core() -> None:
