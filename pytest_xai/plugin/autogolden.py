@@ -2,7 +2,7 @@
 
 In a test with that marker, every explanation the ``explain`` fixture returned is judged
 against its golden when the test body ends, passed or failed: under ``--xai-update`` a failing
-focus check earlier in the test no longer stops its golden from being written, and without it
+focus check earlier in the test does not stop its golden from being written, and without it
 a drift fails the test even when the body never reached ``assert_match``. Standard library and
 pytest only at import time (registered in ``pytest_configure``).
 """
