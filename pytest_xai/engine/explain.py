@@ -34,7 +34,7 @@ from pytest_xai.engine.runners import (
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.images import as_images
-from pytest_xai.registry import METHODS, Params
+from pytest_xai.registry import GREY, METHODS, Params
 
 Target = int | str | None
 
@@ -157,11 +157,14 @@ def check_output(output: Any) -> str:
 
 
 def check_baseline(baseline: Any) -> Fill:
-    """Validate a baseline: "mean", "zero", "blur", a float in [0, 1] or an RGB triple."""
+    """Validate a baseline: "mean", "zero", "blur", "grey", a float in [0, 1] or an RGB triple.
+    "grey" is the fill of the interventions' name: mid grey, recorded as its RGB triple."""
+    if baseline == "grey":
+        return GREY
     if isinstance(baseline, str):
         if baseline not in BASELINES:
             raise XaiValueError(
-                f"baseline={baseline!r} is not known; use one of {BASELINES}, a float or an "
+                f"baseline={baseline!r} is not known; use one of {(*BASELINES, 'grey')}, a float or an "
                 "RGB triple"
             )
         return baseline
