@@ -114,7 +114,7 @@ class GoldenVerdict(_Entry):
 
     ``state`` is one of ``defaults.GOLDEN_STATES``. ``reason`` says why a golden failed or
     was (re)written: "missing", "unreadable", "owner" (recorded by another test file sharing the
-    folder), "params", "no_evidence" (the new explanation carries no positive evidence,
+    folder), "image" (made from another input image), "params", "no_evidence" (the new explanation carries no positive evidence,
     ``metrics.no_evidence``), "prediction", "drift", "force" (rewritten while it passed, by
     ``--xai-update=force``) or "write" (it could not be written); None when it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value
     was not measured or not a number, so the record is strict JSON; ``bounds`` are keyed
