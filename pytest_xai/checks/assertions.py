@@ -159,7 +159,8 @@ def assert_attribution_avoids(
     reg = as_region(region)
     mass = metrics.relevance_mass(explanation, reg)
     backing = confirmation.run("avoid", explanation, reg, confirm)
-    passed = mass <= bound or (backing is not None and backing.passed)  # NaN fails
+    # NaN (no evidence) fails: an intervention cannot vouch for an explanation with nothing in it
+    passed = mass <= bound or (mass == mass and backing is not None and backing.passed)
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
     details = None if backing is None else {"salience_passed": mass <= bound, "confirm": confirmation.words(backing)}
     result = record_check(

@@ -77,6 +77,18 @@ def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
 
 
 
+def image_mismatch(golden: Explanation, actual: Explanation) -> str:
+    """The two image hashes when the golden recorded the hash of another input image, else ""."""
+    import numpy as np
+
+    from pytest_xai.engine.provenance import array_sha256, image_changed
+
+    if actual.image is None or not image_changed(golden.meta, actual.image):
+        return ""
+    now = array_sha256(np.asarray(actual.image, dtype=np.float32))
+    return f"sha256 {str(golden.meta.get('image_sha256'))[:12]}, now {now[:12]}"
+
+
 def judge(
     store: SnapshotStore, path: Path, explanation: Explanation, bounds: Bounds, policy: WritePolicy, *,
     rootdir: Path | None = None, label: str | None = None, pictures_dir: Path | None = None,
@@ -144,6 +156,14 @@ class _Judgement:
                 f"golden {self.name} was recorded by {recorded}, not {self.owner}: the two test files "
                 f"share one golden folder (xai_snapshot_dir={self.policy.snapshot_dir!r}); rename one "
                 "of them or give each its own folder. Nothing was compared or written."
+            ))
+        other_image = image_mismatch(golden, self.explanation)
+        if other_image:
+            return self.unusable("image", (
+                f"golden {self.name} was made from another input image ({other_image}): it explains "
+                "another image, so nothing was compared\n"
+                "  if the images were reordered or renamed, give each test back its own image; if this "
+                "image was changed on purpose, re-record it: pytest --xai-update, then review the .png preview"
             ))
         differs = params_mismatch(golden, self.explanation)
         if differs:

@@ -18,7 +18,7 @@ import pytest
 
 from pytest_xai._util.paths import safe_name
 from pytest_xai.checks.recorder import Recorder, recording
-from pytest_xai.plugin.autogolden import AutoGoldens
+from pytest_xai.plugin.autogolden import AutoGoldens, overrule_xfail
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.model_option import ModelOptionWatch
@@ -141,6 +141,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     recorder = item.stash.get(recorder_key, None)
+    if recorder is not None and call.when == "call":
+        overrule_xfail(report, recorder.record.goldens)
     if recorder is not None and call.when == "teardown":
         from pytest_xai.plugin.junit import properties
 

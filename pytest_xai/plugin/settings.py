@@ -113,6 +113,14 @@ def _device(raw: str) -> str:
     problem = vocab.check_device_name(raw)
     if problem is not None:
         raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
+    if raw == "mps":
+        import torch  # only when MPS is named: without it, every test would fail
+
+        if not torch.backends.mps.is_available():
+            raise pytest.UsageError(
+                f"--xai-device/xai_device={raw!r} but this machine has no MPS device; use 'cpu' or "
+                "'auto' (CUDA when there is one, else the CPU)"
+            )
     if raw.startswith("cuda"):
         import torch  # only when a CUDA device is named: without one, every test would fail
 
@@ -160,6 +168,29 @@ def _model(raw: str | None, base: Path) -> str | None:
     if problem is not None:
         raise pytest.UsageError(f"--xai-model/xai_model: {problem}")
     return raw
+
+
+def check_mutation(config: pytest.Config, update: str | None, base: Path) -> None:
+    """``--xai-mutate`` and ``--xai-mutate-twin``: the twin's spec checked like ``--xai-model``,
+    a twin only with ``--xai-mutate``, and no ``--xai-update`` beside them (mutants are scored
+    against the goldens on disk, which an update would be writing in the same run)."""
+    from pytest_xai.models import spec_problem
+
+    mutate, twin = config.getoption("xai_mutate", None), _given(config, "xai_mutate_twin", "--xai-mutate-twin")
+    if twin is not None and mutate is None:
+        raise pytest.UsageError(
+            f"--xai-mutate-twin={twin!r} needs --xai-mutate (the twin is one of its harmless releases); "
+            "add --xai-mutate or drop --xai-mutate-twin"
+        )
+    problem = None if twin is None else spec_problem(twin, base)
+    if problem is not None:
+        raise pytest.UsageError(f"--xai-mutate-twin: {problem}")
+    if mutate is not None and update is not None:
+        raise pytest.UsageError(
+            f"--xai-mutate scores mutants against the goldens on disk; --xai-update={update} would "
+            "write them in the same run, so every mutant would be scored against goldens not yet "
+            "written. Run pytest --xai-update first, review and commit, then pytest --xai-mutate"
+        )
 
 
 @dataclass(frozen=True)
@@ -227,8 +258,10 @@ class Settings:
         ci_env = os.environ.get("CI", "").strip().lower() not in FALSE
         ci = bool(opt("xai_ci")) or ci_env
         images = ini("xai_images_dir")
+        update = _choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None)
+        check_mutation(config, update, root)
         return cls(
-            update=_choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None),
+            update=update,
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),

@@ -4,6 +4,7 @@ its verdict depends on, the model's fingerprint, and every golden file it saw
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,17 @@ def run_info(xai: XaiSession, goldens: GoldenLifecycle) -> RunInfo:
     fingerprint = getattr(shards, "model_fingerprint", None)
     collection = goldens.collected.collection
     collected = sum(len(tests) for tests in collection.modules.values())
-    return RunInfo(__version__, verdict_settings(xai, fingerprint), collected, goldens_seen(xai, goldens))
+    splits, group = split_group(xai.config)
+    return RunInfo(__version__, verdict_settings(xai, fingerprint), collected, goldens_seen(xai, goldens),
+                   run_id=uuid.uuid4().hex, splits=splits, group=group)
+
+
+def split_group(config: pytest.Config) -> tuple[int | None, int | None]:
+    """pytest-split's ``--splits`` and ``--group`` when this run is one of its groups."""
+    splits, group = getattr(config.option, "splits", None), getattr(config.option, "group", None)
+    if isinstance(splits, int) and isinstance(group, int):
+        return splits, group
+    return None, None
 
 
 def goldens_seen(xai: XaiSession, goldens: GoldenLifecycle) -> dict[str, GoldenSeen]:

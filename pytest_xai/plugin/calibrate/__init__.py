@@ -134,6 +134,13 @@ def calibrate_plugin(config: pytest.Config, xai: XaiSession, recorder_key: Any) 
         raise pytest.UsageError("--xai-calibrate measures the goldens as they are; drop --xai-update")
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("--xai-calibrate re-runs tests in one process; drop -n/--numprocesses")
-    path = Path(config.getoption("xai_calibrate"))
+    raw = config.getoption("xai_calibrate")
+    path = Path(raw)
     path = path if path.is_absolute() else config.rootpath / path
+    fix = "give a file path, e.g. --xai-calibrate=.xai-calibration.json"
+    if path.is_dir():
+        raise pytest.UsageError(f"--xai-calibrate={raw!r}: {str(path)!r} is a folder; {fix}")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise pytest.UsageError(f"--xai-calibrate={raw!r}: {str(parent)!r} is a file, not a folder; {fix}")
     return CalibratePlugin(xai, recorder_key, path, config.getoption("xai_calibrate_with"), seeds)
