@@ -22,9 +22,9 @@ from pytest_xai.plugin.autogolden import AutoGoldens, overrule_xfail
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.model_option import ModelOptionWatch
+from pytest_xai.plugin.options import add_options, bare_update_flag
 from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.plugin.settings import add_options, bare_update_flag
 from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
 from pytest_xai.records import TestRecord
@@ -72,11 +72,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ShardPlugin(xai), "xai-shards")
     config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
     config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
-    if config.getoption("xai_calibrate", None):
+    if xai.settings.calibration is not None:
         from pytest_xai.plugin.calibrate import calibrate_plugin
 
-        config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
-    if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
+        plugin = calibrate_plugin(xai, recorder_key, xai.settings.calibration)
+        config.pluginmanager.register(plugin, "xai-calibrate")
+    if xai.settings.mutation is not None:  # --xai-mutate: docs/mutation.md
         from pytest_xai.plugin.mutation import register
 
         register(config, xai, recorder_key)

@@ -38,12 +38,12 @@ DEFAULT_MODEL_LABEL = "xai_model"
 
 def register(config: pytest.Config, xai: XaiSession, recorder_key: pytest.StashKey[Recorder]) -> None:
     """Register the plugin object and its classifier wrapper (not in xdist workers)."""
-    raw = config.getoption("xai_mutate", None)
-    if raw is None or xai.is_worker:
+    options = xai.settings.mutation
+    if options is None or xai.is_worker:
         return
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--xai-mutate re-runs tests in this process; drop -n (pytest-xdist)")
-    plugin = MutationPlugin(config, xai, recorder_key, plan.parse_budget(raw))
+    plugin = MutationPlugin(config, xai, recorder_key, plan.parse_budget(options.budget))
     config.pluginmanager.register(plugin, PLUGIN_NAME)
 
 
@@ -70,7 +70,7 @@ class MutationPlugin:
         self.xai = xai
         self.recorder_key = recorder_key
         self.budget = budget
-        self.twin: str | None = config.getoption("xai_mutate_twin", None)
+        self.twin: str | None = None if xai.settings.mutation is None else xai.settings.mutation.twin
         self.models: dict[str, plan.SuiteModel] = {}
         self.labels: dict[str, dict[str, tuple[str, Any]]] = {}  # nodeid -> fingerprint -> (label, clf)
         self.checks: dict[str, list[CheckResult]] = {}
