@@ -29,8 +29,9 @@ import torch
 from example_project.make_images import FOLDER, PHOTOS
 from example_project.models import efficientnet_lite0
 from example_project.tests.test_photos import SAMPLES
-from pytest_xai import Classifier, explain, metrics
-from pytest_xai.testimage import load_test_image
+from pytest_xai import Classifier, explain
+from pytest_xai.checks import metrics
+from pytest_xai.plugin.testimage import load_test_image
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 DEFAULT_SAMPLES = {"lime": 1000, "kernel_shap": 1000, "gradient_shap": 200}

@@ -215,7 +215,7 @@ def test_bad_images_are_refused(case: str, call: Callable[..., Any], error: type
 
 
 def test_the_report_names_an_image_by_the_file_it_was_loaded_from(tmp_path: Path) -> None:
-    from pytest_xai.recording import image_name
+    from pytest_xai.checks.recorder import image_name
 
     picture = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     Image.fromarray(picture).save(tmp_path / "street.png")
@@ -227,6 +227,6 @@ def test_the_report_names_an_image_by_the_file_it_was_loaded_from(tmp_path: Path
 
 
 def render_uint8(image: np.ndarray) -> np.ndarray:
-    from pytest_xai.render import to_uint8
+    from pytest_xai.pictures.render import to_uint8
 
     return to_uint8(image)
