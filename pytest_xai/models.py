@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_xai.errors import ModelSpecError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 FORMS = (
     "'package.module:factory' (a callable returning a Classifier or nn.Module), "
@@ -231,12 +235,12 @@ def _timm(spec: str, device: str, base: Path | None) -> Any:
         )
     model = timm.create_model(name, pretrained=False)
     load_weights(model, path, spec)
-    config = dict(getattr(model, "pretrained_cfg", None) or {})
+    config: Mapping[str, Any] = getattr(model, "pretrained_cfg", None) or {}
     categories = imagenet_categories() if model_outputs(model) == 1000 else None
     return Classifier(model, preprocess=_timm_preprocess(config), class_names=categories, device=device)
 
 
-def _timm_preprocess(config: dict[str, Any]) -> Any:
+def _timm_preprocess(config: Mapping[str, Any]) -> Any:
     """Normalise with the config's mean and std (ImageNet's when it names none) and resize to
     its input size when the images come in another size."""
     import torch
@@ -294,7 +298,7 @@ def _unwrap_checkpoint(given: Any) -> Any:
     return given
 
 
-def _in_order(wanted: dict[str, Any], given: dict[str, Any], path: Path, spec: str) -> dict[str, Any]:
+def _in_order(wanted: Mapping[str, Tensor], given: Mapping[str, Tensor], path: Path, spec: str) -> dict[str, Tensor]:
     """``given``'s tensors under ``wanted``'s names, position by position, when every shape agrees."""
     fix = "use the weights saved from this architecture, or name the one they were saved from"
     if len(given) != len(wanted):

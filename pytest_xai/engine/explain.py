@@ -93,10 +93,8 @@ def explain(
     )  # fmt: skip
     predicted = predict(clf, arrays, target, request.output)
     attributions, batches = run(clf, request, arrays, predicted.targets)
-    parts = zip(arrays, predicted.rows(), attributions, batches)
+    parts = zip(arrays, predicted.rows(), predicted.top, attributions, batches)
     done = [package(clf, request, *part) for part in parts]
-    for exp, best in zip(done, predicted.top):
-        exp.meta["top"] = [[clf.class_name(k), p] for k, p in best]
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
@@ -422,11 +420,13 @@ def package(
     request: Request,
     image: np.ndarray,
     prediction: tuple[int, float, float, float],
+    top: list[tuple[int, float]],
     attribution: Attribution,
     batch_size: int,
 ) -> Explanation:
     """One Explanation: the runner's pieces plus everything needed to reproduce it.
-    ``prediction`` is (target, probability, logit, explained value) on the image."""
+    ``prediction`` is (target, probability, logit, explained value) on the image, ``top`` its
+    most probable classes."""
     target, probability, logit, value = prediction
     return Explanation(
         heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
@@ -454,6 +454,7 @@ def package(
             "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,
+            "top": [[clf.class_name(k), p] for k, p in top],
         },
         image=image,
     )
