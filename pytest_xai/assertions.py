@@ -66,7 +66,7 @@ def _record_check(
     )
     recorder = recording.current()
     if recorder is not None:
-        recorder.add_check(check)
+        recorder.add_check(check, region)
     return check
 
 
