@@ -13,18 +13,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from pytest_xai._util.validation import positive_int, short
 from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
 from pytest_xai.fingerprint import identity
 from pytest_xai.images import as_images
-from pytest_xai.validation import positive_int, short
 
 # Batch size when none is given: a pixel budget per forward pass (speed), then a byte budget
 # (memory), both fixed per device type, so the choice depends only on the shape and the device,
-# never on timing, and results stay bit-exact run to run. Speed, measured on a 2-core CPU
-# (channels-last): the small CNN at 64x64 is fastest at 32 images (2^17 pixels) and slows past
-# 64; resnet18 at 224x224 is fastest at 8 (with the heap kept, see README "Speed on CPU", 16-32
-# were up to 7% faster). On an H200 (issue 13) the best forward batch was 256 for the small CNN
-# and resnet18 alike; larger batches only grew memory (+248% peak from 256 to 4096 samples).
+# never on timing, and results stay bit-exact run to run. The budgets are measured
+# (benchmarks/results/batching.md).
 _CPU_PIXELS_PER_BATCH = 2**17
 _CPU_BATCH_RANGE = (8, 64)
 _CUDA_PIXELS_PER_BATCH = 2**24

@@ -2,7 +2,7 @@
 
 In a test with that marker, every explanation the ``explain`` fixture returned is judged
 against its golden when the test body ends, passed or failed: under ``--xai-update`` a failing
-focus check earlier in the test no longer stops its golden from being written, and without it
+focus check earlier in the test does not stop its golden from being written, and without it
 a drift fails the test even when the body never reached ``assert_match``. Standard library and
 pytest only at import time (registered in ``pytest_configure``).
 """
@@ -19,9 +19,9 @@ from pytest_xai.plugin.fixtures import closest_first
 from pytest_xai.plugin.remembered import explained_key, forget
 
 if TYPE_CHECKING:
-    from pytest_xai.goldens.lifecycle import GoldenLifecycle
+    from pytest_xai.checks.recorder import Recorder
+    from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recording import Recorder
     from pytest_xai.records import GoldenVerdict
 
 _STOPPED = (pytest.skip.Exception, pytest.xfail.Exception)  # not a failure: nothing is judged

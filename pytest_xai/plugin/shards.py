@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_xai.goldens.usage import recorded_elsewhere
 from pytest_xai.records import GoldenSeen, RunInfo
 
 if TYPE_CHECKING:
-    from pytest_xai.goldens.lifecycle import GoldenLifecycle
+    from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
 
 
@@ -90,7 +91,7 @@ def goldens_seen(xai: XaiSession, goldens: GoldenLifecycle) -> dict[str, GoldenS
             owner = xai.store.owner(golden, list(tests))
             needs = list(tests.values()) if owner is None else [tests[owner]]
             kept = owner is None and (
-                module in collection.restricted or goldens.recorded_elsewhere(golden, Path(module))
+                module in collection.restricted or recorded_elsewhere(goldens.xai.store, golden, Path(module), goldens.xai.config.rootpath)
             )
             cleared = [n for n in needs if results.ran_clean(n, collection.selected)]
             failed_here = any(n in collection.selected and n not in cleared for n in needs)

@@ -13,7 +13,7 @@ import typing
 from typing import Any
 
 from pytest_xai import records
-from pytest_xai.mutation.results import MutationReport
+from pytest_xai.records.mutation import MutationReport
 
 # The top level and the golden counts are flattened on write, so they are spelt out here.
 TOP: dict[str, Any] = {

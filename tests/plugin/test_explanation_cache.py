@@ -255,7 +255,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pytest_xai import Classifier, Region, metrics
+from pytest_xai import Classifier, Region
+from pytest_xai.checks import metrics
 
 # brightness in, two classes out: an image and its upside-down copy get the same output
 HEAD = torch.nn.Linear(3, 2)

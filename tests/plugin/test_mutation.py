@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pytest_xai import Classifier, Region
-from pytest_xai.testimage import TestImage
+from pytest_xai.plugin.testimage import TestImage
 
 
 class ToyCNN(nn.Module):
@@ -113,7 +113,7 @@ def test_tag_mutant_caught_corner_survives_harmless_pass(mutate_suite: pytest.Py
     assert by_name["tag"]["failed_methods"] == ["lime"]
     survivor = next(m for m in data["mutants"] if m["name"].startswith("corner-"))
     assert survivor["failed"] == [] and survivor["reason"].startswith("no avoid test for region")
-    from pytest_xai.mutation.results import MutationReport
+    from pytest_xai.records.mutation import MutationReport
 
     assert MutationReport.from_json(data).to_json() == data  # the typed record round-trips
 

@@ -70,7 +70,7 @@ def test_nan_fails_every_assertion() -> None:
 def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
     import json
 
-    from pytest_xai.recording import Recorder, recording
+    from pytest_xai.checks.recorder import Recorder, recording
     from pytest_xai.records import TestRecord
 
     recorder = Recorder(TestRecord("t"), tmp_path)

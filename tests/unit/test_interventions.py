@@ -16,9 +16,9 @@ from pytest_xai import (
     assert_region_needed,
     explain,
 )
+from pytest_xai.checks.interventions import checks, core, fills, record, swap
 from pytest_xai.errors import RegionError, XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
-from pytest_xai.interventions import checks, core, fills, record, swap
 
 SIZE = 16
 COLOURS = np.eye(3, dtype=np.float32) * 0.8 + 0.1  # red, green, blue
@@ -262,7 +262,7 @@ def _spot_image(colour: int, x: int, y: int) -> tuple[np.ndarray, Region]:
 
 
 def test_a_donor_with_its_own_region_gives_its_content_at_another_position() -> None:
-    from pytest_xai.testimage import TestImage
+    from pytest_xai.plugin.testimage import TestImage
 
     clf = Classifier(ReadsSpotAnywhere(), class_names=["red", "green", "blue"], device="cpu")
     image, spot = _spot_image(0, 2, 9)

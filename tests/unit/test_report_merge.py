@@ -20,7 +20,13 @@ from pytest_xai.records import (
     Totals,
 )
 from pytest_xai.report.__main__ import main
-from pytest_xai.report.merge import Shard, ShardMismatchError, load_shard, merge_reports, worst_exitstatus
+from pytest_xai.report.merge import (
+    Shard,
+    ShardMismatchError,
+    load_shard,
+    merge_reports,
+    worst_exitstatus,
+)
 
 SETTINGS = {"model_fingerprint": "abc", "golden_mode": "release", "max_shift": None, "min_spearman": 0.8,
             "min_top_k_iou": 0.5, "seed": None, "samples": None, "method": None, "precision": None, "ci": True}
