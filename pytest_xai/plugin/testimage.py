@@ -155,8 +155,8 @@ def load_test_image(
             data = json.loads(sidecar.read_text(), object_pairs_hook=_no_duplicates)
         except _Twice as e:
             raise XaiValueError(
-                f"{sidecar}: region {e.args[0]!r} is named twice (JSON keeps only the last); give each "
-                "region its own name"
+                f"{sidecar}: {e.args[0]!r} is given twice in one object (JSON would keep only the "
+                "last); give each region its own name, and each region one shape"
             ) from None
         except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
             why = "it is nested too deeply" if isinstance(e, RecursionError) else str(e)
