@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -17,7 +17,7 @@ from pytest_xai._util.validation import short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
 from pytest_xai.engine.batching import map_chunks
-from pytest_xai.engine.outputs import transform_output
+from pytest_xai.engine.outputs import top_classes, transform_output
 from pytest_xai.engine.provenance import array_sha256, library_versions
 from pytest_xai.engine.runners import (
     Attribution,
@@ -33,7 +33,6 @@ from pytest_xai.images import as_images
 from pytest_xai.registry import GREY, METHODS, Params
 
 Target = int | str | None
-TOP_CLASSES = 5  # the most probable classes kept in meta["top"] for the report
 
 
 def explain(
@@ -89,11 +88,11 @@ def explain(
     )  # fmt: skip
     predicted = predict(clf, arrays, target, request.output)
     attributions, batches = run(clf, request, arrays, predicted.targets)
-    parts = zip(arrays, predicted.rows(), predicted.top, attributions, batches)
+    parts = zip(arrays, predicted.rows(), attributions, batches)
     done = [package(clf, request, *part) for part in parts]
     seconds = (time.perf_counter() - started) / len(done)
-    for exp in done:
-        exp.meta["seconds"] = seconds
+    for exp, top in zip(done, predicted.top):
+        exp.meta.update(seconds=seconds, top=[[clf.class_name(k), p] for k, p in top])
         exp.computed_by(clf)
     return done[0] if single else done
 
@@ -274,7 +273,7 @@ class Predicted:
     probabilities: list[float]
     logits: list[float]
     values: list[float]
-    top: list[list[tuple[int, float]]] = field(default_factory=list)  # per image: (class, p), best first
+    top: list[list[tuple[int, float]]]  # per image: the most probable (class, p), best first
 
     def rows(self) -> list[tuple[int, float, float, float]]:
         """(target, probability, logit, value) per image."""
@@ -291,9 +290,7 @@ def predict(
         list(target) if isinstance(target, (list, tuple)) else [cast(Target, target)] * len(arrays)
     )
     if len(wanted) != len(arrays):
-        raise XaiValueError(
-            f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image"
-        )
+        raise XaiValueError(f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image")
     n = len(arrays)
     targets, probabilities, logit_values, values = [0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     top: list[list[tuple[int, float]]] = [[] for _ in range(n)]
@@ -310,8 +307,7 @@ def predict(
                 probabilities[i] = float(probs[row, targets[i]])
                 logit_values[i] = float(logits[row, targets[i]])
                 values[i] = float(explained[row, targets[i]])
-                best = torch.topk(probs[row], min(TOP_CLASSES, probs.shape[1]))
-                top[i] = [(int(k), float(p)) for p, k in zip(best.values, best.indices)]
+                top[i] = top_classes(probs[row])
     return Predicted(targets, probabilities, logit_values, values, top)
 
 
@@ -416,13 +412,11 @@ def package(
     request: Request,
     image: np.ndarray,
     prediction: tuple[int, float, float, float],
-    top: list[tuple[int, float]],
     attribution: Attribution,
     batch_size: int,
 ) -> Explanation:
     """One Explanation: the runner's pieces plus everything needed to reproduce it.
-    ``prediction`` is (target, probability, logit, explained value) on the image, ``top`` its
-    most probable classes."""
+    ``prediction`` is (target, probability, logit, explained value) on the image."""
     target, probability, logit, value = prediction
     return Explanation(
         heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
@@ -450,7 +444,6 @@ def package(
             "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,
-            "top": [[clf.class_name(k), p] for k, p in top],
         },
         image=image,
     )
