@@ -103,6 +103,12 @@ def relevance_mass(exp: Explanation, region: Any) -> float:
     return float(positive[mask].sum() / positive.sum())
 
 
+def region_gains(golden: Explanation, new: Explanation, regions: dict[str, Any]) -> dict[str, float]:
+    """The share of the positive mass each named region gained from ``golden`` to ``new``:
+    ``relevance_mass`` in ``new`` minus in ``golden`` (a loss is negative; NaN without evidence)."""
+    a, b = _pair(golden, new)
+    return {str(name): relevance_mass(b, region) - relevance_mass(a, region) for name, region in regions.items()}
+
 def relevance_ratio(exp: Explanation, region: Any) -> float:
     """Relevance mass divided by the region's share of the image area.
 
@@ -418,6 +424,7 @@ __all__ = [
     "gained_cells",
     "is_silent",
     "mass_centre",
+    "region_gains",
     "no_evidence",
     "pointing_game",
     "relevance_mass",
