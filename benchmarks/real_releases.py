@@ -153,6 +153,16 @@ def judged(exps: dict[tuple[str, str, str], Explanation]) -> list[Row]:
     return rows
 
 
+def clean_cue_mass(exps: dict[tuple[str, str, str], Explanation]) -> dict[str, float]:
+    """The avoid test's number on the clean network: positive mass in each cue region, keyed
+    "method|photo|cue"."""
+    photos = {t.name: t for t in rw.test_photos()}
+    return {
+        f"{method}|{name}|{cue}": float(metrics.relevance_mass(exp, photos[name].regions[cue]))
+        for (release, method, name), exp in exps.items() if release == "clean" for cue in rw.CUES
+    }
+
+
 def interventions() -> list[Intervention]:
     """Each cue hidden with grey fill on each photo, for every network."""
     nets = rw.releases()
@@ -193,6 +203,7 @@ def main() -> None:
     found = {
         "samples": args.samples, "methods": methods, "checks": rw.checks(rw.releases()),
         "rows": [asdict(r) for r in rows], "interventions": [asdict(i) for i in interventions()],
+        "clean_cue_mass": clean_cue_mass(exps),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "real_releases.json").write_text(json.dumps(found, indent=1) + "\n")
