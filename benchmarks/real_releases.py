@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import real_world as rw  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
-from pytest_xai.goldens.modes import Bounds, compare  # noqa: E402
+from pytest_xai.goldens.modes import Bounds, compare, region_gain  # noqa: E402
 from pytest_xai.goldens.previews import caption_meta  # noqa: E402
 from pytest_xai.interventions import checks  # noqa: E402
 
@@ -65,6 +65,9 @@ class Row:
     measures: dict[str, Any] = field(default_factory=dict)  # evidence_shift, support_loss, ...
     region_gain: dict[str, float] = field(default_factory=dict)  # share gained per named region
     cue_mass: dict[str, float] = field(default_factory=dict)  # positive mass in each cue region
+    golden_mass: dict[str, float] = field(default_factory=dict)  # the golden's mass per region
+    judged_region: str | None = None  # the region release mode judges (goldens.modes.region_gain)
+    judged_gain: float | None = None  # its gain (None: no region judged)
 
 
 @dataclass
@@ -145,10 +148,13 @@ def judged(exps: dict[tuple[str, str, str], Explanation]) -> list[Row]:
         result = compare(golden, exp, bounds)
         masks = {r: photos[name].regions[r].to_mask(rw.SIZE, rw.SIZE) for r in REGIONS}
         gain = {r: float(metrics.relevance_mass(exp, m) - metrics.relevance_mass(golden, m)) for r, m in masks.items()}
+        judged_gain = region_gain(golden, exp, 1.0)
         rows.append(Row(
             release, kind_of(release), name, method, golden.target == exp.target,
             result.reason or "passed", {k: v for k, v in result.measures.items()}, gain,
             {cue: float(metrics.relevance_mass(exp, masks[cue])) for cue in rw.CUES},
+            {r: float(metrics.relevance_mass(golden, m)) for r, m in masks.items()},
+            judged_gain.region, judged_gain.value if judged_gain.value == judged_gain.value else None,
         ))
     return rows
 
@@ -193,17 +199,18 @@ def main() -> None:
     methods = args.methods.split(",")
     phases = {"shared": [SHARED_PHASE], "full": [FULL_PHASE], "all": [SHARED_PHASE, FULL_PHASE], "none": []}
     for phase in phases[args.phase]:
-        if phase == FULL_PHASE:
-            phase = ("clean", *phase)
         explain_all(phase, methods, args.samples, args.cached_only)
     from benchmarks import real_tables
 
     exps = cached(methods, args.samples)
     rows = judged(exps)
+    measured = rw.CACHE / "model_measures.json"  # the networks are cached, so are these
+    if not measured.is_file():
+        nets = rw.releases()
+        measured.write_text(json.dumps({"checks": rw.checks(nets), "interventions": [asdict(i) for i in interventions()]}))
     found = {
-        "samples": args.samples, "methods": methods, "checks": rw.checks(rw.releases()),
-        "rows": [asdict(r) for r in rows], "interventions": [asdict(i) for i in interventions()],
-        "clean_cue_mass": clean_cue_mass(exps),
+        "samples": args.samples, "methods": methods, **json.loads(measured.read_text()),
+        "rows": [asdict(r) for r in rows], "clean_cue_mass": clean_cue_mass(exps),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "real_releases.json").write_text(json.dumps(found, indent=1) + "\n")

@@ -43,6 +43,10 @@ def cue_of(release: str) -> str | None:
 
 
 def max_gain(row: dict[str, Any]) -> float:
+    """The gain release mode judges: the largest over the regions the golden did not rest on
+    (``goldens.modes.region_gain``); 0 when none is judged."""
+    if "judged_gain" in row:
+        return 0.0 if row["judged_gain"] is None else row["judged_gain"]
     values = [v for v in row["region_gain"].values() if v == v]
     return max(values) if values else float("nan")
 

@@ -130,11 +130,16 @@ def load_lite0() -> Lite0:
 
 
 def imagenet_names() -> list[str]:
-    """The 1000 ImageNet-1k class names (timm's table), the first synonym of each."""
+    """The 1000 ImageNet-1k class names (timm's table), the first synonym of each; the two
+    names that repeat ("crane", "maillot") get their index."""
+    from collections import Counter
+
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()
-    return [info.index_to_description(i).split(",")[0] for i in range(1000)]
+    names = [info.index_to_description(i).split(",")[0] for i in range(1000)]
+    repeated = {name for name, n in Counter(names).items() if n > 1}
+    return [f"{name} ({i})" if name in repeated else name for i, name in enumerate(names)]
 
 
 # -- photos and cues ----------------------------------------------------------------------------

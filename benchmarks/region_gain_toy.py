@@ -7,7 +7,8 @@ The example project's 12 shapes images carry two named regions in their sidecars
 explanations at default settings (seed 0); the judged explanations are those of
 ``benchmarks/heldout.py``'s example setup (clean at seed 1, clean_v2, float16, fine-tune, 20%
 pruned: harmless; the tag shortcut model), cached with it under ``benchmarks/.worlds/``. For
-each, the gain of positive mass inside each named region (``metrics.region_gains``) goes to
+each, the gain of positive mass inside each named region (``metrics.region_gains``) and the gain
+release mode judges (``goldens.modes.region_gain``: regions the golden rested on left out) go to
 ``benchmarks/results/region_gain_toy.json``; ``benchmarks/real_tables.py`` reads it with the
 real-network results to choose ``DEFAULT_MAX_REGION_GAIN``.
 """
@@ -27,6 +28,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import heldout, worlds  # noqa: E402
 from pytest_xai import metrics  # noqa: E402
+from pytest_xai.goldens.modes import region_gain  # noqa: E402
+from pytest_xai.goldens.previews import caption_meta  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "region_gain_toy.json"
 
@@ -47,9 +50,12 @@ def main() -> None:
             assert news is not None
             for image, golden, new in zip(setup.images, goldens, news):
                 gains = metrics.region_gains(golden, new, image.regions)
+                golden.meta.update(caption_meta(golden, image.name, image.regions))
+                judged = region_gain(golden, new, 1.0)
                 rows.append({"world": "example", "release": case, "kind": kind, "method": method,
                              "photo": image.name, "same_prediction": golden.target == new.target,
-                             "region_gain": gains})
+                             "region_gain": gains, "judged_region": judged.region,
+                             "judged_gain": judged.value if judged.value == judged.value else None})
             print(f"{method} {case}: done", flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=1) + "\n")

@@ -168,8 +168,10 @@ class RegionGain:
 
 def region_gain(golden: Explanation, actual: Explanation, bound: float, why: str = "") -> RegionGain:
     """The largest gain of positive mass inside a region recorded with ``golden`` (the image's
-    named regions when the golden was written) against ``bound``; it passes when the golden
-    has no named regions, and says so."""
+    named regions when the golden was written) against ``bound``. Of two or more regions, the
+    one holding the most of the golden's positive mass is where the golden rests (the object):
+    gaining there is reading it more, so it is reported, not judged. Passes, and says so, when
+    the golden has no named regions."""
     from pytest_xai import metrics
     from pytest_xai.goldens.previews import stored_regions
 
@@ -179,20 +181,20 @@ def region_gain(golden: Explanation, actual: Explanation, bound: float, why: str
                  "judged; explain a test image with a regions sidecar and re-record the golden")
         return RegionGain(None, float("nan"), True, "", words)
     gains = metrics.region_gains(golden, actual, regions)
-    name = max(gains, key=lambda k: -1.0 if gains[k] != gains[k] else gains[k])
-    if any(v != v for v in gains.values()):
-        name = next(k for k, v in gains.items() if v != v)
+    held = {name: metrics.relevance_mass(golden, mask) for name, mask in regions.items()}
+    rests = max(held, key=lambda k: held[k] if held[k] == held[k] else -1.0) if len(held) > 1 else None
+    judged = [name for name in gains if name != rests]
+    undefined = [name for name in judged if gains[name] != gains[name]]
+    name = undefined[0] if undefined else max(judged, key=lambda k: gains[k])
     value = gains[name]
     text = compared(f"mass gained in region {name!r}", value, "max_region_gain", bound, upper=True, why=why)
-    passed = within(value, bound, True)
     finding = text
     if value == value:
-        before = metrics.relevance_mass(golden, regions[name])
-        finding += (
-            f": region {name!r} holds {before + value:.0%} of the positive mass, the golden {before:.0%}"
-            + "".join(f"; {k!r} {v:+.0%}" for k, v in gains.items() if k != name and v == v)
-        )
-    return RegionGain(name, value, passed, text, finding)
+        finding += f": region {name!r} holds {held[name] + value:.0%} of the positive mass, the golden {held[name]:.0%}"
+        for other, gain in gains.items():
+            if other != name and gain == gain:
+                finding += f"; {other!r} {gain:+.0%}" + ("" if other in judged else " (rested on, not judged)")
+    return RegionGain(name, value, within(value, bound, True), text, finding)
 
 
 class StrictMode:

@@ -89,7 +89,7 @@ def test_a_release_reading_the_watermark_fails_and_names_it(project: pytest.Pyte
     result.stdout.fnmatch_lines([
         "*explanation drifted from golden __xai_snapshots__/test_photos/test_photo.npz (release mode):",
         "*mass gained in region 'watermark' 0.333 > max_region_gain 0.*: region 'watermark' holds 33% of "
-        "the positive mass, the golden 0%; 'object' -33%",
+        "the positive mass, the golden 0%; 'object' -33% (rested on, not judged)",
         "*evidence shift 0.* <= max_shift 0.120*",
         "*support loss 0.* <= max_support_loss 0.450*",
     ])

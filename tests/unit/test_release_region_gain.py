@@ -72,7 +72,7 @@ def test_a_region_that_gained_fails_alone_and_is_named(tmp_path: Path) -> None:
     bound = DEFAULT_MAX_REGION_GAIN_BY_METHOD["gradient_shap"]
     assert first == (
         f"mass gained in region 'watermark' 0.333 > max_region_gain {bound:.3f}: region 'watermark' holds 33% "
-        "of the positive mass, the golden 0%; 'object' -33%"
+        "of the positive mass, the golden 0%; 'object' -33% (rested on, not judged)"
     )
     assert json.loads(json.dumps(verdict.to_json(), allow_nan=False))["region"] == "watermark"
 
@@ -107,7 +107,23 @@ def test_the_region_that_gained_most_is_named_among_several(tmp_path: Path) -> N
     verdict = judge(tmp_path, golden, heat((OBJECT, 1.0), (WATERMARK, 2.0), (corner, 1.0)), max_shift=1.0,
                     max_support_loss=1.0)
     assert verdict.region == "watermark" and verdict.measures["region_gain"] == pytest.approx(128 / 448)
-    assert "'corner' +14%" in verdict.message and "'object' -43%" in verdict.message
+    assert "'corner' +14%" in verdict.message and "'object' -43% (rested on, not judged)" in verdict.message
+
+
+def test_the_region_the_golden_rests_on_may_gain(tmp_path: Path) -> None:
+    # golden: object 256 units, corner 192 (the object holds the most); new: the object doubles
+    # to 512: it gains 512/704 - 256/448 = +0.156 (not judged), the corner loses as much
+    corner = Region.box(40, 40, 48, 48, name="corner")
+    golden = recorded(heat((OBJECT, 1.0), (corner, 3.0)), object=OBJECT, corner=corner)
+    verdict = judge(tmp_path, golden, heat((OBJECT, 2.0), (corner, 3.0)), max_region_gain=0.1, max_shift=1.0,
+                    max_support_loss=1.0)
+    assert verdict.state == "passed" and verdict.region == "corner"
+    assert verdict.measures["region_gain"] == pytest.approx(192 / 704 - 192 / 448)
+    # a single named region is judged even where the golden rests on it
+    only = judge(tmp_path / "only", recorded(heat((OBJECT, 1.0), (corner, 3.0)), object=OBJECT),
+                 heat((OBJECT, 2.0), (corner, 3.0)), max_region_gain=0.1, max_shift=1.0, max_support_loss=1.0)
+    assert only.state == "failed" and only.region == "object"
+    assert only.measures["region_gain"] == pytest.approx(512 / 704 - 256 / 448)
 
 
 def test_max_region_gain_is_validated_and_belongs_to_release_mode() -> None:
