@@ -41,9 +41,9 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import real_world as rw  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
+from pytest_xai.checks.interventions import checks  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, region_gain  # noqa: E402
 from pytest_xai.goldens.previews import caption_meta  # noqa: E402
-from pytest_xai.interventions import checks  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_PHASE = ("clean", "head_finetune", "head_prune", *rw.SHORTCUTS)

@@ -49,8 +49,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pytest_xai import Classifier  # noqa: E402
+from pytest_xai.plugin.testimage import TestImage  # noqa: E402
 from pytest_xai.regions import Region  # noqa: E402
-from pytest_xai.testimage import TestImage  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".real"
 SIZE = 224

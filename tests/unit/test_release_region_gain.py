@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from golden_samples import FakeSettings
 
-from pytest_xai import Explanation, Region, metrics
+from pytest_xai import Explanation, Region
+from pytest_xai.checks import metrics
 from pytest_xai.defaults import DEFAULT_MAX_REGION_GAIN, DEFAULT_MAX_REGION_GAIN_BY_METHOD
 from pytest_xai.goldens.judge import judge as judge_golden
 from pytest_xai.goldens.modes import Bounds
