@@ -11,6 +11,7 @@ never a number that could pass a bound. So does an explanation without evidence 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,7 @@ def relevance_mass(exp: Explanation, region: Any) -> float:
     return float(positive[mask].sum() / positive.sum())
 
 
-def region_gains(golden: Explanation, new: Explanation, regions: dict[str, Any]) -> dict[str, float]:
+def region_gains(golden: Explanation, new: Explanation, regions: Mapping[str, Any]) -> dict[str, float]:
     """The share of the positive mass each named region gained from ``golden`` to ``new``:
     ``relevance_mass`` in ``new`` minus in ``golden`` (a loss is negative; NaN without evidence)."""
     a, b = pair(golden, new)
