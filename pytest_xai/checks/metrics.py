@@ -10,8 +10,8 @@ never a number that could pass a bound. So does an explanation without evidence 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
