@@ -65,8 +65,32 @@ def check_subject(check: CheckResult) -> str:
 
 
 def check_cell(check: CheckResult) -> str:
-    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"."""
-    return f"{check_subject(check)} {fmt(check.value)} {op(check.upper, check.passed)} {fmt(check.bound)}"
+    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an intervention adds its logit
+    margin: "probability change 0.067 ≤ 0.47; margin change 7.02 > 4"."""
+    holds = _p_passed(check) if check.kind == "intervention" else check.passed
+    return f"{check_subject(check)} {fmt(check.value)} {op(check.upper, holds)} {fmt(check.bound)}" + logit_part(check)
+
+
+def _p_passed(check: CheckResult) -> bool:
+    """An intervention's probability criterion alone (its ``passed`` joins the margin's)."""
+    if check.value is None:
+        return False
+    return check.value <= check.bound if check.upper else check.value >= check.bound
+
+
+def logit_part(check: CheckResult) -> str:
+    """"; margin change 7.02 > 4" for an intervention that judged its logit margin, else ""."""
+    details = check.details or {}
+    metric, value = details.get("logit_metric"), details.get("logit_value")
+    if check.kind != "intervention" or not metric or not isinstance(value, (int, float)):
+        return ""
+    name = label(str(metric).replace("follow_", "largest "))
+    bound, upper = details.get("logit_bound"), metric != "margin_drop"
+    if not isinstance(bound, (int, float)):
+        return f"; {name} {fmt(float(value))} (not judged)"
+    holds = value <= bound if upper else value >= bound
+    joined = " or " if metric == "margin_drop" else "; "
+    return f"{joined}{name} {fmt(float(value))} {op(upper, holds)} {fmt(float(bound))}"
 
 
 def _sentence(subject: str, value: float | None, verb: str, bound: str, what: str, bare_bound: str) -> str:
