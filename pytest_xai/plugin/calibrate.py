@@ -122,7 +122,7 @@ class CalibratePlugin:
 
         terminalreporter.write_sep("=", "xai calibration")
         for line in summary_lines(self.checks.values(), self.outcomes, self.xai.rel(self.path)):
-            terminalreporter.write_line(line)
+            terminalreporter.write_line(line, yellow="WARNING" in line)
 
 
 def calibrate_plugin(config: pytest.Config, xai: XaiSession, recorder_key: Any) -> CalibratePlugin:
