@@ -6,8 +6,11 @@ Measures, at the package's default explanation settings (seed 0) for lime, kerne
 gradient_shap, the relevance mass on each image's "object" region and the region's area share:
   - the example project's 12 shapes images (objects cover 4-15% of the image) for clean,
     clean_v2 and shortcut (reads the corner tag);
-  - the held-out worlds (``benchmarks/worlds.py``: spot, stripes, frame, tag) for clean, its
-    harmless releases (retrain, float16, finetune, prune) and each world's shortcut model;
+  - the held-out worlds (``benchmarks/worlds.py``: spot, stripes, frame, tag): the relevance
+    ratios ``benchmarks/heldout.py`` measured for clean (seeds), its harmless releases
+    (retrain, float16, finetune, prune) and each world's shortcut model, kept in
+    ``benchmarks/results/focus_worlds.json`` (``--worlds-json``), with each image's object area
+    from the regenerated world (same seeds): mass = ratio × area;
   - a real network on real photos (``benchmarks/real_photos.py``: EfficientNet-Lite0, five
     scikit-image photos at 224×224 with object boxes drawn by hand, covering 12-65% of the image).
 
@@ -67,21 +70,28 @@ def density(mass: float, area: float) -> float:
     return (mass / area) / ((1.0 - mass) / (1.0 - area))
 
 
-def toy() -> dict[str, Any]:
-    from benchmarks import worlds
-
-    out: dict[str, Any] = {}
+def example() -> dict[str, Any]:
     images = [load_test_image(FOLDER / n) for n in shapes_names()]
     clfs = {"clean": models.clean("cpu"), "clean_v2": models.clean_v2("cpu"), "shortcut": models.shortcut("cpu")}
-    out["example"] = {n: {m: measure(c, images, [i.regions["object"] for i in images], m) for m in METHODS}
-                      for n, c in clfs.items()}  # fmt: skip
+    out = {"example": {n: {m: measure(c, images, [i.regions["object"] for i in images], m) for m in METHODS}
+                       for n, c in clfs.items()}}  # fmt: skip
     print("example done", file=sys.stderr, flush=True)
-    for cue in worlds.CUES:
-        w = worlds.load_world(cue)
-        here = {"clean": w.clean, **w.harmless, "shortcut": w.shortcut}
-        out[cue] = {n: {m: measure(c, w.images, [i.regions["object"] for i in w.images], m) for m in METHODS}
-                    for n, c in here.items()}  # fmt: skip
-        print(f"{cue} done", file=sys.stderr, flush=True)
+    return out
+
+
+def stored_worlds(path: Path) -> dict[str, Any]:
+    """The held-out worlds' stored ratios on "object", with each image's object area."""
+    from benchmarks import worlds
+
+    stored = json.loads(path.read_text())
+    out: dict[str, Any] = {}
+    for cue, row in stored.items():
+        areas = [float(i.regions["object"].to_mask(*np.asarray(i).shape[:2]).mean()) for i in worlds.load_world(cue).images]
+        out[cue] = {
+            case: {m: [{"mass": round(r * a, 5), "area": round(a, 5)} for r, a in zip(per_tol["0"], areas)]
+                   for m, per_tol in per_method.items()}
+            for case, per_method in row.items()
+        }  # fmt: skip
     return out
 
 
@@ -177,6 +187,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--skip-toy", action="store_true")
+    parser.add_argument("--worlds-json", type=Path, default=Path(__file__).parent / "results" / "focus_worlds.json")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--from-json", type=Path, help="re-derive the tables from an earlier --json")
     args = parser.parse_args()
@@ -187,7 +198,8 @@ def main() -> None:
     else:
         results = {}
         if not args.skip_toy:
-            results.update(toy())
+            results.update(example())
+            results.update(stored_worlds(args.worlds_json))
         if not args.skip_real:
             results.update(real())
     choice = choose(results)

@@ -64,6 +64,7 @@ class Hide:
     region: str  # the cue's name, "watermark", or "random k"
     dp: dict[str, float] = field(default_factory=dict)  # fill -> |Δp|
     dm: dict[str, float] = field(default_factory=dict)  # fill -> |Δmargin|
+    drop: dict[str, float] = field(default_factory=dict)  # fill -> margin before - after (a fall > 0)
     margin_before: float = 0.0
 
 
@@ -98,6 +99,7 @@ def hide(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bo
         result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_logit_change=None)
         out.dp[fill] = round(result.value, 5)
         out.dm[fill] = round(abs(float(result.margin_after[0]) - result.margin_before), 4)
+        out.drop[fill] = round(result.margin_before - float(result.margin_after[0]), 4)
         out.margin_before = round(result.margin_before, 4)
     return out
 
