@@ -63,7 +63,7 @@ def measure(clf: Any, images: list[Any], regions: list[Any], method: str) -> lis
 
 
 def density(mass: float, area: float) -> float:
-    if not mass == mass:
+    if mass != mass:
         return math.nan
     if mass >= 1.0:
         return math.inf

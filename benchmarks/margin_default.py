@@ -18,9 +18,13 @@ The margin is the target's logit minus the best other logit. Measured, in one pr
    and the hand-spliced watermark shortcut (``WatermarkShortcut``: +8 logits, and +4, on the
    predicted class while the watermark is there) on the watermarked photos.
 
-Then, per fill, the smallest ``max_logit_change`` at least MARGIN × the worst harmless
-|Δmargin| (all worlds and the real network together), and the shortcut cases it catches with
-the probability bound ``max_change`` alone and with both.
+Then, per fill and world, the worst harmless fall of the margin (and rise: a rise is left to
+p), the margin the default ``max_logit_drop`` keeps above it, and the shortcut cases caught by
+the probability bound ``max_change`` alone and with the margin's fall. Harmless toy releases
+raise the margin by up to 8.5 logits and lower it by up to 6.9 (their logits span 10-27), the
+real network's by at most 1.6 (its margins are 0.2-4.5): no one logit bound keeps a 1.5x
+margin over every harmless release and catches a +8-logit watermark shortcut, so the default
+takes 1.25x over the worst harmless fall (grey, the default fill).
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ class Swap:
 def hide(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bool, name: str, label: str) -> Hide:
     out = Hide(world, model, harmless, name, label)
     for fill in FILLS:
-        result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_logit_change=None)
+        result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_logit_drop=None)
         out.dp[fill] = round(result.value, 5)
         out.dm[fill] = round(abs(float(result.margin_after[0]) - result.margin_before), 4)
         out.drop[fill] = round(result.margin_before - float(result.margin_after[0]), 4)
@@ -112,7 +116,7 @@ def need(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bo
 
 
 def swap(clf: Any, image: Any, region: Any, donors: list[Any], world: str, model: str, harmless: bool, name: str) -> Swap:
-    result, _ = checks.measure_ignores(clf, image, region, donors, max_donors=64, max_logit_change=None)
+    result, _ = checks.measure_ignores(clf, image, region, donors, max_donors=64, max_logit_drop=None)
     return Swap(world, model, harmless, name,
                 [round(result.p_before - p, 5) for p in result.p_after],
                 [round(result.margin_before - float(m), 4) for m in result.margin_after],
@@ -184,38 +188,32 @@ def real_cases() -> tuple[list[Hide], list[Need]]:
 # -- choice -------------------------------------------------------------------------------------
 
 
-def first_above(worst: float) -> float:
-    """The bound MARGIN × worst, rounded up to 0.5 logits."""
-    return float(np.ceil(MARGIN * worst * 2) / 2)
-
-
-def choose(hides: list[Hide], max_change: float) -> dict[str, Any]:
+def choose(hides: list[Hide], max_change: float, max_drop: float) -> dict[str, Any]:
     used = [h for h in hides if h.world not in NOT_COMPACT]
     harmless, bad = [h for h in used if h.harmless], [h for h in used if not h.harmless]
     out: dict[str, Any] = {}
     for fill in FILLS:
-        worst = max(harmless, key=lambda h: h.dm[fill])
-        bound = first_above(worst.dm[fill])
+        worst = max(harmless, key=lambda h: h.drop[fill])
         by_world: dict[str, Any] = {}
         for world in sorted({h.world for h in used}):
-            here = [h for h in used if h.world == world]
-            good = [h for h in here if h.harmless]
-            shortcut = [h for h in here if not h.harmless]
+            good = [h for h in used if h.world == world and h.harmless]
+            shortcut = [h for h in used if h.world == world and not h.harmless]
             by_world[world] = {
-                "harmless_max_dm": max(h.dm[fill] for h in good),
+                "harmless_max_fall": max(h.drop[fill] for h in good),
+                "harmless_max_rise": -min(h.drop[fill] for h in good),
                 "harmless_max_dp": max(h.dp[fill] for h in good),
-                "harmless_failing": sum(h.dp[fill] > max_change or h.dm[fill] > bound for h in good),
+                "harmless_failing": sum(h.dp[fill] > max_change or h.drop[fill] > max_drop for h in good),
+                "harmless": len(good),
                 "shortcut_cases": len(shortcut),
                 "caught_p_only": sum(h.dp[fill] > max_change for h in shortcut),
-                "caught_p_or_margin": sum(h.dp[fill] > max_change or h.dm[fill] > bound for h in shortcut),
-                "shortcut_min_dm": min((h.dm[fill] for h in shortcut), default=None),
+                "caught_p_or_margin": sum(h.dp[fill] > max_change or h.drop[fill] > max_drop for h in shortcut),
             }
         out[fill] = {
-            "worst_harmless_dm": worst.dm[fill],
+            "worst_harmless_fall": worst.drop[fill],
             "worst_case": f"{worst.world} / {worst.model} / {worst.image} / {worst.region}",
-            "max_logit_change": bound,
+            "margin_factor": round(max_drop / worst.drop[fill], 2),
             "caught_p_only": sum(h.dp[fill] > max_change for h in bad),
-            "caught_p_or_margin": sum(h.dp[fill] > max_change or h.dm[fill] > bound for h in bad),
+            "caught_p_or_margin": sum(h.dp[fill] > max_change or h.drop[fill] > max_drop for h in bad),
             "shortcut_cases": len(bad),
             "by_world": by_world,
         }
@@ -254,17 +252,19 @@ def swap_tradeoff(swaps: list[Swap], max_change: float, max_flip: float) -> dict
 
 
 def markdown(found: dict[str, Any]) -> str:
+    drop, change = found["defaults"]["max_logit_drop"], found["defaults"]["max_change"]
     lines = ["# Logit-margin bounds of the interventions", "",
-             "Margin = the target's logit minus the best other logit. |Δmargin| when a region is hidden.", ""]
+             "Margin = the target's logit minus the best other logit; its fall = before - after when a region is hidden.",
+             f"Judged at the defaults max_change {change:g} and max_logit_drop {drop:g}.", ""]
     for fill, row in found["hide"].items():
-        lines += [f"## Hide a region, fill {fill}: max_logit_change {row['max_logit_change']:g} "
-                  f"(1.5 × worst harmless {row['worst_harmless_dm']:.2f}: {row['worst_case']})", "",
-                  "| world | harmless max |Δmargin| | harmless max |Δp| | harmless failing | shortcut caught: p only / p or margin (of) | shortcut min |Δmargin| |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"## Hide a region, fill {fill}: worst harmless fall {row['worst_harmless_fall']:.2f} "
+                  f"({row['worst_case']}); max_logit_drop {drop:g} is {row['margin_factor']:g}x that", "",
+                  "| world | harmless: max fall / max rise of the margin | max Δp | failing (of) | shortcut caught: p only / p or margin fall (of) |",
+                  "|---|---|---|---|---|"]  # fmt: skip
         for world, w in row["by_world"].items():
-            low = "-" if w["shortcut_min_dm"] is None else f"{w['shortcut_min_dm']:.2f}"
-            lines.append(f"| {world} | {w['harmless_max_dm']:.2f} | {w['harmless_max_dp']:.3f} | {w['harmless_failing']} | "
-                         f"{w['caught_p_only']} / {w['caught_p_or_margin']} ({w['shortcut_cases']}) | {low} |")
+            caught = f"{w['caught_p_only']} / {w['caught_p_or_margin']} ({w['shortcut_cases']})" if w["shortcut_cases"] else "-"
+            lines.append(f"| {world} | {w['harmless_max_fall']:.2f} / {w['harmless_max_rise']:.2f} | {w['harmless_max_dp']:.3f} | "
+                         f"{w['harmless_failing']} ({w['harmless']}) | {caught} |")
         lines.append("")
     lines += ["## Hide the object (inpaint): min_drop 0.05 on p, or a margin drop", "",
               "| rule | harmless failing (all) | of them real | shortcut caught |", "|---|---|---|---|"]
@@ -274,10 +274,10 @@ def markdown(found: dict[str, Any]) -> str:
               "| rule | harmless worst follow rate | harmless failing (max_flip 0.75) | shortcut caught |", "|---|---|---|---|"]  # fmt: skip
     for rule, r in found["ignores"].items():
         lines.append(f"| {rule} | {r['harmless_worst_rate']:.2f} | {r['harmless_fail']} | {r['shortcut_caught']} |")
-    lines += ["", "## Real network, per photo (fill grey)", "",
-              "| model | photo | region | p before | margin before | |Δp| | |Δmargin| |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Real network, the watermark hidden (fill grey)", "",
+              "| model | photo | margin before | Δp | fall of the margin |", "|---|---|---|---|---|"]
     for h in found["real_rows"]:
-        lines.append(f"| {h['model']} | {h['image']} | {h['region']} | - | {h['margin_before']:.2f} | {h['dp']['grey']:.3f} | {h['dm']['grey']:.2f} |")
+        lines.append(f"| {h['model']} | {h['image']} | {h['margin_before']:.2f} | {h['dp']['grey']:.3f} | {h['drop']['grey']:.2f} |")
     lines += ["", f"Total {found['seconds']:.0f} s (one process, 1 thread)."]
     return "\n".join(lines) + "\n"
 
@@ -287,22 +287,32 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--no-toy", action="store_true")
+    parser.add_argument("--from-json", type=Path, help="re-derive the tables from an earlier --json's cases")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
-    hides, needs, swaps = ([], [], []) if args.no_toy else toy_cases()
-    real_hides, real_needs = real_cases()
-    hides += real_hides
-    needs += real_needs
+    if args.from_json:
+        old = json.loads(args.from_json.read_text())
+        hides = [Hide(**h) for h in old["cases"]["hides"]]
+        needs = [Need(**n) for n in old["cases"]["needs"]]
+        ignores, seconds = old["ignores"], old["seconds"]
+    else:
+        toy_hides, needs, swaps = ([], [], []) if args.no_toy else toy_cases()
+        real_hides, real_needs = real_cases()
+        hides, needs = toy_hides + real_hides, needs + real_needs
+        ignores = swap_tradeoff(swaps, checks.DEFAULT_MAX_CHANGE, checks.DEFAULT_MAX_FLIP) if swaps else {}
+        seconds = time.perf_counter() - started
     found = {
-        "hide": choose(hides, checks.DEFAULT_MAX_CHANGE),
+        "defaults": {"max_change": checks.DEFAULT_MAX_CHANGE, "max_logit_drop": checks.DEFAULT_MAX_LOGIT_DROP,
+                     "min_drop": checks.DEFAULT_MIN_DROP, "min_logit_drop": checks.DEFAULT_MIN_LOGIT_DROP},
+        "hide": choose(hides, checks.DEFAULT_MAX_CHANGE, checks.DEFAULT_MAX_LOGIT_DROP),
         "needed": need_tradeoff(needs, checks.DEFAULT_MIN_DROP),
-        "ignores": swap_tradeoff(swaps, checks.DEFAULT_MAX_CHANGE, checks.DEFAULT_MAX_FLIP) if swaps else {},
-        "real_rows": [asdict(h) for h in real_hides if h.region == "watermark" or not h.harmless],
+        "ignores": ignores,
+        "real_rows": [asdict(h) for h in hides if h.world == "real" and (h.region == "watermark" and "+wm" in h.image)],
         "cases": {"hides": [asdict(h) for h in hides], "needs": [asdict(n) for n in needs]},
-        "seconds": time.perf_counter() - started,
+        "seconds": seconds,
     }
-    print(json.dumps({k: found[k] for k in ("hide", "needed", "ignores")}, indent=1))
+    print(json.dumps({k: found[k] for k in ("defaults", "hide", "needed", "ignores")}, indent=1))
     if args.json:
         args.json.write_text(json.dumps(found, indent=1) + "\n")
     if args.markdown:

@@ -21,6 +21,7 @@ timm and the wheel are benchmark dependencies only; the package never imports th
 from __future__ import annotations
 
 import copy
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,7 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     convs: list[tuple[nn.Module, str, nn.Conv2d]] = []
     for parent in out.modules():
         children = list(parent.named_children())
-        for (_, first), (bn_name, second) in zip(children, children[1:]):
+        for (_, first), (bn_name, second) in itertools.pairwise(children):
             if isinstance(first, nn.Conv2d) and isinstance(second, nn.BatchNorm2d):
                 convs.append((parent, bn_name, first))
     for parent, bn_name, conv in convs:

@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest_xai.interventions.confirm as confirmation
 from pytest_xai import metrics, recording, render
-from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_DENSITY, TOP_K_FRACTION, default_min_ratio
+from pytest_xai.defaults import (
+    DEFAULT_MAX_SIMILARITY,
+    DEFAULT_MIN_DENSITY,
+    TOP_K_FRACTION,
+    default_min_ratio,
+)
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.records import CheckResult
@@ -165,8 +170,8 @@ def assert_attribution_avoids(
     hide the region (``assert_region_irrelevant`` at its defaults: the probability and the logit
     margin are judged); the test then fails only when the model uses the region: mass above
     ``max_mass`` AND hiding it changes the output. A dict sets that intervention's bounds, e.g.
-    ``confirm={"max_logit_change": 2.0, "fill": "blur"}`` (keys ``fill``, ``max_change``,
-    ``max_logit_change``, and ``model``).
+    ``confirm={"max_logit_drop": 2.0, "fill": "blur"}`` (keys ``fill``, ``max_change``,
+    ``max_logit_drop``, ``max_logit_change``, and ``model``).
     A region that is salient but unused passes, and the record keeps both numbers.
     Returns its ``CheckResult`` in a list, like the other helpers.
     """

@@ -47,30 +47,26 @@ class InterventionResult:
     bound_name: str
     passed: bool
     fill: str | None = None
-    # the logit-margin criterion: "margin_change" (irrelevant, an upper bound, judged with p: both
-    # must hold), "margin_drop" (needed, a lower bound: p or the margin suffices) or
-    # "follow_margin_drop" (ignores: the largest drop over donors; a donor whose drop exceeds the
-    # bound is followed). logit_bound None: the margin is reported, not judged
+    # The logit-margin criterion, judged with the probability: irrelevant, "margin_drop" (the
+    # margin's fall) under "max_logit_drop", or "margin_change" (|change|) under
+    # "max_logit_change" (both must hold with p); needed, "margin_drop" over "min_logit_drop" (p
+    # or the margin suffices); ignores, "largest_margin_drop" over the donors, under
+    # "max_logit_drop" (a donor past it is followed). logit_bound None: reported, not judged.
     logit_metric: str | None = None
     logit_value: float | None = None
     logit_bound: float | None = None
+    logit_bound_name: str = ""
     donor_classes: list[int] = field(default_factory=list)
     followed: list[bool] = field(default_factory=list)
     shown: int = 0  # which variant the picture shows
     picture: Path | None = None
 
     @property
-    def logit_bound_name(self) -> str:
-        names = {"margin_change": "max_logit_change", "margin_drop": "min_logit_drop",
-                 "follow_margin_drop": "max_logit_change"}
-        return names.get(self.logit_metric or "", "")
-
-    @property
     def logit_passed(self) -> bool | None:
         """The margin criterion alone, or None where it is off (or a swap folds it into ``followed``)."""
-        if self.logit_bound is None or self.logit_value is None or self.logit_metric == "follow_margin_drop":
+        if self.logit_bound is None or self.logit_value is None or self.check == "ignores":
             return None
-        if self.logit_metric == "margin_drop":
+        if self.logit_bound_name.startswith("min_"):
             return self.logit_value >= self.logit_bound
         return self.logit_value <= self.logit_bound  # NaN fails
 

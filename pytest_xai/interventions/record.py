@@ -12,7 +12,7 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
     (irrelevant), "follow_rate" (ignores) or "probability_drop" (needed), an upper bound for
     the first two; ``method`` the intervention; ``details`` the fill, ``p_before``/``p_after``
     and the logit margins, the margin criterion judged with the probability (``logit_metric``
-    "margin_change", "margin_drop" or "follow_margin_drop", ``logit_value``, ``logit_bound``
+    "margin_drop", "margin_change" or "largest_margin_drop", ``logit_value``, ``logit_bound``
     under its name ``logit_bound_name``, None when off, and ``logit_passed``), the donors'
     classes and which were followed, and ``role`` "confirm" when it backs an attribution check.
     """

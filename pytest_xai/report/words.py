@@ -66,7 +66,7 @@ def check_subject(check: CheckResult) -> str:
 
 def check_cell(check: CheckResult) -> str:
     """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an intervention adds its logit
-    margin: "probability change 0.067 ≤ 0.47; margin change 7.02 > 4"."""
+    margin: "probability change 0.067 ≤ 0.47; margin drop 7.52 > 7.00"."""
     holds = _p_passed(check) if check.kind == "intervention" else check.passed
     return f"{check_subject(check)} {fmt(check.value)} {op(check.upper, holds)} {fmt(check.bound)}" + logit_part(check)
 
@@ -79,17 +79,17 @@ def _p_passed(check: CheckResult) -> bool:
 
 
 def logit_part(check: CheckResult) -> str:
-    """"; margin change 7.02 > 4" for an intervention that judged its logit margin, else ""."""
+    """"; margin drop 7.52 > 7.00" for an intervention that judged its logit margin, else ""."""
     details = check.details or {}
     metric, value = details.get("logit_metric"), details.get("logit_value")
     if check.kind != "intervention" or not metric or not isinstance(value, (int, float)):
         return ""
-    name = label(str(metric).replace("follow_", "largest "))
-    bound, upper = details.get("logit_bound"), metric != "margin_drop"
+    name = label(str(metric))
+    bound, upper = details.get("logit_bound"), str(details.get("logit_bound_name", "max_")).startswith("max_")
     if not isinstance(bound, (int, float)):
         return f"; {name} {fmt(float(value))} (not judged)"
     holds = value <= bound if upper else value >= bound
-    joined = " or " if metric == "margin_drop" else "; "
+    joined = "; " if upper else " or "
     return f"{joined}{name} {fmt(float(value))} {op(upper, holds)} {fmt(float(bound))}"
 
 
