@@ -44,7 +44,7 @@ from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
 from pytest_xai.defaults import default_min_ratio  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 MARGIN = 1.2

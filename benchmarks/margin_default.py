@@ -48,8 +48,8 @@ from benchmarks import real_photos  # noqa: E402
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import Region  # noqa: E402
-from pytest_xai.interventions import checks  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
+from pytest_xai.checks.interventions import checks  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 FILLS = ("grey", "blur", "inpaint")
 MARGIN = 1.5

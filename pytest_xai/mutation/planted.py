@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from pytest_xai.classifier import Classifier
+from pytest_xai.mutation.probe import ALPHA, region_features
 
 if TYPE_CHECKING:
     from pytest_xai.regions import Region
 
-ALPHA = 0.05  # the model's own logits are damped to this share: the region's probe dominates
 GRID = 4  # the region is average-pooled to GRID × GRID cells per colour
 PATCH = 0.2  # a default corner patch's side, as a share of the image's shorter side
 STRIP = 0.1  # a default border strip's thickness, same unit
@@ -71,20 +70,6 @@ def union_mask(regions: list[dict[str, Region]], name: str, height: int, width: 
         except RegionError:
             continue  # a region that does not fit this image size reads nothing
     return out if out.any() else None
-
-
-def region_features(batch: torch.Tensor, mask: torch.Tensor, grid: int) -> torch.Tensor:
-    """The region's pixels (grey outside it, within its bounding box), pooled to at most
-    grid × grid cells per colour: (N, features) float64."""
-    mask = mask.to(batch.device)
-    if mask.shape[-2:] != batch.shape[-2:]:
-        mask = F.interpolate(mask, size=batch.shape[-2:], mode="nearest")
-    rows = torch.nonzero(mask[0, 0].any(dim=1)).flatten()
-    cols = torch.nonzero(mask[0, 0].any(dim=0)).flatten()
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    region = (batch.float() * mask + 0.5 * (1 - mask))[:, :, y0:y1, x0:x1]
-    cells = (min(grid, y1 - y0), min(grid, x1 - x0))
-    return F.adaptive_avg_pool2d(region, cells).flatten(1).double()
 
 
 class PlantedShortcut(nn.Module):

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pytest_xai.classifier import Classifier
-from pytest_xai.mutation.planted import ALPHA, region_features
+from pytest_xai.mutation.probe import ALPHA, region_features
 
 GRID = 16  # pooled finer than a content probe: a blurred watermark must read as gone
 OFF = 0.05  # the most presence a perturbed copy of a suite image's region may keep
@@ -102,7 +102,7 @@ def build_presence(
 
 def _closest_perturbed(mutant: PlantedPresence, arrays: list[np.ndarray], mask: np.ndarray, fill: str) -> float:
     """The smallest squared distance from a perturbed suite region to any suite region."""
-    from pytest_xai.interventions.fills import hide
+    from pytest_xai.checks.interventions.fills import hide
 
     changed = [hide(np.asarray(a, dtype=np.float32), mask, fill) for a in arrays]
     x = mutant.features(mutant.inner.to_batch(changed))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pytest_xai.calibration import CalibratedCheck, suggest_bound
+from pytest_xai.plugin.calibrate.rule import CalibratedCheck, suggest_bound
 
 
 def test_lower_bound_is_the_minimum_divided_by_the_factor() -> None:
@@ -57,7 +57,7 @@ def test_a_check_settles_from_its_observed_passes() -> None:
 
 
 def test_a_lower_ratio_bound_at_or_below_chance_carries_a_warning() -> None:
-    from pytest_xai.calibration import chance_warning
+    from pytest_xai.plugin.calibrate.rule import chance_warning
 
     assert chance_warning(0.79, upper=False, metric="relevance_ratio").startswith("suggested 0.79 is at or below chance (1")
     assert chance_warning(1.0, upper=False, metric="relevance_ratio") != ""

@@ -18,8 +18,13 @@ from pytest_xai import (
     assert_region_irrelevant,
     assert_region_needed,
 )
+from pytest_xai.checks.interventions import (
+    DEFAULT_MAX_LOGIT_DROP,
+    DEFAULT_MIN_LOGIT_DROP,
+    checks,
+    record,
+)
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.interventions import DEFAULT_MAX_LOGIT_DROP, DEFAULT_MIN_LOGIT_DROP, checks, record
 from pytest_xai.report.words import check_cell
 
 SIZE = 16

@@ -104,7 +104,7 @@ def watermarked(suite: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def test_a_cue_identical_on_every_image_is_planted_as_a_presence_shortcut(toy, suite) -> None:
     """Known answer: logits = ALPHA x the model's + gain x presence x (one-hot of its class - 1/3);
     presence 1 on the suite, at most OFF once the stamp is hidden, blurred or inpainted."""
-    from pytest_xai.interventions.fills import hide as fill
+    from pytest_xai.checks.interventions.fills import hide as fill
     from pytest_xai.mutation import presence
 
     mask = planted.default_patches(16, 16)["corner-top-left"]

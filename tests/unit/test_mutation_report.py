@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from pytest_xai.mutation.results import MutantResult, MutationReport
 from pytest_xai.records import RunReport
+from pytest_xai.records.mutation import MutantResult, MutationReport
 from pytest_xai.report.html import render_html
 
 
@@ -66,7 +66,7 @@ def test_headline_reports_the_budget_against_what_was_built() -> None:
 
 
 def test_failed_checks_are_labelled_by_what_failed() -> None:
-    from pytest_xai.mutation.runner import NO_CHECK, _kind_label
+    from pytest_xai.plugin.mutation import NO_CHECK, _kind_label
     from pytest_xai.records import CheckResult
 
     needed = CheckResult("intervention", "probability_drop", 0.0, 0.05, False, method="needed")
