@@ -94,7 +94,7 @@ def check_device_name(device: str) -> str | None:
 # is unfair to large regions: a region covering 65% of the image caps the ratio at 1/0.65 =
 # 1.55. Measured by benchmarks/focus_default.py (benchmarks/results/focus_default.md); the one
 # place it is documented for users is docs/calibrate.md.
-DEFAULT_MIN_DENSITY = 1.5
+DEFAULT_MIN_DENSITY = 1.2
 
 
 def default_min_ratio(area: float) -> float:
