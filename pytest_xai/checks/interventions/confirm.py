@@ -44,7 +44,7 @@ def model_for(explanation: Any, confirm: Any) -> Any:
     return core.as_classifier_of(confirm, "confirm")
 
 
-def split(kind: str, confirm: Any) -> tuple[Any, dict[str, Any]]:
+def split(kind: str, confirm: Any) -> tuple[Any, Mapping[str, Any]]:
     """(what names the model, the intervention's keyword arguments) of a ``confirm`` value.
 
     A mapping holds the backing intervention's bounds (``BOUNDS[kind]``) and optionally
