@@ -97,10 +97,22 @@ def check_device_name(device: str) -> str | None:
     return f"{device!r} is not a device; {DEVICE_HELP}"
 
 # -- assertions ---------------------------------------------------------------------------------
-# assert_attribution_focus's default: relevance mass over the region's area share (a uniform
-# heatmap scores 1). Measured by benchmarks/focus_default.py at the default explanation
-# settings (lime, kernel_shap, gradient_shap), on the "object" region: the example's clean and
-# clean_v2 models reached at least 2.11 on its 12 shapes images; on the held-out worlds
-# (4 cue kinds × 12 images; clean at seeds 0-5, clean_v2, float16, finetune, prune: 720
-# values) at least 1.45. The default sits 1.2x below that (docs/calibrate.md).
-DEFAULT_MIN_RATIO = 1.2
+# assert_attribution_focus's default: the positive evidence is DEFAULT_MIN_DENSITY times denser
+# inside the region than outside ((mass / area) / ((1 - mass) / (1 - area)); a uniform heatmap
+# scores 1), judged as the relevance ratio bound default_min_ratio(area). A plain ratio bound
+# is unfair to large regions: a region covering 64% of the image caps the ratio at 1.55.
+# Measured by benchmarks/focus_default.py (benchmarks/results/focus_default.md): the lowest
+# harmless density is 1.22 on real photos (EfficientNet-Lite0, LIME, chelsea's 64% box) and
+# 1.50 on the toy worlds; 1.1 keeps 1.11x below the first. Documented once, in docs/calibrate.md.
+DEFAULT_MIN_DENSITY = 1.1
+
+
+def default_min_ratio(area: float) -> float:
+    """The default relevance-ratio bound for a region covering ``area`` of the image.
+
+    ``D / (1 + (D - 1) * area)`` with ``D = DEFAULT_MIN_DENSITY``: the ratio at which the
+    evidence is D times denser inside than outside. D for a small region, falling towards 1
+    as the region grows, always below the most a heatmap can score (1 / area).
+    """
+    d = DEFAULT_MIN_DENSITY
+    return d / (1.0 + (d - 1.0) * area)

@@ -14,7 +14,7 @@ import pytest_xai.checks.interventions.confirm as confirmation
 from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.checks import metrics
 from pytest_xai.checks import recorder as recording
-from pytest_xai.defaults import DEFAULT_MIN_RATIO, TOP_K_FRACTION
+from pytest_xai.defaults import DEFAULT_MIN_DENSITY, TOP_K_FRACTION, default_min_ratio
 from pytest_xai.errors import XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.pictures import render
@@ -77,35 +77,44 @@ def assert_attribution_focus(
     explanation: the Explanation to check.
     region: a Region (box, mask, polygon, or an image's ``.regions[name]``) or a bool mask.
     min_ratio: the lowest acceptable relevance mass divided by the region's share of the image
-        area. A uniform heatmap has ratio 1 for any region, so a ratio bound means the same for
-        a small object and a large one. Default ``DEFAULT_MIN_RATIO`` unless ``min_mass`` is
-        given (docs/calibrate.md says how it was measured and how to measure yours).
+        area (a uniform heatmap scores 1; no heatmap scores above 1 / area). Without
+        ``min_ratio`` and ``min_mass``: ``defaults.default_min_ratio(area)``, the evidence
+        ``DEFAULT_MIN_DENSITY`` times denser inside the region than outside, which suits a small
+        object and one covering most of the image alike (docs/calibrate.md: how it was
+        measured, how to measure yours).
     min_mass: the lowest acceptable share of the positive attribution in the region, in [0, 1].
     tolerance: grow the region first (drawn tighter than the evidence, e.g. a thin object's):
         pixels (``tolerance=2``) or ``"superpixels"`` (superpixels touching the region count).
     confirm: True, the explain fixture or a Classifier: also hide the region
-        (``assert_region_needed``); passes only when hiding it also drops the target.
+        (``assert_region_needed``); passes only when hiding it also drops the target's
+        probability or its logit margin. A dict sets that intervention's bounds, e.g.
+        ``confirm={"min_logit_drop": 1.0, "fill": "blur"}`` (keys ``fill``, ``min_drop``,
+        ``min_logit_drop``, and ``model`` for a model other than the explanation's own).
     Returns one ``CheckResult`` per bound judged (also added to the test's record).
     """
     __tracebackhide__ = True
-    min_ratio = DEFAULT_MIN_RATIO if min_mass is None and min_ratio is None else min_ratio
     drawn = as_region(region)
     reg = grown_region(drawn, explanation.heatmap.shape, tolerance, explanation.segments)
     area = float(metrics.region_mask(explanation, reg).mean())
+    defaulted = min_mass is None and min_ratio is None
+    if defaulted:
+        min_ratio = round(default_min_ratio(area), 4)
     mass = metrics.relevance_mass(explanation, reg)
-    checks = []  # (metric, value, bound, bound name, detail)
+    checks = []  # (metric, value, bound, bound name, detail, note on the bound)
     if min_mass is not None:
-        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", ""))
+        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", "", ""))
     if min_ratio is not None:
         bound = check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
         detail = f" (mass {measure_text(mass, explanation)} / area share {area:.3f})"
-        checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
+        note = (f" (the default for this area: the evidence {DEFAULT_MIN_DENSITY:g}x denser inside the region "
+                "than outside)") if defaulted else ""
+        checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail, note))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     backing = confirmation.run("focus", explanation, drawn, confirm)
     picture = _region_picture(explanation, reg, f"focus-{drawn.name}") if failed else None
     results = [
         record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
-        for metric, value, bound, _, _ in checks
+        for metric, value, bound, _, _, _ in checks
     ]
     problem = _focus_failure(explanation, reg, failed, mass, area, picture, backing)
     if problem:
@@ -127,8 +136,8 @@ def _focus_failure(
             f"  picture (image | region hidden | top classes before/after): {backing.picture}"
         )
     what = "; ".join(
-        f"{metric.replace('_', ' ')} {measure_text(value, explanation)}{detail} < {name} {bound:.3f}"
-        for metric, value, bound, name, detail in failed
+        f"{metric.replace('_', ' ')} {measure_text(value, explanation)}{detail} < {name} {bound:.3f}{note}"
+        for metric, value, bound, name, detail, note in failed
     )
     where = (
         f"  {1 - mass:.3f} of the positive attribution lies outside {reg.name!r}, "
@@ -151,9 +160,12 @@ def assert_attribution_avoids(
     Use it for what the model must not look at: a watermark, a hospital tag, the background.
     Parameters as ``assert_attribution_focus``; ``max_mass`` is the highest acceptable mass.
     ``confirm``: True (the explanation's own model), the explain fixture or a Classifier: also
-    hide the region (``assert_region_irrelevant`` at its defaults); the test then fails only
-    when the model uses the region: mass above ``max_mass`` AND hiding it changes the output.
-    A region that is salient but unused passes, and the record keeps both numbers.
+    hide the region (``assert_region_irrelevant`` at its defaults: the probability and the logit
+    margin are judged); the test then fails only when the model uses the region: mass above
+    ``max_mass`` AND hiding it changes the output. A region that is salient but unused passes,
+    and the record keeps both numbers. A dict sets that intervention's bounds, e.g.
+    ``confirm={"max_logit_drop": 2.0, "fill": "blur"}`` (keys ``fill``, ``max_change``,
+    ``max_logit_drop``, ``max_logit_change``, and ``model``).
     Returns its ``CheckResult`` in a list, like the other helpers.
     """
     __tracebackhide__ = True

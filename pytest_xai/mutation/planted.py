@@ -3,6 +3,12 @@
 A planted mutant keeps the model's prediction on every suite image, but its logits are driven
 by the pixels of one region (a tag, a corner, a border strip): hide or swap the region and its
 output moves. A suite that tests what the model reads should fail it.
+
+Two kinds: where the region's content differs between classes, a probe maps that content to
+the class (``PlantedShortcut``); where it is the same on images of different classes (a stock
+watermark stamped on every image), the probe reads whether that content is there at all and
+boosts whatever class the model predicts (``PlantedPresence``), so hiding or perturbing the
+region takes the model's confidence away.
 """
 
 from __future__ import annotations
@@ -13,18 +19,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from pytest_xai.classifier import Classifier
+from pytest_xai.mutation.probe import ALPHA, region_features
 
 if TYPE_CHECKING:
     from pytest_xai.regions import Region
 
-ALPHA = 0.05  # the model's own logits are damped to this share: the region's probe dominates
 GRID = 4  # the region is average-pooled to GRID × GRID cells per colour
 PATCH = 0.2  # a default corner patch's side, as a share of the image's shorter side
 STRIP = 0.1  # a default border strip's thickness, same unit
 MARGIN = 2.0  # the probe's logit margin over the damped model's largest logit spread
+IDENTICAL = ("the region's content does not tell the suite's predicted classes apart: "
+             "images of different classes are identical there")
 
 
 def default_patches(height: int, width: int) -> dict[str, np.ndarray]:
@@ -93,15 +100,7 @@ class PlantedShortcut(nn.Module):
         self.register_buffer("gamma", torch.ones((), dtype=torch.float64))
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
-        """The region's pixels (grey outside it, within its bounding box), pooled to grid cells."""
-        mask = self.mask.to(batch.device)
-        if mask.shape[-2:] != batch.shape[-2:]:
-            mask = F.interpolate(mask, size=batch.shape[-2:], mode="nearest")
-        rows = torch.nonzero(mask[0, 0].any(dim=1)).flatten()
-        cols = torch.nonzero(mask[0, 0].any(dim=0)).flatten()
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        region = (batch.float() * mask + 0.5 * (1 - mask))[:, :, y0:y1, x0:x1]
-        return F.adaptive_avg_pool2d(region, GRID).flatten(1).double()
+        return region_features(batch, self.mask, GRID)
 
     def kernel(self, features: torch.Tensor) -> torch.Tensor:
         """exp(-gamma · squared distance) to each anchor: (N, anchors)."""
@@ -116,7 +115,9 @@ class PlantedShortcut(nn.Module):
 
 
 def build_planted(base: Classifier, arrays: list[np.ndarray], mask: np.ndarray, region: str) -> tuple[Classifier | None, str]:
-    """A Classifier around a fitted PlantedShortcut, or None and why it cannot be built.
+    """A Classifier around a fitted PlantedShortcut, or None and why it cannot be built; a
+    region with the same content on images of different classes (or on every image) gets a
+    ``PlantedPresence`` instead, and the note says so.
 
     The probe is a kernel ridge fit (RBF, bandwidth from the median distance, tiny ridge) of
     the centred one-hot of the model's predictions, scaled so its margin beats the damped
@@ -127,10 +128,27 @@ def build_planted(base: Classifier, arrays: list[np.ndarray], mask: np.ndarray, 
     with torch.no_grad():
         logits = base.logits(batch).double()
     mutant = PlantedShortcut(base, mask, region, int(logits.shape[1]))
+    with torch.no_grad():
+        x = mutant.features(batch)
+    if _identical_across_classes(x, logits.argmax(dim=1)) or not bool((_distances(x) > 1e-12).any()):
+        from pytest_xai.mutation.presence import build_presence
+
+        return build_presence(base, arrays, batch, logits, mask, region)
     why = _fit(mutant, batch, logits, logits.argmax(dim=1))
     if why:
         return None, why
     return Classifier(mutant, class_names=base.class_names, device=base.device, channels_last=False), ""
+
+
+def _distances(x: torch.Tensor) -> torch.Tensor:
+    return ((x[:, None, :] - x[None]) ** 2).sum(-1)
+
+
+def _identical_across_classes(x: torch.Tensor, predicted: torch.Tensor) -> bool:
+    """Two suite images of different predicted classes have the same region features."""
+    same = _distances(x) <= 1e-12
+    different = predicted[:, None] != predicted[None]
+    return bool((same & different.to(same.device)).any())
 
 
 def _fit(mutant: PlantedShortcut, batch: torch.Tensor, logits: torch.Tensor, predicted: torch.Tensor) -> str:
@@ -141,11 +159,8 @@ def _fit(mutant: PlantedShortcut, batch: torch.Tensor, logits: torch.Tensor, pre
     count, classes = logits.shape
     labels = predicted.cpu().numpy()
     positive = distance[distance > 1e-12]
-    if not len(positive) or any(
-        float(distance[i, j]) <= 1e-12 and labels[i] != labels[j] for i in range(count) for j in range(count)
-    ):
-        return ("the region's content does not tell the suite's predicted classes apart: "
-                "images of different classes are identical there")
+    if not len(positive) or _identical_across_classes(x, predicted):
+        return IDENTICAL
     gamma = 1.0 / float(positive.median())
     gram = torch.exp(-gamma * distance).cpu().numpy()
     targets = np.eye(classes)[labels] - 1.0 / classes
@@ -187,4 +202,7 @@ def swap(arrays: np.ndarray, mask: np.ndarray, shift: int = 1) -> np.ndarray:
 def describe(mutant: Any) -> str:
     """A one-line description of a planted mutant for the report."""
     module = getattr(mutant, "model", mutant)
+    if hasattr(module, "presence"):
+        return (f"the content of region {getattr(module, 'region', '?')!r} boosts the predicted class while "
+                f"it is there (model damped to {ALPHA:g}x)")
     return f"region {getattr(module, 'region', '?')!r} drives the logits (model damped to {ALPHA:g}x)"

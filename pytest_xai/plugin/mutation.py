@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 PLUGIN_NAME = "xai-mutate"
 DEFAULT_MODEL_LABEL = "xai_model"
+# A failed test that recorded no failed check or golden: its own assert, or an error.
+NO_CHECK = "no xai check (the test's own assert or an error)"
+INTERVENTIONS = {"irrelevant": "assert_region_irrelevant", "needed": "assert_region_needed",
+                 "ignores": "assert_prediction_ignores"}
 
 
 def register(config: pytest.Config, xai: XaiSession, recorder_key: pytest.StashKey[Recorder]) -> None:
@@ -229,11 +233,12 @@ class MutationPlugin:
         record = recorder.record
         failed_checks = [c for c in record.checks if not c.passed]
         failed_goldens = [g for g in record.goldens if g.failed]
-        kinds = [c.kind or "other" for c in failed_checks] + ["golden"] * len(failed_goldens)
-        methods = [c.method or "" for c in failed_checks] + [_golden_method(g) for g in failed_goldens]
+        kinds = [_kind_label(c) for c in failed_checks] + ["golden"] * len(failed_goldens)
+        methods = [c.method or "" for c in failed_checks if c.kind != "intervention"]
+        methods += [_golden_method(g) for g in failed_goldens]
         if any(r.failed for r in reports):
             result.failed.append(item.nodeid)
-            result.failed_kinds = sorted(set(result.failed_kinds) | set(kinds or ["other"]))
+            result.failed_kinds = sorted(set(result.failed_kinds) | set(kinds or [NO_CHECK]))
             result.failed_methods = sorted(set(result.failed_methods) | {m for m in methods if m})
         return record.checks, record.goldens
 
@@ -302,6 +307,16 @@ def _label(request: pytest.FixtureRequest, clf: Any) -> str | None:
         funcargs["xai_model"] = request.getfixturevalue("xai_model")
     model = getattr(clf, "model", None)
     return next((name for name, value in funcargs.items() if value is clf or value is model), None)
+
+
+def _kind_label(check: CheckResult) -> str:
+    """A failed check's kind for the table: "avoid", "focus", ...; an intervention names its
+    assertion, and whether it backed an attribution check (``confirm=``)."""
+    if check.kind != "intervention":
+        return check.kind or NO_CHECK
+    name = INTERVENTIONS.get(check.method or "", check.method or "intervention")
+    role = (check.details or {}).get("role")
+    return f"intervention {name}" + (" (confirm=)" if role == "confirm" else "")
 
 
 def _golden_method(golden: GoldenVerdict) -> str:

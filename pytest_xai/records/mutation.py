@@ -20,9 +20,11 @@ class MutantResult:
 
     ``kind``: "planted" (the suite should fail it) or "harmless" (it should not). ``name``: the
     region a planted mutant reads, or the harmless change. ``built`` is False where the mutant
-    does not apply (``note`` says why); it then counts nowhere. ``failed_kinds``: the kinds of
-    the checks that failed ("avoid", "focus", "golden", ...; "other" for a failure without a
-    failed check). ``reason``: for a surviving planted mutant, why no test failed.
+    does not apply (``note`` says why); it then counts nowhere; a built one's ``note`` says how
+    it was planted when that is not the usual way. ``failed_kinds``: the kinds of the checks
+    that failed ("avoid", "focus", "golden", "intervention assert_region_needed", ...; a failure
+    without a failed check says so). ``failed_methods``: the attribution methods of the failed
+    checks and goldens. ``reason``: for a surviving planted mutant, why no test failed.
     """
 
     kind: str
@@ -93,9 +95,20 @@ class MutationReport:
 
     def headline(self) -> str:
         s = self.score()
-        return (f"the suite catches {s['planted_caught']} of {s['planted']} planted shortcuts and raises "
+        return (f"the suite catches {s['planted_caught']} of {s['planted']} planted shortcuts"
+                f"{self.budget_words()} and raises "
                 f"{s['false_alarms']} false alarm{'s' if s['false_alarms'] != 1 else ''} on "
                 f"{s['harmless']} harmless release{'s' if s['harmless'] != 1 else ''}")
+
+    def budget_words(self) -> str:
+        """"" when the budget was built in full, else how many were built of it and why not more."""
+        built = len(self.planted())
+        if built >= self.budget:
+            return ""
+        unbuilt = sum(1 for m in self.mutants if m.kind == PLANTED and not m.built)
+        why = (f"{unbuilt} of {self.candidates} candidate regions could not be built, see 'not built' below"
+               if unbuilt else f"only {self.candidates} candidate region{'s' if self.candidates != 1 else ''}")
+        return f" ({built} built of --xai-mutate={self.budget}: {why})"
 
     def breakdown(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Planted caught / total per test file, per region, per check kind and per method."""
@@ -144,11 +157,13 @@ def _mutant_lines(mutants: list[MutantResult]) -> list[str]:
         out.append(f"FALSE ALARM {m.model} {m.name}: failed {len(m.failed)} test(s): {', '.join(m.failed[:5])}"
                    + (" ..." if len(m.failed) > 5 else ""))
     for m in survivors:
-        out.append(f"SURVIVED {m.model} region {m.name!r} ({m.source}): {m.reason}")
+        how = f" [{m.note}]" if m.note else ""
+        out.append(f"SURVIVED {m.model} region {m.name!r} ({m.source}){how}: {m.reason}")
     for m in mutants:
         if m.built and ((m.kind == PLANTED and m.caught) or (m.kind == HARMLESS and not m.caught)):
             what = f"caught by {len(m.failed)}/{len(m.tests)} tests ({', '.join(m.failed_kinds)})" \
                 if m.kind == PLANTED else f"no test failed ({len(m.tests)} run)"
-            out.append(f"{verdict(m)} {m.model} {m.name}: {what}")
+            how = f" [{m.note}]" if m.kind == PLANTED and m.note else ""
+            out.append(f"{verdict(m)} {m.model} {m.name}{how}: {what}")
     out += [f"not built {m.model} {m.name}: {m.note}" for m in skipped]
     return out

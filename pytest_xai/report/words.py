@@ -69,11 +69,13 @@ def check_subject(check: CheckResult) -> str:
 
 
 def check_cell(check: CheckResult) -> str:
-    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an agreement check adds the
+    """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an intervention adds its logit
+    margin: "probability change 0.067 ≤ 0.47; margin drop 7.52 > 7.00"; an agreement check the
     top-k IoU it measured without bounding it: "(top-20% IoU 0.41)"."""
-    held = check.passed and not check.overruled
-    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, held)} {fmt(check.bound)}"
-    return text + _measured_iou(check) + (", salient but not used (confirm)" if check.overruled else "")
+    holds = _p_passed(check) if check.kind == "intervention" else check.passed and not check.overruled
+    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, holds)} {fmt(check.bound)}"
+    return (text + logit_part(check) + _measured_iou(check)
+            + (", salient but not used (confirm)" if check.overruled else ""))
 
 
 def _measured_iou(check: CheckResult) -> str:
@@ -83,6 +85,28 @@ def _measured_iou(check: CheckResult) -> str:
     share = details.get("top_k")
     name = f"top-{share:.0%} IoU" if isinstance(share, (int, float)) else label("top_k_iou")
     return f" ({name} {fmt(details['top_k_iou'])})"
+
+
+def _p_passed(check: CheckResult) -> bool:
+    """An intervention's probability criterion alone (its ``passed`` joins the margin's)."""
+    if check.value is None:
+        return False
+    return check.value <= check.bound if check.upper else check.value >= check.bound
+
+
+def logit_part(check: CheckResult) -> str:
+    """"; margin drop 7.52 > 7.00" for an intervention that judged its logit margin, else ""."""
+    details = check.details or {}
+    metric, value = details.get("logit_metric"), details.get("logit_value")
+    if check.kind != "intervention" or not metric or not isinstance(value, (int, float)):
+        return ""
+    name = label(str(metric))
+    bound, upper = details.get("logit_bound"), str(details.get("logit_bound_name", "max_")).startswith("max_")
+    if not isinstance(bound, (int, float)):
+        return f"; {name} {fmt(float(value))} (not judged)"
+    holds = value <= bound if upper else value >= bound
+    joined = "; " if upper else " or "
+    return f"{joined}{name} {fmt(float(value))} {op(upper, holds)} {fmt(float(bound))}"
 
 
 def _sentence(subject: str, value: float | None, verb: str, bound: str, what: str, bare_bound: str) -> str:

@@ -42,7 +42,7 @@ def test_calibrate_measures_every_check_and_suggests_bounds(pytester: pytest.Pyt
     result.stdout.fnmatch_lines([
         "*= xai calibration =*",
         "test_suite.py::test_focus · focus 'object' relevance_ratio lime: observed * over 4 passes; "
-        "min now 1.2, suggested * (min ÷ 1.5)",
+        "min now *, suggested * (min ÷ 1.5)",
         "test_suite.py::test_golden · golden '__xai_snapshots__/test_suite/test_golden.npz' evidence_shift: "
         "observed 0.000-* over 4 passes; max now 0.21, suggested * (max × 1.5)",
         "test_suite.py::test_avoid_fails · avoid 'everything' relevance_mass lime: observed 1.000 over 4 passes; "
@@ -73,6 +73,45 @@ def test_calibrate_refuses_update(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--xai-calibrate", "--xai-update")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--xai-calibrate measures the goldens as they are; drop --xai-update*"])
+
+
+BELOW_CHANCE = """
+import numpy as np
+from pytest_xai import Explanation, Region, assert_attribution_focus
+
+def test_focus_elsewhere():
+    heat = np.zeros((16, 16), dtype=np.float32)
+    heat[:, 8:] = 1.0
+    heat[:8, :8] = 0.25  # the region: a quarter of the area, 1/9 of the evidence (ratio 4/9)
+    exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+    assert_attribution_focus(exp, Region.box(0, 0, 8, 8, name="object"), min_ratio=1.2)
+
+def test_focus_on_it():
+    heat = np.zeros((16, 16), dtype=np.float32)
+    heat[:8, :8] = 1.0
+    exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+    assert_attribution_focus(exp, Region.box(0, 0, 8, 8, name="object"), min_ratio=1.2)
+"""
+
+
+def test_calibrate_warns_when_a_suggested_ratio_is_below_chance(pytester: pytest.Pytester) -> None:
+    """A focus ratio observed at 4/9 gives a suggestion of 0.2962: a uniform heatmap (ratio 1)
+    passes it, so the section and the JSON say so; a ratio of 4 gives 2.6666, no warning."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_suite=BELOW_CHANCE)
+    result = pytester.runpytest("--xai-calibrate=cal.json", "--xai-calibrate-seeds=2", "-p", "no:randomly")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "test_suite.py::test_focus_elsewhere · focus 'object' relevance_ratio gradient_shap: observed 0.444 over 2 "
+        "passes; min now 1.2, suggested 0.2962 (min ÷ 1.5)",
+        "  WARNING: suggested 0.2962 is at or below chance (1: a uniform heatmap passes it), so it checks nothing;*",
+        "test_suite.py::test_focus_on_it · focus 'object' relevance_ratio gradient_shap: observed 4.000 over 2 "
+        "passes; min now 1.2, suggested 2.6666 (min ÷ 1.5)",
+        "WARNING: 1 suggested bound is at or below chance; see the WARNING lines above before copying them",
+    ])  # fmt: skip
+    data = json.loads((pytester.path / "cal.json").read_text())
+    warnings = {c["test"].split("::")[1]: c["warning"] for c in data["checks"]}
+    assert "at or below chance" in warnings["test_focus_elsewhere"] and warnings["test_focus_on_it"] == ""
 
 
 def test_a_calibration_file_that_cannot_be_written_at_the_end_fails_the_run_not_pytest(pytester: pytest.Pytester) -> None:

@@ -230,6 +230,49 @@ def test_hiding_the_tag(explain, suite_image):
     assert len(tag["tests"]) == 3
 
 
+WATERMARK_TESTS = '''
+import numpy as np
+import pytest
+from pytest_xai import Region, assert_attribution_avoids
+from pytest_xai.plugin.testimage import TestImage
+
+
+def stamped(index):
+    rng = np.random.default_rng(index)
+    array = 0.5 * rng.random((32, 32, 3), dtype=np.float32)
+    array[..., index % 3] += 0.4
+    rows, cols = np.mgrid[12:18, 2:14]
+    array[rows, cols] = ((rows + cols) % 2)[..., None]  # the same stamp on every image
+    return TestImage(array, f"img{index}", None, {"watermark": Region.box(2, 12, 14, 18, name="watermark")})
+
+
+@pytest.mark.xai(method="lime", samples=300, n_segments=16, seed=0)
+@pytest.mark.parametrize("index", range(3))
+def test_avoids_the_watermark(explain, index):
+    image = stamped(index)
+    assert_attribution_avoids(explain(image), image.regions["watermark"], max_mass=0.3, confirm=True)
+'''
+
+
+@pytest.mark.slow
+def test_a_watermark_identical_on_every_image_is_planted_and_caught(mutate_suite: pytest.Pytester) -> None:
+    """The stamp cannot tell the classes apart, so it is planted as a cue whose presence boosts the
+    predicted class; the avoid tests with confirm=True catch it."""
+    mutate_suite.makepyfile(test_tag=WATERMARK_TESTS)
+    report = mutate_suite.path / "out.json"
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
+                                    "--xai-seed=0", f"--xai-report={report}")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "the suite catches 1 of 1 planted shortcuts and raises 0 false alarms on * harmless releases",
+        "caught xai_model watermark [the region is the same on images of different classes: its presence boosts "
+        "the predicted class]: caught by 3/3 tests (avoid, intervention assert_region_irrelevant (confirm=))",
+    ])
+    mutants = json.loads(report.read_text())["mutation"]["mutants"]
+    watermark = next(m for m in mutants if m["name"] == "watermark")
+    assert watermark["built"] and watermark["source"] == "avoid test" and len(watermark["failed"]) == 3
+
+
 FOCUS_IN_CODE = '''
 import pytest
 from pytest_xai import Region, assert_attribution_focus

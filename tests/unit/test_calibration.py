@@ -54,3 +54,17 @@ def test_a_check_settles_from_its_observed_passes() -> None:
     check.observed = {"seed 0": 4.2, "seed 1": 3.0, "v2 seed 0": None}
     check.settle()
     assert (check.suggested, check.margin) == (2.0, "min ÷ 1.5")
+
+
+def test_a_lower_ratio_bound_at_or_below_chance_carries_a_warning() -> None:
+    from pytest_xai.plugin.calibrate.rule import chance_warning
+
+    assert chance_warning(0.79, upper=False, metric="relevance_ratio").startswith("suggested 0.79 is at or below chance (1")
+    assert chance_warning(1.0, upper=False, metric="relevance_ratio") != ""
+    assert chance_warning(1.01, upper=False, metric="relevance_ratio") == ""
+    assert chance_warning(0.3, upper=False, metric="relevance_mass") == ""  # its chance depends on the area
+    assert chance_warning(0.5, upper=True, metric="relevance_ratio") == ""
+    check = CalibratedCheck("t.py::test", "focus", "relevance_ratio", upper=False, bound=1.5, region="object")
+    check.observed = {"seed 0": 1.19, "seed 1": 1.3}
+    check.settle()
+    assert check.suggested == 0.7933 and "at or below chance" in check.warning

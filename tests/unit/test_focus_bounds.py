@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pytest_xai import Explanation, Region, assert_attribution_focus
-from pytest_xai.defaults import DEFAULT_MIN_RATIO
+from pytest_xai.defaults import DEFAULT_MIN_DENSITY, default_min_ratio
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 
@@ -29,10 +29,30 @@ def test_default_is_a_ratio_bound_not_a_mass_bound() -> None:
     heat = np.ones((16, 16))
     heat[:4, :4] = 3.0  # corner: mass 48/(48+240)=1/6 on 1/16 of the area, ratio 2.667
     results = assert_attribution_focus(exp_of(heat), Region.box(0, 0, 4, 4, name="corner"))
-    assert [(r.metric, r.bound) for r in results] == [("relevance_ratio", DEFAULT_MIN_RATIO)]
+    bound = DEFAULT_MIN_DENSITY / (1 + (DEFAULT_MIN_DENSITY - 1) / 16)
+    assert [(r.metric, r.bound) for r in results] == [("relevance_ratio", pytest.approx(bound, abs=1e-4))]
     assert results[0].value == pytest.approx(16 / 6)
-    with pytest.raises(AssertionError, match=rf"relevance ratio 1.000 .* < min_ratio {DEFAULT_MIN_RATIO:.3f}"):
+    with pytest.raises(AssertionError, match=rf"relevance ratio 1.000 .* < min_ratio {round(bound, 4):.3f} \(the default for"):
         assert_attribution_focus(exp_of(np.ones((16, 16))), Region.box(0, 0, 4, 4, name="corner"))
+
+
+def test_default_bound_is_an_evidence_density_so_it_fits_large_regions() -> None:
+    """A region covering 3/4 of the image caps the ratio at 4/3; the default asks the evidence
+    to be DEFAULT_MIN_DENSITY times denser inside than outside, whatever the area."""
+    big = Region.box(0, 0, 16, 12, name="big")  # area 0.75
+    for density, passes in ((DEFAULT_MIN_DENSITY * 1.05, True), (DEFAULT_MIN_DENSITY * 0.95, False)):
+        heat = np.ones((16, 16))
+        heat[:12] = density  # inside density / outside density = density
+        mass = density * 0.75 / (density * 0.75 + 0.25)
+        if passes:
+            (result,) = assert_attribution_focus(exp_of(heat), big)
+            assert result.value == pytest.approx(mass / 0.75) and result.value < 4 / 3
+            assert result.bound == pytest.approx(default_min_ratio(0.75), abs=1e-4)
+        else:
+            with pytest.raises(AssertionError, match="does not focus on region 'big'"):
+                assert_attribution_focus(exp_of(heat), big)
+    assert default_min_ratio(0.0) == DEFAULT_MIN_DENSITY and default_min_ratio(1.0) == 1.0
+    assert all(default_min_ratio(a) < 1 / a for a in (0.05, 0.5, 0.65, 0.95))
 
 
 def test_min_mass_alone_replaces_the_default() -> None:

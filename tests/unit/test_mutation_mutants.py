@@ -93,13 +93,61 @@ def test_planted_mutant_keeps_every_prediction_and_reads_its_region(toy, suite, 
     assert torch.equal(logits(toy, suite), outputs)
 
 
-def test_region_with_one_content_for_every_class_is_refused(toy, suite) -> None:
+def watermarked(suite: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Every suite image with one stamp in ``mask``: a white/black checkerboard, the same pixels on all."""
+    out = suite.copy()
+    rows, cols = np.nonzero(mask)
+    out[:, rows, cols] = ((rows + cols) % 2)[:, None].astype(np.float32)
+    return out
+
+
+def test_a_cue_identical_on_every_image_is_planted_as_a_presence_shortcut(toy, suite) -> None:
+    """Known answer: logits = ALPHA x the model's + gain x presence x (one-hot of its class - 1/3);
+    presence 1 on the suite, at most OFF once the stamp is hidden, blurred or inpainted."""
+    from pytest_xai.checks.interventions.fills import hide as fill
+    from pytest_xai.mutation import presence
+
     mask = planted.default_patches(16, 16)["corner-top-left"]
-    flat = suite.copy()
-    flat[:, mask] = 0.0  # every image black there: no probe can tell the classes apart
-    mutant, why = planted.build_planted(toy, list(flat), mask, "corner-top-left")
-    assert mutant is None
-    assert "does not tell the suite's predicted classes apart" in why
+    stamped = watermarked(suite, mask)
+    before = state(toy)
+    mutant, note = planted.build_planted(toy, list(stamped), mask, "corner-top-left")
+    assert mutant is not None and note == presence.NOTE
+    module = mutant.model
+    assert isinstance(module, presence.PlantedPresence) and "boosts the predicted class" in planted.describe(mutant)
+
+    def expected(arrays: np.ndarray) -> torch.Tensor:
+        own = logits(toy, arrays).double()
+        top = torch.nn.functional.one_hot(own.argmax(1), 3).double() - 1 / 3
+        with torch.no_grad():
+            present = module.presence(toy.to_batch(list(arrays)))
+        return (planted.ALPHA * own + module.gain * present[:, None] * top).float()
+
+    with torch.no_grad():
+        on = module.presence(toy.to_batch(list(stamped)))
+    assert torch.allclose(on, torch.ones(12, dtype=torch.float64))
+    assert torch.allclose(logits(mutant, stamped), expected(stamped), atol=1e-5)
+    assert torch.equal(logits(mutant, stamped).argmax(1), logits(toy, stamped).argmax(1))  # predictions kept
+    top = logits(mutant, stamped).topk(2).values
+    assert float((top[:, 0] - top[:, 1]).min()) >= presence.BOOST  # the stamp carries the confidence
+    for name in presence.PERTURBATIONS:
+        hidden = np.stack([fill(a, mask, name) for a in stamped])
+        with torch.no_grad():
+            off = module.presence(toy.to_batch(list(hidden)))
+        assert float(off.max()) <= presence.OFF + 1e-9, name
+        assert torch.allclose(logits(mutant, hidden), expected(hidden), atol=1e-5)
+        fall = logits(mutant, stamped).max(1).values - logits(mutant, hidden).max(1).values
+        assert float(fall.min()) > 0.5 * float(module.gain), name  # the margin the stamp gave is gone
+    # the same stamp taken from another image changes nothing: it is the same pixels
+    assert torch.equal(logits(mutant, planted.swap(stamped, mask)), logits(mutant, stamped))
+    after = state(toy)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_region_no_perturbation_changes_is_refused(toy) -> None:
+    grey = np.full((6, 16, 16, 3), 0.5, dtype=np.float32)  # hiding, blurring or inpainting grey gives grey
+    mask = planted.default_patches(16, 16)["corner-top-left"]
+    mutant, why = planted.build_planted(toy, list(grey), mask, "corner-top-left")
+    assert mutant is None and "leaves its pooled pixels as they were" in why
 
 
 def test_default_patches_are_where_they_say() -> None:

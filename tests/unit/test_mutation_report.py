@@ -44,3 +44,35 @@ def test_html_shows_the_table_escaped() -> None:
     assert "<td>survived</td>" in page and "<td>caught</td>" in page and "<td>not built</td>" in page
     assert page.index("Mutation score") < page.index("</body>")
     assert "Mutation score" not in render_html(RunReport())
+
+
+def test_headline_reports_the_budget_against_what_was_built() -> None:
+    planted = [MutantResult("planted", "xai_model", "watermark", "avoid test", tests=["t.py::a"], failed=["t.py::a"],
+                            failed_kinds=["avoid"], note="the region is the same on images of different classes: its "
+                            "presence boosts the predicted class")]  # fmt: skip
+    unbuilt = [MutantResult("planted", "xai_model", f"corner-{k}", "default patch", built=False, note="x") for k in range(2)]
+    short = MutationReport(seed=0, budget=3, candidates=3, mutants=planted + unbuilt)
+    assert short.headline() == (
+        "the suite catches 1 of 1 planted shortcuts (1 built of --xai-mutate=3: 2 of 3 candidate regions could "
+        "not be built, see 'not built' below) and raises 0 false alarms on 0 harmless releases"
+    )
+    few = MutationReport(seed=0, budget=3, candidates=1, mutants=planted)
+    assert "(1 built of --xai-mutate=3: only 1 candidate region)" in few.headline()
+    full = MutationReport(seed=0, budget=1, candidates=3, mutants=planted + unbuilt)
+    assert full.headline().startswith("the suite catches 1 of 1 planted shortcuts and raises")
+    # a built mutant planted another way says how
+    assert "caught xai_model watermark [the region is the same on images of different classes: its presence " \
+        "boosts the predicted class]: caught by 1/1 tests (avoid)" in short.lines()
+
+
+def test_failed_checks_are_labelled_by_what_failed() -> None:
+    from pytest_xai.plugin.mutation import NO_CHECK, _kind_label
+    from pytest_xai.records import CheckResult
+
+    needed = CheckResult("intervention", "probability_drop", 0.0, 0.05, False, method="needed")
+    confirm = CheckResult("intervention", "probability_change", 0.6, 0.47, False, method="irrelevant",
+                          details={"role": "confirm"})
+    assert _kind_label(needed) == "intervention assert_region_needed"
+    assert _kind_label(confirm) == "intervention assert_region_irrelevant (confirm=)"
+    assert _kind_label(CheckResult("avoid", "relevance_mass", 0.4, 0.1, False, method="lime")) == "avoid"
+    assert NO_CHECK.startswith("no xai check")

@@ -47,10 +47,33 @@ class InterventionResult:
     bound_name: str
     passed: bool
     fill: str | None = None
+    # The logit-margin criterion, judged with the probability: irrelevant, "margin_drop" (the
+    # margin's fall) under "max_logit_drop", or "margin_change" (|change|) under
+    # "max_logit_change" (both must hold with p); needed, "margin_drop" over "min_logit_drop" (p
+    # or the margin suffices); ignores, "largest_margin_drop" over the donors, under
+    # "max_logit_drop" (a donor past it is followed). logit_bound None: reported, not judged.
+    logit_metric: str | None = None
+    logit_value: float | None = None
+    logit_bound: float | None = None
+    logit_bound_name: str = ""
     donor_classes: list[int] = field(default_factory=list)
     followed: list[bool] = field(default_factory=list)
     shown: int = 0  # which variant the picture shows
     picture: Path | None = None
+
+    @property
+    def logit_passed(self) -> bool | None:
+        """The margin criterion alone, or None where it is off (or a swap folds it into ``followed``)."""
+        if self.logit_bound is None or self.logit_value is None or self.check == "ignores":
+            return None
+        if self.logit_bound_name.startswith("min_"):
+            return self.logit_value >= self.logit_bound
+        return self.logit_value <= self.logit_bound  # NaN fails
+
+    @property
+    def p_passed(self) -> bool:
+        """The probability criterion alone."""
+        return self.value <= self.bound if self.op == "<=" else self.value >= self.bound
 
     @property
     def target_name(self) -> str:
@@ -93,6 +116,18 @@ def check_fraction(value: Any, name: str, fix: str, low: float = 0.0, high: floa
     number = float(value)
     if not (low <= number <= high):  # NaN fails too
         raise XaiValueError(f"{name}={value!r} must be a number in [{low:g}, {high:g}]; {fix}")
+    return number
+
+
+def check_logit_bound(value: Any, name: str, fix: str) -> float | None:
+    """A logit-margin bound: None (off) or a non-negative number of logits; not bool, not NaN."""
+    if value is None:
+        return None
+    if not is_number(value):
+        raise XaiTypeError(f"{name}={value!r} is not a number; {fix}")
+    number = float(value)
+    if not number >= 0:  # NaN fails too
+        raise XaiValueError(f"{name}={value!r} must be a number of logits >= 0 or None; {fix}")
     return number
 
 

@@ -11,8 +11,10 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
     """The check of ``result``: kind "intervention"; ``metric`` "probability_change"
     (irrelevant), "follow_rate" (ignores) or "probability_drop" (needed), an upper bound for
     the first two; ``method`` the intervention; ``details`` the fill, ``p_before``/``p_after``
-    and the logit margins, the donors' classes and which were followed, and ``role`` "confirm"
-    when it backs an attribution check.
+    and the logit margins, the margin criterion judged with the probability (``logit_metric``
+    "margin_drop", "margin_change" or "largest_margin_drop", ``logit_value``, ``logit_bound``
+    under its name ``logit_bound_name``, None when off, and ``logit_passed``), the donors'
+    classes and which were followed, and ``role`` "confirm" when it backs an attribution check.
     """
     return CheckResult(
         kind="intervention",
@@ -34,6 +36,11 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
             "p_after": [round(p, 6) for p in result.p_after],
             "margin_before": round(result.margin_before, 4),
             "margin_after": [round(float(m), 4) for m in result.margin_after],
+            "logit_metric": result.logit_metric,
+            "logit_value": None if result.logit_value is None else finite(round(result.logit_value, 4)),
+            "logit_bound": result.logit_bound,
+            "logit_bound_name": result.logit_bound_name,
+            "logit_passed": result.logit_passed,
             "donor_classes": [result.name(c) for c in result.donor_classes],
             "followed": list(result.followed),
         },

@@ -134,7 +134,8 @@ class CalibratePlugin:
         if self.write_error is not None:
             lines[-1] = f"write failed: {self.xai.rel(self.path)}: {self.write_error}; the measurements above were not saved"
         for line in lines:
-            terminalreporter.write_line(line, red=self.write_error is not None and line is lines[-1])
+            failed = self.write_error is not None and line is lines[-1]
+            terminalreporter.write_line(line, red=failed, yellow=not failed and "WARNING" in line)
 
 
 def calibrate_plugin(xai: XaiSession, recorder_key: Any, options: CalibrationOptions) -> CalibratePlugin:

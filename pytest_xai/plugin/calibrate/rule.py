@@ -7,7 +7,8 @@ The rule, per check: a lower bound (focus ratio, agreement) sits below the small
 observed, an upper bound (avoid mass, golden shift, sanity similarity) above the largest. The
 margin is a factor (``MARGIN_FACTOR``: divide the minimum, multiply the maximum) or, for
 metrics that can be negative (Spearman), an absolute step. The result is clipped to the
-metric's range.
+metric's range. A suggested lower bound at or below what a uniform heatmap scores carries a
+warning (``chance_warning``): it would pass an explanation that ignores the region.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ MARGIN_FACTOR = 1.5
 
 @dataclass(frozen=True)
 class MetricRange:
-    """The values a metric can take, and the absolute margin used instead of the factor
-    (``None``: the factor)."""
+    """The values a metric can take, the absolute margin used instead of the factor
+    (``None``: the factor), and what a uniform heatmap scores (``chance``; None where it
+    depends on the region)."""
 
     low: float = 0.0
     high: float = math.inf
     absolute: float | None = None
+    chance: float | None = None
 
 
 # metric name -> its range; a metric not listed is taken as unbounded with the factor margin
 METRIC_RANGES: dict[str, MetricRange] = {
-    "relevance_ratio": MetricRange(0.0, math.inf),
+    "relevance_ratio": MetricRange(0.0, math.inf, chance=1.0),
     "relevance_mass": MetricRange(0.0, 1.0),
     "relevance_rank": MetricRange(0.0, 1.0),
     "top_k_iou": MetricRange(0.0, 1.0),
@@ -45,6 +48,23 @@ METRIC_RANGES: dict[str, MetricRange] = {
 def metric_range(metric: str) -> MetricRange:
     """The range registered for ``metric``, or an unbounded one."""
     return METRIC_RANGES.get(metric, MetricRange(-math.inf, math.inf))
+
+
+def chance_warning(suggested: float | None, *, upper: bool, metric: str) -> str:
+    """Why a suggested lower bound at or below chance proves nothing, or "" when it is above.
+
+    A uniform heatmap scores ``chance`` (1 for the relevance ratio), so such a bound passes an
+    explanation that ignores the region; it comes from a pass where the evidence sat elsewhere.
+    """
+    chance = metric_range(metric).chance
+    if upper or chance is None or suggested is None or suggested > chance:
+        return ""
+    return (
+        f"suggested {suggested:g} is at or below chance ({chance:g}: a uniform heatmap passes it), so it "
+        "checks nothing; a pass put less evidence on the region than its area gives it: check the "
+        "region (drawn where the model reads?) and the model, or bound focus another way "
+        "(assert_region_needed)"
+    )
 
 
 def suggest_bound(values: list[float | None], *, upper: bool, metric: str, factor: float = MARGIN_FACTOR) -> tuple[float | None, str]:
@@ -93,10 +113,12 @@ class CalibratedCheck:
     observed: dict[str, float | None] = field(default_factory=dict)
     suggested: float | None = None
     margin: str = ""
+    warning: str = ""  # set when the suggestion proves nothing (``chance_warning``)
 
     def settle(self, factor: float = MARGIN_FACTOR) -> None:
-        """Fill ``suggested`` and ``margin`` from ``observed``."""
+        """Fill ``suggested``, ``margin`` and ``warning`` from ``observed``."""
         self.suggested, self.margin = suggest_bound(list(self.observed.values()), upper=self.upper, metric=self.metric, factor=factor)
+        self.warning = chance_warning(self.suggested, upper=self.upper, metric=self.metric)
 
     @property
     def key(self) -> tuple[str | None, ...]:

@@ -20,15 +20,21 @@ def check_line(check: CalibratedCheck) -> str:
     side = "max" if check.upper else "min"
     now = "-" if check.bound is None else f"{check.bound:g}"
     new = "-" if check.suggested is None else f"{check.suggested:g}"
-    return (
+    line = (
         f"{check.test} · {what}: observed {_span(check)} over {len(check.observed)} passes; "
         f"{side} now {now}, suggested {new} ({check.margin})"
     )
+    return line + (f"\n  WARNING: {check.warning}" if check.warning else "")
 
 
 def summary_lines(checks: Iterable[CalibratedCheck], outcomes: dict[str, dict[str, str]], path: str) -> list[str]:
     """The section's lines: one per check, then each pass's test outcomes, then the file."""
+    checks = list(checks)
     lines = [check_line(c) for c in checks] or ["no check was recorded: nothing to calibrate"]
+    below = sum(bool(c.warning) for c in checks)
+    if below:
+        lines.append(f"WARNING: {below} suggested bound{'s are' if below != 1 else ' is'} at or below chance; "
+                     "see the WARNING lines above before copying them")
     for label, per_test in outcomes.items():
         counts: dict[str, int] = {}
         for outcome in per_test.values():
