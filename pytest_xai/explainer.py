@@ -18,10 +18,17 @@ import torch
 
 from pytest_xai import __version__, sources
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
-from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
+from pytest_xai.defaults import (
+    BASELINES,
+    MAX_SAMPLES,
+    MAX_SEED,
+    OUTPUTS,
+    PRECISIONS,
+)
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import transform_output
 from pytest_xai.engine.provenance import array_sha256, library_versions
+from pytest_xai.engine.rounds import check_budget
 from pytest_xai.engine.runners import (
     Attribution,
     Fill,
@@ -34,7 +41,7 @@ from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.images import as_images
 from pytest_xai.registry import METHODS, Params
-from pytest_xai.validation import short
+from pytest_xai.validation import check_int, short
 
 Target = int | str | None
 
@@ -46,7 +53,9 @@ def explain(
     method: str = "lime",
     target: Target | Sequence[Target] = None,
     output: str = "logit",
-    samples: int | None = None,
+    samples: int | str | None = None,
+    tolerance: float | None = None,
+    max_samples: int | None = None,
     seed: int = 0,
     segments: Any = None,
     n_segments: int = 50,
@@ -68,8 +77,16 @@ def explain(
         ``pytest_xai.registry.register_method``.
     target: the class to explain: None (top-1), an index or a class name; or one per image.
     output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
-    samples: model evaluations (lime, kernel_shap) or gradient samples (gradient_shap);
-        None: the method's ``default_samples`` in the registry (1000, 1000, 200).
+    samples: "auto" (None: the default) draws seeded rounds until the heatmap's relative
+        error (Σ standard error / Σ |attribution|) is at most ``tolerance``, or ``max_samples``
+        are drawn; a check that cannot decide asks the explanation for more rounds, up to
+        ``max_samples``. An int is a fixed budget of model evaluations (lime, kernel_shap) or
+        gradient samples (gradient_shap), exactly as drawn by earlier versions. A method
+        registered without rounds runs its ``default_samples`` under None, and refuses "auto".
+    tolerance: samples="auto" only: the relative error to stop at, in (0, 1]; default
+        ``defaults.DEFAULT_TOLERANCE``.
+    max_samples: samples="auto" only: the cap; default the method's fixed budget
+        (``default_samples``: 1000, 1000, 200), so "auto" never costs more than a fixed run.
     seed: seeds every random draw; the global RNGs are neither used nor touched.
     segments, n_segments: superpixels: None/"slic", "quickshift", "felzenszwalb" or an (H, W)
         label array; approximate count for SLIC and Felzenszwalb.
@@ -86,7 +103,8 @@ def explain(
     clf = as_classifier(classifier)
     arrays, single = as_images(images, "images")
     request = validate(
-        clf, arrays, method=method, output=output, samples=samples, seed=seed,
+        clf, arrays, method=method, output=output, samples=samples, tolerance=tolerance,
+        max_samples=max_samples, seed=seed,
         segments=segments, n_segments=n_segments, baseline=baseline, background=background,
         local_smoothing=local_smoothing, batch_size=batch_size, precision=precision,
     )  # fmt: skip
@@ -113,14 +131,12 @@ def validate(clf: Classifier, arrays: list[np.ndarray], **arguments: Any) -> Req
     method = check_method(arguments["method"])
     spec = METHODS[method]
     _refuse_unused(method, arguments)
-    default = spec.default_samples
-    samples = arguments["samples"]
+    samples, auto = check_budget(method, arguments["samples"], arguments["tolerance"], arguments["max_samples"])
     return Request(
         method=method,
         output=check_output(arguments["output"]),
-        samples=default
-        if samples is None
-        else check_int(samples, "samples", MIN_SAMPLES, MAX_SAMPLES, f"default {default}"),
+        samples=samples,
+        auto=auto,
         seed=check_int(arguments["seed"], "seed", 0, MAX_SEED, "use a non-negative int"),
         precision=check_precision(arguments["precision"], clf.device),
         segments=arguments["segments"],
@@ -137,15 +153,6 @@ def check_method(method: Any) -> str:
     if not isinstance(method, str) or method not in METHODS:
         raise XaiValueError(f"method={method!r} is not known; use one of {tuple(METHODS)}")
     return method
-
-
-def check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
-    """Validate an int (numpy ints accepted, returned as int) in [low, high]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise XaiTypeError(f"{name}={short(value)} is not an int; use {low}..{high} ({fix})")
-    if not low <= value <= high:
-        raise XaiValueError(f"{name}={short(value)} is out of range; use {low}..{high} ({fix})")
-    return int(value)
 
 
 def check_output(output: Any) -> str:
@@ -417,7 +424,7 @@ def package(
     """One Explanation: the runner's pieces plus everything needed to reproduce it.
     ``prediction`` is (target, probability, logit, explained value) on the image."""
     target, probability, logit, value = prediction
-    return Explanation(
+    exp = Explanation(
         heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
         weights=attribution.weights,
         segments=attribution.segments,
@@ -427,7 +434,7 @@ def package(
         method=request.method,
         output=request.output,
         seed=request.seed,
-        samples=request.samples,
+        samples=attribution.evaluations if request.auto else request.samples,
         score=attribution.score,
         intercept=attribution.intercept,
         local_prediction=attribution.local_prediction,
@@ -443,6 +450,22 @@ def package(
             "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,
+            "budget": budget_note(request),
+            "fixed_budget": request.spec.default_samples,
+            "rounds": attribution.rounds,
         },
         image=image,
+        error_basis=attribution.error_basis,
     )
+    if attribution.grower is not None:
+        exp.__dict__["_grower"] = attribution.grower
+    return exp
+
+
+def budget_note(request: Request) -> str:
+    """How the samples were chosen, in words, for the report."""
+    if request.auto is not None:
+        return f"auto (tolerance {request.auto.tolerance:g}, cap {request.auto.cap})"
+    if request.spec.round_size is None:
+        return f"fixed {request.samples}: method {request.method!r} has no rounds, so 'auto' runs its budget"
+    return f"fixed {request.samples}"

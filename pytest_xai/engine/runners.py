@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from pytest_xai.engine.rounds import AutoBudget
 from pytest_xai.errors import ModelOutputError, XaiValueError
 from pytest_xai.registry import METHODS, MethodSpec, Params
 
@@ -42,6 +43,7 @@ class Request:
     background: tuple[np.ndarray, ...] | None = None
     local_smoothing: float = 0.0
     batch_size: int | None = None
+    auto: AutoBudget | None = None  # samples="auto": rounds until certain; ``samples`` is the cap
 
     @property
     def spec(self) -> MethodSpec:
@@ -53,7 +55,8 @@ class Request:
         return {
             "method": self.method,
             "output": self.output,
-            "samples": self.samples,
+            "samples": "auto" if self.auto else self.samples,
+            **({"tolerance": self.auto.tolerance, "max_samples": self.auto.cap} if self.auto else {}),
             "seed": self.seed,
             "precision": self.precision,
         }
@@ -99,6 +102,13 @@ class Attribution:
     score: float | None = None
     intercept: float | None = None
     local_prediction: float | None = None
+    # Sampling error: (K, M) over the weights, or (K, H, W) over the heatmap; the estimate's
+    # error is about z @ error_basis, z ~ N(0, I_K) (engine.uncertainty). None: not estimated.
+    error_basis: np.ndarray | None = None
+    rounds: int = 1
+    # samples="auto": the same attribution extended by whole rounds to at least the given
+    # samples (at most the cap), or None when it cannot grow; None for a fixed budget.
+    grower: Callable[[int], Attribution | None] | None = None
 
 
 class Runner(Protocol):
