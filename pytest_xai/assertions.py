@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest_xai.interventions.confirm as confirmation
-from pytest_xai import metrics, recording, render
+from pytest_xai import metrics, recording, render, uncertainty
 from pytest_xai.defaults import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_RATIO, TOP_K_FRACTION
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
@@ -94,20 +94,27 @@ def assert_attribution_focus(
     drawn = as_region(region)
     reg = grown_region(drawn, explanation.heatmap.shape, tolerance, explanation.segments)
     area = float(metrics.region_mask(explanation, reg).mean())
-    mass = metrics.relevance_mass(explanation, reg)
-    checks = []  # (metric, value, bound, bound name, detail)
+    bounds = []  # (metric, bound, bound name, measure)
     if min_mass is not None:
-        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", ""))
+        bounds.append(("relevance_mass", check_bound(min_mass, "min_mass"), "min_mass", 1.0))
     if min_ratio is not None:
-        bound = check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
-        detail = f" (mass {_measure_text(mass, explanation)} / area share {area:.3f})"
-        checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail))
+        bounds.append(("relevance_ratio", check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area), "min_ratio", area))
+    decisions = [
+        uncertainty.decide(lambda e, a=per: metrics.relevance_mass(e, reg) / a, [explanation], bound,
+                           upper=False, asked_by=f"focus on {reg.name!r}")
+        for _, bound, _, per in bounds
+    ]  # fmt: skip
+    mass = metrics.relevance_mass(explanation, reg)
+    checks = []  # (metric, value, bound, bound name, detail, decision)
+    for (metric, bound, name, per), decision in zip(bounds, decisions):
+        detail = f" (mass {_measure_text(decision.value * per, explanation)} / area share {area:.3f})" if per != 1.0 else ""
+        checks.append((metric, decision.value, bound, name, detail + decision.suffix()))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     backing = confirmation.run("focus", explanation, drawn, confirm)
     picture = _region_picture(explanation, reg, f"focus-{drawn.name}") if failed else None
     results = [
-        _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
-        for metric, value, bound, _, _ in checks
+        _record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture, **decision.record())
+        for (metric, value, bound, _, _), decision in zip(checks, decisions)
     ]
     problem = _focus_failure(explanation, reg, failed, mass, area, picture, backing)
     if problem:
@@ -161,13 +168,18 @@ def assert_attribution_avoids(
     __tracebackhide__ = True
     bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
-    mass = metrics.relevance_mass(explanation, reg)
+    decision = uncertainty.decide(
+        lambda e: metrics.relevance_mass(e, reg), [explanation], bound, upper=True,
+        asked_by=f"avoid {reg.name!r}",
+    )
+    mass = decision.value
     backing = confirmation.run("avoid", explanation, reg, confirm)
     passed = mass <= bound or (backing is not None and backing.passed)  # NaN fails
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
     details = None if backing is None else {"salience_passed": mass <= bound, "confirm": confirmation.words(backing)}
     result = _record_check(
-        "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details
+        "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details,
+        **decision.record(),
     )
     if not passed:
         headline = (
@@ -176,7 +188,7 @@ def assert_attribution_avoids(
         )
         raise AssertionError(
             f"{headline}: relevance mass {_measure_text(mass, explanation)} "
-            f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
+            f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}{decision.suffix()}\n"
             f"  {_describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
             + ("" if backing is None else f"\n  and {confirmation.words(backing)}: {backing.picture}")
@@ -196,13 +208,15 @@ def assert_explanations_agree(
     __tracebackhide__ = True
     s_bound = check_bound(min_spearman, "min_spearman", low=-1.0)
     i_bound = None if min_top_k_iou is None else check_bound(min_top_k_iou, "min_top_k_iou")
-    found = metrics.agreement(a, b)
-    checks = [("spearman", "Spearman", found.spearman, s_bound)]
+    measures: list[tuple[str, str, Any, float]] = [("spearman", "Spearman", metrics.spearman, s_bound)]
     if i_bound is not None:
-        checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
+        measures.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", metrics.top_k_iou, i_bound))
+    asked_by = f"agree {a.method} vs {b.method}"
+    decisions = [uncertainty.decide(fn, [a, b], bound, upper=False, asked_by=asked_by) for _, _, fn, bound in measures]
+    checks = [(metric, label, d.value, bound) for (metric, label, _, bound), d in zip(measures, decisions)]
     failures = [
-        f"{label} {_measure_text(value, a, b)} < min_{metric} {bound:.3f}"
-        for metric, label, value, bound in checks
+        f"{label} {_measure_text(value, a, b)} < min_{metric} {bound:.3f}{d.suffix()}"
+        for (metric, label, value, bound), d in zip(checks, decisions)
         if not value >= bound  # NaN fails
     ]
     picture = None
@@ -210,8 +224,8 @@ def assert_explanations_agree(
         side = render.side_by_side([a.overlay(), b.overlay()])
         picture = render.save_png(side, recording.picture_path(f"agree-{a.method}-{b.method}"))
     results = [
-        _record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method)
-        for metric, _, value, bound in checks
+        _record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method, **d.record())
+        for (metric, _, value, bound), d in zip(checks, decisions)
     ]
     if failures:
         raise AssertionError(

@@ -28,13 +28,14 @@ from pytest_xai.defaults import (
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import transform_output
 from pytest_xai.engine.provenance import array_sha256, library_versions
-from pytest_xai.engine.rounds import check_budget
+from pytest_xai.engine.rounds import budget_note, check_budget
 from pytest_xai.engine.runners import (
     Attribution,
     Fill,
     Group,
     Request,
     autocast_forward,
+    check_attribution,
     runner_for,
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -77,16 +78,11 @@ def explain(
         ``pytest_xai.registry.register_method``.
     target: the class to explain: None (top-1), an index or a class name; or one per image.
     output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
-    samples: "auto" (None: the default) draws seeded rounds until the heatmap's relative
-        error (Σ standard error / Σ |attribution|) is at most ``tolerance``, or ``max_samples``
-        are drawn; a check that cannot decide asks the explanation for more rounds, up to
-        ``max_samples``. An int is a fixed budget of model evaluations (lime, kernel_shap) or
-        gradient samples (gradient_shap), exactly as drawn by earlier versions. A method
-        registered without rounds runs its ``default_samples`` under None, and refuses "auto".
-    tolerance: samples="auto" only: the relative error to stop at, in (0, 1]; default
-        ``defaults.DEFAULT_TOLERANCE``.
-    max_samples: samples="auto" only: the cap; default the method's fixed budget
-        (``default_samples``: 1000, 1000, 200), so "auto" never costs more than a fixed run.
+    samples, tolerance, max_samples: "auto" (None: the default) draws seeded rounds until
+        Σ standard error / Σ |attribution| ≤ ``tolerance`` (in (0, 1]) or ``max_samples`` (default
+        the fixed budget: 1000, 1000, 200); a check that cannot decide asks for more rounds,
+        up to it (docs/engine.md). An int is a fixed budget of model evaluations (or gradient
+        samples), drawn exactly as before. A method registered without rounds runs its budget.
     seed: seeds every random draw; the global RNGs are neither used nor touched.
     segments, n_segments: superpixels: None/"slic", "quickshift", "felzenszwalb" or an (H, W)
         label array; approximate count for SLIC and Felzenszwalb.
@@ -375,41 +371,6 @@ def run(
     return cast("list[Attribution]", attributions), batches
 
 
-def check_attribution(method: str, result: Any, height: int, width: int) -> Attribution:
-    """A runner's result for one height × width image, checked at the engine's boundary: an
-    Attribution whose heatmap is a finite real (height, width) array and whose superpixel
-    labels, when given, are an integer (height, width) array with one weight per label."""
-    where = f"method={method!r} returned"
-    fix = "its runner must return one Attribution per image with heatmap shaped (H, W)"
-    if not isinstance(result, Attribution):
-        raise XaiTypeError(f"{where} a {type(result).__name__}, not an Attribution; {fix}")
-    heatmap = np.asarray(result.heatmap)
-    if heatmap.shape != (height, width):
-        raise XaiValueError(
-            f"{where} a heatmap of shape {heatmap.shape} for a {height}×{width} image; {fix} "
-            f"= ({height}, {width}), one value per pixel"
-        )
-    if heatmap.dtype.kind not in "iuf":
-        raise XaiTypeError(
-            f"{where} a heatmap of dtype {heatmap.dtype}; {fix}, of real numbers (float32)"
-        )
-    if not np.isfinite(heatmap).all():
-        raise XaiValueError(f"{where} a heatmap holding NaN or inf; {fix}, all values finite")
-    if result.segments is not None:
-        segments = np.asarray(result.segments)
-        if segments.shape != (height, width) or segments.dtype.kind not in "iu":
-            raise XaiValueError(
-                f"{where} segments of shape {segments.shape} and dtype {segments.dtype} for a "
-                f"{height}×{width} image; return integer labels 0..M-1 shaped ({height}, {width})"
-            )
-        if result.weights is not None and np.shape(result.weights) != (int(segments.max()) + 1,):
-            raise XaiValueError(
-                f"{where} weights of shape {np.shape(result.weights)} for "
-                f"{int(segments.max()) + 1} superpixels; return one weight per label"
-            )
-    return result
-
-
 # -- package ------------------------------------------------------------------------------------
 
 
@@ -460,12 +421,3 @@ def package(
     if attribution.grower is not None:
         exp.__dict__["_grower"] = attribution.grower
     return exp
-
-
-def budget_note(request: Request) -> str:
-    """How the samples were chosen, in words, for the report."""
-    if request.auto is not None:
-        return f"auto (tolerance {request.auto.tolerance:g}, cap {request.auto.cap})"
-    if request.spec.round_size is None:
-        return f"fixed {request.samples}: method {request.method!r} has no rounds, so 'auto' runs its budget"
-    return f"fixed {request.samples}"

@@ -49,7 +49,10 @@ class CheckResult(_Entry):
     ``other_method``), ``value`` (None when not a number) against ``bound``, a maximum when
     ``upper``; ``passed``; ``picture`` the PNG drawn on failure; ``cascade`` the randomisation
     steps of a sanity check ({layer, similarity}); ``details`` what else a kind reports (an
-    intervention's outputs before and after, the salience an intervention overruled)."""
+    intervention's outputs before and after, the salience an intervention overruled);
+    ``interval`` the measure's 95% interval from the heatmaps' sampling errors, ``samples``
+    the samples it was measured at, and ``undecided`` True when the interval still held the
+    bound at the cap, so the point estimate decided (``pytest_xai.uncertainty``)."""
 
     kind: str
     metric: str
@@ -65,8 +68,11 @@ class CheckResult(_Entry):
     other_method: str | None = None
     cascade: list[dict[str, str | float | None]] | None = None
     details: JSON | None = None
+    interval: list[float] | None = None
+    samples: int | None = None
+    undecided: bool | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details", "interval", "samples", "undecided")
 
     @property
     def bound_name(self) -> str:

@@ -180,8 +180,16 @@ def input_gradient(values: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
     return grad
 
 
-# Samples per batch mean of the standard error: 200 samples make 40 groups.
+# The standard error of GradientSHAP comes from batch means: groups of at least GROUP_SIZE
+# consecutive samples, at most MAX_GROUPS of them (adjacent groups merge beyond), so 200 samples
+# make 16 groups of 13 and memory stays flat in samples.
 GROUP_SIZE = 5
+MAX_GROUPS = 16
+
+
+def group_size(samples: int) -> int:
+    """Samples per group for a call of ``samples``."""
+    return max(GROUP_SIZE, -(-samples // MAX_GROUPS))
 
 
 @dataclass
@@ -206,9 +214,15 @@ class GradientRun:
         return mean_basis(self.sums / self.counts[:, None, None])
 
     def add(self, sums: torch.Tensor, samples: int) -> None:
-        counts = torch.full((len(sums),), float(GROUP_SIZE), dtype=torch.float64)
-        counts[-1] = samples - GROUP_SIZE * (len(sums) - 1)
+        """Add a call's groups of ``samples`` samples; merge adjacent groups past MAX_GROUPS."""
+        counts = torch.full((len(sums),), float(group_size(samples)), dtype=torch.float64)
+        counts[-1] = samples - group_size(samples) * (len(sums) - 1)
         self.sums, self.counts = torch.cat([self.sums, sums]), torch.cat([self.counts, counts])
+        while len(self.sums) > MAX_GROUPS:
+            even = len(self.sums) // 2 * 2
+            merged = self.sums[:even].reshape(even // 2, 2, *self.sums.shape[1:]).sum(1)
+            self.sums = torch.cat([merged, self.sums[even:]])
+            self.counts = torch.cat([self.counts[:even].reshape(-1, 2).sum(1), self.counts[even:]])
 
 
 @dataclass(frozen=True)
@@ -226,7 +240,7 @@ class GradientRounds:
         draws = draw(images, self.background, targets, samples, seed)
         attributions, groups = expected_gradients(
             self.group.forward, images, draws, self.request.output, samples, self.group.batch_size,
-            self.request.local_smoothing, self.group.item, GROUP_SIZE,
+            self.request.local_smoothing, self.group.item, group_size(samples),
         )  # fmt: skip
         return attributions, groups
 

@@ -30,6 +30,12 @@ Solver = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], LinearFit]
 Covariance = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, LinearFit, torch.Tensor], torch.Tensor]
 
 
+def lime_sampler(generator: torch.Generator, samples: int, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """lime_image's masks (row 0 all ones) and their cosine-distance kernel weights."""
+    (masks, _), weights = LimeSampler().fixed(generator, samples, m)
+    return masks, weights
+
+
 def lime_solver(masks: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> LinearFit:
     """lime_base with all features kept: weighted ridge, alpha 1, with intercept."""
     return weighted_ridge(masks, y, w, alpha=1.0)

@@ -80,7 +80,7 @@ def check_budget(
     default = spec.default_samples
     auto = samples == "auto" if isinstance(samples, str) else samples is None and spec.round_size is not None
     if isinstance(samples, str) and samples != "auto":
-        raise XaiValueError(f"samples={samples!r} is not known; use 'auto' or an int (default 'auto')")
+        raise XaiTypeError(f"samples={samples!r} is neither 'auto' nor an int; use 'auto' (the default) or e.g. 1000")
     if samples == "auto" and spec.round_size is None:
         raise XaiValueError(
             f"samples='auto' needs a method that grows in rounds, but method={method!r} is "
@@ -114,3 +114,12 @@ def check_budget(
         tol = float(tolerance)
     first = min(cap, AUTO_FIRST_ROUNDS * round_size)
     return cap, AutoBudget(tolerance=tol, cap=cap, round_size=round_size, first=first)
+
+
+def budget_note(request: Any) -> str:
+    """How the samples were chosen, in words, for the report."""
+    if request.auto is not None:
+        return f"auto (tolerance {request.auto.tolerance:g}, cap {request.auto.cap})"
+    if request.spec.round_size is None:
+        return f"fixed {request.samples}: method {request.method!r} has no rounds, so 'auto' runs its budget"
+    return f"fixed {request.samples}"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pytest_xai.engine.rounds import AutoBudget
-from pytest_xai.errors import ModelOutputError, XaiValueError
+from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
 from pytest_xai.registry import METHODS, MethodSpec, Params
 
 Fill = str | tuple[float, float, float]
@@ -160,3 +160,38 @@ def autocast_forward(
         return out.float()
 
     return reduced
+
+
+def check_attribution(method: str, result: Any, height: int, width: int) -> Attribution:
+    """A runner's result for one height × width image, checked at the engine's boundary: an
+    Attribution whose heatmap is a finite real (height, width) array and whose superpixel
+    labels, when given, are an integer (height, width) array with one weight per label."""
+    where = f"method={method!r} returned"
+    fix = "its runner must return one Attribution per image with heatmap shaped (H, W)"
+    if not isinstance(result, Attribution):
+        raise XaiTypeError(f"{where} a {type(result).__name__}, not an Attribution; {fix}")
+    heatmap = np.asarray(result.heatmap)
+    if heatmap.shape != (height, width):
+        raise XaiValueError(
+            f"{where} a heatmap of shape {heatmap.shape} for a {height}×{width} image; {fix} "
+            f"= ({height}, {width}), one value per pixel"
+        )
+    if heatmap.dtype.kind not in "iuf":
+        raise XaiTypeError(
+            f"{where} a heatmap of dtype {heatmap.dtype}; {fix}, of real numbers (float32)"
+        )
+    if not np.isfinite(heatmap).all():
+        raise XaiValueError(f"{where} a heatmap holding NaN or inf; {fix}, all values finite")
+    if result.segments is not None:
+        segments = np.asarray(result.segments)
+        if segments.shape != (height, width) or segments.dtype.kind not in "iu":
+            raise XaiValueError(
+                f"{where} segments of shape {segments.shape} and dtype {segments.dtype} for a "
+                f"{height}×{width} image; return integer labels 0..M-1 shaped ({height}, {width})"
+            )
+        if result.weights is not None and np.shape(result.weights) != (int(segments.max()) + 1,):
+            raise XaiValueError(
+                f"{where} weights of shape {np.shape(result.weights)} for "
+                f"{int(segments.max()) + 1} superpixels; return one weight per label"
+            )
+    return result

@@ -19,45 +19,72 @@ The measured coverage is in benchmarks/results/adaptive.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from pytest_xai.engine.batching import row_blocks
 from pytest_xai.engine.solvers import LinearFit
 
 
-def cluster_meat(scores: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
-    """Σ_u (G_u - Ḡ)(G_u - Ḡ)^T · U/(U-1) over the sampled units (``units`` >= 0), where G_u
-    sums the scores (N, K) of unit u's rows. Rows with unit -1 were not drawn at random
-    (enumerated coalitions, the unperturbed image) and carry no sampling error."""
-    drawn = units >= 0
-    count = int(units[drawn].max()) + 1 if bool(drawn.any()) else 0
+def cluster_meat(scores_of: Callable[[torch.Tensor], torch.Tensor], units: torch.Tensor, k: int) -> torch.Tensor:
+    """Σ_u (G_u - Ḡ)(G_u - Ḡ)^T · U/(U-1) over the sampled units (``units`` >= 0, numbered
+    0..U-1), where G_u sums the scores (rows, k) that ``scores_of(row indices)`` gives unit u's
+    rows. Rows with unit -1 were not drawn at random (enumerated coalitions, the unperturbed
+    image) and carry no sampling error. Units are taken a block at a time, so memory stays
+    flat in samples."""
+    drawn = torch.nonzero(units >= 0).squeeze(1)
+    order = drawn[torch.argsort(units[drawn], stable=True)]
+    ordered = units[order]
+    count = int(ordered[-1]) + 1 if len(ordered) else 0
+    outer = torch.zeros((k, k), dtype=torch.float64)
+    total = torch.zeros(k, dtype=torch.float64)
     if count < 2:
-        return torch.zeros((scores.shape[1], scores.shape[1]), dtype=torch.float64)
-    sums = torch.zeros((count, scores.shape[1]), dtype=torch.float64)
-    sums.index_add_(0, units[drawn], scores[drawn])
-    centred = sums - sums.mean(0)
-    return centred.T @ centred * (count / (count - 1))
+        return outer
+    for block in row_blocks(count):
+        lo, hi = (int(i) for i in torch.searchsorted(ordered, torch.tensor([block.start, block.stop])))
+        sums = torch.zeros((block.stop - block.start, k), dtype=torch.float64)
+        sums.index_add_(0, ordered[lo:hi] - block.start, scores_of(order[lo:hi]))
+        outer += sums.T @ sums
+        total += sums.sum(0)
+    return (outer - torch.outer(total, total) / count) * (count / (count - 1))
 
 
 def ridge_covariance(
     x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, fit: LinearFit, units: torch.Tensor,
     alpha: float = 1.0,
 ) -> torch.Tensor:
-    """Sandwich covariance (M, M) of ``weighted_ridge``'s coefficients of the first target."""
+    """Sandwich covariance (M, M) of ``weighted_ridge``'s coefficients of the first target.
+
+    LIME's penalty (alpha) does not shrink with the budget, so a small budget's fit is pulled
+    towards zero more than a large one's: by about b = alpha (X^T W X + alpha I)^{-1} coef,
+    which for a dominant superpixel is several standard errors. The covariance adds b b^T, so
+    an interval covers the large-budget value, not only this budget's mean.
+    """
     y, w = y.double()[:, 0], w.double()
-    x_mean = (w @ x.double()) / w.sum()
+    x_mean = _weighted_mean(x, w)
     coef, intercept = fit.coef[0], fit.intercept[0]
     m = x.shape[1]
     gram = alpha * torch.eye(m, dtype=torch.float64)
-    scores = torch.empty((len(x), m), dtype=torch.float64)
     for rows in row_blocks(len(x)):
-        block = x[rows].double()
-        centred = block - x_mean
+        centred = x[rows].double() - x_mean
         gram += (w[rows, None] * centred).T @ centred
-        residual = y[rows] - (block @ coef + intercept)
-        scores[rows] = (w[rows] * residual)[:, None] * centred
+
+    def scores(index: torch.Tensor) -> torch.Tensor:
+        block = x[index].double()
+        residual = y[index] - (block @ coef + intercept)
+        return (w[index] * residual)[:, None] * (block - x_mean)
+
     bread = torch.linalg.pinv(gram)
-    return bread @ cluster_meat(scores, units) @ bread
+    shrinkage = alpha * bread @ coef
+    return bread @ cluster_meat(scores, units, m) @ bread + torch.outer(shrinkage, shrinkage)
+
+
+def _weighted_mean(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    for rows in row_blocks(len(x)):
+        total += w[rows] @ x[rows].double()
+    return total / w.sum()
 
 
 def kernel_shap_covariance(
@@ -72,17 +99,23 @@ def kernel_shap_covariance(
     f_empty, delta = fit.intercept[0], fit.local_prediction[0] - fit.intercept[0]
     head = fit.coef[0, :-1]
     m = x.shape[1]
-    gram = torch.zeros((m - 1, m - 1), dtype=torch.float64)
-    scores = torch.empty((len(x), m - 1), dtype=torch.float64)
-    for rows in row_blocks(len(x)):
-        block = x[rows].double()
+
+    def reduced(index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        block = x[index].double()
         last = block[:, -1]
-        a = block[:, :-1] - last[:, None]
-        b = y[rows] - f_empty - last * delta
+        return block[:, :-1] - last[:, None], y[index] - f_empty - last * delta
+
+    gram = torch.zeros((m - 1, m - 1), dtype=torch.float64)
+    for rows in row_blocks(len(x)):
+        a, _ = reduced(rows)
         gram += (w[rows, None] * a).T @ a
-        scores[rows] = (w[rows] * (b - a @ head))[:, None] * a
+
+    def scores(index: torch.Tensor) -> torch.Tensor:
+        a, b = reduced(index)
+        return (w[index] * (b - a @ head))[:, None] * a
+
     bread = torch.linalg.pinv(gram)
-    free = bread @ cluster_meat(scores, units) @ bread
+    free = bread @ cluster_meat(scores, units, m - 1) @ bread
     to_full = torch.cat([torch.eye(m - 1, dtype=torch.float64), -torch.ones(1, m - 1, dtype=torch.float64)])
     return to_full @ free @ to_full.T
 
