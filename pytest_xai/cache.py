@@ -312,6 +312,7 @@ class CachePolicy:
                 self.memo[memo] = exp
             if disk is not None and self.disk is not None:
                 self.disk.put(disk, exp)
+                exp.on_grow(lambda grown, key=disk, store=self.disk: store.put(key, grown))  # the longer run
         return [r for r in results if r is not None]
 
 

@@ -143,8 +143,10 @@ class GoldenVerdict(_Entry):
     actual_png: str | None = None
     diff_png: str | None = None
     method: str | None = None
+    intervals: dict[str, list[float]] | None = None
+    undecided: list[str] | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method", "intervals", "undecided")
 
     @property
     def failed(self) -> bool:
@@ -164,7 +166,11 @@ class GoldenVerdict(_Entry):
 @dataclass
 class ExplanationEntry(_Entry):
     """An explanation a test obtained: of which ``image`` (key), by which method, its target
-    and confidence, the positive ``mass`` per named region, and its ``overlay`` (base64 PNG)."""
+    and confidence, the positive ``mass`` per named region, and its ``overlay`` (base64 PNG).
+    ``samples`` it used (after every check's growth), ``budget`` how they were chosen ("auto
+    (...)" or "fixed N"), ``fixed_budget`` what the method's fixed default would have used,
+    ``relative_error`` its Σ standard error / Σ |attribution|, and ``asked_by`` the checks that
+    asked it for more rounds."""
 
     image: str
     method: str
@@ -175,6 +181,12 @@ class ExplanationEntry(_Entry):
     seconds: float | None = None
     mass: dict[str, float | None] = field(default_factory=dict)
     overlay: str | None = None
+    budget: str | None = None
+    fixed_budget: int | None = None
+    relative_error: float | None = None
+    asked_by: list[str] | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("budget", "fixed_budget", "relative_error", "asked_by")
 
 
 
@@ -279,10 +291,19 @@ class Totals:
     disk: int = 0
     stale: int = 0
     seconds: float = 0.0
+    samples: int = 0  # model evaluations of the distinct explanations the tests read
+    fixed_samples: int = 0  # what the methods' fixed budgets would have used for them
 
     @classmethod
     def of(cls, records: list[TestRecord]) -> Totals:
-        return cls(*(sum(getattr(r, k) for r in records) for k in (*COUNTS, "seconds")))
+        totals = cls(*(sum(getattr(r, k) for r in records) for k in (*COUNTS, "seconds")))
+        distinct: dict[tuple[str, ...], ExplanationEntry] = {}
+        for record in records:  # an explanation read by several tests is computed once
+            for entry in record.explanations:
+                distinct[(entry.image, entry.method, entry.output, entry.target, entry.budget or "")] = entry
+        totals.samples = sum(e.samples for e in distinct.values())
+        totals.fixed_samples = sum(e.fixed_budget or e.samples for e in distinct.values())
+        return totals
 
 
 @dataclass

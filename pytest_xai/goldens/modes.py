@@ -30,7 +30,7 @@ start-up; the metrics are imported by ``compare``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_xai import defaults
@@ -67,6 +67,8 @@ class Comparison:
     measures: dict[str, float | None]
     findings: list[str]  # what was measured against what, in words
     summary: str = ""  # the measures against their bounds, on one line
+    intervals: dict[str, list[float]] = field(default_factory=dict)  # 95%, by measure
+    undecided: list[str] = field(default_factory=list)  # "<measure> undecided at N samples: ..."
 
     @property
     def passed(self) -> bool:
@@ -263,4 +265,43 @@ def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Compari
             f"now {actual.target_name!r} (p={actual.probability:.3f})"
         )
         return Comparison("prediction", empty, [changed], changed)
-    return GOLDEN_MODES[bounds.mode].compare(golden, actual, bounds.values)
+    mode = GOLDEN_MODES[bounds.mode]
+    decisions = decide_bounds(mode, golden, actual, bounds.values)
+    result = mode.compare(golden, actual, bounds.values)
+    for measure, decision in decisions.items():
+        if decision.interval is not None:
+            result.intervals[measure] = decision.interval
+        if decision.undecided:
+            result.undecided.append(f"{measure.replace('_', ' ')} {decision.words()}")
+    if result.undecided:
+        result.summary += "; " + "; ".join(result.undecided)
+        result.findings.extend(result.undecided)
+    return result
+
+
+# The measures a mode's bounds may name whose interval a comparison computes; a registered
+# mode's other measures are judged by their point value alone.
+def _measure_functions() -> dict[str, Any]:
+    from pytest_xai import metrics
+
+    return {
+        "evidence_shift": metrics.evidence_shift, "support_loss": metrics.support_loss,
+        "spearman": metrics.spearman, "top_k_iou": metrics.top_k_iou,
+    }
+
+
+def decide_bounds(mode: GoldenMode, golden: Explanation, actual: Explanation, values: dict[str, float]) -> dict[str, Any]:
+    """Each bounded measure's decision (``pytest_xai.uncertainty.decide``): while its interval
+    from both heatmaps' errors straddles the bound, the new explanation draws more rounds,
+    so the mode then compares the explanation the bounds asked for."""
+    from pytest_xai import uncertainty
+
+    functions = _measure_functions()
+    return {
+        bound.measure: uncertainty.decide(
+            functions[bound.measure], [golden, actual], values[bound.param], upper=bound.upper,
+            asked_by=f"golden {bound.measure.replace('_', ' ')}",
+        )
+        for bound in mode.bounds
+        if bound.measure in functions and bound.param in values
+    }

@@ -33,6 +33,13 @@ def _parse_number(raw: Any, key: str, kind: type, low: float, high: float, defau
     return value
 
 
+def _samples(raw: Any) -> int | str | None:
+    """``--xai-samples`` / ini ``xai_samples``: "auto" or a fixed budget."""
+    if isinstance(raw, str) and raw.strip() == "auto":
+        return "auto"
+    return _parse_number(raw, "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES)
+
+
 def _choice(raw: Any, key: str, choices: tuple[str, ...], default: str | None) -> str | None:
     if raw is None or raw == "":
         return default
@@ -168,7 +175,7 @@ class Settings:
     ci_reason: str
     device: str
     seed: int | None
-    samples: int | None
+    samples: int | str | None  # None: explain's default ("auto"); "auto"; or a fixed budget
     method: str | None
     precision: str | None  # None: explain's own default (float32)
     model: str | None
@@ -220,8 +227,7 @@ class Settings:
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=_device(str(_given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
             seed=_parse_number(_given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=_parse_number(_given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
-                                  "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            samples=_samples(_given(config, "xai_samples", "--xai-samples") or ini("xai_samples")),
             method=_choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=_precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
             model=_model(_given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
@@ -262,7 +268,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-seed", dest="xai_seed", default=None,
                     help="seed for every explanation (default: 0, or the marker's).")
     group.addoption("--xai-samples", dest="xai_samples", default=None,
-                    help="samples per explanation, overriding ini and method defaults.")
+                    help="samples per explanation: 'auto' (the default: rounds until certain, checks "
+                         "ask for more) or N, a fixed budget, overriding ini and method defaults.")
     group.addoption("--xai-model", dest="xai_model", default=None, metavar="SPEC",
                     help="model under test: package.module:factory, a TorchScript file, or "
                     "torchvision:NAME=WEIGHTS.pth.")
@@ -289,7 +296,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("xai_model", "model spec, as --xai-model", default="")
     parser.addini("xai_device", "device, as --xai-device", default="")
     parser.addini("xai_method", f"default method: {', '.join(METHODS)}", default="")
-    parser.addini("xai_samples", "default samples per explanation", default="")
+    parser.addini("xai_samples", "default samples per explanation: 'auto' or N (a fixed budget)", default="")
     parser.addini("xai_precision", f"explanation precision: {', '.join(vocab.PRECISIONS)} (default float32)",
                   default="")
     parser.addini("xai_golden_mode", "golden comparison: release (default; where the evidence is) or strict "

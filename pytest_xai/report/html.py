@@ -306,6 +306,7 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
     for e in exps:
         caption = f"{e.method} ({e.output}, {e.samples} samples" + (
             f", {e.seconds:.2f} s)" if e.seconds is not None and is_finite(e.seconds) else ")")
+        caption += _budget_words(e)
         parts.append(_figure(pictures.add(b64=e.overlay), caption))
     parts.append(f"</div><div>{_mass_table(view.image.regions, exps)}")
     parts.append(_agreement_table(view.agreement) + "</div></div>")
@@ -313,6 +314,18 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
     links = ", ".join(f"<a href='#t{i}'>{esc(names[i].rsplit('::', 1)[-1])}</a>" for i in used[:12])
     parts.append(f"<p class='muted'>used by {len(used)} test(s): {links}{' …' if len(used) > 12 else ''}</p>")
     return "".join(parts) + "</section>"
+
+
+def _budget_words(e: Any) -> str:
+    """How the samples were chosen, the standard error, and which checks asked for more."""
+    words = []
+    if e.budget:
+        words.append(e.budget)
+    if e.relative_error is not None:
+        words.append(f"standard error {e.relative_error:.1%} of the mass")
+    if e.asked_by:
+        words.append("more rounds asked by " + ", ".join(dict.fromkeys(e.asked_by)))
+    return (" · " + "; ".join(words)) if words else ""
 
 
 def _mass_table(regions: list[str], exps: list[ExplanationEntry]) -> str:
