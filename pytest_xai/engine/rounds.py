@@ -78,9 +78,14 @@ def check_budget(
     """The fixed budget, or the cap and the ``AutoBudget`` of ``samples="auto"``."""
     spec = METHODS[method]
     default = spec.default_samples
+    if samples == "fixed":  # the method's own fixed budget, whatever "auto" would do
+        samples = default
     auto = samples == "auto" if isinstance(samples, str) else samples is None and spec.round_size is not None
     if isinstance(samples, str) and samples != "auto":
-        raise XaiTypeError(f"samples={samples!r} is neither 'auto' nor an int; use 'auto' (the default) or e.g. 1000")
+        raise XaiTypeError(
+            f"samples={samples!r} is neither 'auto', 'fixed' nor an int; use 'auto' (the default), "
+            "'fixed' (each method's default budget) or e.g. 1000"
+        )
     if samples == "auto" and spec.round_size is None:
         raise XaiValueError(
             f"samples='auto' needs a method that grows in rounds, but method={method!r} is "

@@ -34,9 +34,10 @@ def _parse_number(raw: Any, key: str, kind: type, low: float, high: float, defau
 
 
 def _samples(raw: Any) -> int | str | None:
-    """``--xai-samples`` / ini ``xai_samples``: "auto" or a fixed budget."""
-    if isinstance(raw, str) and raw.strip() == "auto":
-        return "auto"
+    """``--xai-samples`` / ini ``xai_samples``: "auto", "fixed" (each method's default budget)
+    or a fixed budget."""
+    if isinstance(raw, str) and raw.strip() in ("auto", "fixed"):
+        return raw.strip()
     return _parse_number(raw, "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES)
 
 
@@ -269,7 +270,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help="seed for every explanation (default: 0, or the marker's).")
     group.addoption("--xai-samples", dest="xai_samples", default=None,
                     help="samples per explanation: 'auto' (the default: rounds until certain, checks "
-                         "ask for more) or N, a fixed budget, overriding ini and method defaults.")
+                         "ask for more), 'fixed' (each method's default budget) or N, overriding ini.")
     group.addoption("--xai-model", dest="xai_model", default=None, metavar="SPEC",
                     help="model under test: package.module:factory, a TorchScript file, or "
                     "torchvision:NAME=WEIGHTS.pth.")

@@ -88,7 +88,7 @@ def test_gradient_shap_grows_in_rounds(shapes_clf, shapes_image) -> None:
         ({"tolerance": "small"}, XaiTypeError, "tolerance='small' is not a float"),
         ({"max_samples": 10}, XaiValueError, "max_samples=10 is out of range"),
         ({"samples": 300, "tolerance": 0.1}, XaiValueError, "tolerance=0.1 applies to samples='auto' only"),
-        ({"samples": "lots"}, XaiTypeError, "samples='lots' is neither 'auto' nor an int"),
+        ({"samples": "lots"}, XaiTypeError, "samples='lots' is neither 'auto', 'fixed' nor an int"),
     ],
 )
 def test_bad_budgets_are_refused(tiny_clf, tiny_img, kwargs, error, fragment) -> None:
