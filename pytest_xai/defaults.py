@@ -25,8 +25,9 @@ AUTO_ROUND_SIZE = 100
 AUTO_GRADIENT_ROUND_SIZE = 25
 AUTO_FIRST_ROUNDS = 2
 DEFAULT_TOLERANCE = 0.25
-# Interval of a check's measure: this many plausible redraws of the heatmap, central 95%.
-INTERVAL_DRAWS = 200
+# Interval of a check's measure: its value ± 1.96 standard deviations over this many plausible
+# redraws of the heatmaps (pytest_xai.uncertainty).
+INTERVAL_DRAWS = 40
 INTERVAL_LEVEL = 0.95
 
 # -- goldens ------------------------------------------------------------------------------------

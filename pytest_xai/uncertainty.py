@@ -3,9 +3,11 @@ and more rounds while the interval straddles the bound.
 
 An explanation's error basis E (``Explanation.error_basis``) says its estimate is off by about
 ``z @ E``, z ~ N(0, I). A check's measure (a relevance mass, a Spearman correlation, an evidence
-shift) is a nonlinear function of one or two heatmaps, so its interval is taken from the
-measure of ``INTERVAL_DRAWS`` plausible redraws of the heatmaps (a parametric bootstrap), seeded
-so that a verdict never depends on the run. While the central 95% straddles the bound, every
+shift) is a nonlinear function of one or two heatmaps, so its standard error is taken from the
+measure of plausible redraws of the heatmaps (a parametric bootstrap, seeded so that a verdict
+never depends on the run), and the interval is the point value ± 1.96 of it: 40 redraws
+estimate a standard error within about 11%, where percentiles would need hundreds (an
+evidence shift solves a transport problem per redraw). While the central 95% straddles the bound, every
 explanation that can grow (``samples="auto"``, below its cap) draws more rounds, doubling its
 samples, and the check measures again; the explanation grows in place, so every later check
 of it reads the same rounds. At the cap the point estimate decides, as a fixed budget does, and
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -75,24 +78,39 @@ def redraw(exp: Explanation, z: np.ndarray) -> Explanation:
     return replace(exp, heatmap=heatmap.astype(np.float32), error_basis=None)
 
 
-def interval(measure: Measure, explanations: Sequence[Explanation], draws: int = INTERVAL_DRAWS) -> tuple[float, float] | None:
-    """The central ``INTERVAL_LEVEL`` of ``measure`` over redraws of the explanations, or None
-    when none carries an error estimate (or the measure is not a number on most redraws)."""
+def redraw_values(measure: Measure, explanations: Sequence[Explanation], draws: int) -> np.ndarray | None:
+    """``measure`` of ``draws`` seeded redraws (the same ones every run, the first k of a longer
+    list the same), or None when no explanation carries an error estimate."""
     uncertain = [e.error_basis is not None and len(e.error_basis) > 0 for e in explanations]
     if not any(uncertain):
         return None
-    rng = np.random.default_rng(0)  # the same draws every run: a verdict does not depend on luck
+    rngs = [np.random.default_rng(i) for i in range(len(explanations))]
     z = [rng.standard_normal((draws, len(e.error_basis))) if u else None  # type: ignore[arg-type]
-         for e, u in zip(explanations, uncertain)]
-    values = np.array([
+         for rng, e, u in zip(rngs, explanations, uncertain)]
+    return np.array([
         measure(*(redraw(e, zs[k]) if zs is not None else e for e, zs in zip(explanations, z)))
         for k in range(draws)
     ], dtype=np.float64)
-    if np.isnan(values).mean() > 0.5:
+
+
+def interval(
+    measure: Measure, explanations: Sequence[Explanation], draws: int = INTERVAL_DRAWS, z: float | None = None
+) -> tuple[float, float] | None:
+    """The ``INTERVAL_LEVEL`` interval of ``measure`` (or ± ``z`` deviations): its value ± z
+    times its standard deviation over redraws of the explanations; None when none carries an
+    error estimate, or the measure is not a number on most redraws."""
+    values = redraw_values(measure, explanations, draws)
+    point = float(measure(*explanations))
+    if values is None or np.isnan(values).mean() > 0.5 or point != point:
         return None
-    tail = (1 - INTERVAL_LEVEL) / 2 * 100
-    low, high = np.nanpercentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+    half = (z or _Z) * float(np.nanstd(values, ddof=1))
+    return point - half, point + half
+
+
+_Z = NormalDist().inv_cdf((1 + INTERVAL_LEVEL) / 2)
+# A first look of QUICK_DRAWS redraws settles a check far from its bound at a wider interval
+# (its standard deviation is then known within about 25%); the others take all INTERVAL_DRAWS.
+QUICK_DRAWS = 10
 
 
 def settled(value: float, low: float, high: float, bound: float, upper: bool) -> bool:
@@ -111,7 +129,10 @@ def decide(
     while True:
         value = float(measure(*explanations))
         samples = max(e.samples for e in explanations)
-        found = interval(measure, explanations) if value == value else None
+        quick = interval(measure, explanations, QUICK_DRAWS, z=1.6 * _Z) if value == value else None
+        if quick is not None and settled(value, *quick, bound, upper):
+            return Decision(value, value - (value - quick[0]) / 1.6, value + (quick[1] - value) / 1.6, samples, False)
+        found = interval(measure, explanations) if quick is not None else None
         if found is None:
             return Decision(value, None, None, samples, False)
         low, high = found
