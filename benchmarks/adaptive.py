@@ -45,20 +45,37 @@ RESULTS = ROOT / "benchmarks" / "results" / "adaptive.md"
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 
 
-def run_suite(samples: str) -> dict[str, Any]:
-    """The example suite's JSON report at ``--xai-samples=samples``."""
+def run_suite(samples: str, tolerance: float | None = None) -> dict[str, Any]:
+    """The example suite's JSON report at ``--xai-samples=samples`` (and another default
+    tolerance, set before pytest_xai is imported, to measure candidates)."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
+        path = str(ROOT)
+        if tolerance is not None:
+            (Path(folder) / "sitecustomize.py").write_text(
+                f"import pytest_xai.defaults as d\nd.DEFAULT_TOLERANCE = {tolerance}\n")
+            path = os.pathsep.join([folder, path])
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", f"--xai-samples={samples}",
              "--xai-cache=off", f"--xai-report={report}", f"--xai-results={folder}/results"],
-            cwd=ROOT / "example_project", env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+            cwd=ROOT / "example_project", env={**os.environ, "PYTHONPATH": path}, check=False,
             capture_output=True,
         )  # fmt: skip
         data: dict[str, Any] = json.loads(report.read_text())
         data["wall"] = time.perf_counter() - started
         return data
+
+
+def tolerances(candidates: list[float]) -> list[str]:
+    """Evaluations and undecided checks of the example suite at other default tolerances."""
+    lines = ["## Default tolerance: candidates on the example suite", "",
+             "| tolerance | outcomes | model evaluations | undecided checks |", "|---|---|---|---|"]
+    for tolerance in candidates:
+        data = run_suite("auto", tolerance)
+        undecided = sum(bool(c.get("undecided")) for t in data["tests"] for c in t.get("checks", []))
+        lines.append(f"| {tolerance} | {data['outcomes']} | {data['totals'].get('samples')} | {undecided} |")
+    return [*lines, ""]
 
 
 def suite() -> list[str]:
@@ -109,11 +126,11 @@ def worlds(count: int) -> list[str]:
         chosen = world.images[:: max(1, len(world.images) // count)][:count]  # across the classes
         for method in METHODS:
             for sample in chosen:
-                golden = explain(world.clean, sample.image, method=method, samples="fixed")
+                golden = explain(world.clean, sample.array, method=method, samples="fixed")
                 for model_name, model in models.items():
                     verdicts = {}
                     for budget in ("fixed", "auto"):
-                        exp = explain(model, sample.image, method=method, samples=budget)
+                        exp = explain(model, sample.array, method=method, samples=budget)
                         verdicts[budget] = judge(golden, exp, sample, world.region)
                         evaluations[budget] += exp.samples
                     rows.append((cue, method, model_name, verdicts))
@@ -153,7 +170,7 @@ def wall() -> list[str]:
     return [*lines, ""]
 
 
-def paired(repeats: int = 30) -> list[str]:
+def paired(repeats: int = 12) -> list[str]:
     """Kernel SHAP's seed-to-seed variance at equal budgets, on the example's clean model."""
     from example_project import models
     from example_project.data import make_shape
@@ -192,11 +209,14 @@ def main() -> None:
     parser.add_argument("--worlds", type=int, default=0)
     parser.add_argument("--wall", action="store_true")
     parser.add_argument("--paired", action="store_true")
+    parser.add_argument("--tolerances", type=float, nargs="*", default=[])
     args = parser.parse_args()
     lines = ["# samples=\"auto\" against the fixed budgets", "", "Made by `benchmarks/adaptive.py` "
              f"({' '.join(sys.argv[1:])}), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}.", ""]
     if args.suite:
         lines += suite()
+    if args.tolerances:
+        lines += tolerances(args.tolerances)
     if args.worlds:
         lines += worlds(args.worlds)
     if args.wall:
