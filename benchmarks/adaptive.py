@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pytest_xai import explain  # noqa: E402
-from pytest_xai.assertions import assert_attribution_avoids, assert_attribution_focus  # noqa: E402
+from pytest_xai.checks.assertions import assert_attribution_avoids, assert_attribution_focus  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "adaptive.md"

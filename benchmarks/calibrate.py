@@ -2,7 +2,7 @@
 
     python benchmarks/calibrate.py [--json out.json]
 
-Applies the ``pytest --xai-calibrate`` rule (``pytest_xai.calibration``) to the example suite's
+Applies the ``pytest --xai-calibrate`` rule (``pytest_xai.plugin.calibrate.rule``) to the example suite's
 focus check (relevance ratio on "object") and avoid check (relevance mass on "watermark") for
 each of the 12 shapes images and lime, kernel_shap, gradient_shap at default settings:
   - calibration passes, as ``--xai-calibrate --xai-calibrate-with=...clean_v2`` runs them: the
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
-from pytest_xai.calibration import CalibratedCheck  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
+from pytest_xai.plugin.calibrate.rule import CalibratedCheck  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 CALIBRATION = [("clean", 0), ("clean", 1), ("clean", 2), ("clean_v2", 0)]

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 from pytest_xai.regions import Region, dilate_mask, touching_segments  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 TOLERANCES: tuple[Any, ...] = (0, 1, 2, "superpixels")

@@ -31,7 +31,7 @@ from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
 from pytest_xai.defaults import DEFAULT_MIN_SPEARMAN, DEFAULT_MIN_TOP_K_IOU  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 SAMPLES = {"lime": 1000, "kernel_shap": 1000, "gradient_shap": 200}
 SEEDS = range(1, 6)

@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
-from pytest_xai.interventions import checks, fills  # noqa: E402
-from pytest_xai.testimage import load_test_image  # noqa: E402
+from pytest_xai.checks.interventions import checks, fills  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 FILLS = ("grey", "blur", "inpaint")
 MARGIN = 1.5

@@ -58,8 +58,8 @@ from example_project.models import WEIGHTS as EXAMPLE_WEIGHTS  # noqa: E402
 from example_project.models import SmallCNN  # noqa: E402
 from example_project.train import accuracy, fit  # noqa: E402
 from pytest_xai import Classifier  # noqa: E402
+from pytest_xai.plugin.testimage import TestImage  # noqa: E402
 from pytest_xai.regions import Region  # noqa: E402
-from pytest_xai.testimage import TestImage  # noqa: E402
 
 CUES = ("spot", "stripes", "frame", "tag")
 CUE_REGION = {"spot": "spot", "stripes": "background", "frame": "frame", "tag": "tag"}

@@ -12,14 +12,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from pytest_xai import metrics
-    from pytest_xai.assertions import (
+    from pytest_xai.checks import metrics
+    from pytest_xai.checks.assertions import (
         assert_attribution_avoids,
         assert_attribution_focus,
-        assert_explanation_depends_on_model,
         assert_explanations_agree,
     )
+    from pytest_xai.checks.interventions import (
+        assert_prediction_ignores,
+        assert_region_irrelevant,
+        assert_region_needed,
+    )
+    from pytest_xai.checks.sanity import assert_explanation_depends_on_model
     from pytest_xai.classifier import Classifier, Prediction
+    from pytest_xai.engine.explain import explain
     from pytest_xai.errors import (
         ModelOutputError,
         ModelSpecError,
@@ -29,26 +35,20 @@ if TYPE_CHECKING:
         XaiTypeError,
         XaiValueError,
     )
-    from pytest_xai.explainer import explain
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
-    from pytest_xai.interventions import (
-        assert_prediction_ignores,
-        assert_region_irrelevant,
-        assert_region_needed,
-    )
     from pytest_xai.regions import Region
     from pytest_xai.registry import register_method
 
 _LAZY = {
-    "metrics": ("pytest_xai.metrics", None),
-    "assert_attribution_avoids": ("pytest_xai.assertions", "assert_attribution_avoids"),
-    "assert_attribution_focus": ("pytest_xai.assertions", "assert_attribution_focus"),
-    "assert_explanations_agree": ("pytest_xai.assertions", "assert_explanations_agree"),
-    "assert_explanation_depends_on_model": ("pytest_xai.assertions", "assert_explanation_depends_on_model"),
-    "assert_prediction_ignores": ("pytest_xai.interventions", "assert_prediction_ignores"),
-    "assert_region_irrelevant": ("pytest_xai.interventions", "assert_region_irrelevant"),
-    "assert_region_needed": ("pytest_xai.interventions", "assert_region_needed"),
+    "metrics": ("pytest_xai.checks.metrics", None),
+    "assert_attribution_avoids": ("pytest_xai.checks.assertions", "assert_attribution_avoids"),
+    "assert_attribution_focus": ("pytest_xai.checks.assertions", "assert_attribution_focus"),
+    "assert_explanations_agree": ("pytest_xai.checks.assertions", "assert_explanations_agree"),
+    "assert_explanation_depends_on_model": ("pytest_xai.checks.sanity", "assert_explanation_depends_on_model"),
+    "assert_prediction_ignores": ("pytest_xai.checks.interventions", "assert_prediction_ignores"),
+    "assert_region_irrelevant": ("pytest_xai.checks.interventions", "assert_region_irrelevant"),
+    "assert_region_needed": ("pytest_xai.checks.interventions", "assert_region_needed"),
     "Classifier": ("pytest_xai.classifier", "Classifier"),
     "Prediction": ("pytest_xai.classifier", "Prediction"),
     "ModelOutputError": ("pytest_xai.errors", "ModelOutputError"),
@@ -58,7 +58,7 @@ _LAZY = {
     "XaiError": ("pytest_xai.errors", "XaiError"),
     "XaiTypeError": ("pytest_xai.errors", "XaiTypeError"),
     "XaiValueError": ("pytest_xai.errors", "XaiValueError"),
-    "explain": ("pytest_xai.explainer", "explain"),
+    "explain": ("pytest_xai.engine.explain", "explain"),
     "Explanation": ("pytest_xai.explanation", "Explanation"),
     "load_image": ("pytest_xai.images", "load_image"),
     "Region": ("pytest_xai.regions", "Region"),

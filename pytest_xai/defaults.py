@@ -26,7 +26,7 @@ AUTO_GRADIENT_ROUND_SIZE = 25
 AUTO_FIRST_ROUNDS = 2
 DEFAULT_TOLERANCE = 0.25
 # Interval of a check's measure: its value ± 1.96 standard deviations over this many plausible
-# redraws of the heatmaps (pytest_xai.uncertainty).
+# redraws of the heatmaps (pytest_xai.checks.uncertainty).
 INTERVAL_DRAWS = 40
 INTERVAL_LEVEL = 0.95
 

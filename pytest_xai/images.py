@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pytest_xai._util.validation import is_int, short
 from pytest_xai.defaults import GOLDEN_MAX_PIXELS
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.validation import is_int, short
 
 MIN_SIDE = 8
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from pytest_xai._util.validation import is_finite, is_int, is_number, short
 from pytest_xai.errors import RegionError, XaiTypeError, XaiValueError
-from pytest_xai.validation import is_finite, is_int, is_number, short
 
 
 class Region:
@@ -132,7 +132,7 @@ class Region:
 
     def to_mask(self, height: int, width: int) -> np.ndarray:
         """The region as an (height, width) boolean mask; an empty region raises RegionError."""
-        from pytest_xai.validation import positive_int
+        from pytest_xai._util.validation import positive_int
 
         fix = "pass the image's (height, width)"
         height, width = positive_int(height, "height", fix), positive_int(width, "width", fix)

@@ -32,7 +32,8 @@ def _warm_imports() -> None:
     import pkgutil
 
     import pytest_xai
-    from pytest_xai import Region, explain, metrics
+    from pytest_xai import Region, explain
+    from pytest_xai.checks import evidence, metrics
 
     for info in pkgutil.walk_packages(pytest_xai.__path__, "pytest_xai."):
         importlib.import_module(info.name)
@@ -42,7 +43,7 @@ def _warm_imports() -> None:
         exp = explain(model, image, method=method, samples=20, n_segments=8, baseline="blur")
         exp.overlay()
         metrics.spearman(exp, exp)
-        metrics.evidence_shift(exp, exp)
+        evidence.evidence_shift(exp, exp)
         metrics.relevance_mass(exp, Region.polygon([(0, 0), (8, 0), (0, 8)]))
         if exp.weights is not None:
             exp.boundaries()
@@ -51,7 +52,7 @@ def _warm_imports() -> None:
     import torchvision  # noqa: F401  (the torchvision model spec imports it)
 
     from pytest_xai.errors import ModelSpecError
-    from pytest_xai.model_spec import load_model
+    from pytest_xai.models import load_model
 
     with contextlib.suppress(ModelSpecError):
         load_model("torchvision:resnet18=/nonexistent/weights.pth")
@@ -124,7 +125,7 @@ from example_project.data import make_shape
 def xai_model(pytestconfig):
     spec = pytestconfig.getoption("xai_model")
     if spec:
-        from pytest_xai.model_spec import load_model
+        from pytest_xai.models import load_model
         return load_model(spec, "cpu")
     return models.clean(device="cpu")
 

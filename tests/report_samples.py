@@ -1,7 +1,7 @@
 """Synthetic report data of any size, shaped like RunReport.to_json(), for report tests.
 
 Pictures are real PNGs: example-project shapes images and heatmap overlays drawn by
-pytest_xai.render, so their size and variety match a real run's.
+pytest_xai.pictures.render, so their size and variety match a real run's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from example_project.data import WATERMARK, make_shape
-from pytest_xai import render
+from pytest_xai.pictures import render
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 

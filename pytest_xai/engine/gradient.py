@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
+from pytest_xai.engine.baselines import blurred
 from pytest_xai.engine.batching import map_chunks
-from pytest_xai.engine.fills import blurred
 from pytest_xai.engine.outputs import target_values
 from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.rounds import AutoBudget, relative_error, round_seed
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
 from pytest_xai.engine.uncertainty import mean_basis, standard_error
 from pytest_xai.errors import XaiValueError
+from pytest_xai.registry import Params
 
 # Smoothing noise is drawn in fixed blocks of samples, each from its own seeded generator,
 # so the noise a sample gets does not depend on how the samples are chunked into batches.
@@ -303,7 +303,7 @@ def _unfinished(run: GradientRun, budget: AutoBudget) -> bool:
 
 
 def _attribution(
-    rounds: GradientRounds, runs: list[GradientRun], i: int, params: dict[str, Any], heatmap: np.ndarray | None
+    rounds: GradientRounds, runs: list[GradientRun], i: int, params: Params, heatmap: np.ndarray | None
 ) -> Attribution:
     """Image ``i``'s attribution: the fixed budget's exact heatmap, or the rounds' mean."""
     run, budget = runs[i], rounds.request.auto

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from pytest_xai import __version__
-from pytest_xai.jsonable import JSON
+from pytest_xai._util.jsonable import JSON
 
 # Source files whose code computes an explanation: a change to any of them (an edited engine
 # in a checkout, a patched release) is a new engine, whatever the version number says.

@@ -15,6 +15,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from pytest_xai._util.validation import check_int, short
 from pytest_xai.defaults import (
     AUTO_FIRST_ROUNDS,
     DEFAULT_TOLERANCE,
@@ -24,7 +25,6 @@ from pytest_xai.defaults import (
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.registry import METHODS
-from pytest_xai.validation import check_int, short
 
 
 def round_seed(seed: int, index: int) -> int:

@@ -43,6 +43,7 @@ class Request:
     background: tuple[np.ndarray, ...] | None = None
     local_smoothing: float = 0.0
     batch_size: int | None = None
+    extra: tuple[tuple[str, Any], ...] = ()  # a registered method's own options, by name
     auto: AutoBudget | None = None  # samples="auto": rounds until certain; ``samples`` is the cap
 
     @property
@@ -59,6 +60,7 @@ class Request:
             **({"tolerance": self.auto.tolerance, "max_samples": self.auto.cap} if self.auto else {}),
             "seed": self.seed,
             "precision": self.precision,
+            **dict(self.extra),
         }
 
 

@@ -34,11 +34,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_xai import defaults
+from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import compared, why_undefined, within
-from pytest_xai.validation import check_bound, finite_or_none
+from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pytest_xai.checks.uncertainty import Decision
     from pytest_xai.explanation import Explanation
 
 
@@ -108,13 +112,13 @@ class ReleaseMode:
         return no_evidence  # release mode compares positive evidence
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai import metrics
+        from pytest_xai.checks import evidence, metrics
         from pytest_xai.goldens.describe import centre_move
 
         max_shift, max_loss = bounds["max_shift"], bounds["max_support_loss"]
-        shift = metrics.evidence_shift(golden, actual)
-        loss = metrics.support_loss(golden, actual)
-        _, new_mass = metrics.gained_cells(golden, actual)
+        shift = evidence.evidence_shift(golden, actual)
+        loss = evidence.support_loss(golden, actual)
+        _, new_mass = evidence.gained_cells(golden, actual)
         why = why_undefined(golden, actual)
         shift_text = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
         loss_text = compared("support loss", loss, "max_support_loss", max_loss, upper=True, why=why)
@@ -123,7 +127,7 @@ class ReleaseMode:
         if shift == shift:
             findings[0] += (
                 f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
-                f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
+                f"distance on a {evidence.EVIDENCE_GRID}-cell grid)"
             )
             if metrics.no_evidence(golden) or metrics.no_evidence(actual):
                 findings[0] += f" because {why}"
@@ -162,7 +166,7 @@ class StrictMode:
         return silent
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai import metrics
+        from pytest_xai.checks import metrics
 
         found = metrics.agreement(golden, actual)
         why = why_undefined(golden, actual)
@@ -177,15 +181,14 @@ class StrictMode:
         return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
 
 
-GOLDEN_MODES: dict[str, GoldenMode] = {"release": ReleaseMode(), "strict": StrictMode()}
+GOLDEN_MODES: Registry[GoldenMode] = Registry("golden mode", {"release": ReleaseMode(), "strict": StrictMode()})
 
 
 def register_golden_mode(mode: GoldenMode) -> GoldenMode:
     """Register ``mode`` under ``mode.name`` (replacing one of that name); returns it."""
     if not isinstance(getattr(mode, "name", None), str) or not mode.name.isidentifier():
         raise XaiValueError(f"mode.name={getattr(mode, 'name', None)!r} must be an identifier such as 'loose'")
-    GOLDEN_MODES[mode.name] = mode
-    return mode
+    return GOLDEN_MODES.add(mode.name, mode)
 
 
 def golden_mode(name: Any) -> GoldenMode:
@@ -243,12 +246,17 @@ class Bounds:
 
 
 def default_bound(settings: Any, param: str, method: str | None) -> float | None:
-    """A bound's session value (ini ``xai_<param>``) when set, else its measured default:
+    """A bound's session value (ini ``xai_<param>``) when set, else what the method declared
+    when it was registered (``register_method(golden_bounds=...)``), else its measured default:
     ``max_shift`` and ``max_support_loss`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``,
     ``defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD``)."""
     value = getattr(settings, param, None)
     if value is not None:
         return float(value)
+    spec = METHODS.get(method or "")
+    declared = None if spec is None else spec.golden_bound(param)
+    if declared is not None:
+        return declared
     if param == "max_shift":
         return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
     if param == "max_support_loss":
@@ -281,20 +289,20 @@ def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Compari
 
 # The measures a mode's bounds may name whose interval a comparison computes; a registered
 # mode's other measures are judged by their point value alone.
-def _measure_functions() -> dict[str, Any]:
-    from pytest_xai import metrics
+def _measure_functions() -> dict[str, Callable[..., float]]:
+    from pytest_xai.checks import evidence, metrics
 
     return {
-        "evidence_shift": metrics.evidence_shift, "support_loss": metrics.support_loss,
+        "evidence_shift": evidence.evidence_shift, "support_loss": evidence.support_loss,
         "spearman": metrics.spearman, "top_k_iou": metrics.top_k_iou,
     }
 
 
-def decide_bounds(mode: GoldenMode, golden: Explanation, actual: Explanation, values: dict[str, float]) -> dict[str, Any]:
-    """Each bounded measure's decision (``pytest_xai.uncertainty.decide``): while its interval
+def decide_bounds(mode: GoldenMode, golden: Explanation, actual: Explanation, values: dict[str, float]) -> dict[str, Decision]:
+    """Each bounded measure's decision (``pytest_xai.checks.uncertainty.decide``): while its interval
     from both heatmaps' errors straddles the bound, the new explanation draws more rounds,
     so the mode then compares the explanation the bounds asked for."""
-    from pytest_xai import uncertainty
+    from pytest_xai.checks import uncertainty
 
     functions = _measure_functions()
     return {

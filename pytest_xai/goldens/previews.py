@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_xai.render import (
+from pytest_xai.pictures.render import (
     captioned,
     draw_outline,
     overlay,
@@ -26,6 +26,7 @@ from pytest_xai.render import (
     to_uint8,
     upscale,
 )
+from pytest_xai.registry import Registry
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -138,7 +139,7 @@ def _magnitude(exp: Explanation) -> tuple[np.ndarray, str]:
     """|attribution|, smoothed as the overlay draws it: where the method looked, either sign."""
     from matplotlib import colormaps
 
-    from pytest_xai.display import display_heatmap
+    from pytest_xai.pictures.display import display_heatmap
 
     heat = np.abs(np.nan_to_num(np.asarray(display_heatmap(exp), dtype=np.float64)))
     top = float(np.percentile(heat, 99.9)) if heat.any() else 1.0
@@ -150,9 +151,9 @@ def _panel_for_kind(exp: Explanation) -> Callable[[Explanation], tuple[np.ndarra
 
 
 # the third panel per method: superpixel methods show the superpixels they weighed
-METHOD_PANELS: dict[str, Callable[[Explanation], tuple[np.ndarray, str]]] = {
+METHOD_PANELS: Registry[Callable[[Explanation], tuple[np.ndarray, str]]] = Registry("panel", {
     "lime": _superpixels, "kernel_shap": _superpixels, "gradient_shap": _magnitude,
-}
+})
 
 
 def _outlined(picture: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pytest_xai import defaults
-from pytest_xai._atomic import TEMP_SUFFIX
-from pytest_xai.paths import safe_name
+from pytest_xai._util.atomic import TEMP_SUFFIX
+from pytest_xai._util.paths import safe_name
 
 # The atomic write's temp file is ``.<name>.<host 8>-<pid ≤ 7>-<random 8>.xai-tmp``: a golden's
 # file name leaves room for it within the 255 bytes a file name may take.
@@ -70,7 +70,7 @@ class NpzSerializer(Serializer):
     def is_golden(self, path: Path) -> bool:
         """A zip with a ``header.npy`` member whose JSON names the pytest_xai format (read
         with the standard library; nothing else in the archive is read)."""
-        from pytest_xai.goldens.npz import FORMAT
+        from pytest_xai.explanation.npz import FORMAT
 
         try:
             with zipfile.ZipFile(path) as archive:
@@ -128,8 +128,8 @@ class SnapshotStore:
 
     def write_preview(self, path: Path) -> None:
         """Draw the .png preview of the golden at ``path``."""
-        from pytest_xai import render
         from pytest_xai.goldens.previews import preview
+        from pytest_xai.pictures import render
 
         render.save_png(preview(self.serializer.load(path)), path.with_suffix(".png"))
 

@@ -109,7 +109,7 @@ def twin_checkpoint(spec: str, base_dir: Path | None) -> Callable[[Classifier, l
 
     def build(base: Classifier, arrays: list[np.ndarray]) -> tuple[Classifier | None, str]:
         from pytest_xai.errors import ModelSpecError
-        from pytest_xai.model_spec import load_model
+        from pytest_xai.models import load_model
 
         try:
             twin = load_model(spec, str(base.device), base_dir)

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_xai.mutation.results import HARMLESS, PLANTED
+from pytest_xai.records.mutation import HARMLESS, PLANTED
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_xai.jsonable import JSON
+from pytest_xai._util.jsonable import JSON
 from pytest_xai.plugin.session import XaiSession
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xai.paths import safe_name
+from pytest_xai._util.paths import safe_name
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.session import XaiSession
 from pytest_xai.records import TestRecord

@@ -12,7 +12,7 @@ from pytest_xai.report.words import FAILED, TERMINAL_ORDER, count_outcomes
 if TYPE_CHECKING:
     import pytest
 
-    from pytest_xai.goldens.lifecycle import GoldenLifecycle
+    from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.results import ResultsPlugin
 
 

@@ -41,8 +41,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_xai._atomic import atomic_path
-from pytest_xai.jsonable import plain
+from pytest_xai._util.atomic import atomic_path
+from pytest_xai._util.jsonable import plain
 from pytest_xai.records import SCHEMA, RunReport
 from pytest_xai.report.pictures import INLINE_LIMIT, Pictures
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from pytest_xai._util.validation import is_finite
 from pytest_xai.records import (
     CheckResult,
     ExplanationEntry,
@@ -30,7 +31,6 @@ from pytest_xai.report.words import (
     measure_short,
     measure_words,
 )
-from pytest_xai.validation import is_finite
 
 FOOTNOTE = (
     "<p class='muted'>Heatmaps: red is evidence for the predicted class, blue against. Each "

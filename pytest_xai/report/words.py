@@ -7,9 +7,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from pytest_xai._util.validation import is_finite
 from pytest_xai.defaults import TOP_K_FRACTION
 from pytest_xai.records import CheckResult, Measure
-from pytest_xai.validation import is_finite
 
 ORDER = {"error": 0, "failed": 1, "unknown": 2, "skipped": 3, "passed": 4}
 FAILED = ("failed", "error")

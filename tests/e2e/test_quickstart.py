@@ -101,7 +101,7 @@ def sidecar_blocks(quickstart: Quickstart) -> dict[str, dict]:
 
 def test_the_readme_sidecar_is_valid_for_its_image(tmp_path: Path) -> None:
     """The sidecar example, as written, loads through pytest_xai on an image of its stated size."""
-    from pytest_xai.testimage import load_test_image
+    from pytest_xai.plugin.testimage import load_test_image
 
     quickstart = parse_quickstart(README.read_text())
     sidecars = sidecar_blocks(quickstart)

@@ -9,7 +9,8 @@ import pytest
 
 TEST = """
 import pytest
-from pytest_xai import Region, assert_attribution_avoids, metrics
+from pytest_xai import Region, assert_attribution_avoids
+from pytest_xai.checks import metrics
 
 BOX = Region.box(16, 16, 48, 48, name="centre")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xai._atomic import TEMP_SUFFIX
+from pytest_xai._util.atomic import TEMP_SUFFIX
 
 THREE_GOLDENS = """
 import os, pathlib, time

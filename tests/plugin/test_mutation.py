@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from pytest_xai import Classifier, Region
-from pytest_xai.testimage import TestImage
+from pytest_xai.plugin.testimage import TestImage
 
 
 class ToyCNN(nn.Module):
@@ -113,7 +113,7 @@ def test_tag_mutant_caught_corner_survives_harmless_pass(mutate_suite: pytest.Py
     assert by_name["tag"]["failed_methods"] == ["lime"]
     survivor = next(m for m in data["mutants"] if m["name"].startswith("corner-"))
     assert survivor["failed"] == [] and survivor["reason"].startswith("no avoid test for region")
-    from pytest_xai.mutation.results import MutationReport
+    from pytest_xai.records.mutation import MutationReport
 
     assert MutationReport.from_json(data).to_json() == data  # the typed record round-trips
 
@@ -131,8 +131,8 @@ def test_golden(explain, suite_image, xai_snapshot):
     first.assert_outcomes(passed=7)
     goldens = sorted(p.name for p in mutate_suite.path.rglob("*.npz"))
     stamps = {p: p.stat().st_mtime_ns for p in mutate_suite.path.rglob("*.npz")}
-    # --xai-update with --xai-mutate: the mutants must still never write (they run in CI mode)
-    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-update",
+    # the mutants never write (they run in CI mode); --xai-update beside --xai-mutate is refused
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider",
                                     "--xai-mutate=1", "--xai-seed=0")
     result.assert_outcomes(passed=7)
     assert sorted(p.name for p in mutate_suite.path.rglob("*.npz")) == goldens

@@ -70,7 +70,7 @@ def test_nan_fails_every_assertion() -> None:
 def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
     import json
 
-    from pytest_xai.recording import Recorder, recording
+    from pytest_xai.checks.recorder import Recorder, recording
     from pytest_xai.records import TestRecord
 
     recorder = Recorder(TestRecord("t"), tmp_path)
@@ -181,3 +181,12 @@ def test_all_negative_evidence_is_no_positive_evidence(silent: dict[str, object]
 def test_the_sanity_check_refuses_a_silent_original(silent: dict[str, object]) -> None:
     with pytest.raises(AssertionError, match="the trained model's explanation carries no evidence"):
         assert_explanation_depends_on_model(explain, silent["image"], classifier=IgnoresInput(), samples=100)
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap", "gradient_shap"])
+def test_confirm_never_passes_an_explanation_without_evidence(silent: dict[str, object], method: str) -> None:
+    exp = silent[method]
+    for confirm in (False, True):
+        with pytest.raises(AssertionError, match="cannot tell whether the attribution avoids region 'tag'") as info:
+            assert_attribution_avoids(exp, TAG, confirm=confirm)  # type: ignore[arg-type]
+        assert "no evidence" in str(info.value)

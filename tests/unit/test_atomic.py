@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pytest_xai import Explanation
-from pytest_xai._atomic import TEMP_SUFFIX, atomic_path, is_stale, remove_stale_temps
+from pytest_xai._util.atomic import TEMP_SUFFIX, atomic_path, is_stale, remove_stale_temps
 
 
 def test_interrupted_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_only_provably_stale_temps_are_removed(tmp_path: Path) -> None:
     try:
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
-        from pytest_xai._atomic import _host
+        from pytest_xai._util.atomic import _host
 
         live = tmp_path / f".g.npz.{_host()}-{sleeper.pid}-abc{TEMP_SUFFIX}"
         gone = tmp_path / f".g.npz.{_host()}-{dead.pid}-abd{TEMP_SUFFIX}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_xai import Explanation
-from pytest_xai.cache import ExplanationCache
+from pytest_xai.plugin.cache import ExplanationCache
 
 
 def _explanation(value: float) -> Explanation:
@@ -50,7 +50,7 @@ def test_a_read_only_cache_is_read_and_left_alone(tmp_path: Path, monkeypatch: p
 
 def test_a_hit_is_checked_on_its_logit_too() -> None:
     """A saturated probability hides a rescaled head; the logit does not."""
-    from pytest_xai.cache import still_valid as _still_valid
+    from pytest_xai.plugin.cache import still_valid as _still_valid
 
     exp = _explanation(0)
     exp.target, exp.probability, exp.meta = 0, 1.0, {"logit": 30.0, "output_value": 1.0}

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pytest_xai.calibration import CalibratedCheck, suggest_bound
+from pytest_xai.plugin.calibrate.rule import CalibratedCheck, suggest_bound
 
 
 def test_lower_bound_is_the_minimum_divided_by_the_factor() -> None:

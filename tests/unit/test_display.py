@@ -9,8 +9,9 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from example_project.data import Sample
-from pytest_xai import explain, render
-from pytest_xai.display import display_heatmap
+from pytest_xai import explain
+from pytest_xai.pictures import render
+from pytest_xai.pictures.display import display_heatmap
 
 
 def _red_share(heat: np.ndarray, image: np.ndarray, where: np.ndarray) -> float:

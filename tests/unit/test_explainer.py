@@ -18,7 +18,7 @@ from pytest_xai import (
     explain,
     metrics,
 )
-from pytest_xai.engine.fills import fill_image
+from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 from pytest_xai.errors import (
@@ -288,7 +288,7 @@ def test_numpy_scalars_are_accepted_where_numbers_are(tiny_clf: Classifier, tiny
 
 
 def test_validate_fills_unset_parameters_from_the_registry(shapes_clf: Classifier, shapes_image: np.ndarray) -> None:
-    from pytest_xai.explainer import validate
+    from pytest_xai.engine.explain import validate
 
     request = validate(
         shapes_clf, [shapes_image], method="kernel_shap", output="logit", samples=None, seed=0,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pytest_xai import Classifier
-from pytest_xai.cache import explanation_key
+from pytest_xai.plugin.cache import explanation_key
 
 
 def test_the_key_covers_classifier_image_and_every_parameter() -> None:

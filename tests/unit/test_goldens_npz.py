@@ -22,7 +22,7 @@ from pytest_xai import (
 from pytest_xai.errors import (
     XaiError,
 )
-from pytest_xai.goldens.npz import read_npz
+from pytest_xai.explanation.npz import read_npz
 from pytest_xai.registry import METHODS
 
 
@@ -66,7 +66,7 @@ def test_a_huge_declared_heatmap_is_refused_before_reading(tmp_path: Path) -> No
 
 
 def test_a_huge_declared_member_size_is_refused_unopened() -> None:
-    from pytest_xai.goldens.npz import _read_member
+    from pytest_xai.explanation.npz import _read_member
 
     class NeverOpened:
         def open(self, *args: Any) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_xai import Explanation
-from pytest_xai._atomic import atomic_path
+from pytest_xai._util.atomic import atomic_path
 from pytest_xai.goldens.store import MAX_NAME_BYTES, SnapshotStore
 from pytest_xai.plugin.collection import golden_test_name
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.images import Fit, fit_size, load_image
-from pytest_xai.testimage import load_test_image
+from pytest_xai.plugin.testimage import load_test_image
 
 # a 451×300 (width × height) file, as in a user's photo
 HEIGHT, WIDTH = 300, 451

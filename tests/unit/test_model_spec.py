@@ -20,7 +20,7 @@ from pytest_xai.errors import (
     ModelSpecError,
     XaiError,
 )
-from pytest_xai.model_spec import load_model
+from pytest_xai.models import load_model
 
 
 def test_factory_spec(shapes_image: np.ndarray) -> None:

@@ -220,7 +220,7 @@ def test_a_scikit_image_upgrade_changes_the_cache_key(monkeypatch: pytest.Monkey
     import scipy
     import skimage
 
-    from pytest_xai.cache import explanation_key
+    from pytest_xai.plugin.cache import explanation_key
 
     image = np.zeros((8, 8, 3), np.float32)
     before = explanation_key("clf", "cpu", image, {"method": "lime"})

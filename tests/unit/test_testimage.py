@@ -21,7 +21,7 @@ from pytest_xai.errors import (
     XaiError,
     XaiValueError,
 )
-from pytest_xai.testimage import load_test_image, parse_regions
+from pytest_xai.plugin.testimage import load_test_image, parse_regions
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Private helpers: atomic writes, JSON normalisation, validation of numbers, file names."""

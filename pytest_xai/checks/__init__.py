@@ -1,0 +1,1 @@
+"""The checks: measures of explanations, the assertion helpers, and interventions on the model."""

@@ -1,0 +1,275 @@
+"""The intervention assertions: a region must be irrelevant, ignored under a swap, or needed.
+
+Each runs in three steps: ``measure_*`` (validate, change the input, one batched forward, a
+verdict in an ``InterventionResult``), ``record`` (the test's report entry), and the failure
+message built from the same numbers. ``measure_*`` never raises on a verdict, so
+``confirm=True`` and the benchmarks reuse them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import pytest_xai.checks.interventions.core as core
+import pytest_xai.checks.interventions.fills as fills
+import pytest_xai.checks.interventions.swap as swap
+from pytest_xai._util.validation import positive_int
+from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.record import record
+from pytest_xai.errors import XaiValueError
+
+# Defaults, chosen in benchmarks/interventions.py (results in benchmarks/results/interventions.md):
+# a margin above every harmless case on the example project and on four held-out cue kinds.
+# Hiding a cue: grey caught the most shortcut cases (23 of 48 by hiding alone; blur 17, inpaint
+# 11 at its own safe bound 0.69); the worst harmless |Δp| was 0.310 (a pruned clean model, frame
+# world), so max_change = 1.5 x 0.31. The swap: the worst harmless follow rate was 0.50, so
+# max_flip 0.75. Hiding an object: inpaint (grey keeps the silhouette); no min_drop clears every
+# harmless case (a class the model gives an empty scene survives hiding its object), 0.05 fails
+# 23 of 204 harmless cases and catches 44 of 48.
+DEFAULT_FILL = "grey"
+NEEDED_FILL = "inpaint"
+DEFAULT_MAX_CHANGE = 0.47
+DEFAULT_MIN_DROP = 0.05
+DEFAULT_MAX_FLIP = 0.75
+DEFAULT_MAX_DONORS = 8
+
+
+def _prepare(explain_or_classifier: Any, image: Any, region: Any) -> tuple[Any, np.ndarray, Any, np.ndarray]:
+    from pytest_xai.images import as_image
+
+    clf = core.as_classifier_of(explain_or_classifier)
+    array = as_image(image, "image")
+    reg, mask = core.region_mask(region, array)
+    return clf, array, reg, mask
+
+
+def _hidden(
+    clf: Any, array: np.ndarray, mask: np.ndarray, fill: str, target: Any
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """One forward of [image, image with the region hidden]: target, softmax, margins, variant."""
+    variant = fills.hide(array, mask, fill)
+    probs, logits = core.outputs(clf, [array, variant])
+    t = core.resolve_target(clf, target, probs[0])
+    margins = core.margin(logits, t)
+    return t, probs, margins, variant[None], probs[1:], core.class_names(clf, probs.shape[1])
+
+
+def measure_irrelevant(
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
+    max_change: float = DEFAULT_MAX_CHANGE, max_logit_change: float | None = None, target: Any = None,
+) -> tuple[InterventionResult, np.ndarray]:
+    """Hide the region; passed when the target's probability moves at most ``max_change`` (and,
+    when given, its logit margin at most ``max_logit_change``). Returns the mask too."""
+    fill = fills.check_fill(fill)
+    bound = core.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
+    logit_bound = None if max_logit_change is None else core.check_fraction(
+        max_logit_change, "max_logit_change", "pass logit units, e.g. 2.0, or None", high=float("inf"))
+    clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
+    t, probs, margins, variants, after, names = _hidden(clf, array, mask, fill, target)
+    change = abs(float(after[0, t] - probs[0, t]))
+    logit_ok = logit_bound is None or abs(float(margins[1] - margins[0])) <= logit_bound
+    result = InterventionResult(
+        check="irrelevant", region=reg.name, target=t, class_names=names, image=array,
+        before=probs[0], margin_before=float(margins[0]), variants=list(variants), after=after,
+        margin_after=margins[1:], metric="probability_change", value=change, op="<=", bound=bound,
+        bound_name="max_change", passed=change <= bound and logit_ok, fill=fill,
+    )  # fmt: skip
+    return result, mask
+
+
+def measure_needed(
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = NEEDED_FILL,
+    min_drop: float = DEFAULT_MIN_DROP, target: Any = None,
+) -> tuple[InterventionResult, np.ndarray]:
+    """Hide the region; passed when the target's probability drops by at least ``min_drop``."""
+    fill = fills.check_fill(fill)
+    bound = core.check_fraction(min_drop, "min_drop", "pass e.g. min_drop=0.3 (a probability)")
+    clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
+    t, probs, margins, variants, after, names = _hidden(clf, array, mask, fill, target)
+    drop = float(probs[0, t] - after[0, t])
+    result = InterventionResult(
+        check="needed", region=reg.name, target=t, class_names=names, image=array,
+        before=probs[0], margin_before=float(margins[0]), variants=list(variants), after=after,
+        margin_after=margins[1:], metric="probability_drop", value=drop, op=">=", bound=bound,
+        bound_name="min_drop", passed=drop >= bound, fill=fill,
+    )  # fmt: skip
+    return result, mask
+
+
+def measure_ignores(
+    explain_or_classifier: Any, image: Any, region: Any, donors: Any, *,
+    max_flip: float = DEFAULT_MAX_FLIP, max_change: float = DEFAULT_MAX_CHANGE,
+    max_donors: int = DEFAULT_MAX_DONORS, seed: int = 0, target: Any = None,
+) -> tuple[InterventionResult, np.ndarray]:
+    """Paste the region from donors of other classes; passed when at most ``max_flip`` of them
+    are followed (the prediction becomes the donor's class, or the target's probability
+    falls by more than ``max_change``)."""
+    flip = core.check_fraction(max_flip, "max_flip", "pass e.g. max_flip=0.25 (a fraction of donors)")
+    change = core.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
+    limit = positive_int(max_donors, "max_donors", "use e.g. 8")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise XaiValueError(f"seed={seed!r} must be a non-negative int")
+    clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
+    given = swap.donor_arrays(donors, array)
+    places = swap.donor_masks(donors, reg.name, mask)
+    probs, logits = core.outputs(clf, [array, *given])
+    t = core.resolve_target(clf, target, probs[0])
+    names = core.class_names(clf, probs.shape[1])
+    classes = [int(c) for c in probs[1:].argmax(axis=1)]
+    chosen = swap.eligible(classes, t, names, limit, int(seed))
+    variants = [swap.paste(array, given[i], mask, places[i]) for i in chosen]
+    after, after_logits = core.outputs(clf, variants)
+    donor_classes = [classes[i] for i in chosen]
+    hits = swap.followed(after, donor_classes, t, float(probs[0, t]), change)
+    rate = sum(hits) / len(hits)
+    result = InterventionResult(
+        check="ignores", region=reg.name, target=t, class_names=names, image=array,
+        before=probs[0], margin_before=float(core.margin(logits[:1], t)[0]), variants=variants,
+        after=after, margin_after=core.margin(after_logits, t), metric="follow_rate", value=rate,
+        op="<=", bound=flip, bound_name="max_flip", passed=rate <= flip, donor_classes=donor_classes,
+        followed=hits, shown=hits.index(True) if any(hits) else 0,
+    )  # fmt: skip
+    return result, mask
+
+
+def save_picture(result: InterventionResult, mask: np.ndarray, stem: str) -> None:
+    """Draw image | changed image | bars for a failed check under the results directory."""
+    import pytest_xai.checks.interventions.picture as picture
+    from pytest_xai.checks.recorder import picture_path
+
+    result.picture = picture.save(result, mask, picture_path(f"{stem}-{result.region}"))
+
+
+def moved(result: InterventionResult, index: int | None = None) -> str:
+    """``p('square') 1.000 -> 0.020 (logit margin 11.8 -> -14.1)`` for one variant."""
+    k = result.shown if index is None else index
+    return (
+        f"p({result.target_name!r}) {result.p_before:.3f} -> {result.p_after[k]:.3f} "
+        f"(logit margin {result.margin_before:.2f} -> {float(result.margin_after[k]):.2f})"
+    )
+
+
+def assert_region_irrelevant(
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = DEFAULT_FILL,
+    max_change: float = DEFAULT_MAX_CHANGE, max_logit_change: float | None = None, target: Any = None,
+) -> None:
+    """Fail when hiding ``region`` changes the model's output: the model uses what is there.
+
+    The region is hidden with ``fill`` ("grey", the default; "inpaint": from the surroundings;
+    "blur"; or a name added with ``register_fill``). It passes when the target's
+    softmax probability moves by at most ``max_change``. The target's logit margin (its logit
+    minus the best other logit) before and after is always reported; ``max_logit_change``
+    bounds its change too, for a model whose probabilities saturate (p stays 1.000 while the
+    margin falls from 12 to 5). It is off by default: logits have no common scale across
+    models. A change of the winning class with the target's probability moving less than
+    ``max_change`` is a borderline image (p near 1/2); a decisive one moves p by more than any
+    useful ``max_change``, so no separate sign condition is imposed.
+
+    Parameters
+    ----------
+    explain_or_classifier: the ``explain`` fixture (its model under test), a
+        ``pytest_xai.Classifier`` or a ``torch.nn.Module``.
+    image: the image (an ``xai_image``, array, tensor, path).
+    region: a Region, an image's ``.regions[name]`` or a bool (H, W) mask.
+    fill: how the region is hidden.
+    max_change: the largest acceptable change of the target's probability, in [0, 1].
+    max_logit_change: the largest acceptable change of the target's logit margin, or None.
+    target: the class to watch: None (the predicted class), an index or a class name.
+    """
+    __tracebackhide__ = True
+    result, mask = measure_irrelevant(
+        explain_or_classifier, image, region, fill=fill, max_change=max_change,
+        max_logit_change=max_logit_change, target=target,
+    )
+    if not result.passed:
+        save_picture(result, mask, "irrelevant")
+    record(result)
+    if not result.passed:
+        over = (
+            f"change {result.value:.3f} > max_change {result.bound:.3f}" if result.value > result.bound
+            else f"logit margin change > max_logit_change {max_logit_change}"
+        )
+        raise AssertionError(
+            f"hiding region {result.region!r} ({result.fill}) changes the output: the model uses it\n"
+            f"  {moved(result)}: {over}\n"
+            f"  now predicted: {result.name(int(np.argmax(result.after[0])))!r}\n"
+            f"  picture (image | region hidden | top classes before/after): {result.picture}"
+        )
+
+
+def assert_region_needed(
+    explain_or_classifier: Any, image: Any, region: Any, *, fill: str = NEEDED_FILL,
+    min_drop: float = DEFAULT_MIN_DROP, target: Any = None,
+) -> None:
+    """Fail unless hiding ``region`` drops the target's probability by at least ``min_drop``.
+
+    The causal counterpart of ``assert_attribution_focus``: the object must be needed for the
+    prediction, not only salient. Parameters as ``assert_region_irrelevant``, but the default
+    ``fill`` is "inpaint" (a grey object keeps its silhouette); ``min_drop`` is the smallest
+    acceptable drop of the target's softmax probability, in [0, 1].
+
+    A model that predicts the target for an image with nothing in it (its "empty" class)
+    cannot show need by hiding; the message says so when the target survives.
+    """
+    __tracebackhide__ = True
+    result, mask = measure_needed(explain_or_classifier, image, region, fill=fill, min_drop=min_drop, target=target)
+    if not result.passed:
+        save_picture(result, mask, "needed")
+    record(result)
+    if not result.passed:
+        survives = int(np.argmax(result.after[0])) == result.target
+        hint = (
+            f"\n  the model still predicts {result.target_name!r} without it: it reads something "
+            "else, or this is the class it gives an image without the object (check with "
+            "assert_prediction_ignores and donors of other classes)" if survives else ""
+        )
+        raise AssertionError(
+            f"hiding region {result.region!r} ({result.fill}) barely changes the output: it is not needed\n"
+            f"  {moved(result)}: drop {result.value:.3f} < min_drop {result.bound:.3f}{hint}\n"
+            f"  picture (image | region hidden | top classes before/after): {result.picture}"
+        )
+
+
+def assert_prediction_ignores(
+    explain_or_classifier: Any, image: Any, region: Any, donors: Any, *,
+    max_flip: float = DEFAULT_MAX_FLIP, max_change: float = DEFAULT_MAX_CHANGE,
+    max_donors: int = DEFAULT_MAX_DONORS, seed: int = 0, target: Any = None,
+) -> None:
+    """Fail when the prediction follows the content of ``region`` pasted from other images.
+
+    A counterfactual swap: the region's content is taken from each donor the model predicts
+    as another class than the target (donors of the target's class are skipped): the donor's
+    own region of the same name when it has one (a test image's ``.regions``, e.g. a spot at
+    another position, moved onto this region after it is filled from its surroundings), else
+    the donor's pixels at the same place. A donor is "followed" when the prediction becomes the donor's class or the
+    target's probability falls by more than ``max_change``. A model that reads a class-coded
+    tag follows the donor's tag; a model that reads the object does not.
+
+    Parameters
+    ----------
+    explain_or_classifier, image, region, target: as ``assert_region_irrelevant``.
+    donors: images of the image's size (a list or an (N, H, W, 3) batch).
+    max_flip: the largest acceptable fraction of followed donors, in [0, 1].
+    max_change: the drop of the target's probability that counts as following, in [0, 1].
+    max_donors: at most this many donors are used, drawn with ``seed`` when there are more.
+    """
+    __tracebackhide__ = True
+    result, mask = measure_ignores(
+        explain_or_classifier, image, region, donors, max_flip=max_flip, max_change=max_change,
+        max_donors=max_donors, seed=seed, target=target,
+    )  # fmt: skip
+    if not result.passed:
+        save_picture(result, mask, "ignores")
+    record(result)
+    if not result.passed:
+        k = result.shown
+        raise AssertionError(
+            f"the prediction follows region {result.region!r} taken from other images: "
+            f"{sum(result.followed)} of {len(result.followed)} donors followed, rate "
+            f"{result.value:.3f} > max_flip {result.bound:.3f}\n"
+            f"  e.g. with a {result.name(result.donor_classes[k])!r} donor's pixels: {moved(result)}, "
+            f"now predicted {result.name(int(np.argmax(result.after[k])))!r}\n"
+            f"  picture (image | region swapped | top classes before/after): {result.picture}"
+        )
