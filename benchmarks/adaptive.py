@@ -116,7 +116,7 @@ def judge(clean_golden: Any, exp: Any, sample: Any, cue: str) -> dict[str, bool]
     return verdict
 
 
-def worlds(count: int) -> list[str]:
+def worlds(count: int, tolerance: float | None = None) -> list[str]:
     from benchmarks import worlds as w
 
     rows, changed, evaluations = [], [], {"fixed": 0, "auto": 0}
@@ -130,13 +130,14 @@ def worlds(count: int) -> list[str]:
                 for model_name, model in models.items():
                     verdicts = {}
                     for budget in ("fixed", "auto"):
-                        exp = explain(model, sample.array, method=method, samples=budget)
+                        extra = {"tolerance": tolerance} if budget == "auto" and tolerance else {}
+                        exp = explain(model, sample.array, method=method, samples=budget, **extra)
                         verdicts[budget] = judge(golden, exp, sample, world.region)
                         evaluations[budget] += exp.samples
                     rows.append((cue, method, model_name, verdicts))
                     if verdicts["fixed"] != verdicts["auto"]:
                         changed.append(f"{cue} {method} {model_name}: fixed {verdicts['fixed']} auto {verdicts['auto']}")
-    lines = ["## Held-out worlds", "", f"{count} image(s) per world, {len(rows)} (model, image, method) cases, "
+    lines = [f"## Held-out worlds (auto at tolerance {tolerance or 'default'})", "", f"{count} image(s) per world, {len(rows)} (model, image, method) cases, "
              "each judged by focus, avoid and a release golden (the clean model's fixed explanation).", ""]
     for kind in ("clean", "retrain", "shortcut"):
         for budget in ("fixed", "auto"):
@@ -210,6 +211,7 @@ def main() -> None:
     parser.add_argument("--wall", action="store_true")
     parser.add_argument("--paired", action="store_true")
     parser.add_argument("--tolerances", type=float, nargs="*", default=[])
+    parser.add_argument("--tolerance", type=float, default=None, help="auto's tolerance in --worlds")
     args = parser.parse_args()
     lines = ["# samples=\"auto\" against the fixed budgets", "", "Made by `benchmarks/adaptive.py` "
              f"({' '.join(sys.argv[1:])}), OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}.", ""]
@@ -218,7 +220,7 @@ def main() -> None:
     if args.tolerances:
         lines += tolerances(args.tolerances)
     if args.worlds:
-        lines += worlds(args.worlds)
+        lines += worlds(args.worlds, args.tolerance)
     if args.wall:
         lines += wall()
     if args.paired:
