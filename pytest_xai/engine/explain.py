@@ -413,6 +413,7 @@ def package(
         },
         image=image,
         error_basis=attribution.error_basis,
+        outputs=attribution.outputs,
     )
     if attribution.grower is not None:
         exp.__dict__["_grower"] = attribution.grower

@@ -229,12 +229,13 @@ def run_superpixels(method: PerturbationMethod, request: Request, group: Group) 
         budget=request.auto,
     )
     evaluate = Evaluator(group.forward, request.output, group.batch_size, group.memory_format, group.item)
-    return [_attribution(request, seg, job, run, evaluate) for seg, (job, run) in zip(segs, runs)]
+    return [attribution_of(request, seg, job, run, evaluate) for seg, (job, run) in zip(segs, runs)]
 
 
-def _attribution(
+def attribution_of(
     request: Request, seg: np.ndarray, job: PerturbationJob, run: SuperpixelRun, evaluate: Evaluator
 ) -> Attribution:
+    """The run as an Attribution (heatmap, error basis, outputs) with a grower that extends it."""
     fit, covariance = run.fit, run.covariance
     assert fit is not None and covariance is not None
     weights = fit.coef[0].numpy()
@@ -242,7 +243,7 @@ def _attribution(
 
     def grower(samples: int) -> Attribution | None:
         assert budget is not None
-        return _attribution(request, seg, job, run, evaluate) if grow(job, run, evaluate, budget, samples) else None
+        return attribution_of(request, seg, job, run, evaluate) if grow(job, run, evaluate, budget, samples) else None
 
     return Attribution(
         heatmap=paint(weights, seg),
@@ -261,6 +262,7 @@ def _attribution(
         error_basis=covariance_basis(covariance).float().numpy(),
         rounds=run.rounds,
         grower=None if budget is None else grower,
+        outputs=None if budget is None else run.values.numpy().copy(),
     )
 
 

@@ -111,6 +111,9 @@ class Attribution:
     # samples="auto": the same attribution extended by whole rounds to at least the given
     # samples (at most the cap), or None when it cannot grow; None for a fixed budget.
     grower: Callable[[int], Attribution | None] | None = None
+    # samples="auto", superpixel methods: the model output of every coalition so far, which
+    # with the seed is all a run needs to resume (``engine.resume``)
+    outputs: np.ndarray | None = None
 
 
 class Runner(Protocol):

@@ -55,6 +55,8 @@ class Explanation:
     error_basis: the sampling error, (K, M) over the weights or (K, H, W) over the heatmap:
         the estimate's error is about ``z @ error_basis`` with z ~ N(0, I_K); None when not
         estimated. ``stderr`` is the standard error per pixel.
+    outputs: samples="auto" (superpixel methods): the model output of every coalition drawn,
+        which lets a run loaded from the cache draw more rounds (``engine.resume``).
     source: the classifier that computed it in this process, which ``confirm=True`` intervenes
         on; never stored (None when loaded).
     """
@@ -76,6 +78,7 @@ class Explanation:
     meta: dict[str, Any] = field(default_factory=dict)
     image: np.ndarray | None = field(default=None, repr=False)
     error_basis: np.ndarray | None = field(default=None, repr=False)
+    outputs: np.ndarray | None = field(default=None, repr=False)
     source: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -120,7 +123,7 @@ class Explanation:
         return replace(
             self, heatmap=own(self.heatmap), weights=own(self.weights), segments=own(self.segments),
             image=own(self.image), params=writable(self.params), meta=writable(self.meta),
-            error_basis=own(self.error_basis),
+            error_basis=own(self.error_basis), outputs=own(self.outputs),
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Explanation:
@@ -276,6 +279,8 @@ class Explanation:
         if self.error_basis is not None:
             name = "heatmap_error" if np.ndim(self.error_basis) == 3 else "weights_error"
             arrays[name] = np.asarray(self.error_basis).astype(np.float32)
+        if self.outputs is not None:
+            arrays["outputs"] = np.asarray(self.outputs).astype(np.float64)
         return arrays
 
     @classmethod
@@ -306,6 +311,7 @@ class Explanation:
             segments=segments,
             image=None if image is None else image.astype(np.float32) / 255.0,
             error_basis=error_basis,
+            outputs=None if "outputs" not in arrays else np.asarray(arrays["outputs"], dtype=np.float64),
             **values,
         )
 
@@ -326,7 +332,7 @@ class Explanation:
         return cls.from_arrays(read_npz(Path(path)), source=str(path))
 
 
-MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image", "error_basis")
+MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image", "error_basis", "outputs")
 
 
 def _header_fields() -> list[Field[Any]]:

@@ -137,3 +137,18 @@ def test_gradient_shap_intervals_cover_the_large_budget_heatmap(shapes_clf, shap
 def test_lime_intervals_cover_the_large_budget_weights(shapes_clf, shapes_image) -> None:
     # the interval also spans the ridge penalty's budget-dependent shrinkage, so it is wider
     assert 0.9 <= _coverage(shapes_clf, shapes_image, "lime", 200, 20000, 15) <= 1.0
+
+
+def test_a_run_read_back_from_disk_resumes_and_extends(shapes_clf, shapes_image, tmp_path) -> None:
+    from pytest_xai.engine.resume import resume
+    from pytest_xai.explanation import Explanation
+
+    kwargs = {"method": "lime", "n_segments": 16, "tolerance": 1.0}
+    live = explain(shapes_clf, shapes_image, **kwargs)
+    loaded = Explanation.load(live.save(tmp_path / "entry.npz"))
+    assert not loaded.can_grow and resume(shapes_clf, loaded, shapes_image) and loaded.can_grow
+    assert live.grow(500) and loaded.grow(500)
+    assert loaded.samples == live.samples == 500
+    np.testing.assert_allclose(loaded.weights, live.weights, rtol=1e-6, atol=1e-9)  # extended, not redrawn
+    fixed = explain(shapes_clf, shapes_image, method="lime", n_segments=16, samples=300)
+    assert not resume(shapes_clf, fixed, shapes_image)
