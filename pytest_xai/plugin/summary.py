@@ -81,13 +81,14 @@ class RunSummary:
         counts = GoldenSummary.count(list(self.results.records.values()), [], []).counts
         lines = [
             f"explanations: {totals.computed} computed, {totals.cached} from cache, "
-            f"{totals.disk} from disk cache, {totals.seconds:.1f} s explaining"
-            + (f"; {totals.samples} model evaluations, {totals.samples / totals.fixed_samples:.0%} of the "
-               f"{totals.fixed_samples} the fixed budgets would use" if totals.fixed_samples else ""),
+            f"{totals.disk} from disk cache, {totals.seconds:.1f} s explaining",
             "goldens: " + ", ".join(f"{counts[s]} {s}" for s in GOLDEN_STATES)
             + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else "")
             + (f", {len(self.not_compared())} not compared" if self.not_compared() else ""),
         ]
+        if totals.fixed_samples:
+            lines.insert(1, f"samples: {totals.samples} model evaluations, {totals.samples / totals.fixed_samples:.0%} "
+                            f"of the {totals.fixed_samples} the fixed budgets would use")
         lines += [f"  unused: {rel(p)}" + (" (deleted)" if p in g.deleted else "") for p in g.unused]
         lines += self.not_compared_lines()
         lines += self.advice(counts)
