@@ -97,6 +97,9 @@ class RunSummary:
             + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else "")
             + (f", {len(self.not_compared())} not compared" if self.not_compared() else ""),
         ]
+        if totals.fixed_samples:
+            lines.insert(1, f"samples: {totals.samples} model evaluations, {totals.samples / totals.fixed_samples:.0%} "
+                            f"of the {totals.fixed_samples} the fixed budgets would use")
         lines += [f"  unused: {rel(p)}" + (" (deleted)" if p in g.deleted else "") for p in g.unused]
         lines += self.not_compared_lines()
         lines += self.advice(counts)

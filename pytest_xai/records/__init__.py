@@ -50,7 +50,10 @@ class CheckResult(_Entry):
     ``upper``; ``passed``; ``picture`` the PNG drawn on failure; ``cascade`` the randomisation
     steps of a sanity check ({layer, similarity}); ``details`` what else a kind reports (an
     intervention's outputs before and after, the salience an intervention overruled);
-    ``image`` the image's key and ``image_name`` its file name when it was loaded from one."""
+    ``image`` the image's key and ``image_name`` its file name when it was loaded from one;
+    ``interval`` the measure's 95% interval from the heatmaps' sampling errors, ``samples``
+    the samples it was measured at, and ``undecided`` True when the interval still held the
+    bound at the cap, so the point estimate decided (``pytest_xai.checks.uncertainty``)."""
 
     kind: str
     metric: str
@@ -67,8 +70,13 @@ class CheckResult(_Entry):
     cascade: list[dict[str, str | float | None]] | None = None
     details: JSON | None = None
     image_name: str | None = None
+    interval: list[float] | None = None
+    samples: int | None = None
+    undecided: bool | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details", "image_name")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "other_method", "cascade", "details", "image_name", "interval", "samples", "undecided",
+    )
 
     @property
     def bound_name(self) -> str:
@@ -149,8 +157,12 @@ class GoldenVerdict(_Entry):
     diff_png: str | None = None
     method: str | None = None
     region: str | None = None
+    intervals: dict[str, list[float]] | None = None
+    undecided: list[str] | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method", "region")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "expected_png", "actual_png", "diff_png", "method", "region", "intervals", "undecided",
+    )
 
     @property
     def failed(self) -> bool:
@@ -180,7 +192,11 @@ class ExplanationEntry(_Entry):
     """An explanation a test obtained: of which ``image`` (key), by which method, its target
     and confidence, the model's ``top`` classes, its cost (``seconds``, model ``evaluations``),
     the positive ``mass`` per named region, its ``overlay`` (base64 PNG) and, for superpixel
-    methods, lime's ``boundaries`` picture (the top superpixels with their outlines)."""
+    methods, lime's ``boundaries`` picture (the top superpixels with their outlines).
+    ``samples`` it used (after every check's growth), ``budget`` how they were chosen ("auto
+    (...)" or "fixed N"), ``fixed_budget`` what the method's fixed default would have used,
+    ``relative_error`` its Σ standard error / Σ |attribution|, and ``asked_by`` the checks that
+    asked it for more rounds."""
 
     image: str
     method: str
@@ -194,8 +210,14 @@ class ExplanationEntry(_Entry):
     evaluations: int | None = None
     top: list[ClassScore] | None = None
     boundaries: str | None = None
+    budget: str | None = None
+    fixed_budget: int | None = None
+    relative_error: float | None = None
+    asked_by: list[str] | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("evaluations", "top", "boundaries")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "evaluations", "top", "boundaries", "budget", "fixed_budget", "relative_error", "asked_by",
+    )
 
     @classmethod
     def from_json(cls, data: JSON) -> ExplanationEntry:
@@ -307,10 +329,19 @@ class Totals:
     disk: int = 0
     stale: int = 0
     seconds: float = 0.0
+    samples: int = 0  # model evaluations of the distinct explanations the tests read
+    fixed_samples: int = 0  # what the methods' fixed budgets would have used for them
 
     @classmethod
     def of(cls, records: list[TestRecord]) -> Totals:
-        return cls(*(sum(getattr(r, k) for r in records) for k in (*COUNTS, "seconds")))
+        totals = cls(*(sum(getattr(r, k) for r in records) for k in (*COUNTS, "seconds")))
+        distinct: dict[tuple[str, ...], ExplanationEntry] = {}
+        for record in records:  # an explanation read by several tests is computed once
+            for entry in record.explanations:
+                distinct[(entry.image, entry.method, entry.output, entry.target, entry.budget or "")] = entry
+        totals.samples = sum(e.samples for e in distinct.values())
+        totals.fixed_samples = sum(e.fixed_budget or e.samples for e in distinct.values())
+        return totals
 
 
 @dataclass
