@@ -12,7 +12,8 @@ from pytest_xai.defaults import GOLDEN_STATES
 from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.results import ResultsPlugin
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.records import GoldenSummary, NotCompared, Totals
+from pytest_xai.records import NotCompared
+from pytest_xai.records.run import GoldenSummary, Totals
 
 SHOWN_NOT_COMPARED = 10  # goldens listed one per line in the terminal summary; the rest counted
 

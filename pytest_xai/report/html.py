@@ -7,14 +7,8 @@ from importlib import resources
 from typing import Any
 
 from pytest_xai._util.validation import is_finite
-from pytest_xai.records import (
-    CheckResult,
-    ExplanationEntry,
-    GoldenVerdict,
-    ImageEntry,
-    RunReport,
-    TestRecord,
-)
+from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.markup import anchor, esc, nodeid_html
 from pytest_xai.report.mutation import mutation_section
 from pytest_xai.report.pictures import Pictures
