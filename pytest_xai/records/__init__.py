@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar, TypeVar
 
 from pytest_xai._util.jsonable import JSON
-from pytest_xai.defaults import GOLDEN_STATES
 
 SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 
