@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
 
-# pytester's in-process runs unload modules first imported inside them, and numpy/torch cannot be re-imported.
 def _warm_imports() -> None:
     """Import, once and here, everything an explanation touches lazily (scikit-image, scipy,
     matplotlib, numpy.fft): pytester would otherwise unload and fail to re-import them."""
@@ -58,7 +57,21 @@ def _warm_imports() -> None:
         load_model("torchvision:resnet18=/nonexistent/weights.pth")
 
 
-_warm_imports()
+@pytest.fixture(scope="session")
+def warm_imports() -> None:
+    """Import everything an explanation touches lazily, once per process.
+
+    pytester's in-process runs unload the modules first imported inside them, and numpy, torch
+    and their extensions cannot be imported twice; every test that runs pytest in-process
+    (through ``pytester``) therefore imports them before its first run.
+    """
+    _warm_imports()
+
+
+@pytest.fixture
+def pytester(warm_imports: None, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's pytester, after the imports its in-process runs rely on."""
+    return pytester
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from evidence_samples import OBJECT, TAG, IgnoresInput
+from factories import explanation
 
 from pytest_xai import (
     Classifier,
@@ -24,17 +25,12 @@ from pytest_xai import (
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
-
-def exp_of(heatmap: np.ndarray) -> Explanation:
-    return Explanation(np.asarray(heatmap, np.float32), None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
-
-
 HALF = Region.box(0, 0, 8, 16, name="half")  # the left half of a 16×16 image
 CORNER = Region.box(0, 0, 4, 4, name="corner")  # 1/16 of it
 
 
 def test_min_ratio_rejects_a_uniform_heatmap_that_min_mass_accepts() -> None:
-    uniform = exp_of(np.ones((16, 16)))
+    uniform = explanation(np.ones((16, 16)))
     assert_attribution_focus(uniform, HALF, min_mass=0.5)  # a meaningless pass: mass 0.5
     with pytest.raises(AssertionError) as info:
         assert_attribution_focus(uniform, HALF, min_ratio=1.5)
@@ -45,18 +41,18 @@ def test_min_ratio_rejects_a_uniform_heatmap_that_min_mass_accepts() -> None:
 def test_min_ratio_means_the_same_for_small_and_large_regions() -> None:
     heat = np.ones((16, 16))
     heat[:4, :4] = 5.0  # the corner holds 80 / 320 = 1/4 of the mass on 1/16 of the area: ratio 4
-    assert_attribution_focus(exp_of(heat), CORNER, min_ratio=3.9)
+    assert_attribution_focus(explanation(heat), CORNER, min_ratio=3.9)
     with pytest.raises(AssertionError, match=r"relevance ratio 4\.000"):
-        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=4.1)
+        assert_attribution_focus(explanation(heat), CORNER, min_ratio=4.1)
     # the default min_mass=0.5 is not applied when only min_ratio is given; both apply when both are
     with pytest.raises(AssertionError, match=r"relevance mass 0.250 < min_mass 0.500"):
-        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=3.9, min_mass=0.5)
+        assert_attribution_focus(explanation(heat), CORNER, min_ratio=3.9, min_mass=0.5)
     with pytest.raises(XaiValueError, match=r"min_ratio=17 must be a number in \[0, 16\]"):
-        assert_attribution_focus(exp_of(heat), CORNER, min_ratio=17)
+        assert_attribution_focus(explanation(heat), CORNER, min_ratio=17)
 
 
 def test_nan_fails_every_assertion() -> None:
-    nan = exp_of(np.full((16, 16), np.nan))
+    nan = explanation(np.full((16, 16), np.nan))
     with pytest.raises(AssertionError, match="relevance mass nan \\(not a number"):
         assert_attribution_focus(nan, HALF, min_mass=0.0)
     with pytest.raises(AssertionError, match="relevance ratio nan"):
@@ -64,7 +60,7 @@ def test_nan_fails_every_assertion() -> None:
     with pytest.raises(AssertionError, match=r"relevance mass nan .* fails max_mass 1\.000"):
         assert_attribution_avoids(nan, HALF, max_mass=1.0)
     with pytest.raises(AssertionError, match="Spearman nan"):
-        assert_explanations_agree(nan, exp_of(np.ones((16, 16))), min_spearman=-1.0)
+        assert_explanations_agree(nan, explanation(np.ones((16, 16))), min_spearman=-1.0)
 
 
 def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
@@ -77,9 +73,9 @@ def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
     heat = np.ones((16, 16))
     heat[:4, :4] = 5.0
     with recording(recorder):
-        returned = assert_attribution_focus(exp_of(heat), CORNER, min_mass=0.2, min_ratio=3.0)
+        returned = assert_attribution_focus(explanation(heat), CORNER, min_mass=0.2, min_ratio=3.0)
         with pytest.raises(AssertionError):
-            assert_attribution_avoids(exp_of(np.full((16, 16), np.nan)), CORNER)
+            assert_attribution_avoids(explanation(np.full((16, 16), np.nan)), CORNER)
     focus_mass, focus_ratio, avoid = recorder.record.checks
     assert returned == [focus_mass, focus_ratio]
     assert (focus_mass.metric, focus_mass.value, focus_mass.bound, focus_mass.upper) == ("relevance_mass", 0.25, 0.2, False)
@@ -91,10 +87,10 @@ def test_checks_are_returned_and_recorded_json_safe(tmp_path: Path) -> None:
 def test_helpers_return_their_checks_without_a_recorder() -> None:
     heat = np.ones((16, 16))
     heat[:4, :4] = 5.0
-    (avoid,) = assert_attribution_avoids(exp_of(heat), CORNER, max_mass=0.5)
+    (avoid,) = assert_attribution_avoids(explanation(heat), CORNER, max_mass=0.5)
     assert (avoid.kind, avoid.metric, avoid.value, avoid.bound, avoid.passed, avoid.upper) == (
         "avoid", "relevance_mass", 0.25, 0.5, True, True)
-    (rho,) = assert_explanations_agree(exp_of(heat), exp_of(heat), min_spearman=0.9)
+    (rho,) = assert_explanations_agree(explanation(heat), explanation(heat), min_spearman=0.9)
     assert (rho.kind, rho.metric, rho.value, rho.other_method) == ("agree", "spearman", pytest.approx(1.0), "gradient_shap")
 
 
@@ -104,8 +100,7 @@ def edges(image: Any, *, classifier: Any, method: str, seed: int, samples: int |
 
     grey = np.asarray(image, np.float64).mean(axis=2)
     heat = sobel(grey).astype(np.float32)
-    return Explanation(heat, None, None, 0, "0", 1.0, "edges", "logit", seed, 1,
-                       image=np.asarray(image, np.float32))
+    return explanation(heat, method="edges", seed=seed, samples=1, image=np.asarray(image, np.float32))
 
 
 def state(clf: Classifier) -> dict[str, torch.Tensor]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import explanation, pictured, square_explanation
 from golden_samples import npy, with_member
 
 from pytest_xai import (
@@ -29,7 +30,7 @@ from pytest_xai.registry import METHODS
 def golden(tmp_path: Path) -> Path:
     heat = np.random.default_rng(0).random((16, 16)).astype(np.float32)
     segments = np.arange(256).reshape(16, 16) // 64
-    exp = Explanation(heat, np.arange(4.0), segments, 0, "0", 1.0, "lime", "logit", 0, 10,
+    exp = explanation(heat, weights=np.arange(4.0), segments=segments, method="lime",
                       image=np.zeros((16, 16, 3), np.float32))
     return exp.save(tmp_path / "g.npz")
 
@@ -130,14 +131,8 @@ def img() -> np.ndarray:
     return make_shape(np.random.default_rng(0), 0).image
 
 
-def exp_of(img: np.ndarray) -> Explanation:
-    heat = np.zeros(img.shape[:2], dtype=np.float32)
-    heat[10:20, 10:20] = 1
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
-
-
 def saved(img: np.ndarray, tmp_path: Path) -> Path:
-    return exp_of(img).save(tmp_path / "g.npz")
+    return square_explanation(img).save(tmp_path / "g.npz")
 
 
 GOLDEN_CASES: list[tuple[str, Callable[[Path], None], str]] = [
@@ -170,20 +165,6 @@ def test_bad_golden_file(case: str, damage: Callable[[Path], None], fragment: st
     assert fragment in str(info.value)
 
 
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-def tiny_exp(tiny_img: np.ndarray, **changes: object) -> Explanation:
-    heat = np.zeros(tiny_img.shape[:2], dtype=np.float32)
-    heat[4:8, 4:8] = 1
-    exp = Explanation(heat, None, None, 0, "0", 0.5, "gradient_shap", "logit", 0, 10, image=tiny_img)
-    for name, value in changes.items():
-        setattr(exp, name, value)
-    return exp
-
-
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
@@ -198,13 +179,13 @@ def test_save_refuses_what_load_would_refuse(
 ) -> None:
     path = tmp_path / "e.npz"
     with pytest.raises(XaiError, match=fragment):
-        tiny_exp(tiny_img, **changes).save(path)
+        pictured(tiny_img, **changes).save(path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_turns_numpy_values_into_plain_python(tmp_path: Path, tiny_img: np.ndarray) -> None:
     params = {"alpha": np.float32(0.5), "n": np.int64(3), "rgb": np.array([0.25, 0.5])}
-    exp = tiny_exp(tiny_img, params=params, meta={"flag": np.bool_(True)}, target=np.int64(0))
+    exp = pictured(tiny_img, params=params, meta={"flag": np.bool_(True)}, target=np.int64(0))
     loaded = Explanation.load(exp.save(tmp_path / "e.npz"))
     assert loaded.params == {"alpha": 0.5, "n": 3, "rgb": [0.25, 0.5]}
     assert loaded.meta == {"flag": True} and loaded.target == 0

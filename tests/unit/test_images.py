@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from factories import BadInput, assert_refused, refusals
 from PIL import Image
 
 from pytest_xai import (
@@ -17,7 +18,6 @@ from pytest_xai import (
     load_image,
 )
 from pytest_xai.errors import (
-    XaiError,
     XaiValueError,
 )
 from pytest_xai.images import as_images
@@ -205,10 +205,6 @@ BAD_IMAGES: list[tuple[str, Callable[..., Any], type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_IMAGES, ids=[c[0] for c in BAD_IMAGES])
-def test_bad_images_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_IMAGES)
+def test_bad_images_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)

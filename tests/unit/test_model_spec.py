@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from factories import BadInput, assert_refused, refusals
 
 from pytest_xai import (
     Classifier,
@@ -18,7 +19,6 @@ from pytest_xai import (
 )
 from pytest_xai.errors import (
     ModelSpecError,
-    XaiError,
 )
 from pytest_xai.models import load_model
 
@@ -111,10 +111,6 @@ BAD_SPECS: list[tuple[str, Callable[..., Any], type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
-def test_bad_model_specs_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_SPECS)
+def test_bad_model_specs_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import pictured
 
 from pytest_xai import Explanation
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -36,23 +37,9 @@ def test_weak_positive_evidence_stays_visible_beside_strong_negative() -> None:
     assert own[5, 7, 2] - own[5, 7, 0] > 150
 
 
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-def tiny_exp(tiny_img: np.ndarray, **changes: object) -> Explanation:
-    heat = np.zeros(tiny_img.shape[:2], dtype=np.float32)
-    heat[4:8, 4:8] = 1
-    exp = Explanation(heat, None, None, 0, "0", 0.5, "gradient_shap", "logit", 0, 10, image=tiny_img)
-    for name, value in changes.items():
-        setattr(exp, name, value)
-    return exp
-
-
 @pytest.mark.parametrize("scale", [0, -1.0, float("nan"), float("inf")])
 def test_overlay_refuses_a_scale_that_draws_nothing(tiny_img: np.ndarray, scale: float) -> None:
     with pytest.raises(XaiValueError, match="must be a finite number above 0"):
-        tiny_exp(tiny_img).overlay(scale=scale)
+        pictured(tiny_img).overlay(scale=scale)
     with pytest.raises(XaiTypeError, match="is not a number"):
-        tiny_exp(tiny_img).overlay(scale="1")  # type: ignore[arg-type]
+        pictured(tiny_img).overlay(scale="1")  # type: ignore[arg-type]
