@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -120,3 +122,12 @@ def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **p
     heat[y0 : y0 + size, x0 : x0 + size] = 1.0
     heat[shape[0] - 1, 0] = -0.5
     return judged(heat, **params)
+
+
+class PickleBomb:
+    """Unpickling this writes a file named ``pytest_xai_pwned`` in the temporary folder: a loader
+    that must never unpickle is handed one."""
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+        marker = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
+        return (marker.write_text, ("pwned",))

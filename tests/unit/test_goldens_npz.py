@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from factories import explanation, pictured, square_explanation
+from factories import PickleBomb, explanation, pictured, square_explanation
 from golden_samples import npy, with_member
 
 from pytest_xai import (
@@ -124,13 +123,6 @@ def test_header_fields_typed_wrongly_cannot_be_used(tmp_path: Path) -> None:
 # -- region sidecars ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
 def saved(img: np.ndarray, tmp_path: Path) -> Path:
     return square_explanation(img).save(tmp_path / "g.npz")
 
@@ -191,19 +183,9 @@ def test_save_turns_numpy_values_into_plain_python(tmp_path: Path, tiny_img: np.
     assert loaded.meta == {"flag": True} and loaded.target == 0
 
 
-MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
-
-
-class Exploit:
-    """Unpickling this would create a file: loading must never unpickle."""
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (MARKER.write_text, ("pwned",))
-
-
 def test_golden_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
-    np.savez(path, header=np.array([Exploit()], dtype=object), heatmap=np.zeros((8, 8)))
+    np.savez(path, header=np.array([PickleBomb()], dtype=object), heatmap=np.zeros((8, 8)))
     with pytest.raises(SnapshotError, match=r"member 'header' is object \(1,\), which a golden cannot hold"):
         Explanation.load(path)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from factories import BadInput, assert_refused, refusals
+from factories import BadInput, PickleBomb, assert_refused, refusals
 
 from pytest_xai import (
     Classifier,
@@ -82,19 +81,9 @@ def test_a_factory_returning_a_state_dict_is_a_usage_error(tmp_path: Path, monke
         load_model("dict_factory:make", device="cpu")
 
 
-MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
-
-
-class Exploit:
-    """Unpickling this would create a file: loading must never unpickle."""
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (MARKER.write_text, ("pwned",))
-
-
 def test_weights_are_loaded_without_pickle_execution(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
-    torch.save({"fc.weight": Exploit()}, path)
+    torch.save({"fc.weight": PickleBomb()}, path)
     with pytest.raises(ModelSpecError, match="is not a state dict for resnet18"):
         load_model(f"torchvision:resnet18={path}")
 

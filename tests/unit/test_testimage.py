@@ -24,13 +24,6 @@ from pytest_xai.errors import (
 from pytest_xai.plugin.testimage import load_test_image, parse_regions
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
 def test_region_mask_png_of_another_size(tmp_path: Path, img: np.ndarray) -> None:
     from PIL import Image
 
@@ -109,13 +102,6 @@ def test_a_small_file_with_regions_can_be_enlarged(tmp_path: Path) -> None:
     (folder / "tiny.regions.json").write_text('{"corner": {"box": [0, 0, 1, 1]}}')
     image = load_test_image(folder / "tiny.png", size=16)
     assert image.regions["corner"].to_mask(16, 16).sum() == 16  # one file pixel, 4×4 now
-
-
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
 
 
 BAD_SIDECARS: list[tuple[str, Callable[..., Any], type, str]] = [
