@@ -26,7 +26,7 @@ def test_relevance_mass_known_answer():
     # positive part: left = 4+3+2+1 = 10, right = 1+1 = 2; negatives ignored
     assert metrics.relevance_mass(explanation(HEAT), LEFT) == pytest.approx(10 / 12)
     assert metrics.relevance_mass(explanation(HEAT), ~LEFT) == pytest.approx(2 / 12)
-    # no positive evidence at all: no share to measure (tests/test_no_evidence.py)
+    # no positive evidence at all: no share to measure
     assert np.isnan(metrics.relevance_mass(explanation(-np.abs(HEAT)), LEFT))
 
 
