@@ -23,6 +23,13 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
+# An xdist worker owns one core. torch's default of one thread per core would have the workers,
+# and the pytest and Python processes their tests start, spin against each other: on 2 cores
+# with -n 2 an explanation then costs 5-7 times the CPU (benchmarks/results/test_suite.md).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 def _warm_imports() -> None:
     """Import, once and here, everything an explanation touches lazily (scikit-image, scipy,
@@ -114,11 +121,6 @@ def batch_recorder():  # type: ignore[no-untyped-def]
         return inner(x)
 
     return Classifier(model, device="cpu", batch_size=64), seen
-
-
-@pytest.fixture(scope="session")
-def torch_threads() -> int:
-    return torch.get_num_threads()
 
 
 @pytest.fixture(autouse=True)
