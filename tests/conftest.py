@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from factories import circle_image, noise_image
 from tiny_samples import net
 
 from example_project import models
@@ -161,7 +162,8 @@ def xai_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.fixture
 def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    """A seeded 16×16 noise image."""
+    return noise_image(16)
 
 
 @pytest.fixture
@@ -172,7 +174,7 @@ def tiny_clf() -> Classifier:
 @pytest.fixture(scope="session")
 def img() -> np.ndarray:
     """The first seeded circle of the example's shapes task, for the bad-input tables."""
-    return make_shape(np.random.default_rng(0), 0).image
+    return circle_image()
 
 
 @pytest.fixture(scope="session")
