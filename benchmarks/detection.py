@@ -5,7 +5,7 @@
 On the example project's 12 shapes images (each carries its class's tag in the corner), per
 method and, for the superpixel methods, per baseline (mean, blur, zero, grey = 0.5):
   - the clean model at seeds 1..N against its seed-0 explanation (the golden): evidence shift
-    (metrics.evidence_shift) and Spearman, worst and median;
+    (evidence.evidence_shift) and Spearman, worst and median;
   - the same against the clean_v2 model (the clean recipe, another training seed: a harmless
     release) and the shortcut model (reads the tag);
   - the positive mass on the object and on the tag, for clean and for shortcut;
@@ -47,6 +47,7 @@ if (
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
+from pytest_xai.checks import evidence  # noqa: E402
 from pytest_xai.plugin.testimage import TestImage, load_test_image  # noqa: E402
 
 FILLS: dict[str, Any] = {"mean": "mean", "blur": "blur", "zero": "zero", "grey": 0.5}
@@ -114,13 +115,13 @@ def measure(row: Row, images: list[TestImage], clfs: dict[str, Any], seeds: int)
     tags, objects = [masses(golden, images, "watermark")], [row.clean_object]
     for seed in range(1, seeds + 1):
         now = run(clfs["clean"], images, row.method, row.baseline, seed)
-        row.seed_shift += [metrics.evidence_shift(g, e) for g, e in zip(golden, now)]
+        row.seed_shift += [evidence.evidence_shift(g, e) for g, e in zip(golden, now)]
         row.seed_spearman += [metrics.spearman(g, e) for g, e in zip(golden, now)]
         row.seed_class_changes += sum(g.target != e.target for g, e in zip(golden, now))
         tags.append(masses(now, images, "watermark"))
         objects.append(masses(now, images, "object"))
     v2 = run(clfs["clean_v2"], images, row.method, row.baseline, 0)
-    row.v2_shift = [metrics.evidence_shift(g, e) for g, e in zip(golden, v2)]
+    row.v2_shift = [evidence.evidence_shift(g, e) for g, e in zip(golden, v2)]
     row.v2_spearman = [metrics.spearman(g, e) for g, e in zip(golden, v2)]
     row.v2_class_changes = sum(g.target != e.target for g, e in zip(golden, v2))
     tags.append(masses(v2, images, "watermark"))
@@ -128,7 +129,7 @@ def measure(row: Row, images: list[TestImage], clfs: dict[str, Any], seeds: int)
     row.clean_tag = list(np.max(tags, axis=0))
     row.clean_object_worst = list(np.min(objects, axis=0))
     bad = run(clfs["shortcut"], images, row.method, row.baseline, 0)
-    row.shortcut_shift = [metrics.evidence_shift(g, e) for g, e in zip(golden, bad)]
+    row.shortcut_shift = [evidence.evidence_shift(g, e) for g, e in zip(golden, bad)]
     row.shortcut_spearman = [metrics.spearman(g, e) for g, e in zip(golden, bad)]
     row.shortcut_class_changed = [g.target != e.target for g, e in zip(golden, bad)]
     row.shortcut_object = masses(bad, images, "object")

@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import worlds  # noqa: E402
 from pytest_xai import Classifier, Explanation, explain, metrics  # noqa: E402
 from pytest_xai import defaults as vocab  # noqa: E402
+from pytest_xai.checks import evidence  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, default_bound  # noqa: E402
 from pytest_xai.plugin.testimage import TestImage, load_test_image  # noqa: E402
 
@@ -124,9 +125,9 @@ def explanations(
 
 
 def gained_share(golden: Explanation, new: Explanation, fraction: float) -> float:
-    """``metrics.gained_cells``' share at another "almost none" fraction."""
-    a, _ = metrics.evidence_grid(golden)
-    b, _ = metrics.evidence_grid(new)
+    """``evidence.gained_cells``' share at another "almost none" fraction."""
+    a, _ = evidence.evidence_grid(golden)
+    b, _ = evidence.evidence_grid(new)
     if a.sum() == 0 or b.sum() == 0:
         return float("nan")
     gained = (a < fraction * a.max()) & (b >= fraction * b.max())
@@ -134,7 +135,7 @@ def gained_share(golden: Explanation, new: Explanation, fraction: float) -> floa
 
 
 def _support_loss(q: float, d: int) -> Callable[[Explanation, Explanation], float]:
-    return lambda g, e: metrics.support_loss(g, e, support=q, grow=d)
+    return lambda g, e: evidence.support_loss(g, e, support=q, grow=d)
 
 
 def _gained(f: float, lost: bool) -> Callable[[Explanation, Explanation], float]:
@@ -171,7 +172,7 @@ def judge_pair(world: str, case: str, kind: str, method: str, i: int, golden: Ex
                    vocab.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method, vocab.DEFAULT_MAX_SUPPORT_LOSS)})
     found_before, found_after = compare(golden, new, before), compare(golden, new, after)
     no_evidence = bool(metrics.no_evidence(new))  # the judge fails these before comparing
-    measures = {"evidence_shift": metrics.evidence_shift(golden, new)}
+    measures = {"evidence_shift": evidence.evidence_shift(golden, new)}
     measures.update({name: fn(golden, new) for name, fn in CANDIDATES.items()})
     return Pair(world, case, kind, method, i, golden.target != new.target,
                 no_evidence or not found_before.passed, no_evidence or not found_after.passed,

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from pytest_xai.checks.assertions import (
         assert_attribution_avoids,
         assert_attribution_focus,
-        assert_explanation_depends_on_model,
         assert_explanations_agree,
     )
     from pytest_xai.checks.interventions import (
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
         assert_region_irrelevant,
         assert_region_needed,
     )
+    from pytest_xai.checks.sanity import assert_explanation_depends_on_model
     from pytest_xai.classifier import Classifier, Prediction
     from pytest_xai.engine.explain import explain
     from pytest_xai.errors import (
@@ -45,7 +45,7 @@ _LAZY = {
     "assert_attribution_avoids": ("pytest_xai.checks.assertions", "assert_attribution_avoids"),
     "assert_attribution_focus": ("pytest_xai.checks.assertions", "assert_attribution_focus"),
     "assert_explanations_agree": ("pytest_xai.checks.assertions", "assert_explanations_agree"),
-    "assert_explanation_depends_on_model": ("pytest_xai.checks.assertions", "assert_explanation_depends_on_model"),
+    "assert_explanation_depends_on_model": ("pytest_xai.checks.sanity", "assert_explanation_depends_on_model"),
     "assert_prediction_ignores": ("pytest_xai.checks.interventions", "assert_prediction_ignores"),
     "assert_region_irrelevant": ("pytest_xai.checks.interventions", "assert_region_irrelevant"),
     "assert_region_needed": ("pytest_xai.checks.interventions", "assert_region_needed"),

@@ -20,11 +20,8 @@ from pytest_xai.images import as_images
 
 # Batch size when none is given: a pixel budget per forward pass (speed), then a byte budget
 # (memory), both fixed per device type, so the choice depends only on the shape and the device,
-# never on timing, and results stay bit-exact run to run. Speed, measured on a 2-core CPU
-# (channels-last): the small CNN at 64x64 is fastest at 32 images (2^17 pixels) and slows past
-# 64; resnet18 at 224x224 is fastest at 8 (with the heap kept, see README "Speed on CPU", 16-32
-# were up to 7% faster). On an H200 (issue 13) the best forward batch was 256 for the small CNN
-# and resnet18 alike; larger batches only grew memory (+248% peak from 256 to 4096 samples).
+# never on timing, and results stay bit-exact run to run. The budgets are measured
+# (benchmarks/results/batching.md).
 _CPU_PIXELS_PER_BATCH = 2**17
 _CPU_BATCH_RANGE = (8, 64)
 _CUDA_PIXELS_PER_BATCH = 2**24
@@ -101,6 +98,23 @@ class Prediction:
         return self.probabilities[0]
 
 
+PROBABILITY_ROW_TOLERANCE = 1e-4  # how far from 1 a row of probabilities may sum (float32 softmax)
+
+
+def from_probabilities(out: torch.Tensor) -> torch.Tensor:
+    """A forward's outputs, or their logarithms when every row is non-negative and sums to 1.
+
+    A model that ends in a softmax returns probabilities; softmax of their logarithm gives them
+    back exactly, so its probability is never softmaxed a second time (which squeezes two classes
+    into [0.27, 0.73]), and the explained "logit" is the log-probability. Decided per forward on
+    the device, without reading a value back to the host; a model with one output is left as is.
+    """
+    if out.shape[1] < 2:
+        return out
+    rows = (out >= 0).all() & ((out.sum(dim=1) - 1).abs() <= PROBABILITY_ROW_TOLERANCE).all()
+    return torch.where(rows, torch.log(out.clamp_min(torch.finfo(out.dtype).tiny)), out)
+
+
 class Classifier:
     """An image classifier to explain: a model plus its preprocessing, device and class names.
 
@@ -108,7 +122,10 @@ class Classifier:
     ----------
     model:
         A ``torch.nn.Module`` or any callable mapping a float batch (N, 3, H, W) to logits (N, C).
-        A module is moved to ``device`` and put in eval mode.
+        A module is moved to ``device`` and put in eval mode. A model that returns
+        probabilities (every row non-negative and summing to 1, as after a softmax layer) is
+        read as such: its logits are taken to be the log-probabilities, so its probabilities are
+        never softmaxed again.
     preprocess:
         Maps the [0, 1] RGB batch to the model's input on the device, e.g. ImageNet
         normalisation. ``None`` feeds the [0, 1] batch as it is.
@@ -287,7 +304,7 @@ class Classifier:
                 f"the model returned {out.shape[1]} logits but class_names has "
                 f"{len(self.class_names)} entries; pass one name per class"
             )
-        return out.float()
+        return from_probabilities(out.float())
 
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Logits (N, C) for a [0, 1] batch (N, 3, H, W) already on the device; validated."""

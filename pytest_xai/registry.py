@@ -1,4 +1,5 @@
-"""The registry of attribution methods: ``explain(method=name)`` looks its runner up here.
+"""Registries of named variants (methods here; golden modes, fills and preview panels beside
+their code) and the method registry: ``explain(method=name)`` looks its runner up here.
 
 Standard library only, so the plugin can validate ``xai_method`` at start-up without torch.
 """
@@ -7,12 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MIN_SAMPLES
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 Params = dict[str, Any]  # explain() keyword arguments by name (method, samples, seed, ...)
+T = TypeVar("T")
+
+
+class Registry(dict[str, T], Generic[T]):
+    """Named variants of one kind (``kind``: "method", "golden mode", "fill", "panel"):
+    a dict from name to variant that says what it holds. Extensions add to it through the
+    ``pytest_xai_register_*`` hooks or the ``register_*`` functions, never by hand."""
+
+    def __init__(self, kind: str, items: dict[str, T] | None = None) -> None:
+        super().__init__(items or {})
+        self.kind = kind
+
+    def add(self, name: str, item: T) -> T:
+        """Register ``item`` under ``name`` (an identifier), replacing one of that name."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise XaiValueError(f"name={name!r} is not a {self.kind} name; use an identifier such as 'custom'")
+        self[name] = item
+        return item
+
+    def known(self) -> str:
+        """The registered names, for messages."""
+        return ", ".join(repr(n) for n in sorted(self))
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,21 @@ class MethodSpec:
     default_baseline: str | tuple[float, float, float] | None = None
     options: tuple[str, ...] = ()
     bytes_per_pixel: int = 28
+    golden_bounds: tuple[tuple[str, float], ...] = ()  # (bound, value): this method's golden defaults
+
+    def check_options(self, method: str, given: Params) -> tuple[tuple[str, Any], ...]:
+        """A call's method-specific ``explain`` arguments, by name: only those it declared."""
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            raise XaiTypeError(
+                f"explain() got {', '.join(f'{k}={given[k]!r}' for k in unknown)}, which "
+                f"method={method!r} does not read; its options are {self.options or 'none'}"
+            )
+        return tuple(sorted(given.items()))
+
+    def golden_bound(self, param: str) -> float | None:
+        """The default value this method declares for a golden bound (e.g. ``max_shift``)."""
+        return dict(self.golden_bounds).get(param)
 
 
 SUPERPIXEL_OPTIONS = ("segments", "n_segments", "baseline")
@@ -43,7 +81,7 @@ GRADIENT_OPTIONS = ("background", "local_smoothing")
 # README "Detection power: how the defaults were chosen").
 GREY = (0.5, 0.5, 0.5)
 
-METHODS: dict[str, MethodSpec] = {
+METHODS: Registry[MethodSpec] = Registry("method", {
     "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000, GREY, SUPERPIXEL_OPTIONS),
     "kernel_shap": MethodSpec(
         "pytest_xai.engine.methods:run_kernel_shap", 1000, GREY, SUPERPIXEL_OPTIONS
@@ -55,7 +93,7 @@ METHODS: dict[str, MethodSpec] = {
     "gradient_shap": MethodSpec(
         "pytest_xai.engine.gradient:run_gradient_shap", 200, None, GRADIENT_OPTIONS, 64
     ),
-}
+})
 
 
 def register_method(
@@ -66,18 +104,20 @@ def register_method(
     default_baseline: str | tuple[float, float, float] | None = None,
     options: tuple[str, ...] = (),
     bytes_per_pixel: int = 28,
+    golden_bounds: dict[str, float] | None = None,
 ) -> MethodSpec:
     """Register an attribution method under ``name`` so ``explain(method=name)`` runs it.
 
     ``runner`` is a ``"module:function"`` path or a function following
     ``pytest_xai.engine.runners.Runner``: ``runner(request, group) -> list[Attribution]``.
     ``bytes_per_pixel``: what one batch image allocates per pixel (measure it), which bounds the
-    automatic batch. Registering an existing name replaces it. Returns the new ``MethodSpec``.
+    automatic batch. ``options``: the ``explain`` keyword arguments the runner reads, built-in
+    ones (``n_segments``, ``baseline``, ...) or its own (any identifier, passed through in
+    ``request.extra``). ``golden_bounds``: the method's default release-golden bounds, e.g.
+    ``{"max_shift": 0.2, "max_support_loss": 0.3}``, measured on harmless releases; bounds it
+    does not declare take the defaults of ``pytest_xai.defaults``. Registering an existing name
+    replaces it. Returns the new ``MethodSpec``.
     """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise XaiValueError(
-            f"name={name!r} is not a method name; use an identifier such as 'occlusion'"
-        )
     if not (callable(runner) or (isinstance(runner, str) and runner.count(":") == 1)):
         raise XaiTypeError(f"runner={runner!r} is neither a function nor a 'module:function' path")
     if isinstance(default_samples, bool) or not isinstance(default_samples, int):
@@ -86,9 +126,13 @@ def register_method(
         raise XaiValueError(
             f"default_samples={default_samples!r} is out of range; use {MIN_SAMPLES}..{MAX_SAMPLES}"
         )
-    unknown = sorted(set(options) - set(SUPERPIXEL_OPTIONS + GRADIENT_OPTIONS))
-    if unknown:
-        raise XaiValueError(f"options={options!r}: {unknown} are not explain() arguments")
+    bad = [o for o in options if not isinstance(o, str) or not o.isidentifier() or o in RESERVED]
+    if bad:
+        raise XaiValueError(
+            f"options={options!r}: {bad} cannot be method options; name keyword arguments of the "
+            f"method's own (identifiers other than {', '.join(RESERVED)})"
+        )
+    bounds = _golden_bounds(golden_bounds)
     if not _is_fill(default_baseline):
         raise XaiValueError(
             f"default_baseline={default_baseline!r} is not a baseline; use None, one of "
@@ -99,9 +143,26 @@ def register_method(
             f"bytes_per_pixel={bytes_per_pixel!r} is not a positive int; measure what one batch "
             "image allocates per pixel (28 for the superpixel methods)"
         )
-    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options), bytes_per_pixel)
-    METHODS[name] = spec
-    return spec
+    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options), bytes_per_pixel, bounds)
+    return METHODS.add(name, spec)
+
+
+# explain() arguments every method shares: never a method's own option
+RESERVED = ("method", "output", "samples", "seed", "precision", "batch_size", "target", "device")
+
+
+def _golden_bounds(given: Any) -> tuple[tuple[str, float], ...]:
+    if given is None:
+        return ()
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+        for k, v in given.items()
+    ):
+        raise XaiValueError(
+            f"golden_bounds={given!r} is not a dict of bound names to numbers in [0, 1]; e.g. "
+            '{"max_shift": 0.2, "max_support_loss": 0.3}'
+        )
+    return tuple(sorted((k, float(v)) for k, v in given.items()))
 
 
 def _is_fill(value: Any) -> bool:

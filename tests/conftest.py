@@ -40,7 +40,7 @@ def _warm_imports() -> None:
 
     import pytest_xai
     from pytest_xai import Region, explain
-    from pytest_xai.checks import metrics
+    from pytest_xai.checks import evidence, metrics
 
     for info in pkgutil.walk_packages(pytest_xai.__path__, "pytest_xai."):
         importlib.import_module(info.name)
@@ -50,7 +50,7 @@ def _warm_imports() -> None:
         exp = explain(model, image, method=method, samples=20, n_segments=8, baseline="blur")
         exp.overlay()
         metrics.spearman(exp, exp)
-        metrics.evidence_shift(exp, exp)
+        evidence.evidence_shift(exp, exp)
         metrics.relevance_mass(exp, Region.polygon([(0, 0), (8, 0), (0, 8)]))
         if exp.weights is not None:
             exp.boundaries()

@@ -39,3 +39,25 @@ def occlusion(request: Request, group: Group) -> list[Attribution]:
             heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
         results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
     return results
+
+
+class Corner(torch.nn.Module):
+    """Two classes decided by the top-left 16×16 corner's brightness (p near 1 when it is
+    white, 1/2 when grey); ``probabilities=True`` returns softmax rows, as a model that ends in
+    a softmax layer does, else the logits."""
+
+    def __init__(self, probabilities: bool) -> None:
+        super().__init__()
+        self.probabilities = probabilities
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        corner = x[:, :, :16, :16].mean(dim=(1, 2, 3)) - 0.5
+        logits = torch.stack([40 * corner, -40 * corner], dim=1)
+        return torch.softmax(logits, dim=1) if self.probabilities else logits
+
+
+def corner_image() -> np.ndarray:
+    """32×32 grey with a white top-left 16×16 corner: Corner's class 0 at p = 1.000."""
+    image = np.full((32, 32, 3), 0.5, np.float32)
+    image[:16, :16] = 1.0
+    return image

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from pytest_xai import __version__, sources
+from pytest_xai import __version__
 from pytest_xai._util.validation import short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
@@ -34,7 +34,7 @@ from pytest_xai.engine.runners import (
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.images import as_images
-from pytest_xai.registry import METHODS, Params
+from pytest_xai.registry import GREY, METHODS, Params
 
 Target = int | str | None
 
@@ -55,6 +55,7 @@ def explain(
     local_smoothing: float = 0.0,
     batch_size: int | None = None,
     precision: str = "float32",
+    **options: Any,
 ) -> Explanation | list[Explanation]:
     """Explain a classifier's prediction on one image (or a list) with LIME or SHAP.
 
@@ -64,8 +65,7 @@ def explain(
     images: one image (path, PIL image, H×W×3 array, (3, H, W) tensor), a list of them or a
         4-D batch; a list or batch gives a list of Explanations. Same-sized images share
         forward batches.
-    method: "lime", "kernel_shap", "gradient_shap", or a name added with
-        ``pytest_xai.registry.register_method``.
+    method: "lime", "kernel_shap", "gradient_shap", or one added with ``register_method``.
     target: the class to explain: None (top-1), an index or a class name; or one per image.
     output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
     samples: model evaluations (lime, kernel_shap) or gradient samples (gradient_shap);
@@ -77,10 +77,10 @@ def explain(
         "mean", "zero", "blur", a float or an RGB triple.
     background, local_smoothing: gradient_shap only: [0, 1] images of the image's size
         (default: a blurred copy and the mean colour); noise std added per sample.
-    batch_size: images per forward pass; None: the classifier's (bounded by bytes). The
-        size used is in ``Explanation.meta["batch_size"]``.
+    batch_size: images per forward pass; None: the classifier's (bounded by bytes).
     precision: "float32" (default), "bfloat16" (torch.autocast, CUDA or CPU) or "float16"
         (CUDA only); recorded in ``params["precision"]``. Targets are predicted at float32.
+    options: a registered method's own arguments, passed to its runner in ``request.extra``.
     """
     started = time.perf_counter()
     clf = as_classifier(classifier)
@@ -88,7 +88,7 @@ def explain(
     request = validate(
         clf, arrays, method=method, output=output, samples=samples, seed=seed,
         segments=segments, n_segments=n_segments, baseline=baseline, background=background,
-        local_smoothing=local_smoothing, batch_size=batch_size, precision=precision,
+        local_smoothing=local_smoothing, batch_size=batch_size, precision=precision, extra=options,
     )  # fmt: skip
     predicted = predict(clf, arrays, target, request.output)
     attributions, batches = run(clf, request, arrays, predicted.targets)
@@ -97,7 +97,7 @@ def explain(
     seconds = (time.perf_counter() - started) / len(done)
     for exp in done:
         exp.meta["seconds"] = seconds
-    sources.remember(done, clf)  # confirm=True runs its intervention on this model
+        exp.computed_by(clf)
     return done[0] if single else done
 
 
@@ -129,6 +129,7 @@ def validate(clf: Classifier, arrays: list[np.ndarray], **arguments: Any) -> Req
         background=_check_background(arguments["background"], arrays),
         local_smoothing=_check_smoothing(arguments["local_smoothing"]),
         batch_size=check_batch_size(arguments["batch_size"]),
+        extra=spec.check_options(method, arguments.get("extra") or {}),
     )
 
 
@@ -156,11 +157,14 @@ def check_output(output: Any) -> str:
 
 
 def check_baseline(baseline: Any) -> Fill:
-    """Validate a baseline: "mean", "zero", "blur", a float in [0, 1] or an RGB triple."""
+    """Validate a baseline: "mean", "zero", "blur", "grey", a float in [0, 1] or an RGB triple.
+    "grey" is the fill of the interventions' name: mid grey, recorded as its RGB triple."""
+    if baseline == "grey":
+        return GREY
     if isinstance(baseline, str):
         if baseline not in BASELINES:
             raise XaiValueError(
-                f"baseline={baseline!r} is not known; use one of {BASELINES}, a float or an "
+                f"baseline={baseline!r} is not known; use one of {(*BASELINES, 'grey')}, a float or an "
                 "RGB triple"
             )
         return baseline

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pytest_xai.engine.baselines import blurred
 from pytest_xai.engine.batching import map_chunks
-from pytest_xai.engine.fills import blurred
 from pytest_xai.engine.outputs import target_values
 from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite

@@ -15,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from pytest_xai.engine.fills import fill_image
+from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.runners import Attribution, Fill, Group, Request, check_finite
 from pytest_xai.engine.sampling import (

@@ -42,6 +42,7 @@ class Request:
     background: tuple[np.ndarray, ...] | None = None
     local_smoothing: float = 0.0
     batch_size: int | None = None
+    extra: tuple[tuple[str, Any], ...] = ()  # a registered method's own options, by name
 
     @property
     def spec(self) -> MethodSpec:
@@ -56,6 +57,7 @@ class Request:
             "samples": self.samples,
             "seed": self.seed,
             "precision": self.precision,
+            **dict(self.extra),
         }
 
 

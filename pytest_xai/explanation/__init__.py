@@ -15,6 +15,11 @@ from pytest_xai._util.atomic import atomic_path
 from pytest_xai._util.jsonable import JSON, plain
 from pytest_xai._util.validation import positive_int
 from pytest_xai.errors import SnapshotError, XaiTypeError, XaiValueError
+from pytest_xai.explanation.frozen import (
+    read_only,
+    read_only_array,
+    writable,
+)
 from pytest_xai.explanation.npz import (
     FORMAT,
     FORMAT_VERSION,
@@ -88,7 +93,7 @@ class Explanation:
         for name in MEMBERS_ARRAYS:
             value = getattr(self, name)
             if isinstance(value, np.ndarray):
-                object.__setattr__(self, name, _read_only_array(value))
+                object.__setattr__(self, name, read_only_array(value))
         object.__setattr__(self, "params", read_only(self.params))
         object.__setattr__(self, "meta", read_only(self.meta))
         object.__setattr__(self, "_locked", True)
@@ -111,6 +116,17 @@ class Explanation:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Explanation:
         return self.copy()
+
+    @property
+    def source(self) -> Any:
+        """The classifier that computed this explanation in this process, or None (loaded from
+        disk, or a copy): ``confirm=True`` runs its intervention on that model."""
+        return self.__dict__.get("_source")
+
+    def computed_by(self, classifier: Any) -> Explanation:
+        """Note the classifier that computed this explanation (kept out of its file) and return it."""
+        object.__setattr__(self, "_source", classifier)
+        return self
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self.locked:
@@ -246,75 +262,6 @@ class Explanation:
 
 
 MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image")
-
-
-def _read_only_array(array: np.ndarray) -> np.ndarray:
-    """A copy of ``array`` backed by immutable bytes: ``setflags(write=True)`` is refused."""
-    return np.frombuffer(np.ascontiguousarray(array).tobytes(), dtype=array.dtype).reshape(array.shape)
-
-
-class ReadOnlyDict(dict):
-    """A dict that refuses every change (a locked explanation's ``params`` and ``meta``)."""
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("this explanation's params/meta are read-only; change a copy (exp.copy())")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __reduce__(self) -> Any:  # copies and pickles are plain, writable dicts
-        return (dict, (writable(self),))
-
-    def __copy__(self) -> dict[str, Any]:
-        return dict(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return writable(self)
-
-
-class ReadOnlyList(list):
-    """A list that refuses every change (inside a locked explanation's ``params``/``meta``)."""
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("this explanation's params/meta are read-only; change a copy (exp.copy())")
-
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
-    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
-
-    def __reduce__(self) -> Any:
-        return (list, (writable(self),))
-
-    def __copy__(self) -> list[Any]:
-        return list(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        return writable(self)
-
-
-def read_only(value: Any) -> Any:
-    """``value`` with every dict and list in it read-only, recursively (arrays too)."""
-    if isinstance(value, dict):
-        return ReadOnlyDict({k: read_only(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return ReadOnlyList(read_only(v) for v in value)
-    if isinstance(value, tuple):
-        return tuple(read_only(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return _read_only_array(value)
-    return value
-
-
-def writable(value: Any) -> Any:
-    """A writable deep copy of ``read_only`` output: plain dicts, lists and arrays."""
-    if isinstance(value, dict):
-        return {k: writable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [writable(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(writable(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return np.array(value)
-    return value
 
 
 def _header_fields() -> list[Field[Any]]:

@@ -39,10 +39,10 @@ def compared(label: str, value: float, bound_name: str, bound: float, upper: boo
 
 def centre_move(golden: Explanation, actual: Explanation) -> str:
     """Where the positive mass centre went, as pixel positions and in words."""
-    from pytest_xai.checks import metrics
+    from pytest_xai.checks import evidence
 
     height, width = golden.heatmap.shape
-    before, after = metrics.mass_centre(golden), metrics.mass_centre(actual)
+    before, after = evidence.mass_centre(golden), evidence.mass_centre(actual)
     if before is None or after is None:
         which = "the golden" if before is None else "the new explanation"
         return f"{which} has no positive evidence, so it has no mass centre"

@@ -23,7 +23,32 @@ if TYPE_CHECKING:
 
     from pytest_xai.explanation import Explanation
     from pytest_xai.goldens.store import SnapshotStore
-    from pytest_xai.plugin.settings import Settings
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """What a verdict may ask to write: ``write`` missing goldens, ``update`` changed or unusable
+    ones (and delete unused ones), ``force`` rewrite passing ones too (a re-baseline).
+    ``ci_reason`` says why nothing is written (CI mode) and turns the three off;
+    ``snapshot_dir`` is the golden folder, named in messages."""
+
+    write: bool = False
+    update: bool = False
+    force: bool = False
+    ci_reason: str = ""
+    snapshot_dir: str = "__xai_snapshots__"
+
+    @property
+    def can_write(self) -> bool:
+        return self.write and not self.ci_reason
+
+    @property
+    def can_update(self) -> bool:
+        return self.update and not self.ci_reason
+
+    @property
+    def can_force(self) -> bool:
+        return self.force and not self.ci_reason
+
 
 COMPARED_PARAMS = ("method", "output", "samples", "segmentation", "n_segments", "baseline", "local_smoothing")
 
@@ -52,23 +77,34 @@ def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
 
 
 
+def image_mismatch(golden: Explanation, actual: Explanation) -> str:
+    """The two image hashes when the golden recorded the hash of another input image, else ""."""
+    import numpy as np
+
+    from pytest_xai.engine.provenance import array_sha256, image_changed
+
+    if actual.image is None or not image_changed(golden.meta, actual.image):
+        return ""
+    now = array_sha256(np.asarray(actual.image, dtype=np.float32))
+    return f"sha256 {str(golden.meta.get('image_sha256'))[:12]}, now {now[:12]}"
+
+
 def judge(
-    store: SnapshotStore, path: Path, explanation: Explanation, bounds: Bounds, settings: Settings, *,
+    store: SnapshotStore, path: Path, explanation: Explanation, bounds: Bounds, policy: WritePolicy, *,
     rootdir: Path | None = None, label: str | None = None, pictures_dir: Path | None = None,
     owner: str | None = None,
 ) -> GoldenVerdict:
     """Judge ``explanation`` against the golden at ``path``: one verdict for the whole
     missing / unreadable / parameters-differ / compare / update flow.
 
-    ``settings`` decides what may be written (``can_write``: missing goldens;
-    ``can_update``: changed or unusable ones). Nothing is written here: a "written" or
+    ``policy`` decides what may be written (missing goldens; changed or unusable ones). Nothing is written here: a "written" or
     "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
     relative, ``label`` names the test in messages, and the expected / actual / difference
     pictures of a drift go to ``pictures_dir`` (none when it is None). ``owner`` is the test
     file (relative to the rootdir) asking; a golden recorded by another test file sharing
     the folder is never compared or rewritten.
     """
-    return _Judgement(store, path, explanation, bounds, settings, rootdir, label, pictures_dir, owner).run()
+    return _Judgement(store, path, explanation, bounds, policy, rootdir, label, pictures_dir, owner).run()
 
 
 @dataclass
@@ -79,7 +115,7 @@ class _Judgement:
     path: Path
     explanation: Explanation
     bounds: Bounds
-    settings: Settings
+    policy: WritePolicy
     rootdir: Path | None
     label: str | None
     pictures_dir: Path | None
@@ -118,8 +154,16 @@ class _Judgement:
         if self.owner and isinstance(recorded, str) and recorded != self.owner and not moved:
             return self.verdict("failed", "owner", (
                 f"golden {self.name} was recorded by {recorded}, not {self.owner}: the two test files "
-                f"share one golden folder (xai_snapshot_dir={self.settings.snapshot_dir!r}); rename one "
+                f"share one golden folder (xai_snapshot_dir={self.policy.snapshot_dir!r}); rename one "
                 "of them or give each its own folder. Nothing was compared or written."
+            ))
+        other_image = image_mismatch(golden, self.explanation)
+        if other_image:
+            return self.unusable("image", (
+                f"golden {self.name} was made from another input image ({other_image}): it explains "
+                "another image, so nothing was compared\n"
+                "  if the images were reordered or renamed, give each test back its own image; if this "
+                "image was changed on purpose, re-record it: pytest --xai-update, then review the .png preview"
             ))
         differs = params_mismatch(golden, self.explanation)
         if differs:
@@ -131,10 +175,10 @@ class _Judgement:
         return self.compared(golden, compare(golden, self.explanation, self.bounds))
 
     def missing(self) -> GoldenVerdict:
-        if self.settings.can_write:
+        if self.policy.can_write:
             return self.verdict("written", "missing", f"golden {self.name} written: review and commit it")
         who = self.label or self.path.stem
-        why = f" (CI mode, {self.settings.ci_reason}: nothing is written)" if self.settings.ci else ""
+        why = f" (CI mode, {self.policy.ci_reason}: nothing is written)" if self.policy.ci_reason else ""
         return self.verdict("failed", "missing", (
             f"no golden for {who} at {self.name}{why}\n"
             "  run pytest --xai-update to create it, then review and commit the .npz and .png"
@@ -142,18 +186,18 @@ class _Judgement:
 
     def unusable(self, reason: str, message: str) -> GoldenVerdict:
         """A golden that cannot be compared: rewritten with --xai-update=all, else a failure."""
-        if self.settings.can_update:
+        if self.policy.can_update:
             return self.verdict("updated", reason, f"golden {self.name} re-recorded ({reason})")
         return self.verdict("failed", reason, message)
 
     def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
-        if result.passed and self.settings.can_force:  # a re-baseline: rewritten from this model
+        if result.passed and self.policy.can_force:  # a re-baseline: rewritten from this model
             return self.verdict("updated", "force", f"golden {self.name} re-recorded (--xai-update=force): "
                                 f"{result.summary}", measures=result.measures)
         if result.passed:
             summary = f"golden {self.name} matches ({self.bounds.mode} mode): {result.summary}"
             return self.verdict("passed", None, summary, measures=result.measures)
-        if self.settings.can_update:
+        if self.policy.can_update:
             return self.verdict("updated", result.reason, f"golden {self.name} updated: {result.summary}",
                                 measures=result.measures)
         pictures = {} if self.pictures_dir is None else self.pictures(golden, self.pictures_dir)
@@ -171,13 +215,13 @@ class _Judgement:
 
     def pictures(self, golden: Explanation, folder: Path) -> dict[str, str]:
         """Expected, actual and difference overlays (cells that gained mass outlined)."""
-        from pytest_xai.checks import metrics
+        from pytest_xai.checks import evidence
         from pytest_xai.goldens.previews import difference_picture
         from pytest_xai.pictures import render
 
         gained: np.ndarray | None = None
         if golden.heatmap.shape == self.explanation.heatmap.shape:
-            gained, _ = metrics.gained_cells(golden, self.explanation)
+            gained, _ = evidence.gained_cells(golden, self.explanation)
         stem = self.path.stem
         drawn = {
             "expected": (golden.overlay(), "expected"),

@@ -37,6 +37,7 @@ from pytest_xai import defaults
 from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import compared, why_undefined, within
+from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -106,13 +107,13 @@ class ReleaseMode:
         return no_evidence  # release mode compares positive evidence
 
     def compare(self, golden: Explanation, actual: Explanation, bounds: dict[str, float]) -> Comparison:
-        from pytest_xai.checks import metrics
+        from pytest_xai.checks import evidence, metrics
         from pytest_xai.goldens.describe import centre_move
 
         max_shift, max_loss = bounds["max_shift"], bounds["max_support_loss"]
-        shift = metrics.evidence_shift(golden, actual)
-        loss = metrics.support_loss(golden, actual)
-        _, new_mass = metrics.gained_cells(golden, actual)
+        shift = evidence.evidence_shift(golden, actual)
+        loss = evidence.support_loss(golden, actual)
+        _, new_mass = evidence.gained_cells(golden, actual)
         why = why_undefined(golden, actual)
         shift_text = compared("evidence shift", shift, "max_shift", max_shift, upper=True, why=why)
         loss_text = compared("support loss", loss, "max_support_loss", max_loss, upper=True, why=why)
@@ -121,7 +122,7 @@ class ReleaseMode:
         if shift == shift:
             findings[0] += (
                 f": the positive evidence moved {shift:.0%} of the image diagonal (earth mover's "
-                f"distance on a {metrics.EVIDENCE_GRID}-cell grid)"
+                f"distance on a {evidence.EVIDENCE_GRID}-cell grid)"
             )
             if metrics.no_evidence(golden) or metrics.no_evidence(actual):
                 findings[0] += f" because {why}"
@@ -175,15 +176,14 @@ class StrictMode:
         return Comparison(None if ok else "drift", measures, findings, "; ".join(findings))
 
 
-GOLDEN_MODES: dict[str, GoldenMode] = {"release": ReleaseMode(), "strict": StrictMode()}
+GOLDEN_MODES: Registry[GoldenMode] = Registry("golden mode", {"release": ReleaseMode(), "strict": StrictMode()})
 
 
 def register_golden_mode(mode: GoldenMode) -> GoldenMode:
     """Register ``mode`` under ``mode.name`` (replacing one of that name); returns it."""
     if not isinstance(getattr(mode, "name", None), str) or not mode.name.isidentifier():
         raise XaiValueError(f"mode.name={getattr(mode, 'name', None)!r} must be an identifier such as 'loose'")
-    GOLDEN_MODES[mode.name] = mode
-    return mode
+    return GOLDEN_MODES.add(mode.name, mode)
 
 
 def golden_mode(name: Any) -> GoldenMode:
@@ -241,12 +241,17 @@ class Bounds:
 
 
 def default_bound(settings: Any, param: str, method: str | None) -> float | None:
-    """A bound's session value (ini ``xai_<param>``) when set, else its measured default:
+    """A bound's session value (ini ``xai_<param>``) when set, else what the method declared
+    when it was registered (``register_method(golden_bounds=...)``), else its measured default:
     ``max_shift`` and ``max_support_loss`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``,
     ``defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD``)."""
     value = getattr(settings, param, None)
     if value is not None:
         return float(value)
+    spec = METHODS.get(method or "")
+    declared = None if spec is None else spec.golden_bound(param)
+    if declared is not None:
+        return declared
     if param == "max_shift":
         return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
     if param == "max_support_loss":

@@ -26,6 +26,7 @@ from pytest_xai.pictures.render import (
     to_uint8,
     upscale,
 )
+from pytest_xai.registry import Registry
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -150,9 +151,9 @@ def _panel_for_kind(exp: Explanation) -> Callable[[Explanation], tuple[np.ndarra
 
 
 # the third panel per method: superpixel methods show the superpixels they weighed
-METHOD_PANELS: dict[str, Callable[[Explanation], tuple[np.ndarray, str]]] = {
+METHOD_PANELS: Registry[Callable[[Explanation], tuple[np.ndarray, str]]] = Registry("panel", {
     "lime": _superpixels, "kernel_shap": _superpixels, "gradient_shap": _magnitude,
-}
+})
 
 
 def _outlined(picture: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 
 from pytest_xai._util.paths import safe_name
-from pytest_xai.plugin.autogolden import AutoGoldens
+from pytest_xai.checks.recorder import Recorder, recording
+from pytest_xai.plugin.autogolden import AutoGoldens, overrule_xfail
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.model_option import ModelOptionWatch
+from pytest_xai.plugin.options import add_options, bare_update_flag
 from pytest_xai.plugin.results import ResultsPlugin, StaleResults
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.plugin.settings import add_options, bare_update_flag
 from pytest_xai.plugin.shards import ShardPlugin
 from pytest_xai.plugin.summary import RunSummary
-from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 xai_key = pytest.StashKey[XaiSession]()
@@ -37,6 +37,12 @@ model_watch_key = pytest.StashKey[ModelOptionWatch]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_xai.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -54,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "explanation parameters for the explain fixture in this test; golden=True judges every "
         "explanation it returns against its golden when the test body ends, passed or failed",
     )
+    register_extensions(config)
     xai = config.stash[xai_key] = XaiSession.from_config(config)
     collected, results = CollectionPlugin(xai), ResultsPlugin(xai)
     goldens = config.stash[goldens_key] = GoldenLifecycle(xai, collected, results)
@@ -65,14 +72,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ShardPlugin(xai), "xai-shards")
     config.pluginmanager.register(StaleResults(xai, collected, lambda: goldens.complete), "xai-stale-results")
     config.stash[model_watch_key] = ModelOptionWatch(config)  # after the settings read the option
-    if config.getoption("xai_calibrate", None):
+    if xai.settings.calibration is not None:
         from pytest_xai.plugin.calibrate import calibrate_plugin
 
-        config.pluginmanager.register(calibrate_plugin(config, xai, recorder_key), "xai-calibrate")
-    if config.getoption("xai_mutate", None) is not None:  # --xai-mutate: docs/mutation.md
+        plugin = calibrate_plugin(xai, recorder_key, xai.settings.calibration)
+        config.pluginmanager.register(plugin, "xai-calibrate")
+    if xai.settings.mutation is not None:  # --xai-mutate: docs/mutation.md
         from pytest_xai.plugin.mutation import register
 
         register(config, xai, recorder_key)
+
+
+def register_extensions(config: pytest.Config) -> None:
+    """Let plugins register methods, golden modes and fills (plugin/hookspecs.py) before the
+    options that name them are checked. A registry is imported only when a plugin adds to it,
+    so a run without extensions loads no numpy here."""
+    hook = config.hook
+    if hook.pytest_xai_register_methods.get_hookimpls():
+        from pytest_xai.registry import register_method
+
+        hook.pytest_xai_register_methods(register_method=register_method)
+    if hook.pytest_xai_register_golden_modes.get_hookimpls():
+        from pytest_xai.goldens.modes import register_golden_mode
+
+        hook.pytest_xai_register_golden_modes(register_golden_mode=register_golden_mode)
+    if hook.pytest_xai_register_fills.get_hookimpls():
+        from pytest_xai.checks.interventions.fills import register_fill
+
+        hook.pytest_xai_register_fills(register_fill=register_fill)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -115,6 +142,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     recorder = item.stash.get(recorder_key, None)
+    if recorder is not None and call.when == "call":
+        overrule_xfail(report, recorder.record.goldens)
     if recorder is not None and call.when == "teardown":
         from pytest_xai.plugin.junit import properties
 

@@ -8,7 +8,9 @@ parameter, and every library that decides the explanation (``engine.provenance.l
 pytest_xai and a digest of its engine code, torch, numpy, scikit-image, scipy). Entries live in
 ``.pytest_cache/d/xai-explanations/<2 hex>/<key>.npz`` (pytest's ``config.cache.mkdir``),
 are written atomically (xdist workers share the folder), and reading one refreshes its mtime,
-which drives least-recently-used eviction. A corrupt entry is a miss and is replaced.
+which drives least-recently-used eviction. A corrupt entry is a miss and is replaced. An entry
+records its own key and the image it explains: one found under another key, or of another
+image (a file copied or swapped by hand), is stale and recomputed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_xai import __version__, sources
+from pytest_xai import __version__
 from pytest_xai._util.atomic import remove_stale_temps
 from pytest_xai._util.jsonable import JSON, plain
 from pytest_xai.registry import Params
@@ -31,10 +33,10 @@ from pytest_xai.registry import Params
 if TYPE_CHECKING:
     import numpy as np
 
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recorder import Recorder
 
-KEY_VERSION = 2  # bump when what an entry holds changes meaning
+KEY_VERSION = 3  # bump when what an entry holds changes meaning
 EXTENSION = ".npz"
 
 
@@ -152,7 +154,9 @@ class ExplanationCache:
             self._unusable(e)
             return
         try:
-            exp.save(path)
+            stored = exp.copy()
+            stored.meta[OWN_KEY] = key
+            stored.save(path)
             self.stored += 1
         except (OSError, ValueError, TypeError) as e:
             self.errors.append(f"{path} not stored, so it is recomputed next time: {e}")
@@ -220,8 +224,9 @@ class CachePolicy:
             for i in stale:
                 keys[i] = self.keys(clf, arrays[i], per_image[i])
         results = self.compute_missing(clf, arrays, per_image, keys, found, recorder)
-        sources.remember(results, clf)  # confirm=True runs its intervention on this model
-        for exp in results:  # shared by every test that asks again: no test may change it
+        for exp in results:
+            exp.computed_by(clf)  # confirm=True runs its intervention on this model
+            # shared by every test that asks again: no test may change it
             for array in (exp.heatmap, exp.weights, exp.segments):
                 if array is not None:
                     array.setflags(write=False)
@@ -254,8 +259,10 @@ class CachePolicy:
         hit = self.disk.get(disk)
         if hit is None:
             return None
+        own = belongs(hit, disk, array)
+        hit.meta.pop(OWN_KEY, None)
         hit.image = array  # the stored picture is uint8; keep the exact input
-        return hit, "disk"
+        return hit, "disk" if own else "stale"
 
     @staticmethod
     def verified(
@@ -279,7 +286,7 @@ class CachePolicy:
         found: list[Explanation | None] = [None] * len(looked)
         for i, row in zip(hits, predicted.rows()):
             hit, kind = looked[i]  # type: ignore[misc]
-            valid = still_valid(hit, *row)
+            valid = kind != "stale" and still_valid(hit, *row)
             found[i] = hit if valid else None
             if recorder is not None:
                 recorder.count(kind if valid else "stale")
@@ -313,6 +320,22 @@ class CachePolicy:
             if disk is not None and self.disk is not None:
                 self.disk.put(disk, exp)
         return [r for r in results if r is not None]
+
+
+OWN_KEY = "cache_key"  # the meta entry where a stored explanation keeps its own key
+
+
+def belongs(hit: Explanation, key: str, array: np.ndarray) -> bool:
+    """Whether a disk entry is the one its key names: it records that key, and both its image
+    hash and its stored picture are of ``array`` (a file swapped with another image's is not)."""
+    from pytest_xai.engine.provenance import image_changed
+    from pytest_xai.pictures import render
+
+    if hit.meta.get(OWN_KEY) != key or image_changed(hit.meta, array) is not False:
+        return False
+    import numpy as np
+
+    return hit.image is None or bool(np.array_equal(render.to_uint8(hit.image), render.to_uint8(array)))
 
 
 def still_valid(hit: Explanation, target: int, probability: float, logit: float, value: float) -> bool:

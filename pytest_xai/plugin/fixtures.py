@@ -14,8 +14,8 @@ from pytest_xai.plugin.session import XaiSession
 from pytest_xai.registry import Params
 
 if TYPE_CHECKING:
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.explanation import Explanation
-    from pytest_xai.recorder import Recorder
 
 MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
 MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)
@@ -96,15 +96,14 @@ class ExplainFixture:
         return results[0] if single else results
 
     def classifier(self, classifier: Any = None) -> Any:
-        """The Classifier to explain: the call's, else ``xai_model``, passed through every
-        wrapper in ``XaiSession.classifier_wrappers`` (e.g. a mutation-testing plugin swaps in
-        a mutated copy there)."""
+        """The Classifier to explain: the call's, else ``xai_model``, or what a plugin's
+        ``pytest_xai_wrap_classifier`` returns in its place (mutation testing swaps in a
+        mutated copy there)."""
         from pytest_xai.classifier import as_classifier
 
         clf = as_classifier(classifier if classifier is not None else self.request.getfixturevalue("xai_model"))
-        for wrap in self.xai.classifier_wrappers:
-            clf = as_classifier(wrap(clf, self.request))
-        return clf
+        wrapped = self.request.config.hook.pytest_xai_wrap_classifier(classifier=clf, request=self.request)
+        return clf if wrapped is None else as_classifier(wrapped)
 
     def model_under_test(self) -> Any:
         """The classifier this fixture explains by default (``xai_model``, wrapped as above):

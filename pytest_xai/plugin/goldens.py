@@ -5,7 +5,6 @@ killed writers removed. One plugin object, registered in ``pytest_configure`` (s
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -15,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_xai._util.atomic import remove_stale_temps
-from pytest_xai._util.paths import rel_path
-from pytest_xai.errors import SnapshotError
+from pytest_xai.goldens.usage import RunView, unused_goldens
 from pytest_xai.records import WriteError
 
 if TYPE_CHECKING:
@@ -101,9 +99,7 @@ class GoldenLifecycle:
             output["xai_written"] = sorted(self.written)
             return
         collection, settings = self.collected.collection, self.xai.settings
-        self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and all(
-            nodeid in self.results.finished for nodeid in collection.selected
-        )
+        self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.run_view().complete
         if settings.can_write and not session.config.getoption("collectonly"):
             for module in collection.modules:  # temp files killed writers left beside goldens
                 folder = self.xai.store.module_dir(Path(module))
@@ -136,67 +132,19 @@ class GoldenLifecycle:
         self.written.update(output.get("xai_written", []))
 
     # -- unused goldens -------------------------------------------------------------------------
+    def run_view(self) -> RunView:
+        """This run as the golden rules in ``goldens.usage`` see it."""
+        collection, results = self.collected.collection, self.results
+        return RunView(
+            modules=collection.modules, selected=frozenset(collection.selected),
+            rootdir=self.xai.config.rootpath, restricted=frozenset(collection.restricted),
+            outcomes=results.outcomes,
+            finished=frozenset(results.finished), used=frozenset(results.used_goldens()),
+        )
+
     def find_unused(self) -> list[Path]:
-        """Goldens no selected test used, owned by no test or by a test that passed without them.
-
-        Never a golden whose owner was deselected, skipped, failed, errored or interrupted, and
-        never one in a module collected only in part, unless its owning test ran and passed.
-        """
-        collection = self.collected.collection
-        used = self.results.used_goldens()
-        clean = lambda nodeid: self.results.ran_clean(nodeid, collection.selected)  # noqa: E731
-        unused = []
-        for module, tests in collection.modules.items():
-            for golden in self._golden_files(Path(module)):
-                if str(golden) in used:
-                    continue
-                owner = self.xai.store.owner(golden, list(tests))
-                if owner is None:
-                    whole = module not in collection.restricted
-                    ran = whole and all(clean(nodeid) for nodeid in tests.values())
-                    if ran and not self.recorded_elsewhere(golden, Path(module)):
-                        unused.append(golden)
-                elif clean(tests[owner]):
-                    unused.append(golden)
-        self.unused = unused + self._orphans()
+        """Goldens no selected test used (``goldens.usage.unused_goldens``)."""
+        found = unused_goldens(self.xai.store, self.run_view(), self.xai.settings.snapshot_dir)
+        self.warnings += found.warnings
+        self.unused = found.goldens
         return self.unused
-
-    def _orphans(self) -> list[Path]:
-        """Goldens of test files that no longer exist (deleted or renamed), in the golden
-        folders beside collected test files. Only where that folder belongs to one directory
-        of tests (no ``..`` in ``xai_snapshot_dir``): a shared folder may hold the goldens of
-        test files this run did not collect."""
-        snapshot_dir = self.xai.settings.snapshot_dir
-        if ".." in Path(snapshot_dir).parts:
-            return []
-        orphans = []
-        for folder in sorted({Path(m).parent for m in self.collected.collection.modules}):
-            root = folder / snapshot_dir
-            for module_dir in sorted(root.iterdir()) if root.is_dir() else []:
-                test_file = folder / (module_dir.name + ".py")
-                owned = any(folder.glob(glob.escape(module_dir.name) + ".*"))  # test_x.py, a doctest .txt
-                if module_dir.is_dir() and not owned:
-                    orphans += [g for g in self._golden_files(test_file) if not self.recorded_elsewhere(g, None)]
-        return orphans
-
-    def recorded_elsewhere(self, golden: Path, module: Path | None) -> bool:
-        """Whether the golden names a test file that recorded it other than ``module`` and that
-        still exists (a folder shared through ``xai_snapshot_dir``); unreadable goldens do not."""
-        try:
-            recorded = self.xai.store.serializer.load(golden).meta.get("test_file")
-        except (SnapshotError, OSError, ValueError):  # an unreadable golden names no owner
-            return False
-        if not isinstance(recorded, str):
-            return False
-        root = self.xai.config.rootpath
-        here = None if module is None else Path(rel_path(module, root)).as_posix()
-        return recorded != here and (root / recorded).exists()
-
-    def _golden_files(self, module: Path) -> list[Path]:
-        files = []
-        for path in self.xai.store.goldens(module):
-            if path.is_file():
-                files.append(path)
-            else:  # e.g. a folder named like a golden: never deleted, never read
-                self.warnings.append(f"{self.xai.rel(path)} is not a file; skipped (remove or rename it)")
-        return files

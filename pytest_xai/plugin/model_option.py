@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 DEST = "xai_model"
-_reads: dict[int, int] = {}  # id(config.option) -> reads of DEST (and of __dict__, as vars() does)
 
 
 class WatchedOptions(argparse.Namespace):
-    """``config.option`` that counts reads of ``xai_model`` (vars() counts too: it may read it)."""
+    """``config.option`` that counts reads of ``xai_model`` on its watch (vars() counts too: it
+    may read it). Each watch makes its own subclass, whose ``watch`` is a class attribute, so the
+    options' own attributes (which xdist sends to its workers) stay as they were."""
+
+    watch: ModelOptionWatch
 
     def __getattribute__(self, name: str) -> Any:
         if name in (DEST, "__dict__"):
-            key = id(self)
-            _reads[key] = _reads.get(key, 0) + 1
+            type(self).watch.count += 1
         return super().__getattribute__(name)
 
 
@@ -36,13 +38,14 @@ class ModelOptionWatch:
         self.readers: set[str] = set()  # fixture names whose setup read the option
         self.needs: dict[str, set[str]] = {}  # fixture name -> the fixtures it asked for
         self.problems: dict[Any, str] = {}  # FixtureDef -> message
+        self.count = 0  # reads of the option so far
         if type(config.option) is argparse.Namespace:
-            config.option.__class__ = WatchedOptions
+            config.option.__class__ = type("WatchedOptions", (WatchedOptions,), {"watch": self})
 
     def reads(self) -> int | None:
         """How often ``xai_model`` has been read so far; None when reads are not counted."""
-        option = self.config.option
-        return _reads.get(id(option), 0) if type(option) is WatchedOptions else None
+        watched = getattr(type(self.config.option), "watch", None)
+        return self.count if watched is self else None
 
     def setup_done(self, fixturedef: Any, before: int | None) -> str | None:
         """Note whether this fixture read the option; for an ``xai_model`` fixture, the

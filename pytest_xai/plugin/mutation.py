@@ -1,7 +1,7 @@
 """``pytest --xai-mutate``: after the normal run, re-run the explanation tests against mutants.
 
 One plugin object, registered in ``pytest_configure`` only when the option is given. During the
-normal run its classifier wrapper (``XaiSession.classifier_wrappers``) notes which models under
+normal run its ``pytest_xai_wrap_classifier`` hook notes which models under
 test each test explains, and at each test's teardown its recorder shows with which images and
 regions, and which checks it made. After the test loop it builds the chosen mutants, re-runs
 each model's passing tests against each of its mutants in CI mode (goldens read-only, nothing
@@ -28,8 +28,8 @@ from pytest_xai.mutation import plan
 from pytest_xai.records.mutation import HARMLESS, PLANTED, MutantResult, MutationReport
 
 if TYPE_CHECKING:
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recorder import Recorder
     from pytest_xai.records import CheckResult, GoldenVerdict
 
 PLUGIN_NAME = "xai-mutate"
@@ -38,13 +38,12 @@ DEFAULT_MODEL_LABEL = "xai_model"
 
 def register(config: pytest.Config, xai: XaiSession, recorder_key: pytest.StashKey[Recorder]) -> None:
     """Register the plugin object and its classifier wrapper (not in xdist workers)."""
-    raw = config.getoption("xai_mutate", None)
-    if raw is None or xai.is_worker:
+    options = xai.settings.mutation
+    if options is None or xai.is_worker:
         return
     if config.getoption("numprocesses", None):
         raise pytest.UsageError("--xai-mutate re-runs tests in this process; drop -n (pytest-xdist)")
-    plugin = MutationPlugin(config, xai, recorder_key, plan.parse_budget(raw))
-    xai.classifier_wrappers.append(plugin.swap)
+    plugin = MutationPlugin(config, xai, recorder_key, plan.parse_budget(options.budget))
     config.pluginmanager.register(plugin, PLUGIN_NAME)
 
 
@@ -71,7 +70,7 @@ class MutationPlugin:
         self.xai = xai
         self.recorder_key = recorder_key
         self.budget = budget
-        self.twin: str | None = config.getoption("xai_mutate_twin", None)
+        self.twin: str | None = None if xai.settings.mutation is None else xai.settings.mutation.twin
         self.models: dict[str, plan.SuiteModel] = {}
         self.labels: dict[str, dict[str, tuple[str, Any]]] = {}  # nodeid -> fingerprint -> (label, clf)
         self.checks: dict[str, list[CheckResult]] = {}
@@ -82,15 +81,16 @@ class MutationPlugin:
         self.skipped: str = ""
 
     # -- during the normal run ------------------------------------------------------------------
-    def swap(self, clf: Any, request: pytest.FixtureRequest) -> Any:
-        """The classifier wrapper: the active mutant in place of its model; in the normal run,
-        ``clf`` itself, noted when it is a model the suite tests (not a helper's copy)."""
+    def pytest_xai_wrap_classifier(self, classifier: Any, request: pytest.FixtureRequest) -> Any:
+        """The active mutant in place of its model; in the normal run, None (the classifier
+        itself), after noting it when it is a model the suite tests (not a helper's copy)."""
+        clf = classifier
         if self.active is not None:
-            return self.active.classifier if clf.fingerprint == self.active.fingerprint else clf
+            return self.active.classifier if clf.fingerprint == self.active.fingerprint else None
         label = _label(request, clf)
         if label is not None:
             self.labels.setdefault(request.node.nodeid, {})[clf.fingerprint] = (label, clf)
-        return clf
+        return None
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
@@ -99,13 +99,11 @@ class MutationPlugin:
         labels = self.labels.get(item.nodeid, {})
         if self.active is not None or recorder is None:
             return
-        from pytest_xai import sources
-
         self.checks[item.nodeid] = list(recorder.record.checks)
         for label, clf in labels.values():  # an intervention test uses the model, explaining nothing
             self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf)).add_test(item.nodeid)
         for key, exp, regions in recorder.explained():
-            source = sources.source_of(exp)
+            source = exp.source
             found = None if source is None else labels.get(source.fingerprint)
             if found is not None and exp.image is not None:
                 label, clf = found
@@ -216,7 +214,7 @@ class MutationPlugin:
         """
         from _pytest.runner import runtestprotocol
 
-        from pytest_xai.recorder import Recorder, recording
+        from pytest_xai.checks.recorder import Recorder, recording
         from pytest_xai.records import TestRecord
 
         recorder = Recorder(TestRecord(item.nodeid), folder, pictures=False)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,9 +12,6 @@ from pytest_xai.defaults import CACHE_DIR_NAME
 from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.plugin.cache import CachePolicy, ExplanationCache
 from pytest_xai.plugin.settings import Settings
-
-# f(classifier, request) -> classifier: what the explain fixture explains instead
-ClassifierWrapper = Callable[[Any, pytest.FixtureRequest], Any]
 
 
 def _disk_cache(config: pytest.Config, settings: Settings) -> ExplanationCache | None:
@@ -36,9 +31,7 @@ class XaiSession:
     """One pytest session's pytest_xai state, kept in ``config.stash``.
 
     Each feature that has hooks is its own plugin object (collection, results, golden
-    lifecycle, run summary); this holds what the fixtures share. ``classifier_wrappers`` are
-    applied, in order, to every classifier the explain fixture explains: the seam for a plugin
-    that explains another model in the test's place (e.g. mutation testing).
+    lifecycle, run summary); this holds what the fixtures share.
     """
 
     config: pytest.Config
@@ -46,7 +39,6 @@ class XaiSession:
     store: SnapshotStore
     is_worker: bool
     cache: CachePolicy = field(default_factory=CachePolicy)
-    classifier_wrappers: list[ClassifierWrapper] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> XaiSession:

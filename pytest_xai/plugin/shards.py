@@ -4,12 +4,14 @@ its verdict depends on, the model's fingerprint, and every golden file it saw
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_xai.goldens.usage import recorded_elsewhere
 from pytest_xai.records import GoldenSeen, RunInfo
 
 if TYPE_CHECKING:
@@ -63,7 +65,17 @@ def run_info(xai: XaiSession, goldens: GoldenLifecycle) -> RunInfo:
     fingerprint = getattr(shards, "model_fingerprint", None)
     collection = goldens.collected.collection
     collected = sum(len(tests) for tests in collection.modules.values())
-    return RunInfo(__version__, verdict_settings(xai, fingerprint), collected, goldens_seen(xai, goldens))
+    splits, group = split_group(xai.config)
+    return RunInfo(__version__, verdict_settings(xai, fingerprint), collected, goldens_seen(xai, goldens),
+                   run_id=uuid.uuid4().hex, splits=splits, group=group)
+
+
+def split_group(config: pytest.Config) -> tuple[int | None, int | None]:
+    """pytest-split's ``--splits`` and ``--group`` when this run is one of its groups."""
+    splits, group = getattr(config.option, "splits", None), getattr(config.option, "group", None)
+    if isinstance(splits, int) and isinstance(group, int):
+        return splits, group
+    return None, None
 
 
 def goldens_seen(xai: XaiSession, goldens: GoldenLifecycle) -> dict[str, GoldenSeen]:
@@ -79,7 +91,7 @@ def goldens_seen(xai: XaiSession, goldens: GoldenLifecycle) -> dict[str, GoldenS
             owner = xai.store.owner(golden, list(tests))
             needs = list(tests.values()) if owner is None else [tests[owner]]
             kept = owner is None and (
-                module in collection.restricted or goldens.recorded_elsewhere(golden, Path(module))
+                module in collection.restricted or recorded_elsewhere(goldens.xai.store, golden, Path(module), goldens.xai.config.rootpath)
             )
             cleared = [n for n in needs if results.ran_clean(n, collection.selected)]
             failed_here = any(n in collection.selected and n not in cleared for n in needs)

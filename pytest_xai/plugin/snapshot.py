@@ -12,15 +12,16 @@ from pytest_xai._util.paths import rel_path, safe_name
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.goldens.judge import judge
 from pytest_xai.goldens.modes import Bounds
+from pytest_xai.pictures.encode import file_b64
 from pytest_xai.plugin.collection import golden_test_name
 from pytest_xai.plugin.remembered import explained_key, snapshot_key
 
 if TYPE_CHECKING:
     import pytest
 
+    from pytest_xai.checks.recorder import Recorder
     from pytest_xai.plugin.goldens import GoldenLifecycle
     from pytest_xai.plugin.session import XaiSession
-    from pytest_xai.recorder import Recorder
     from pytest_xai.records import GoldenVerdict
 
 
@@ -102,7 +103,7 @@ class SnapshotFixture:
         self.used.add(path)
         owner = Path(rel_path(Path(self.item.path), self.item.config.rootpath)).as_posix()
         verdict = judge(
-            self.xai.store, path, explanation, resolved, settings, rootdir=self.item.config.rootpath,
+            self.xai.store, path, explanation, resolved, settings.write_policy, rootdir=self.item.config.rootpath,
             label=self.item.name + ("" if name is None else f" ({name})"),
             pictures_dir=settings.results_dir / safe_name(self.item.nodeid), owner=owner,
         )
@@ -140,14 +141,9 @@ class SnapshotFixture:
             return
         for key, field in (("expected", "expected_png"), ("actual", "actual_png"), ("difference", "diff_png")):
             if key in verdict.pictures:
-                setattr(verdict, field, _b64_file(Path(verdict.pictures[key])))
+                setattr(verdict, field, file_b64(Path(verdict.pictures[key])))
         self.recorder.add_golden(verdict)
 
-
-def _b64_file(path: Path) -> str:
-    import base64
-
-    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 

@@ -32,9 +32,9 @@ class RunSummary:
         if self._not_compared is None and self.xai.config.getoption("collectonly", False):
             self._not_compared = []
         if self._not_compared is None:
-            from pytest_xai.goldens.coverage import not_compared
+            from pytest_xai.goldens.usage import not_compared
 
-            found = not_compared(self.xai.store, self.goldens.collected.collection, self.results)
+            found = not_compared(self.xai.store, self.goldens.run_view())
             for entry in found:
                 entry.path = self.xai.rel(Path(entry.path))
             self._not_compared = found

@@ -114,7 +114,7 @@ class GoldenVerdict(_Entry):
 
     ``state`` is one of ``defaults.GOLDEN_STATES``. ``reason`` says why a golden failed or
     was (re)written: "missing", "unreadable", "owner" (recorded by another test file sharing the
-    folder), "params", "no_evidence" (the new explanation carries no positive evidence,
+    folder), "image" (made from another input image), "params", "no_evidence" (the new explanation carries no positive evidence,
     ``metrics.no_evidence``), "prediction", "drift", "force" (rewritten while it passed, by
     ``--xai-update=force``) or "write" (it could not be written); None when it passed. ``measures`` (e.g. ``evidence_shift``, ``new_mass``) hold None where a value
     was not measured or not a number, so the record is strict JSON; ``bounds`` are keyed
@@ -325,21 +325,29 @@ class RunInfo:
     agree: the pytest_xai ``version``, the ``settings`` that change a verdict (model
     fingerprint, golden mode and bounds, seed, samples, method, precision, CI mode), the
     number of tests ``collected`` (selected or deselected), and every golden file the run
-    ``saw``, by path relative to the rootdir."""
+    ``saw``, by path relative to the rootdir. ``run_id`` is unique to the run (the same report
+    merged twice is told by it, whatever its file name); ``splits`` and ``group`` are
+    pytest-split's ``--splits`` and ``--group`` (None when the run was not split with it), so a
+    merge knows how many shards there were."""
 
     version: str
     settings: dict[str, str | float | int | bool | None] = field(default_factory=dict)
     collected: int = 0
     saw: dict[str, GoldenSeen] = field(default_factory=dict)
+    run_id: str | None = None
+    splits: int | None = None
+    group: int | None = None
 
     def to_json(self) -> JSON:
         return {"version": self.version, "settings": dict(self.settings), "collected": self.collected,
-                "saw": {path: seen.to_json() for path, seen in self.saw.items()}}
+                "saw": {path: seen.to_json() for path, seen in self.saw.items()},
+                "run_id": self.run_id, "splits": self.splits, "group": self.group}
 
     @classmethod
     def from_json(cls, data: JSON) -> RunInfo:
         saw = {path: GoldenSeen.from_json(seen) for path, seen in data.get("saw", {}).items()}
-        return cls(str(data.get("version", "")), dict(data.get("settings", {})), int(data.get("collected", 0)), saw)
+        return cls(str(data.get("version", "")), dict(data.get("settings", {})), int(data.get("collected", 0)), saw,
+                   data.get("run_id"), data.get("splits"), data.get("group"))
 
 
 @dataclass

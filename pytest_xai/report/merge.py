@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_xai.records import GoldenSeen, GoldenSummary, RunInfo, RunReport, Totals
+from pytest_xai.report.schema import problems
 
 # pytest exit codes from best to worst: OK, no tests collected, tests failed, interrupted,
 # usage error, internal error
@@ -42,6 +43,12 @@ def load_shard(path: Path) -> Shard:
         raise ShardMismatchError(f"{str(path)!r} is not a readable JSON report: {e}") from e
     if not isinstance(data, dict) or "tests" not in data or "goldens" not in data:
         raise ShardMismatchError(f"{str(path)!r} is not a pytest_xai JSON report (write one with --xai-report=PATH.json)")
+    found = problems(data)
+    if found:
+        raise ShardMismatchError(
+            f"{str(path)!r} is not a valid pytest_xai JSON report: {found}; merge the reports "
+            "pytest --xai-report=PATH.json wrote, unedited"
+        )
     return Shard(str(path), RunReport.from_json(data))
 
 
@@ -50,6 +57,7 @@ def merge_reports(shards: list[Shard]) -> RunReport:
     if not shards:
         raise ShardMismatchError("no shard reports to merge; pass the shards' JSON reports (shard-*.json)")
     check_compatible(shards)
+    check_groups(shards)
     reports = [s.report for s in shards]
     check_disjoint(shards)
     complete = all(r.complete for r in reports)
@@ -163,15 +171,58 @@ def _differences(a: RunReport, b: RunReport) -> list[tuple[str, object, object]]
     return out
 
 
+def check_groups(shards: list[Shard]) -> None:
+    """Refuse a shard given twice (the same run id), and pytest-split groups that are split
+    differently, given twice or missing: the verdict would count a shard twice or miss one."""
+    runs: dict[str, int] = {}
+    for index, shard in enumerate(shards):
+        run_id = shard.report.run.run_id if shard.report.run is not None else None
+        if run_id is not None and runs.setdefault(run_id, index) != index:
+            raise ShardMismatchError(
+                f"{shard.name} and {shards[runs[run_id]].name} are the same shard (run id {run_id}): "
+                "pass each shard's report once"
+            )
+    split = [s for s in shards if s.report.run is not None and s.report.run.splits is not None]
+    if not split:
+        return
+    first = split[0]
+    splits = first.report.run.splits  # type: ignore[union-attr]
+    groups: dict[int, str] = {}
+    for shard in shards:
+        run = shard.report.run
+        if run is None or run.splits is None:
+            raise ShardMismatchError(
+                f"{shard.name} was not split with pytest-split, {first.name} was (--splits {splits}): "
+                "merge the reports of one split run, every --group of the same --splits"
+            )
+        if run.splits != splits:
+            raise ShardMismatchError(
+                f"cannot merge {shard.name} with {first.name}: --splits differs ({run.splits} in {shard.name}, "
+                f"{splits} in {first.name}); merge the reports of one split run"
+            )
+        other = groups.setdefault(int(run.group or 0), shard.name)
+        if other != shard.name:
+            raise ShardMismatchError(
+                f"group {run.group} of --splits {splits} is in both {other} and {shard.name}: pass each group's report once"
+            )
+    missing = [g for g in range(1, int(splits or 0) + 1) if g not in groups]
+    if missing:
+        raise ShardMismatchError(
+            f"group {missing[0]} of --splits {splits} is missing" + (f" (and {missing[1:]})" if missing[1:] else "")
+            + f": only groups {sorted(groups)} were given; pass every group's report, or the merged "
+            "verdict would leave that group's tests out"
+        )
+
+
 def check_disjoint(shards: list[Shard]) -> None:
     """Refuse shards that ran the same test: their counts would be counted twice."""
-    where: dict[str, str] = {}
-    for shard in shards:
+    where: dict[str, int] = {}
+    for index, shard in enumerate(shards):
         for test in shard.report.tests:
-            other = where.setdefault(test.nodeid, shard.name)
-            if other != shard.name:
+            other = where.setdefault(test.nodeid, index)
+            if other != index:
                 raise ShardMismatchError(
-                    f"{test.nodeid!r} ran in both {other} and {shard.name}: shards must not overlap "
+                    f"{test.nodeid!r} ran in both {shards[other].name} and {shard.name}: shards must not overlap "
                     "(give each the same --splits N and its own --group k, or disjoint -k / node ids)"
                 )
 

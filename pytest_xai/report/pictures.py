@@ -8,6 +8,8 @@ import math
 import re
 from pathlib import Path
 
+from pytest_xai.pictures.encode import file_bytes_b64
+
 INLINE_LIMIT = 50 * 2**20  # embedded pictures above this size go to files beside the report
 
 
@@ -41,7 +43,7 @@ class Pictures:
         inline = path is None or self.inline_size() <= inline_limit
         if inline:
             page = self.TOKEN.sub(
-                lambda m: "data:image/png;base64," + base64.b64encode(self.data[m[1]]).decode(), page
+                lambda m: "data:image/png;base64," + file_bytes_b64(self.data[m[1]]), page
             )
         if path is None:
             return page

@@ -8,7 +8,7 @@ import torch
 from scipy.stats import spearmanr
 
 from pytest_xai import explain
-from pytest_xai.engine.fills import fill_image
+from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.methods import lime_sampler, lime_solver
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment

@@ -38,11 +38,11 @@ def release(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     """A candidate release judged by the shapes suites (explanations and interventions), one run
     per model for the whole session: ``release("shortcut")``."""
 
-    def judged(model: str) -> dict[str, Any]:
+    def run_of(model: str) -> dict[str, Any]:
         return once(tmp_path_factory, f"example-{model}", lambda folder: run_example(
             folder, *SHAPES_SUITES, "--xai-model", f"example_project.models:{model}"))
 
-    return judged
+    return run_of
 
 
 def failed(data: dict, fragment: str) -> list[dict]:

@@ -247,3 +247,47 @@ def test_same(explain, shape_image, i):
     result = xai_pytester.runpytest()
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*= xai =*", "explanations: 1 computed, 2 from cache, * s explaining"])
+
+
+SWAPPED = """
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from pytest_xai import Classifier, Region
+from pytest_xai.checks import metrics
+
+# brightness in, two classes out: an image and its upside-down copy get the same output
+HEAD = torch.nn.Linear(3, 2)
+with torch.no_grad():
+    HEAD.weight.copy_(torch.tensor([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]))
+    HEAD.bias.zero_()
+MODEL = Classifier(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), HEAD), device="cpu")
+TOP = np.zeros((16, 16, 3), np.float32)
+TOP[:8] = 1.0
+
+def test_pair(explain):
+    found = {}
+    for name, image in (("top", TOP), ("bottom", TOP[::-1].copy())):
+        exp = explain(image, classifier=MODEL, samples=40, n_segments=4, target=0)
+        found[name] = metrics.relevance_mass(exp, Region.box(0, 0, 16, 8, name="top half"))
+    Path("mass.json").write_text(json.dumps(found))
+"""
+
+
+def test_a_disk_entry_of_another_image_is_never_served(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_p=SWAPPED)
+    xai_pytester.runpytest().assert_outcomes(passed=1)
+    computed = json.loads((xai_pytester.path / "mass.json").read_text())
+    assert computed["top"] > 0.8 > 0.2 > computed["bottom"]
+    first, second = _entries(xai_pytester.path)
+    a, b = first.read_bytes(), second.read_bytes()
+    first.write_bytes(b)
+    second.write_bytes(a)
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["explanations: 2 computed, 0 from cache, 0 from disk cache*",
+                                 "warning: 2 cached explanation(s) were stale and recomputed*"])
+    assert json.loads((xai_pytester.path / "mass.json").read_text()) == computed
+    xai_pytester.runpytest().stdout.fnmatch_lines(["explanations: 0 computed, 0 from cache, 2 from disk cache*"])

@@ -342,3 +342,36 @@ def test_update_repairs_a_golden_with_a_string_heatmap(xai_pytester: pytest.Pyte
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 1 updated*"])
     xai_pytester.runpytest().assert_outcomes(passed=1)
+
+
+TWO_IMAGES = """
+import numpy as np
+import pytest
+from example_project.data import make_shape
+
+IMAGES = {name: make_shape(np.random.default_rng(seed), 0, tag=None).image for name, seed in (("a", 1), ("b", 2))}
+ORDER = ["a", "b"]
+
+@pytest.mark.xai(samples=60)
+@pytest.mark.parametrize("index", [0, 1])
+def test_image(explain, xai_snapshot, index):
+    xai_snapshot.assert_match(explain(IMAGES[ORDER[index]]))
+"""
+
+
+def test_a_golden_of_another_input_image_fails_first_and_ci_refuses_it(
+    xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xai_pytester.makepyfile(test_i=TWO_IMAGES)
+    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=2)
+    xai_pytester.makepyfile(test_i=TWO_IMAGES.replace('ORDER = ["a", "b"]', 'ORDER = ["b", "a"]'))
+    result = xai_pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*golden __xai_snapshots__/test_i/test_image[[]0[]].npz was made from another input image*",
+                                 "*goldens: 0 passed, 2 failed*"])
+    monkeypatch.setenv("CI", "true")
+    xai_pytester.runpytest("--xai-update").assert_outcomes(failed=2)
+    monkeypatch.delenv("CI")
+    # an image changed on purpose is re-recorded by --xai-update, then passes
+    xai_pytester.runpytest("--xai-update").stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 2 updated*"])
+    xai_pytester.runpytest().assert_outcomes(passed=2)

@@ -131,8 +131,8 @@ def test_golden(explain, suite_image, xai_snapshot):
     first.assert_outcomes(passed=7)
     goldens = sorted(p.name for p in mutate_suite.path.rglob("*.npz"))
     stamps = {p: p.stat().st_mtime_ns for p in mutate_suite.path.rglob("*.npz")}
-    # --xai-update with --xai-mutate: the mutants must still never write (they run in CI mode)
-    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-update",
+    # the mutants never write (they run in CI mode); --xai-update beside --xai-mutate is refused
+    result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider",
                                     "--xai-mutate=1", "--xai-seed=0")
     result.assert_outcomes(passed=7)
     assert sorted(p.name for p in mutate_suite.path.rglob("*.npz")) == goldens

@@ -103,3 +103,32 @@ def test_without_the_terminal_the_counts_come_from_the_reports(xai_pytester: pyt
     data = json.loads((xai_pytester.path / "r.json").read_text())
     assert data["outcomes"] == {"failed": 2, "passed": 3, "skipped": 2, "error": 1}
     assert sorted(data["failed"]) == sorted(FAILED) and data["exitstatus"] == 1
+
+
+XFAIL_GOLDENS = """
+import pytest
+
+@pytest.mark.xfail(reason="the model misreads this image: a known bug")
+@pytest.mark.xai(samples=40, golden=True)
+def test_known_bug(explain, shape_image):
+    explain(shape_image)
+    assert False, "the known bug"
+
+@pytest.mark.xfail(reason="flaky elsewhere")
+@pytest.mark.xai(samples=40)
+def test_flaky(explain, xai_snapshot, shape_image):
+    xai_snapshot.assert_match(explain(shape_image))
+    assert False, "flaky"
+"""
+
+
+def test_a_failed_golden_fails_an_xfail_test_and_the_exit_status_agrees(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x=XFAIL_GOLDENS)
+    result = xai_pytester.runpytest("--xai-report=r.json")  # no goldens yet, and no --xai-update
+    result.assert_outcomes(failed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*xfail does not cover a golden's verdict*", "*goldens: 0 passed, 2 failed*"])
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    assert data["exitstatus"] == 1 and data["outcomes"] == {"failed": 2} and len(data["failed"]) == 2
+    xai_pytester.runpytest("--xai-update").assert_outcomes(xfailed=2)  # written: the xfail is the test's own
+    xai_pytester.runpytest().assert_outcomes(xfailed=2)

@@ -116,3 +116,27 @@ def test_an_xdist_shard_reports_the_model_fingerprint_its_workers_loaded(xai_pyt
 
     assert one["settings"]["model_fingerprint"] == models.clean(device="cpu").fingerprint
     assert two["settings"] == one["settings"] and two["collected"] == one["collected"] == 2
+
+
+THREE = "def test_a():\n    pass\n\ndef test_b():\n    pass\n\ndef test_c():\n    assert False\n"
+
+
+def test_a_merge_without_one_pytest_split_group_or_with_one_twice_is_refused(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_xai.report.__main__ import main
+
+    pytester.makepyfile(test_t=THREE)
+    for group in (1, 2, 3):
+        pytester.runpytest("-p", "no:randomly", "--splits", "3", "--group", str(group), f"--xai-report=shard-{group}.json")
+    shard = {g: str(pytester.path / f"shard-{g}.json") for g in (1, 2, 3)}
+    run = json.loads(Path(shard[3]).read_text())["run"]
+    assert (run["splits"], run["group"]) == (3, 3) and run["run_id"]
+    merged = str(pytester.path / "merged.json")
+    assert main(["merge", shard[1], shard[2], "--json", merged]) == 2
+    assert "merge: group 3 of --splits 3 is missing" in capsys.readouterr().err
+    assert main(["merge", shard[1], shard[1], shard[2], shard[3], "--json", merged]) == 2
+    assert "are the same shard (run id" in capsys.readouterr().err and not Path(merged).exists()
+    assert main(["merge", shard[1], shard[2], shard[3], "--json", merged]) == 0
+    data = json.loads(Path(merged).read_text())
+    assert data["failed"] == ["test_t.py::test_c"] and data["exitstatus"] == 1 and data["outcomes"] == {"passed": 2, "failed": 1}

@@ -102,3 +102,42 @@ def test_a_cuda_device_that_is_not_there_is_refused_at_start_up(pytester: pytest
             assert result.ret == pytest.ExitCode.USAGE_ERROR
             result.stderr.fnmatch_lines(["*xai_device='cuda' but this machine has no CUDA device*"])
     pytester.runpytest("--xai-device=cpu").assert_outcomes(passed=1)
+
+
+def test_mps_without_mps_is_refused_at_start_up(pytester: pytest.Pytester) -> None:
+    import torch
+
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS: the device is accepted")
+    pytester.makepyfile(test_x=TEST)
+    for given in (["--xai-device=mps"], ["-o", "xai_device=mps"]):
+        result = pytester.runpytest(*given)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*xai_device='mps' but this machine has no MPS device; use 'cpu' or 'auto'*"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--xai-mutate=2", "--xai-mutate-twin=nocolon"], "*--xai-mutate-twin: model spec 'nocolon' is not understood*"),
+    (["--xai-mutate=2", "--xai-mutate-twin=missing.pt"], "*--xai-mutate-twin: model spec 'missing.pt': no file at *"),
+    (["--xai-mutate-twin=pkg.mod:make"], "*--xai-mutate-twin='pkg.mod:make' needs --xai-mutate*"),
+    (["--xai-mutate=2", "--xai-update"], "*--xai-mutate scores mutants against the goldens on disk; --xai-update*"),
+    (["--xai-mutate=2", "--xai-update=missing"], "*--xai-mutate scores mutants against the goldens on disk*"),
+])
+def test_mutation_options_are_checked_at_start_up(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    raise AssertionError('a test ran')\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    result.stdout.no_fnmatch_line("*a test ran*")
+
+
+def test_a_calibration_path_that_cannot_be_written_is_refused_at_start_up(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    raise AssertionError('a test ran')\n")
+    (pytester.path / "folder").mkdir()
+    (pytester.path / "afile").write_text("")
+    for path, why in (("folder", "is a folder"), ("afile/out.json", "is a file, not a folder")):
+        result = pytester.runpytest(f"--xai-calibrate={path}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*--xai-calibrate={path!r}*{why}*"])
+        result.stdout.no_fnmatch_line("*a test ran*")
+    assert (pytester.path / "folder").is_dir() and (pytester.path / "afile").read_text() == ""

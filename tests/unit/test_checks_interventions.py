@@ -277,3 +277,15 @@ def test_a_donor_with_its_own_region_gives_its_content_at_another_position() -> 
     assert np.allclose(result.variants[0][1:4, 10:13], 0.5)  # nothing else of the donor came along
     plain, _ = checks.measure_ignores(clf, image, spot, [np.asarray(d) for d in donors])
     assert [int(np.argmax(row)) for row in plain.after] == [0, 0] or np.allclose(plain.after, 1 / 3)
+
+
+def test_a_model_that_returns_probabilities_is_judged_on_them_not_softmaxed_again() -> None:
+    from tiny_samples import Corner, corner_image
+
+    corner = Region.box(0, 0, 16, 16, name="corner")
+    for probabilities in (False, True):
+        clf = Classifier(Corner(probabilities), device="cpu")
+        with pytest.raises(AssertionError, match=r"1\.000 -> 0\.500"):  # hiding the white corner
+            assert_region_irrelevant(clf, corner_image(), corner)
+        result, _ = checks.measure_irrelevant(clf, corner_image(), corner, fill="grey", max_change=0.47, max_logit_change=None, target=None)
+        assert result.p_before == pytest.approx(1.0, abs=1e-6) and result.p_after[0] == pytest.approx(0.5, abs=1e-6)

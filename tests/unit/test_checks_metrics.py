@@ -8,11 +8,11 @@ from evidence_samples import TAG
 from factories import explanation
 
 from pytest_xai import (
-    Explanation,
     Region,
     RegionError,
     metrics,
 )
+from pytest_xai.checks import evidence
 
 # 4×4 heatmap; the region is the left half (x in [0, 2)).
 HEAT = np.array(
@@ -128,55 +128,11 @@ def test_nan_heatmaps_give_nan_never_a_passing_number():
         metrics.relevance_mass(nan, LEFT), metrics.relevance_ratio(nan, LEFT), metrics.relevance_rank(nan, LEFT),
         metrics.top_k_intersection(nan, LEFT, 3), metrics.spearman(nan, explanation(HEAT)),
         metrics.top_k_iou(nan, explanation(HEAT)), metrics.cosine(nan, explanation(HEAT)),
-        metrics.evidence_shift(nan, explanation(HEAT)), metrics.gained_cells(explanation(HEAT), nan)[1],
+        evidence.evidence_shift(nan, explanation(HEAT)), evidence.gained_cells(explanation(HEAT), nan)[1],
     ):
         assert value != value
     assert metrics.pointing_game(nan, LEFT) is False
-    assert metrics.mass_centre(nan) is None
-
-
-def test_evidence_shift_known_answers():
-    def dot(y: int, x: int, shape: tuple[int, int] = (32, 32)) -> Explanation:
-        heat = np.zeros(shape)
-        heat[y, x] = 1.0
-        return explanation(heat)
-
-    # 32 px, grid 16: 2-px cells; pixel (1, 1) lies in cell (0, 0) centred at (1, 1), pixel
-    # (31, 31) in cell (15, 15) centred at (31, 31): 30·√2 over the 32·√2 diagonal
-    assert metrics.evidence_shift(dot(1, 1), dot(31, 31)) == pytest.approx(30 / 32)
-    assert metrics.evidence_shift(dot(1, 1), dot(1, 1)) == 0.0
-    # half the mass moves 8 cells (16 px) to the right: EMD = 0.5 · 16 / diagonal
-    half = explanation(np.where(np.isin(np.arange(32 * 32).reshape(32, 32), [33, 33 + 16]), 1.0, 0.0))
-    assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(0.5 * 16 / np.hypot(32, 32))
-    assert metrics.evidence_shift(dot(1, 1), half) == pytest.approx(metrics.evidence_shift(half, dot(1, 1)))
-    # no positive evidence on one side: as far as it gets; on neither: NaN, nothing to compare
-    assert metrics.evidence_shift(dot(1, 1), explanation(-np.ones((32, 32)))) == 1.0
-    assert np.isnan(metrics.evidence_shift(explanation(np.zeros((32, 32))), explanation(-np.ones((32, 32)))))
-
-
-def test_mass_centre_known_answer():
-    heat = np.zeros((4, 8))
-    heat[0, 0] = 1.0  # pixel centre (0.5, 0.5)
-    heat[3, 7] = 3.0  # pixel centre (7.5, 3.5)
-    assert metrics.mass_centre(explanation(heat)) == pytest.approx(((0.5 + 3 * 7.5) / 4, (0.5 + 3 * 3.5) / 4))
-    assert metrics.mass_centre(explanation(-np.ones((4, 8)))) is None
-
-
-def test_an_unmoved_explanation_needs_no_transport_solver() -> None:
-    """A golden re-run bit for bit (the usual cached run) never pays POT's import."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, numpy as np\n"
-        "from pytest_xai import Explanation, metrics\n"
-        "heat = np.random.default_rng(0).random((32, 32)).astype(np.float32)\n"
-        "exp = Explanation(heat, None, None, 0, '0', 1.0, 'gradient_shap', 'logit', 0, 10)\n"
-        "assert metrics.evidence_shift(exp, exp) == 0.0\n"
-        "print('ot' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert evidence.mass_centre(nan) is None
 
 
 @pytest.mark.parametrize("name", ["lime", "kernel_shap", "gradient_shap", "saturated"])
@@ -188,8 +144,8 @@ def test_localisation_metrics_are_undefined_without_evidence(silent: dict[str, o
         metrics.relevance_mass(exp, TAG), metrics.relevance_ratio(exp, TAG),  # type: ignore[arg-type]
         metrics.relevance_rank(exp, TAG), metrics.top_k_intersection(exp, TAG, 10),  # type: ignore[arg-type]
         metrics.spearman(exp, exp), metrics.top_k_iou(exp, exp), metrics.cosine(exp, exp),  # type: ignore[arg-type]
-        metrics.evidence_shift(exp, exp),  # type: ignore[arg-type]
+        evidence.evidence_shift(exp, exp),  # type: ignore[arg-type]
     ):
         assert np.isnan(value)
     assert metrics.pointing_game(exp, Region.box(63, 63, 64, 64)) is False  # type: ignore[arg-type]
-    assert metrics.mass_centre(exp) is None  # type: ignore[arg-type]
+    assert evidence.mass_centre(exp) is None  # type: ignore[arg-type]

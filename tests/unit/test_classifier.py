@@ -76,3 +76,21 @@ BAD_MODELS: list[tuple[str, Callable[..., Any], type, str]] = [
 @refusals(BAD_MODELS)
 def test_bad_models_and_outputs_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
     assert_refused(bad, img, clf)
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap"])
+def test_a_model_that_returns_probabilities_is_explained_on_them_not_softmaxed_again(method: str) -> None:
+    from tiny_samples import Corner, corner_image
+
+    from pytest_xai import explain
+
+    image = corner_image()
+    of_probabilities = explain(Classifier(Corner(True), device="cpu"), image, method=method, output="probability",
+                               samples=60, n_segments=4)
+    of_logits = explain(Classifier(Corner(False), device="cpu"), image, method=method, output="probability",
+                        samples=60, n_segments=4)
+    assert of_probabilities.probability == pytest.approx(of_logits.probability, abs=1e-6) and of_logits.probability > 0.999
+    np.testing.assert_allclose(of_probabilities.heatmap, of_logits.heatmap, atol=1e-4)
+    assert np.abs(of_logits.heatmap).max() > 0.01
+    rows = Classifier(Corner(True), device="cpu").predict(image, top_k=2)
+    assert rows.probabilities[0] > 0.999  # not softmax([1, 0]) = 0.731

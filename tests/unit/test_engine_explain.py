@@ -19,7 +19,7 @@ from pytest_xai import (
     explain,
     metrics,
 )
-from pytest_xai.engine.fills import fill_image
+from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 from pytest_xai.errors import (

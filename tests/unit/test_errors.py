@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_xai import Classifier, Region, explain
-from pytest_xai.checks import metrics
+from pytest_xai.checks import evidence, metrics
 from pytest_xai.errors import XaiError
 
 TINY = Classifier(
@@ -83,5 +83,5 @@ def test_engine_and_metrics_fail_only_with_documented_errors(
     else:
         assert metrics.spearman(exp, exp) == pytest.approx(1.0, abs=1e-12)
         assert metrics.top_k_iou(exp, exp) == 1.0
-    shift = metrics.evidence_shift(exp, exp)
+    shift = evidence.evidence_shift(exp, exp)
     assert np.isnan(shift) if blind else shift == pytest.approx(0.0, abs=1e-12)

@@ -14,7 +14,7 @@ from factories import blob, judged
 from golden_samples import FakeSettings
 
 from pytest_xai import Explanation
-from pytest_xai.checks import metrics
+from pytest_xai.checks import evidence
 from pytest_xai.defaults import DEFAULT_MAX_SUPPORT_LOSS, GOLDEN_STATES
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import determinism_note
@@ -86,7 +86,7 @@ def test_new_mass_counts_only_cells_the_golden_left_empty(tmp_path: Path) -> Non
     heat = golden.heatmap.copy()
     heat[40:44, 40:44] = 1.0  # a new cell with a third as much mass as the old four
     new = judged(heat)
-    gained, share = metrics.gained_cells(golden, new)
+    gained, share = evidence.gained_cells(golden, new)
     assert share == pytest.approx(16 / (64 + 16))
     assert gained.sum() == 16 and gained[40:44, 40:44].all()
 

@@ -76,11 +76,10 @@ def test_a_harmless_small_move_passes_both(tmp_path: Path) -> None:
     assert verdict.state == "passed"
     assert verdict.measures["support_loss"] == pytest.approx(0.0, abs=1e-6)
     assert "support loss 0.000 <= max_support_loss 0.500" in verdict.message
-    # without growth, the part that left the four cells is lost: 1 - (6 × 7) / 64
-    from pytest_xai import metrics
+    from pytest_xai.checks import evidence
 
-    golden, moved = judged(object_map(), **KERNEL_SHAP), judged(object_map(30, 29), **KERNEL_SHAP)
-    loss = metrics.support_loss(golden, moved, grow=0)
+    # without growth, the part that left the four cells is lost: 1 - (6 × 7) / 64
+    loss = evidence.support_loss(judged(object_map(), **KERNEL_SHAP), judged(object_map(30, 29), **KERNEL_SHAP), grow=0)
     assert loss == pytest.approx(1 - 42 / 64, abs=1e-6)
 
 

@@ -5,6 +5,7 @@ a slim session object."""
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from pathlib import Path
 
@@ -127,3 +128,74 @@ def test_imports_are_found_wherever_they_are() -> None:
 @pytest.mark.parametrize("module", ["pytest_xai.plugin", "pytest_xai.goldens.store", "pytest_xai.report.html"])
 def test_every_package_is_in_the_graph(module: str) -> None:
     assert module in modules()
+
+
+# -- layers (docs/ARCHITECTURE.md): plugin on top; goldens, report, mutation and the checks below
+# it; the engine and the core at the bottom; errors and defaults the base everyone may use
+BASE = {"pytest_xai.errors", "pytest_xai.defaults"}
+MAX_ROOT_MODULES = 12
+FACADES = {"pytest_xai.extend"}  # with pytest_xai/__init__.py: re-exports for users and extensions
+
+
+def layer(module: str, graph: dict[str, set[str]]) -> str:
+    """A module's package, with the root modules (and the explanation and records packages,
+    the core types) as one package "core" and the modules that import nothing of pytest_xai
+    as "base"."""
+    parts = module.split(".")
+    if module in BASE:
+        return "base"
+    if len(parts) == 1 or module in FACADES:
+        return "api"  # the public facades over every layer
+    is_package = any(other.startswith(module + ".") for other in graph)
+    if parts[1] in ("explanation", "records") or (len(parts) == 2 and not is_package):
+        return "core"
+    return parts[1]
+
+
+def package_edges(graph: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for module, deps in graph.items():
+        for dep in deps:
+            a, b = layer(module, graph), layer(dep, graph)
+            if a != b and a != "api":
+                edges.setdefault((a, b), []).append(f"{module} -> {dep}")
+    return edges
+
+
+def test_the_base_imports_nothing_of_the_package() -> None:
+    graph = import_graph()
+    assert {m: sorted(graph[m]) for m in BASE if graph[m]} == {}
+
+
+def test_nothing_outside_the_plugin_imports_it() -> None:
+    edges = package_edges(import_graph())
+    assert [e for (a, b), found in edges.items() if b == "plugin" for e in found] == []
+
+
+@pytest.mark.parametrize("low", ["core", "engine"])
+def test_the_core_and_the_engine_import_no_upper_layer(low: str) -> None:
+    edges = package_edges(import_graph())
+    upper = {"goldens", "report", "mutation", "plugin", "checks"}
+    assert [e for (a, b), found in edges.items() if a == low and b in upper for e in found] == []
+
+
+def test_no_cycle_between_packages() -> None:
+    edges = package_edges(import_graph())
+    graph: dict[str, set[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+    cycle = find_cycle(graph)
+    assert cycle is None, [edges[pair][:3] for pair in itertools.pairwise(cycle)]
+
+
+def test_the_root_keeps_only_the_public_core() -> None:
+    root = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(root) <= MAX_ROOT_MODULES, root
+
+
+def test_layers_see_a_planted_upward_import() -> None:
+    graph = {"pytest_xai.classifier": {"pytest_xai.plugin.session"}, "pytest_xai.plugin": set(),
+             "pytest_xai.plugin.session": {"pytest_xai.classifier"}}
+    edges = package_edges(graph)
+    assert edges[("core", "plugin")] == ["pytest_xai.classifier -> pytest_xai.plugin.session"]
+    assert find_cycle({a: {b} for a, b in edges}) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from pytest_xai.plugin.autogolden import golden_names
-from pytest_xai.plugin.settings import bare_update_flag
+from pytest_xai.plugin.options import bare_update_flag
 
 
 def test_one_explanation_takes_the_tests_own_golden() -> None:

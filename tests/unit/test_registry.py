@@ -59,8 +59,8 @@ def test_register_method_refuses_what_cannot_work() -> None:
         register_method("occ", "nowhere", default_samples=2)
     with pytest.raises(XaiValueError, match="default_samples=1 is out of range"):
         register_method("occ", occlusion, default_samples=1)
-    with pytest.raises(XaiValueError, match="'colour'"):
-        register_method("occ", occlusion, default_samples=2, options=("colour",))
+    with pytest.raises(XaiValueError, match="'seed'"):
+        register_method("occ", occlusion, default_samples=2, options=("seed",))
     with pytest.raises(XaiValueError, match=r"default_baseline=\(2, 0, 0\) is not a baseline"):
         register_method("occ", occlusion, default_samples=2, default_baseline=(2, 0, 0))
     assert "occ" not in METHODS
@@ -91,3 +91,29 @@ def test_default_samples_come_from_the_registry(
     monkeypatch.setitem(METHODS, "gradient_shap", MethodSpec(spec.runner, 24, None, spec.options))
     exp = explain(shapes_clf, shapes_image, method="gradient_shap")
     assert exp.samples == 24 == exp.meta["evaluations"]
+
+
+def test_grey_names_the_same_fill_for_baselines_and_interventions(img: np.ndarray, clf: Classifier) -> None:
+    """One vocabulary: baseline="grey" is the interventions' grey fill, recorded as its triple."""
+    from pytest_xai.checks.interventions.fills import hide
+    from pytest_xai.engine.explain import check_baseline
+
+    assert check_baseline("grey") == (0.5, 0.5, 0.5)
+    mask = np.zeros(img.shape[:2], bool)
+    mask[:4, :4] = True
+    assert np.all(hide(img, mask, "grey")[:4, :4] == 0.5)
+    named = explain(clf, img, method="lime", samples=30, n_segments=8, baseline="grey")
+    triple = explain(clf, img, method="lime", samples=30, n_segments=8, baseline=(0.5, 0.5, 0.5))
+    assert named.params["baseline"] == triple.params["baseline"]
+    np.testing.assert_array_equal(named.heatmap, triple.heatmap)
+
+
+def test_a_method_reads_only_the_options_it_declared(
+    registered_occlusion: MethodSpec, shapes_clf: Classifier, shapes_image: np.ndarray
+) -> None:
+    from pytest_xai.errors import XaiTypeError
+
+    with pytest.raises(XaiTypeError, match=r"patch=8, which method='occlusion' does not read"):
+        explain(shapes_clf, shapes_image, method="occlusion", patch=8)
+    with pytest.raises(XaiValueError, match=r"golden_bounds=\{'max_shift': 2\}"):
+        register_method("occ2", occlusion, default_samples=2, golden_bounds={"max_shift": 2})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_xai.records import (
+    CheckResult,
     GoldenSeen,
     GoldenSummary,
     GoldenVerdict,
@@ -19,7 +20,13 @@ from pytest_xai.records import (
     Totals,
 )
 from pytest_xai.report.__main__ import main
-from pytest_xai.report.merge import Shard, ShardMismatchError, merge_reports, worst_exitstatus
+from pytest_xai.report.merge import (
+    Shard,
+    ShardMismatchError,
+    load_shard,
+    merge_reports,
+    worst_exitstatus,
+)
 
 SETTINGS = {"model_fingerprint": "abc", "golden_mode": "release", "max_shift": None, "min_spearman": 0.8,
             "min_top_k_iou": 0.5, "seed": None, "samples": None, "method": None, "precision": None, "ci": True}
@@ -150,3 +157,79 @@ def test_the_command_line_writes_html_and_json_and_refuses_a_mismatch(tmp_path: 
     (tmp_path / "junk.json").write_text("[1, 2]")
     assert main(["merge", str(tmp_path / "junk.json"), "--json", str(tmp_path / "y.json")]) == 2
     assert "is not a pytest_xai JSON report" in capsys.readouterr().err
+
+
+def split_shard(name: str, group: int, splits: int, tests: list[TestRecord], run_id: str | None = None) -> Shard:
+    made = shard(name, tests)
+    assert made.report.run is not None
+    made.report.run.splits, made.report.run.group = splits, group
+    made.report.run.run_id = run_id or f"run-{group}"
+    return made
+
+
+def test_a_missing_pytest_split_group_is_refused_naming_it() -> None:
+    one, two = split_shard("shard-1.json", 1, 3, [record("t::a")]), split_shard("shard-2.json", 2, 3, [record("t::b")])
+    with pytest.raises(ShardMismatchError, match=r"group 3 of --splits 3 is missing"):
+        merge_reports([one, two])
+    three = split_shard("shard-3.json", 3, 3, [record("t::c", "failed")])
+    assert merge_reports([one, two, three]).failed == ["t::c"]
+
+
+def test_shards_split_differently_or_not_at_all_are_refused() -> None:
+    one, other = split_shard("a.json", 1, 2, [record("t::a")]), split_shard("b.json", 2, 3, [record("t::b")])
+    with pytest.raises(ShardMismatchError, match=r"--splits differs \(3 in b.json, 2 in a.json\)"):
+        merge_reports([one, other])
+    plain = shard("c.json", [record("t::c")])
+    with pytest.raises(ShardMismatchError, match=r"c.json was not split with pytest-split"):
+        merge_reports([one, plain])
+
+
+def test_the_same_shard_twice_is_refused_whatever_its_file_name() -> None:
+    one = split_shard("shard-1.json", 1, 2, [])  # no test record: only its identity tells
+    copy = split_shard("copy.json", 1, 2, [], run_id="run-1")
+    with pytest.raises(ShardMismatchError, match=r"copy.json and shard-1.json are the same shard \(run id run-1\)"):
+        merge_reports([one, copy])
+    rerun = split_shard("rerun.json", 1, 2, [], run_id="another")
+    with pytest.raises(ShardMismatchError, match=r"group 1 of --splits 2 is in both shard-1.json and rerun.json"):
+        merge_reports([one, rerun])
+    same = shard("a.json", [record("t::a")])
+    with pytest.raises(ShardMismatchError, match=r"'t::a' ran in both a.json and a.json"):
+        merge_reports([same, same])  # one file passed twice (reports without a run id)
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "shard.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (lambda d: d.pop("complete"), "complete"),
+    (lambda d: d.update(complete="false"), "complete"),
+    (lambda d: d.update(exitstatus="0"), "exitstatus"),
+    (lambda d: d.update(outcomes={"passed": "2"}), "outcomes.passed"),
+    (lambda d: d.update(failed="t::a"), "failed"),
+    (lambda d: d.update(totals={"computed": "many"}), "totals.computed"),
+    (lambda d: d["goldens"].update(unused=[3]), "goldens.unused[0]"),
+    (lambda d: d["goldens"].update(passed=None), "goldens.passed"),
+    (lambda d: d.update(tests=[{"nodeid": 5}]), "tests[0].nodeid"),
+    (lambda d: d["tests"][0]["checks"][0].update(passed="yes"), "tests[0].checks[0].passed"),
+    (lambda d: d["tests"][0]["checks"][0].pop("bound"), "tests[0].checks[0].bound"),
+    (lambda d: d["tests"][0].update(goldens={"a": 1}), "tests[0].goldens"),
+    (lambda d: d["run"].update(collected="4"), "run.collected"),
+    (lambda d: d["run"].update(splits=True), "run.splits"),
+    (lambda d: d["run"]["saw"].update({"g.npz": {"used": "no"}}), "run.saw['g.npz'].used"),
+    (lambda d: d.update(not_compared=[{"path": "g.npz"}]), "not_compared[0].nodeid"),
+])
+def test_a_malformed_shard_is_refused_naming_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: object, field: str
+) -> None:
+    check = CheckResult(kind="focus", metric="relevance_mass", value=0.5, bound=0.25, passed=True)
+    data = shard("a", [TestRecord("t::a", checks=[check], outcome="passed")]).report.to_json()
+    change(data)  # type: ignore[operator]
+    path = _write(tmp_path, data)
+    with pytest.raises(ShardMismatchError) as info:
+        load_shard(path)
+    assert str(path) in str(info.value) and f"field {field}" in str(info.value)
+    assert main(["merge", str(path), "--json", str(tmp_path / "out.json")]) == 2
+    assert "merge: " in capsys.readouterr().err and not (tmp_path / "out.json").exists()

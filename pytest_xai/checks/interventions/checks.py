@@ -137,7 +137,7 @@ def measure_ignores(
 def save_picture(result: InterventionResult, mask: np.ndarray, stem: str) -> None:
     """Draw image | changed image | bars for a failed check under the results directory."""
     import pytest_xai.checks.interventions.picture as picture
-    from pytest_xai.recorder import picture_path
+    from pytest_xai.checks.recorder import picture_path
 
     result.picture = picture.save(result, mask, picture_path(f"{stem}-{result.region}"))
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest_xai.checks.interventions.checks as checks
 import pytest_xai.checks.interventions.core as core
-from pytest_xai import sources
 from pytest_xai.checks.interventions.core import InterventionResult
 from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -21,7 +20,7 @@ def model_for(explanation: Any, confirm: Any) -> Any:
     """The model to intervene on: the one that produced ``explanation`` (``confirm=True``), or
     the explain fixture / Classifier / module given as ``confirm``."""
     if confirm is True:
-        found = sources.source_of(explanation)
+        found = getattr(explanation, "source", None)
         if found is None:
             raise XaiValueError(
                 "confirm=True cannot tell which model produced this explanation (it was not made "

@@ -13,9 +13,10 @@ from collections.abc import Callable
 import numpy as np
 
 from pytest_xai.errors import XaiTypeError, XaiValueError
+from pytest_xai.registry import Registry
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]
-FILLS: dict[str, Fill] = {}
+FILLS: Registry[Fill] = Registry("fill")
 GREY = 0.5
 
 
@@ -25,7 +26,7 @@ def register_fill(name: str, function: Fill) -> None:
         raise XaiTypeError(f"name={name!r} must be a non-empty string, e.g. 'noise'")
     if not callable(function):
         raise XaiTypeError(f"function={function!r} is not callable; pass f(image, mask) -> image")
-    FILLS[name] = function
+    FILLS.add(name, function)
 
 
 def check_fill(fill: object) -> str:

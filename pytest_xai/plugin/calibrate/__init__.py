@@ -19,9 +19,10 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_xai._util.jsonable import JSON
+from pytest_xai.checks.recorder import Recorder, recording
 from pytest_xai.plugin.calibrate.rule import MARGIN_FACTOR, CalibratedCheck
+from pytest_xai.plugin.parse import CalibrationOptions
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.recorder import Recorder, recording
 from pytest_xai.records import TestRecord
 
 DEFAULT_PATH = ".xai-calibration.json"
@@ -125,15 +126,6 @@ class CalibratePlugin:
             terminalreporter.write_line(line)
 
 
-def calibrate_plugin(config: pytest.Config, xai: XaiSession, recorder_key: Any) -> CalibratePlugin:
-    """The plugin for ``--xai-calibrate[=PATH]``, its options checked."""
-    seeds = config.getoption("xai_calibrate_seeds")
-    if seeds < 1:
-        raise pytest.UsageError(f"--xai-calibrate-seeds={seeds} must be at least 1; pass e.g. 3")
-    if xai.settings.update:
-        raise pytest.UsageError("--xai-calibrate measures the goldens as they are; drop --xai-update")
-    if getattr(config.option, "numprocesses", None):
-        raise pytest.UsageError("--xai-calibrate re-runs tests in one process; drop -n/--numprocesses")
-    path = Path(config.getoption("xai_calibrate"))
-    path = path if path.is_absolute() else config.rootpath / path
-    return CalibratePlugin(xai, recorder_key, path, config.getoption("xai_calibrate_with"), seeds)
+def calibrate_plugin(xai: XaiSession, recorder_key: Any, options: CalibrationOptions) -> CalibratePlugin:
+    """The plugin for ``--xai-calibrate[=PATH]`` (its options checked at start-up)."""
+    return CalibratePlugin(xai, recorder_key, options.path, options.with_spec, options.seeds)

@@ -10,17 +10,17 @@ imports this module at every pytest start.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_xai._util.paths import safe_name
 from pytest_xai._util.validation import finite_or_none
+from pytest_xai.pictures.encode import png_b64
 from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
     from pytest_xai.regions import Region
 
-_current: list[Recorder] = []
+_CURRENT: ContextVar[Recorder | None] = ContextVar("pytest_xai_recorder", default=None)
 
 
 @dataclass
@@ -145,25 +145,17 @@ def picture_path(stem: str) -> Path:
 
 def current() -> Recorder | None:
     """The record of the test now running, if the plugin is active."""
-    return _current[-1] if _current else None
+    return _CURRENT.get()
 
 
 @contextmanager
 def recording(recorder: Recorder) -> Iterator[Recorder]:
-    _current.append(recorder)
+    token = _CURRENT.set(recorder)
     try:
         yield recorder
     finally:
-        _current.remove(recorder)
+        _CURRENT.reset(token)
 
-
-def png_b64(picture: np.ndarray) -> str:
-    """An RGB uint8 picture as a base64 PNG string (for the self-contained report)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def image_key(image: np.ndarray) -> str:

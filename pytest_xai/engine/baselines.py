@@ -1,4 +1,6 @@
-"""What hidden pixels become: per-superpixel mean colours, a blur, zero or a constant."""
+"""Baselines: what hidden superpixels become while LIME and Kernel SHAP sample (per-superpixel
+mean colours, a blur, zero or a constant colour such as grey). The interventions' fills
+(checks/interventions/fills.py) hide a whole region once and share the names grey and blur."""
 
 from __future__ import annotations
 

@@ -1,0 +1,118 @@
+"""The extension surface through real runs: a conftest registers a method (with its own option
+and golden bounds), a golden mode and a fill in the pytest_xai_register_* hooks, and swaps the
+model under test in pytest_xai_wrap_classifier."""
+
+from __future__ import annotations
+
+import pytest
+
+EXTENSION = '''
+import numpy as np
+import torch
+from pytest_xai.extend import Attribution, Comparison
+
+
+def occlusion(request, group):
+    """The target's drop when each patch of ``patch`` pixels turns grey."""
+    patch = dict(request.extra).get("patch", 16)
+    out = []
+    for image, target in zip(group.tensors, group.targets):
+        h, w = image.shape[1:]
+        corners = [(y, x) for y in range(0, h, patch) for x in range(0, w, patch)]
+        batch = image.repeat(len(corners) + 1, 1, 1, 1)
+        for k, (y, x) in enumerate(corners, 1):
+            batch[k, :, y:y + patch, x:x + patch] = 0.5
+        values = group.forward(batch)[:, target]
+        heat = np.zeros((h, w), np.float32)
+        for k, (y, x) in enumerate(corners, 1):
+            heat[y:y + patch, x:x + patch] = float(values[0] - values[k])
+        out.append(Attribution(heatmap=heat, evaluations=len(batch)))
+    return out
+
+
+class SameTarget:
+    name = "same_target"
+    bounds = ()
+    measures = ()
+
+    def refuses_silence(self, silent, no_evidence):
+        return silent
+
+    def compare(self, golden, actual, bounds):
+        return Comparison(None, {}, [], "same target")
+
+
+def pytest_xai_register_methods(register_method):
+    register_method("occlusion", occlusion, default_samples=2, options=("patch",),
+                    golden_bounds={"max_shift": 0.05})
+
+
+def pytest_xai_register_golden_modes(register_golden_mode):
+    register_golden_mode(SameTarget())
+
+
+def pytest_xai_register_fills(register_fill):
+    register_fill("black", lambda image, mask: np.where(mask[..., None], 0.0, image))
+'''
+
+
+@pytest.mark.slow
+def test_a_conftest_extension_is_usable_from_options_and_checks(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + EXTENSION)
+    xai_pytester.makepyfile(test_ext='''
+        from pytest_xai.checks.interventions.fills import hide
+        from pytest_xai.goldens.modes import Bounds, GOLDEN_MODES
+        import numpy as np
+
+        def test_method(explain, shape_image, pytestconfig):
+            exp = explain(shape_image, patch=32)
+            assert exp.method == "occlusion" and exp.params["patch"] == 32
+            assert exp.meta["evaluations"] == 1 + 4  # four 32-pixel patches of a 64-pixel image
+
+        def test_mode_and_fill_and_bounds():
+            assert "same_target" in GOLDEN_MODES
+            image = np.ones((4, 4, 3), np.float32)
+            mask = np.zeros((4, 4), bool); mask[0, 0] = True
+            assert hide(image, mask, "black")[0, 0].tolist() == [0.0, 0.0, 0.0]
+            class Session:
+                golden_mode = "release"
+            assert Bounds.resolve(Session(), method="occlusion").max_shift == 0.05
+    ''')
+    xai_pytester.makeini("[pytest]\nxai_method = occlusion\n")
+    result = xai_pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    # an ini value naming a method nobody registered is refused at start-up, before any test runs
+    xai_pytester.makeini("[pytest]\nxai_method = occlusion2\n")
+    result = xai_pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*occlusion2*"])
+
+
+@pytest.mark.slow
+def test_wrap_classifier_explains_another_model_in_the_tests_place(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + '''
+
+import torch
+
+class Constant(torch.nn.Module):
+    def forward(self, x):
+        return torch.tensor([[0.0, 5.0, 0.0]]).repeat(len(x), 1)
+
+def pytest_xai_wrap_classifier(classifier, request):
+    if request.node.get_closest_marker("swapped"):
+        return Constant()
+    return None
+''')
+    xai_pytester.makepyfile(test_wrap='''
+        import pytest
+
+        @pytest.mark.swapped
+        def test_swapped(explain, shape_image):
+            exp = explain(shape_image, samples=20, n_segments=8)
+            assert exp.target == 1 and abs(exp.heatmap).max() < 1e-6
+
+        def test_kept(explain, shape_image):
+            exp = explain(shape_image, samples=20, n_segments=8)
+            assert abs(exp.heatmap).max() > 1e-3
+    ''')
+    xai_pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning").assert_outcomes(passed=2)
