@@ -167,9 +167,10 @@ class Pair:
 
 def judge_pair(world: str, case: str, kind: str, method: str, i: int, golden: Explanation, new: Explanation) -> Pair:
     shift_bound = default_bound(_Settings(), "max_shift", method)
-    before = Bounds("release", {"max_shift": shift_bound, "max_support_loss": 1.0})
+    before = Bounds("release", {"max_shift": shift_bound, "max_support_loss": 1.0, "max_region_gain": 1.0})
     after = Bounds("release", {"max_shift": shift_bound, "max_support_loss":
-                   vocab.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method, vocab.DEFAULT_MAX_SUPPORT_LOSS)})
+                   vocab.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method, vocab.DEFAULT_MAX_SUPPORT_LOSS),
+                   "max_region_gain": 1.0})  # the support-loss choice predates the region criterion
     found_before, found_after = compare(golden, new, before), compare(golden, new, after)
     no_evidence = bool(metrics.no_evidence(new))  # the judge fails these before comparing
     measures = {"evidence_shift": evidence.evidence_shift(golden, new)}

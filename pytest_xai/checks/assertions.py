@@ -62,7 +62,7 @@ def record_check(
     )
     recorder = recording.current()
     if recorder is not None:
-        recorder.add_check(check)
+        recorder.add_check(check, region)
     return check
 
 

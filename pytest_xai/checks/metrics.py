@@ -10,6 +10,7 @@ never a number that could pass a bound. So does an explanation without evidence 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,13 @@ def relevance_mass(exp: Explanation, region: Any) -> float:
         return NAN
     positive = exp.positive
     return float(positive[mask].sum() / positive.sum())
+
+
+def region_gains(golden: Explanation, new: Explanation, regions: Mapping[str, Any]) -> dict[str, float]:
+    """The share of the positive mass each named region gained from ``golden`` to ``new``:
+    ``relevance_mass`` in ``new`` minus in ``golden`` (a loss is negative; NaN without evidence)."""
+    a, b = pair(golden, new)
+    return {str(name): relevance_mass(b, region) - relevance_mass(a, region) for name, region in regions.items()}
 
 
 def relevance_ratio(exp: Explanation, region: Any) -> float:
@@ -255,6 +263,7 @@ __all__ = [
     "is_silent",
     "no_evidence",
     "pointing_game",
+    "region_gains",
     "relevance_mass",
     "relevance_rank",
     "relevance_ratio",

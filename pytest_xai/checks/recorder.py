@@ -47,9 +47,18 @@ class Recorder:
     _pictures: int = 0
     _by_image: dict[str, dict[str, Explanation]] = field(default_factory=dict)  # image key -> method -> exp
     _regions: dict[str, dict[str, Region]] = field(default_factory=dict)  # image key -> name -> Region
+    _checked: dict[str, Region] = field(default_factory=dict)  # name -> a region a check judged
 
-    def add_check(self, check: CheckResult) -> None:
+    def add_check(self, check: CheckResult, region: Region | None = None) -> None:
+        """Record a check; ``region`` the one it judged (kept in this process, so a mutation run
+        knows the geometry of a region given in code, not only its name)."""
         self.record.checks.append(check)
+        if region is not None:
+            self._checked[region.name] = region
+
+    def checked_regions(self) -> dict[str, Region]:
+        """The regions this test's checks judged, by name."""
+        return dict(self._checked)
 
     def add_golden(self, verdict: GoldenVerdict) -> None:
         self.record.goldens.append(verdict)

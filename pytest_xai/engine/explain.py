@@ -1,10 +1,6 @@
-"""``explain()``: validate → predict → run → package.
-
-``validate`` turns the user's arguments into a frozen ``Request`` (every value checked and
-normalised to plain Python types), ``predict`` finds each image's target with one unperturbed
-forward per image size, ``run`` hands each group of same-sized images to the method's
-registered runner, and ``package`` builds the ``Explanation`` objects.
-"""
+"""``explain()``: ``validate`` the arguments into a frozen ``Request``, ``predict`` each image's
+target (one unperturbed forward per image size), ``run`` each group of same-sized images through
+the method's registered runner, and ``package`` the ``Explanation`` objects."""
 
 from __future__ import annotations
 
@@ -157,8 +153,8 @@ def check_output(output: Any) -> str:
 
 
 def check_baseline(baseline: Any) -> Fill:
-    """Validate a baseline: "mean", "zero", "blur", "grey", a float in [0, 1] or an RGB triple.
-    "grey" is the fill of the interventions' name: mid grey, recorded as its RGB triple."""
+    """Validate a baseline: "mean", "zero", "blur", "grey" (recorded as its RGB triple, the
+    interventions' grey), a float in [0, 1] or an RGB triple."""
     if baseline == "grey":
         return GREY
     if isinstance(baseline, str):

@@ -126,10 +126,13 @@ def runner_for(method: str) -> Runner:
 
 
 def check_finite(values: torch.Tensor, what: str) -> None:
-    """Raise ModelOutputError if ``values`` (gathered after the loop) hold NaN or inf."""
-    if not bool(torch.isfinite(values).all()):
+    """Raise ModelOutputError if ``values`` (gathered after the loop, one row per image or
+    sample) hold NaN or inf, saying for how many of ``what`` ("200 perturbed images")."""
+    finite = torch.isfinite(values)
+    if not bool(finite.all()):
+        bad = int((~finite).reshape(len(values), -1).any(dim=1).sum())
         raise ModelOutputError(
-            f"the model returned NaN or inf logits for {what}; check the weights, the "
+            f"the model returned NaN or inf logits for {bad} of the {what.removeprefix('the ')}; check the weights, the "
             "preprocessing and (at reduced precision) overflow, or use precision='float32'"
         )
 

@@ -51,6 +51,8 @@ class Explanation:
         n_segments, baseline, ...).
     meta: provenance (pytest_xai and torch versions, device, model fingerprint, seconds).
     image: the explained image (H×W×3 float32), kept for pictures; stored as uint8.
+    source: the classifier that computed it in this process, which ``confirm=True`` intervenes
+        on; never stored (None when loaded).
     """
 
     heatmap: np.ndarray
@@ -69,6 +71,7 @@ class Explanation:
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     image: np.ndarray | None = field(default=None, repr=False)
+    source: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         h, w = self.heatmap.shape
@@ -117,15 +120,9 @@ class Explanation:
     def __deepcopy__(self, memo: dict[int, Any]) -> Explanation:
         return self.copy()
 
-    @property
-    def source(self) -> Any:
-        """The classifier that computed this explanation in this process, or None (loaded from
-        disk, or a copy): ``confirm=True`` runs its intervention on that model."""
-        return self.__dict__.get("_source")
-
     def computed_by(self, classifier: Any) -> Explanation:
-        """Note the classifier that computed this explanation (kept out of its file) and return it."""
-        object.__setattr__(self, "_source", classifier)
+        """Note the classifier that computed this explanation (``source``) and return it."""
+        object.__setattr__(self, "source", classifier)  # allowed on a locked one: not its content
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -266,7 +263,7 @@ MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image")
 
 def _header_fields() -> list[Field[Any]]:
     """The Explanation fields stored in the JSON header: all but the arrays."""
-    return [f for f in fields(Explanation) if f.name not in MEMBERS]
+    return [f for f in fields(Explanation) if f.name not in MEMBERS and f.name != "source"]
 
 
 def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) -> None:

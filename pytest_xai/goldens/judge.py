@@ -193,13 +193,13 @@ class _Judgement:
     def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
         if result.passed and self.policy.can_force:  # a re-baseline: rewritten from this model
             return self.verdict("updated", "force", f"golden {self.name} re-recorded (--xai-update=force): "
-                                f"{result.summary}", measures=result.measures)
+                                f"{result.summary}", measures=result.measures, region=result.region)
         if result.passed:
             summary = f"golden {self.name} matches ({self.bounds.mode} mode): {result.summary}"
-            return self.verdict("passed", None, summary, measures=result.measures)
+            return self.verdict("passed", None, summary, measures=result.measures, region=result.region)
         if self.policy.can_update:
             return self.verdict("updated", result.reason, f"golden {self.name} updated: {result.summary}",
-                                measures=result.measures)
+                                measures=result.measures, region=result.region)
         pictures = {} if self.pictures_dir is None else self.pictures(golden, self.pictures_dir)
         lines = [
             f"explanation drifted from golden {self.name} ({self.bounds.mode} mode):",
@@ -211,7 +211,7 @@ class _Judgement:
             UPDATE_HINT,
         ]
         return self.verdict("failed", result.reason, "\n  ".join(lines), measures=result.measures,
-                            pictures=pictures)
+                            pictures=pictures, region=result.region)
 
     def pictures(self, golden: Explanation, folder: Path) -> dict[str, str]:
         """Expected, actual and difference overlays (cells that gained mass outlined)."""

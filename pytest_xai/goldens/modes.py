@@ -68,6 +68,7 @@ class Comparison:
     measures: dict[str, float | None]
     findings: list[str]  # what was measured against what, in words
     summary: str = ""  # the measures against their bounds, on one line
+    region: str | None = None  # the named region a region-based measure is about
 
     @property
     def passed(self) -> bool:
@@ -91,17 +92,20 @@ class GoldenMode(Protocol):
 
 class ReleaseMode:
     """Same target class; the positive evidence moved at most ``max_shift`` of the image
-    diagonal (earth mover's distance on a coarse grid), and at most ``max_support_loss`` of
-    the new positive mass lies outside the golden's (grown) support: for a retrained model.
-    The first criterion sees evidence that moved as a whole; the second sees evidence that
-    spread thinly over the background (a texture shortcut)."""
+    diagonal (earth mover's distance on a coarse grid); at most ``max_support_loss`` of the
+    new positive mass lies outside the golden's (grown) support; and no named region recorded
+    with the golden gained more than ``max_region_gain`` of the positive mass: for a retrained
+    model. The first criterion sees evidence that moved as a whole; the second, evidence that
+    spread thinly over the background (a texture shortcut); the third, evidence that a small
+    named region took from the rest (a watermark the release learned), and names the region."""
 
     name: str = "release"
     bounds: tuple[Bound, ...] = (
         Bound("max_shift", "evidence_shift", upper=True),
         Bound("max_support_loss", "support_loss", upper=True),
+        Bound("max_region_gain", "region_gain", upper=True),
     )
-    measures: tuple[str, ...] = ("evidence_shift", "support_loss", "new_mass")
+    measures: tuple[str, ...] = ("evidence_shift", "support_loss", "new_mass", "region_gain")
 
     def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
         return no_evidence  # release mode compares positive evidence
@@ -138,12 +142,60 @@ class ReleaseMode:
                 f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
                 f"(< {defaults.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
             )
+        gain = region_gain(golden, actual, bounds["max_region_gain"], why)
+        findings.append(gain.finding)
         measures = {
             "evidence_shift": finite_or_none(shift), "support_loss": finite_or_none(loss),
-            "new_mass": finite_or_none(new_mass),
+            "new_mass": finite_or_none(new_mass), "region_gain": finite_or_none(gain.value),
         }
-        ok = within(shift, max_shift, True) and within(loss, max_loss, True)
-        return Comparison(None if ok else "drift", measures, findings, summary)
+        ok = within(shift, max_shift, True) and within(loss, max_loss, True) and gain.passed
+        if gain.region is not None:
+            summary += f"; {gain.summary}"
+        if not gain.passed:
+            findings.insert(0, findings.pop())  # the region that gained leads the message
+        return Comparison(None if ok else "drift", measures, findings, summary, region=gain.region)
+
+
+@dataclass(frozen=True)
+class RegionGain:
+    """The named region of a golden that gained the most positive mass, and the words."""
+
+    region: str | None  # None: the golden has no named regions
+    value: float
+    passed: bool
+    summary: str
+    finding: str
+
+
+def region_gain(golden: Explanation, actual: Explanation, bound: float, why: str = "") -> RegionGain:
+    """The largest gain of positive mass inside a region recorded with ``golden`` (the image's
+    named regions when the golden was written) against ``bound``. Of two or more regions, the
+    one holding the most of the golden's positive mass is where the golden rests (the object):
+    gaining there is reading it more, so it is reported, not judged. Passes, and says so, when
+    the golden has no named regions."""
+    from pytest_xai.checks import metrics
+    from pytest_xai.goldens.previews import stored_regions
+
+    regions = {name: mask for name, mask in stored_regions(golden).items() if mask.shape == actual.heatmap.shape}
+    if not regions:
+        words = ("no named regions are recorded with this golden, so the mass gained inside one is not "
+                 "judged; explain a test image with a regions sidecar and re-record the golden")
+        return RegionGain(None, float("nan"), True, "", words)
+    gains = metrics.region_gains(golden, actual, regions)
+    held = {name: metrics.relevance_mass(golden, mask) for name, mask in regions.items()}
+    rests = max(held, key=lambda k: held[k] if held[k] == held[k] else -1.0) if len(held) > 1 else None
+    judged = [name for name in gains if name != rests]
+    undefined = [name for name in judged if gains[name] != gains[name]]
+    name = undefined[0] if undefined else max(judged, key=lambda k: gains[k])
+    value = gains[name]
+    text = compared(f"mass gained in region {name!r}", value, "max_region_gain", bound, upper=True, why=why)
+    finding = text
+    if value == value:
+        finding += f": region {name!r} holds {held[name] + value:.0%} of the positive mass, the golden {held[name]:.0%}"
+        for other, gain in gains.items():
+            if other != name and gain == gain:
+                finding += f"; {other!r} {gain:+.0%}" + ("" if other in judged else " (rested on, not judged)")
+    return RegionGain(name, value, within(value, bound, True), text, finding)
 
 
 class StrictMode:
@@ -243,8 +295,8 @@ class Bounds:
 def default_bound(settings: Any, param: str, method: str | None) -> float | None:
     """A bound's session value (ini ``xai_<param>``) when set, else what the method declared
     when it was registered (``register_method(golden_bounds=...)``), else its measured default:
-    ``max_shift`` and ``max_support_loss`` per method (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``,
-    ``defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD``)."""
+    ``max_shift``, ``max_support_loss`` and ``max_region_gain`` per method
+    (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``, ``..._SUPPORT_LOSS_BY_METHOD``, ``..._REGION_GAIN_BY_METHOD``)."""
     value = getattr(settings, param, None)
     if value is not None:
         return float(value)
@@ -256,6 +308,8 @@ def default_bound(settings: Any, param: str, method: str | None) -> float | None
         return defaults.DEFAULT_MAX_SHIFT_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SHIFT)
     if param == "max_support_loss":
         return defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SUPPORT_LOSS)
+    if param == "max_region_gain":
+        return defaults.DEFAULT_MAX_REGION_GAIN_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_REGION_GAIN)
     return None
 
 

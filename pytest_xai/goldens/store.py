@@ -115,9 +115,29 @@ class SnapshotStore:
 
     def write(self, explanation: Explanation, path: Path) -> None:
         """Write the golden and its .png preview (image | overlay | lime boundaries), drawn
-        from the golden as stored, so a preview drawn again later is the same picture."""
-        self.serializer.dump(explanation, path)
-        self.write_preview(path)
+        from the golden as stored, so a preview drawn again later is the same picture.
+
+        The preview goes first: a preview that cannot be drawn or written leaves the old
+        golden and its preview as they were (never a golden on disk that the run counted
+        failed), and a golden that cannot be written puts the old preview back."""
+        from pytest_xai._util.atomic import atomic_path
+        from pytest_xai.explanation import Explanation
+        from pytest_xai.goldens.previews import preview
+        from pytest_xai.pictures import render
+
+        picture = preview(Explanation.from_arrays(explanation.to_arrays(), source=str(path)))
+        png = path.with_suffix(".png")
+        old = png.read_bytes() if png.is_file() else None
+        render.save_png(picture, png)
+        try:
+            self.serializer.dump(explanation, path)
+        except BaseException:
+            if old is None:
+                png.unlink(missing_ok=True)
+            else:
+                with atomic_path(png) as tmp:
+                    tmp.write_bytes(old)
+            raise
 
     def write_preview(self, path: Path) -> None:
         """Draw the .png preview of the golden at ``path``."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pytest_xai.checks.recorder import Recorder
     from pytest_xai.plugin.session import XaiSession
     from pytest_xai.records import CheckResult, GoldenVerdict
+    from pytest_xai.regions import Region
 
 PLUGIN_NAME = "xai-mutate"
 DEFAULT_MODEL_LABEL = "xai_model"
@@ -74,6 +75,7 @@ class MutationPlugin:
         self.models: dict[str, plan.SuiteModel] = {}
         self.labels: dict[str, dict[str, tuple[str, Any]]] = {}  # nodeid -> fingerprint -> (label, clf)
         self.checks: dict[str, list[CheckResult]] = {}
+        self.checked: dict[str, dict[str, Region]] = {}  # nodeid -> the regions its checks judged
         self.failed: set[str] = set()
         self.passed: set[str] = set()
         self.active: _Active | None = None
@@ -100,6 +102,7 @@ class MutationPlugin:
         if self.active is not None or recorder is None:
             return
         self.checks[item.nodeid] = list(recorder.record.checks)
+        self.checked[item.nodeid] = recorder.checked_regions()
         for label, clf in labels.values():  # an intervention test uses the model, explaining nothing
             self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf)).add_test(item.nodeid)
         for key, exp, regions in recorder.explained():
@@ -150,8 +153,10 @@ class MutationPlugin:
             checks = [c for nodeid in model.nodeids for c in self.checks.get(nodeid, [])]
             avoid, focus = plan.region_names(checks, "avoid"), plan.region_names(checks, "focus")
             height, width = _suite_size(model)
+            # sidecar regions and those given in code (Region.box(...)) alike keep the patches off
+            regions = [*model.regions.values(), *(self.checked.get(n, {}) for n in model.nodeids)]
             taken = [m for name in avoid + focus
-                     if (m := planted.union_mask(list(model.regions.values()), name, height, width)) is not None]
+                     if (m := planted.union_mask(regions, name, height, width)) is not None]
             free = [name for name, mask in planted.default_patches(height, width).items()
                     if not any((mask & t).any() for t in taken)]
             names = list(harmless.BUILDERS) + (["twin"] if self.twin and model.label == DEFAULT_MODEL_LABEL else [])

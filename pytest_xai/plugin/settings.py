@@ -11,9 +11,23 @@ import pytest
 
 from pytest_xai import defaults as vocab
 from pytest_xai.goldens.modes import GOLDEN_MODES
-from pytest_xai.plugin import parse
 from pytest_xai.plugin.devices import parse_devices
-from pytest_xai.plugin.parse import UPDATE_MODES, CalibrationOptions, MutationOptions
+from pytest_xai.plugin.parse import (
+    UPDATE_MODES,
+    CalibrationOptions,
+    MutationOptions,
+    calibration_options,
+    choice,
+    device,
+    given,
+    model_spec,
+    mutation_options,
+    number,
+    precision,
+    report_paths,
+    results_dir,
+    snapshot_dir,
+)
 from pytest_xai.registry import METHODS
 
 if TYPE_CHECKING:
@@ -89,35 +103,35 @@ class Settings:
         ci_env = os.environ.get("CI", "").strip().lower() not in FALSE
         ci = bool(opt("xai_ci")) or ci_env
         images = ini("xai_images_dir")
-        update = parse.choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None)
+        update = choice(opt("xai_update"), "--xai-update", UPDATE_MODES, None)
         return cls(
             update=update,
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
-            device=parse.device(str(parse.given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
-            seed=parse.number(parse.given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=parse.number(parse.given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
+            device=device(str(given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
+            seed=number(given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            samples=number(given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
                                   "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
-            method=parse.choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
-            precision=parse.precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
-            model=parse.model_spec(parse.given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
-            results_dir=parse.results_dir(parse.given(config, "xai_results", "--xai-results")),
-            reports=parse.report_paths(opt("xai_report")),
-            snapshot_dir=parse.snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
+            method=choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
+            precision=precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
+            model=model_spec(given(config, "xai_model", "--xai-model") or ini("xai_model"), root),
+            results_dir=results_dir(given(config, "xai_results", "--xai-results")),
+            reports=report_paths(opt("xai_report")),
+            snapshot_dir=snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
-            golden_mode=str(parse.choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
+            golden_mode=str(choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
                                     vocab.DEFAULT_GOLDEN_MODE)),
-            max_shift=parse.number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
-            min_spearman=parse.number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
+            max_shift=number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
+            min_spearman=number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
                                  vocab.DEFAULT_MIN_SPEARMAN),
-            min_top_k_iou=parse.number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
+            min_top_k_iou=number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
                                   vocab.DEFAULT_MIN_TOP_K_IOU),
-            cache_mode=str(parse.choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
-            cache_max_mb=parse.number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
+            cache_mode=str(choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
+            cache_max_mb=number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
                                  vocab.DEFAULT_CACHE_MAX_MB),
             devices=parse_devices(opt("xai_devices")),
-            mutation=parse.mutation_options(config, update, root),
-            calibration=parse.calibration_options(config, update),
+            mutation=mutation_options(config, update, root),
+            calibration=calibration_options(config, update),
         )
 
 

@@ -25,6 +25,7 @@ class RunSummary:
         self.results = results
         self.goldens = goldens
         self._not_compared: list[NotCompared] | None = None
+        self.written_reports: list[Path] = []  # the --xai-report files on disk
 
     def not_compared(self) -> list[NotCompared]:
         """The selected tests' goldens that no comparison judged (computed once, at the end);
@@ -47,12 +48,20 @@ class RunSummary:
         disk = self.xai.cache.disk
         if disk is not None and self.totals().computed:
             disk.evict()
-        for path in self.xai.settings.reports:
-            self.write_report(session, path)
+        self.write_reports(session)
 
-    def write_report(self, session: pytest.Session, path: Path) -> None:
-        """Write the --xai-report file; one that cannot be written fails the run, never hides
-        the summary."""
+    def write_reports(self, session: pytest.Session) -> None:
+        """Write every --xai-report file. One that cannot be written fails the run, never hides
+        the summary; those already written are written again, so that each says the run failed
+        and why, as the exit status does."""
+        reports = self.xai.settings.reports
+        written = [path for path in reports if self.write_report(session, path)]
+        if len(written) < len(reports):
+            written = [path for path in written if self.write_report(session, path)]
+        self.written_reports = written
+
+    def write_report(self, session: pytest.Session, path: Path) -> bool:
+        """Write one --xai-report file; False (the failure recorded, the run failed) when it cannot be."""
         from pytest_xai.plugin.run import run_report
         from pytest_xai.report import write_report
 
@@ -63,6 +72,8 @@ class RunSummary:
         except Exception as e:
             self.goldens.write_failed(path, "report", e)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return False
+        return True
 
     def totals(self) -> Totals:
         return Totals.of(list(self.results.records.values()))
@@ -92,7 +103,7 @@ class RunSummary:
         lines += [f"warning: {w}" for w in g.warnings]
         lines += self.cache_warnings(totals)
         lines += [f"write failed: {rel(Path(e.path))}: {e.error}" for e in g.write_errors]
-        lines += [f"report: {path}" for path in self.xai.settings.reports]
+        lines += [f"report: {path}" for path in self.written_reports]
         return lines
 
     def not_compared_lines(self) -> list[str]:

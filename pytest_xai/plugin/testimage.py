@@ -58,6 +58,9 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
     regions = {}
     for name, spec in data.items():
         where = f"{source}: region {name!r}"
+        problem = name_problem(name)
+        if problem:
+            raise XaiValueError(f"{where}: {problem}; rename it in the sidecar")
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
             raise XaiValueError(f"{where} must be an object with exactly one key of {KINDS}, got {short(spec)}")
         kind, value = next(iter(spec.items()))
@@ -69,6 +72,30 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
             raise type(e)(f"{source}: {e}" if named else f"{where}: {e}") from e
         regions[name] = region
     return regions
+
+
+def name_problem(name: str) -> str | None:
+    """Why a region name cannot be used (reports write it as UTF-8), or None."""
+    if not name.strip():
+        return "the name is empty"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the name holds a lone surrogate, which no report can write"
+    return None
+
+
+class _Twice(ValueError):
+    """A key given twice in one JSON object (``json`` would silently keep the last)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Twice(key)
+        found[key] = value
+    return found
 
 
 def _build(kind: str, value: Any, name: str, folder: Path) -> Region:
@@ -125,7 +152,12 @@ def load_test_image(
     sidecar = sidecar_path(path)
     if sidecar.is_file():
         try:
-            data = json.loads(sidecar.read_text())
+            data = json.loads(sidecar.read_text(), object_pairs_hook=_no_duplicates)
+        except _Twice as e:
+            raise XaiValueError(
+                f"{sidecar}: {e.args[0]!r} is given twice in one object (JSON would keep only the "
+                "last); give each region its own name, and each region one shape"
+            ) from None
         except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
             why = "it is nested too deeply" if isinstance(e, RecursionError) else str(e)
             raise XaiValueError(f"{sidecar} is not valid JSON ({why}); fix or delete it") from e

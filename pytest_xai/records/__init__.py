@@ -122,6 +122,8 @@ class GoldenVerdict(_Entry):
     ``pictures`` are the expected / actual / difference PNG paths written on drift, and
     ``expected_png`` / ``actual_png`` / ``diff_png`` the same pictures inlined as base64.
     ``method`` is the explanation method the golden holds (None in reports written before it).
+    ``region`` names the golden's named region that gained the most positive mass (the
+    ``region_gain`` measure; None when the golden records no regions).
     """
 
     path: str
@@ -137,8 +139,9 @@ class GoldenVerdict(_Entry):
     actual_png: str | None = None
     diff_png: str | None = None
     method: str | None = None
+    region: str | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method", "region")
 
     @property
     def failed(self) -> bool:

@@ -39,6 +39,7 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from pytest_xai._util.atomic import atomic_path
@@ -63,7 +64,9 @@ def render(report: RunReport, path: Path, *, inline_limit: int = INLINE_LIMIT) -
 
 
 def write_report(report: RunReport, path: Path, *, inline_limit: int = INLINE_LIMIT) -> None:
-    """Write ``report`` to ``path`` (see ``render``), atomically."""
+    """Write ``report`` to ``path`` (see ``render``), atomically; a link is written through,
+    never replaced by a file."""
     text = render(report, path, inline_limit=inline_limit)
-    with atomic_path(path) as tmp:
+    target = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -134,7 +134,7 @@ def _cell_golden(golden: GoldenVerdict, test: TestRecord) -> str:
     """A golden for a table cell: "kernel_shap failed (drift): shift 0.31 > 0.12"."""
     method = golden_method(golden, test)
     text = (f"{method} " if method else "") + golden.state + (f" ({golden.reason})" if golden.reason else "")
-    measures = [measure_short(m) for m in golden.measured() if m.bound is not None and m.value is not None]
+    measures = [measure_short(m, golden.region) for m in golden.measured() if m.bound is not None and m.value is not None]
     return text + (": " + ", ".join(measures) if measures else "")
 
 
@@ -248,7 +248,9 @@ def _golden_block(golden: GoldenVerdict, method: str | None, pictures: Pictures)
     expected | actual | difference pictures and the full message."""
     # None is "not measured" (e.g. the prediction changed first) unless the drift check ran on it
     measured = golden.reason == "drift"
-    words = [measure_words(m) for m in golden.measured() if m.value is not None or measured]
+    unjudged = {"region_gain"} if golden.region is None else set()  # a golden without named regions
+    words = [measure_words(m, golden.region) for m in golden.measured()
+             if m.value is not None or (measured and m.name not in unjudged)]
     head = (
         f"<p class='verdict {_golden_class(golden)}'>{esc(method or '')} golden <code>{esc(golden.name)}</code>: "
         f"{esc(golden.state)}" + (f" ({esc(golden.reason)})" if golden.reason else "")

@@ -68,10 +68,15 @@ def _check(value: Any, hint: Any, where: str) -> str | None:
     if origin is dict:
         if not isinstance(value, dict):
             return f"field {where} is {_kind(value)}, not an object"
-        return next((p for k, v in value.items() if (p := _check(v, args[1], f"{where}[{k!r}]" if "/" in k or "." in k else f"{where}.{k}"))), None)
+        return next((p for k, v in value.items() if (p := _check(v, args[1], _member(where, k)))), None)
     if dataclasses.is_dataclass(hint):
         return _check_record(value, hint, where)
     return _check_scalar(value, hint, where)
+
+
+def _member(where: str, key: str) -> str:
+    """``where.key``, or ``where['key']`` for a key that reads as a path (a golden's)."""
+    return f"{where}[{key!r}]" if "/" in key or "." in key else f"{where}.{key}"
 
 
 def _check_scalar(value: Any, hint: Any, where: str) -> str | None:

@@ -22,6 +22,7 @@ LABELS = {
     "spearman": "Spearman",
     "top_k_iou": f"top-{TOP_K_FRACTION:.0%} IoU",
     "new_mass": "mass in new cells",
+    "region_gain": "mass gained in a named region",
     "relevance_mass": "mass",
     "spearman_abs": "Spearman |attribution|",
 }
@@ -83,20 +84,24 @@ def check_words(check: CheckResult) -> str:
     return _sentence(check_subject(check), check.value, verb, bound, "check", bound)
 
 
-def measure_short(m: Measure) -> str:
-    """A measure against its bound for a table cell: "shift 0.040 ≤ 0.120"."""
-    text = f"{SHORT.get(m.name, label(m.name))} {fmt(m.value)}"
+def measure_short(m: Measure, region: str | None = None) -> str:
+    """A measure against its bound for a table cell: "shift 0.040 ≤ 0.120"; a region measure
+    names its ``region``: "gain in 'watermark' 0.31 > 0.15"."""
+    name = f"gain in {region!r}" if region is not None and m.name == "region_gain" else SHORT.get(m.name, label(m.name))
+    text = f"{name} {fmt(m.value)}"
     if m.bound is not None:
         text += f" {op(m.upper, m.passed)} {fmt(m.bound)}"
     return text
 
 
-def measure_words(m: Measure) -> str:
-    """A measure against its bound in words: "evidence shift 0.310 exceeds the bound 0.120"."""
+def measure_words(m: Measure, region: str | None = None) -> str:
+    """A measure against its bound in words: "evidence shift 0.310 exceeds the bound 0.120";
+    a region measure names its ``region``: "mass gained in region 'watermark' 0.31 ..."."""
+    name = f"mass gained in region {region!r}" if region is not None and m.name == "region_gain" else label(m.name)
     if m.bound is None:
-        return f"{label(m.name)} {fmt(m.value)}"
+        return f"{name} {fmt(m.value)}"
     verb = "is within" if m.passed else ("exceeds" if m.upper else "is below")
-    return _sentence(label(m.name), m.value, verb, f"the bound {fmt(m.bound)}", "comparison", fmt(m.bound))
+    return _sentence(name, m.value, verb, f"the bound {fmt(m.bound)}", "comparison", fmt(m.bound))
 
 
 def count_outcomes(outcomes: Iterable[str]) -> dict[str, int]:

@@ -73,3 +73,14 @@ def test_calibrate_refuses_update(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--xai-calibrate", "--xai-update")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--xai-calibrate measures the goldens as they are; drop --xai-update*"])
+
+
+def test_a_calibration_file_that_cannot_be_written_at_the_end_fails_the_run_not_pytest(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_x="import pathlib\n\ndef test_x():\n    pathlib.Path('cal.json').mkdir(exist_ok=True)\n")
+    result = pytester.runpytest("--xai-calibrate=cal.json", "--xai-calibrate-seeds=2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*= xai calibration =*", "pass seed 1: 1 passed",
+                                 "write failed: cal.json: *; the measurements above were not saved"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    result.stdout.no_fnmatch_line("written to cal.json*")

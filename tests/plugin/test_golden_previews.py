@@ -73,3 +73,23 @@ def test_an_update_shows_old_new_and_difference(preview_project: pytest.Pytester
     assert after.text["Panels"].splitlines()[1] == "old | new | difference"
     assert "updated: the second row compares the golden it replaced" in after.text["Description"]
     assert after.size[0] == before.size[0] and after.size[1] > before.size[1] + 192
+
+
+def test_a_preview_that_cannot_be_written_leaves_no_golden_behind(preview_project: pytest.Pytester) -> None:
+    folder = preview_project.path / "__xai_snapshots__" / "test_p"
+    golden, picture = folder / "test_shape[lime].npz", folder / "test_shape[lime].png"
+    picture.mkdir(parents=True)  # the preview cannot be written
+    result = preview_project.runpytest("--xai-update", "-k", "lime")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*write failed: __xai_snapshots__/test_p/test_shape[[]lime[]].npz*"])
+    assert not golden.exists()  # so the next run cannot pass against it
+    picture.rmdir()
+    preview_project.runpytest("-k", "lime").stdout.fnmatch_lines(["*no golden for*"])
+    # an update whose preview fails keeps the old golden and the old preview, as a pair
+    preview_project.runpytest("--xai-update", "-k", "lime").assert_outcomes(passed=1, deselected=1)
+    old_golden = golden.read_bytes()
+    picture.unlink()
+    picture.mkdir()
+    result = preview_project.runpytest("--xai-update=force", "-k", "lime", "--xai-model", "example_project.models:shortcut")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED and golden.read_bytes() == old_golden
+    picture.rmdir()

@@ -228,3 +228,26 @@ def test_hiding_the_tag(explain, suite_image):
     tag = next(m for m in mutants if m["name"] == "tag")
     assert "test_tag.py::test_hiding_the_tag" in tag["tests"]  # it explains nothing, yet uses the model
     assert len(tag["tests"]) == 3
+
+
+FOCUS_IN_CODE = '''
+import pytest
+from pytest_xai import Region, assert_attribution_focus
+
+
+@pytest.mark.xai(method="lime", samples=100, n_segments=16, seed=0)
+def test_focus(explain, suite_image):
+    assert_attribution_focus(explain(suite_image(0)), Region.box(16, 16, 32, 32, name="object"), min_mass=0.0)
+'''
+
+
+def test_planted_mutants_never_land_on_a_focus_region_given_in_code(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_focus=FOCUS_IN_CODE)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=8", "--xai-report=out.json")
+    result.assert_outcomes(passed=1)
+    mutants = json.loads((pytester.path / "out.json").read_text())["mutation"]["mutants"]
+    planted = {m["name"] for m in mutants if m["kind"] == "planted"}
+    # the bottom-right quadrant touches the bottom-right corner and the bottom and right strips
+    assert planted == {"corner-top-left", "corner-top-right", "corner-bottom-left", "strip-top", "strip-left"}

@@ -63,3 +63,34 @@ def test_every_report_path_is_checked_and_one_file_is_named_once(xai_pytester: p
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([message])
         assert not (xai_pytester.path / "r.html").exists() and not (xai_pytester.path / "r.json").exists()
+
+
+def test_a_report_that_fails_names_no_file_and_the_json_agrees_with_the_exit_status(xai_pytester: pytest.Pytester) -> None:
+    # the JSON is written first, then the HTML cannot be
+    xai_pytester.makepyfile(test_r="""
+import pathlib
+
+import pytest
+
+@pytest.mark.xai(samples=40)
+def test_r(explain, shape_image):
+    explain(shape_image)
+    pathlib.Path("r.html").mkdir()  # the path was fine at start-up, not any more
+""")
+    result = xai_pytester.runpytest("--xai-report=r.json", "--xai-report=r.html")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["write failed: r.html: *", "report: r.json"])
+    result.stdout.no_fnmatch_line("report: r.html")
+    assert (xai_pytester.path / "r.html").is_dir()
+    data = json.loads((xai_pytester.path / "r.json").read_text())
+    assert data["exitstatus"] == 1 and [e["path"] for e in data["goldens"]["write_errors"]] == ["r.html"]
+
+
+def test_a_report_path_that_is_a_link_is_written_through_it(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    (xai_pytester.path / "kept").mkdir()
+    (xai_pytester.path / "r.json").symlink_to(xai_pytester.path / "kept" / "run.json")
+    xai_pytester.runpytest("--xai-report=r.json").assert_outcomes(passed=1)
+    assert (xai_pytester.path / "r.json").is_symlink()
+    assert json.loads((xai_pytester.path / "kept" / "run.json").read_text())["outcomes"] == {"passed": 1}

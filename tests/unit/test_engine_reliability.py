@@ -373,3 +373,32 @@ def test_register_method_refuses_a_bad_bytes_per_pixel() -> None:
 
     with pytest.raises(XaiValueError, match=r"bytes_per_pixel=0 is not a positive int"):
         register_method("x", "m:f", default_samples=10, bytes_per_pixel=0)
+
+
+class NaNWhenDark(torch.nn.Module):
+    """Logits from the mean colour, NaN for an image darker than 0.45 on average; counts those."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = torch.nn.Linear(3, 2)
+        self.nan_rows = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        colour = x.mean(dim=(2, 3))
+        dark = colour.mean(dim=1) < 0.45
+        self.nan_rows += int(dark.sum())
+        return torch.where(dark[:, None], torch.nan, self.head(colour))
+
+
+def test_the_nan_output_message_counts_the_images_that_gave_nan() -> None:
+    from pytest_xai import Classifier, explain
+    from pytest_xai.errors import ModelOutputError
+
+    model = NaNWhenDark()
+    image = np.full((16, 16, 3), 0.5, np.float32)
+    image[:, :8] = 0.0  # hiding the bright half darkens the image below 0.45
+    image[:, 8:] = 1.0
+    with pytest.raises(ModelOutputError) as info:
+        explain(Classifier(model, device="cpu"), image, method="lime", samples=40, n_segments=4, baseline="zero")
+    assert 0 < model.nan_rows < 40
+    assert f"NaN or inf logits for {model.nan_rows} of the 40 perturbed images" in str(info.value)

@@ -60,3 +60,24 @@ def test_a_hit_is_checked_on_its_logit_too() -> None:
     assert not _still_valid(exp, 1, 1.0, 30.0, 1.0)
     exp.meta = {"output_value": 1.0}  # an entry from before the logit was kept: recomputed
     assert not _still_valid(exp, 0, 1.0, 30.0, 1.0)
+
+
+def test_an_entry_under_another_key_or_of_another_image_is_stale(tmp_path: Path, tiny_img: np.ndarray, tiny_clf: object) -> None:
+    import shutil
+
+    from tiny_samples import SEGMENTS
+
+    from pytest_xai import explain
+    from pytest_xai.plugin.cache import CachePolicy
+
+    cache = ExplanationCache(lambda: tmp_path, read=True, write=True, max_bytes=10**9)
+    policy = CachePolicy(cache)
+    lime, shap = (explain(tiny_clf, tiny_img, method=m, samples=20, segments=SEGMENTS) for m in ("lime", "kernel_shap"))
+    cache.put("a" * 64, lime)
+    cache.put("b" * 64, shap)
+    assert policy.lookup(None, "a" * 64, tiny_img)[1] == "disk"  # type: ignore[index]
+    # the same image, explained by another method: only the entry's own key tells them apart
+    shutil.copy(cache.path("b" * 64), cache.path("a" * 64))
+    assert policy.lookup(None, "a" * 64, tiny_img)[1] == "stale"  # type: ignore[index]
+    assert policy.lookup(None, "b" * 64, tiny_img)[1] == "disk"  # type: ignore[index]
+    assert policy.lookup(None, "b" * 64, tiny_img[::-1].copy())[1] == "stale"  # type: ignore[index]

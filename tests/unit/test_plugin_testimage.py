@@ -58,6 +58,9 @@ def sidecar(tmp_path: Path, text: str) -> Path:
     ('{"m": {"mask": "/etc/passwd"}}', XaiValueError, "region 'm': mask='/etc/passwd' must be a file name relative"),
     ('{"m": {"mask": "sub/../../secret.png"}}', XaiValueError, "without '..' or an absolute path"),
     ('{"m": {"mask": "missing.png"}}', RegionError, "region 'm': mask path"),
+    ('{"\\ud83d": {"box": [0, 0, 4, 4]}}', XaiValueError, "region '\\ud83d': the name holds a lone surrogate"),
+    ('{"": {"box": [0, 0, 4, 4]}}', XaiValueError, "region '': the name is empty"),
+    ('{"tag": {"box": [0, 0, 4, 4]}, "tag": {"box": [4, 4, 8, 8]}}', XaiValueError, "'tag' is given twice in one object"),
 ])
 def test_bad_sidecars_name_the_file_and_region(tmp_path: Path, text: str, error: type[XaiError],
                                                fragment: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from pytest_xai._util.atomic import atomic_path
 from pytest_xai._util.jsonable import JSON
 from pytest_xai.checks.recorder import Recorder, recording
 from pytest_xai.plugin.calibrate.rule import MARGIN_FACTOR, CalibratedCheck
@@ -38,6 +39,7 @@ class CalibratePlugin:
         self.label = f"seed {first}"
         self.checks: dict[tuple[Any, ...], CalibratedCheck] = {}
         self.outcomes: dict[str, dict[str, str]] = {}
+        self.write_error: str | None = None  # why the JSON could not be written
 
     def passes(self) -> list[tuple[str, JSON]]:
         """The extra passes: (label, settings changes)."""
@@ -91,7 +93,11 @@ class CalibratePlugin:
             self.xai.settings = original
         for check in self.checks.values():
             check.settle()
-        self.path.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        try:  # the measurements are printed whatever happens; a failed write fails the run
+            with atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        except OSError as e:
+            self.write_error = str(e)
         return result
 
     def rerun(self, label: str, items: list[pytest.Item]) -> None:
@@ -117,13 +123,18 @@ class CalibratePlugin:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED:  # calibration measures, it does not judge
             session.exitstatus = pytest.ExitCode.OK
+        if self.write_error is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from pytest_xai.plugin.calibrate.words import summary_lines
 
         terminalreporter.write_sep("=", "xai calibration")
-        for line in summary_lines(self.checks.values(), self.outcomes, self.xai.rel(self.path)):
-            terminalreporter.write_line(line)
+        lines = summary_lines(self.checks.values(), self.outcomes, self.xai.rel(self.path))
+        if self.write_error is not None:
+            lines[-1] = f"write failed: {self.xai.rel(self.path)}: {self.write_error}; the measurements above were not saved"
+        for line in lines:
+            terminalreporter.write_line(line, red=self.write_error is not None and line is lines[-1])
 
 
 def calibrate_plugin(xai: XaiSession, recorder_key: Any, options: CalibrationOptions) -> CalibratePlugin:
