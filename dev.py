@@ -74,7 +74,9 @@ def main() -> int:
         else:
             run(PYTHON, "-m", "ruff", "check", "pytest_xai", "tests", "example_project", "benchmarks")
             run(PYTHON, "-m", "mypy")
-            run(PYTHON, "-m", "pytest", "tests", "-n", "2", *extra, env=env)
+            # worksteal: a worker that runs out of tests takes queued ones from the other, so the
+            # slow end-to-end tests never leave one core idle at the end of the run
+            run(PYTHON, "-m", "pytest", "tests", "-n", "2", "--dist", "worksteal", *extra, env=env)
     except subprocess.CalledProcessError as e:
         return e.returncode or 1
     return 0

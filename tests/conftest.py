@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from factories import circle_image, noise_image
 from tiny_samples import net
 
 from example_project import models
@@ -23,8 +24,14 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 
+# An xdist worker owns one core. torch's default of one thread per core would have the workers,
+# and the pytest and Python processes their tests start, spin against each other: on 2 cores
+# with -n 2 an explanation then costs 5-7 times the CPU (benchmarks/results/test_suite.md).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
-# pytester's in-process runs unload modules first imported inside them, and numpy/torch cannot be re-imported.
+
 def _warm_imports() -> None:
     """Import, once and here, everything an explanation touches lazily (scikit-image, scipy,
     matplotlib, numpy.fft): pytester would otherwise unload and fail to re-import them."""
@@ -58,7 +65,21 @@ def _warm_imports() -> None:
         load_model("torchvision:resnet18=/nonexistent/weights.pth")
 
 
-_warm_imports()
+@pytest.fixture(scope="session")
+def warm_imports() -> None:
+    """Import everything an explanation touches lazily, once per process.
+
+    pytester's in-process runs unload the modules first imported inside them, and numpy, torch
+    and their extensions cannot be imported twice; every test that runs pytest in-process
+    (through ``pytester``) therefore imports them before its first run.
+    """
+    _warm_imports()
+
+
+@pytest.fixture
+def pytester(warm_imports: None, pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytest's pytester, after the imports its in-process runs rely on."""
+    return pytester
 
 
 @pytest.fixture(scope="session")
@@ -103,11 +124,6 @@ def batch_recorder():  # type: ignore[no-untyped-def]
     return Classifier(model, device="cpu", batch_size=64), seen
 
 
-@pytest.fixture(scope="session")
-def torch_threads() -> int:
-    return torch.get_num_threads()
-
-
 @pytest.fixture(autouse=True)
 def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytest runs must not inherit CI mode from the CI that runs this suite."""
@@ -146,7 +162,8 @@ def xai_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.fixture
 def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
+    """A seeded 16×16 noise image."""
+    return noise_image(16)
 
 
 @pytest.fixture
@@ -157,7 +174,7 @@ def tiny_clf() -> Classifier:
 @pytest.fixture(scope="session")
 def img() -> np.ndarray:
     """The first seeded circle of the example's shapes task, for the bad-input tables."""
-    return make_shape(np.random.default_rng(0), 0).image
+    return circle_image()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ or solver round-off: an explanation without evidence, which no check may pass.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
+from factories import noise_image
 
 from pytest_xai import Classifier, Region, explain
 
@@ -41,7 +41,7 @@ OBJECT = Region.box(16, 16, 64, 64, name="object")
 
 def silent_explanations() -> dict[str, object]:
     """Explanations of IgnoresInput by every method, of Saturated's probability, and their image."""
-    image = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    image = noise_image(64)
     constant = Classifier(IgnoresInput(), device="cpu")
     found: dict[str, object] = {
         method: explain(constant, image, method=method, samples=200) for method in ("lime", "kernel_shap", "gradient_shap")

@@ -1,5 +1,5 @@
-"""Stand-ins for tests that judge goldens without a pytest run: the plugin's settings, and
-helpers that rewrite one member of a golden .npz."""
+"""Golden helpers: a stand-in for the plugin's settings (goldens judged without a pytest run),
+rewriting one member of a golden .npz, and a pytester project whose goldens are written."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 @dataclass
@@ -42,3 +43,10 @@ def with_member(path: Path, name: str, data: bytes) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for key, value in members.items():
             archive.writestr(key, value)
+
+
+def with_goldens(pytester: pytest.Pytester, source: str) -> None:
+    """test_g.py holding ``source`` (one test), and its goldens as a passing --xai-update run wrote them."""
+    __tracebackhide__ = True
+    pytester.makepyfile(test_g=source)
+    pytester.runpytest("--xai-update").assert_outcomes(passed=1)

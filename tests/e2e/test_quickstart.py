@@ -131,7 +131,7 @@ def write_project(folder: Path, quickstart: Quickstart) -> list[Path]:
         (folder / path).write_text(text)
     conftest = quickstart.files.get("conftest.py", "")
     assert "from my_project.model import CLASSES, Net" in conftest and '"weights" / "net.pt"' in conftest, (
-        "the Quickstart's conftest.py no longer loads Net and CLASSES from my_project.model and "
+        "the Quickstart's conftest.py does not load Net and CLASSES from my_project.model and "
         "weights/net.pt; update the stand-in model in this test to match"
     )
     (folder / "my_project").mkdir()

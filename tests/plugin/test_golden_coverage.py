@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from golden_samples import with_goldens
 
 from pytest_xai import Explanation
 
@@ -59,8 +60,7 @@ def test_an_earlier_failing_assertion_no_longer_stops_its_golden(xai_pytester: p
 
 @pytest.mark.slow
 def test_a_golden_marker_drift_fails_a_test_that_never_calls_assert_match(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=FAILS_FIRST.replace('    assert exp.probability < 0, "an earlier check that fails"\n', ""))
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, FAILS_FIRST.replace('    assert exp.probability < 0, "an earlier check that fails"\n', ""))
     result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut", "-o", "xai_max_shift=0.12")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*explanation drifted from golden __xai_snapshots__/test_g/test_circle.npz*",
@@ -71,8 +71,7 @@ def test_a_golden_marker_drift_fails_a_test_that_never_calls_assert_match(xai_py
 def test_an_uncompared_golden_shows_in_the_summary_and_the_reports(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    xai_pytester.makepyfile(test_g=PASSES)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, PASSES)
     xai_pytester.makepyfile(test_g=STOPS_BEFORE_MATCH)
     monkeypatch.setenv("CI", "true")
     result = xai_pytester.runpytest("--xai-report=run.json")
@@ -103,8 +102,7 @@ def test_an_uncompared_golden_shows_in_the_summary_and_the_reports(
 def test_update_force_rewrites_passing_goldens_and_is_refused_in_ci(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    xai_pytester.makepyfile(test_g=PASSES)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, PASSES)
     npz = xai_pytester.path / GOLDEN
     first = Explanation.load(npz).meta["recorded"]
     result = xai_pytester.runpytest("--xai-update")  # a passing golden is kept by the plain flag

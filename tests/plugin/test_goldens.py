@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from golden_samples import npy, with_member
+from golden_samples import npy, with_goldens, with_member
 
 from pytest_xai import (
     Explanation,
@@ -66,8 +66,7 @@ def test_update_writes_then_rerun_passes(xai_pytester: pytest.Pytester) -> None:
 
 @pytest.mark.slow
 def test_changed_model_fails_and_leaves_three_overlays(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     result = xai_pytester.runpytest(*SHORTCUT)
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
@@ -101,8 +100,7 @@ def test_circle(explain, xai_snapshot, shape_image):
 
 @pytest.mark.slow
 def test_strict_mode_compares_the_ranking(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=STRICT_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, STRICT_TEST)
     xai_pytester.runpytest().assert_outcomes(passed=1)
     result = xai_pytester.runpytest("--xai-model", "example_project.models:shortcut")
     result.assert_outcomes(failed=1)
@@ -129,8 +127,7 @@ def test_a_bound_of_the_other_mode_is_refused(xai_pytester: pytest.Pytester) -> 
 
 
 def test_prediction_change_is_drift(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("explain(shape_image)", "explain(shape_image, target=0)"))
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST.replace("explain(shape_image)", "explain(shape_image, target=0)"))
     xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("explain(shape_image)", "explain(shape_image, target=1)"))
     result = xai_pytester.runpytest()
     result.assert_outcomes(failed=1)
@@ -162,8 +159,7 @@ def test_ci_mode_never_writes(xai_pytester: pytest.Pytester, monkeypatch: pytest
 
 @pytest.mark.slow
 def test_update_missing_writes_only_missing(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
     before = npz.read_bytes()
     xai_pytester.makepyfile(test_g=GOLDEN_TEST + """
@@ -180,8 +176,7 @@ def test_new(explain, xai_snapshot, shape_image):
 
 @pytest.mark.slow
 def test_update_restores_a_deleted_preview(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
     png, before, picture = npz.with_suffix(".png"), npz.read_bytes(), npz.with_suffix(".png").read_bytes()
     png.unlink()
@@ -193,8 +188,7 @@ def test_update_restores_a_deleted_preview(xai_pytester: pytest.Pytester) -> Non
 
 @pytest.mark.slow
 def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     result = xai_pytester.runpytest("--xai-update", *SHORTCUT)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*0 passed, 0 failed, 0 written, 1 updated*"])
@@ -203,8 +197,7 @@ def test_update_all_rewrites_changed_goldens(xai_pytester: pytest.Pytester) -> N
 
 @pytest.mark.slow
 def test_params_mismatch_fails_with_what_differs(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     result = xai_pytester.runpytest("--xai-samples", "300")  # the marker wins: unchanged
     result.assert_outcomes(passed=1)
     xai_pytester.makepyfile(test_g=GOLDEN_TEST.replace("samples=200", "samples=250"))
@@ -279,8 +272,7 @@ def test_p(explain, xai_snapshot, shape_image, tag):
 
 
 def test_corrupt_golden_fails_clearly(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     npz = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
     npz.write_bytes(npz.read_bytes()[:100])
     result = xai_pytester.runpytest()
@@ -292,8 +284,7 @@ def test_corrupt_golden_fails_clearly(xai_pytester: pytest.Pytester) -> None:
 def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) -> None:
     import json
 
-    xai_pytester.makepyfile(test_g=GOLDEN_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, GOLDEN_TEST)
     xai_pytester.runpytest(*SHORTCUT, "--xai-report=r.json")
     report = json.loads((xai_pytester.path / "r.json").read_text(), parse_constant=lambda c: 1 / 0)
     (verdict,) = report["tests"][0]["goldens"]
@@ -345,8 +336,7 @@ def test_circle(explain, xai_snapshot, shape_image):
 
 @pytest.mark.slow
 def test_update_repairs_a_golden_with_a_string_heatmap(xai_pytester: pytest.Pytester) -> None:
-    xai_pytester.makepyfile(test_g=BAD_TYPE_TEST)
-    xai_pytester.runpytest("--xai-update").assert_outcomes(passed=1)
+    with_goldens(xai_pytester, BAD_TYPE_TEST)
     path = xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"
     with_member(path, "heatmap.npy", npy(np.full((64, 64), "x")))
     result = xai_pytester.runpytest()

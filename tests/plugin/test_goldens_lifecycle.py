@@ -59,7 +59,7 @@ def test_a_run_stopped_early_deletes_nothing(
     xai_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: list[str]
 ) -> None:
     names = _write_goldens(xai_pytester, "assert False, 'broken'")
-    # now test_g[0] no longer uses its golden, test_g[1] fails and stops the run before test_g[2]
+    # test_g[0] stops using its golden, test_g[1] fails and stops the run before test_g[2]
     xai_pytester.makepyfile(test_s=THREE_GOLDENS.replace("BREAK_HERE", "assert False, 'broken'").replace(
         "    xai_snapshot.assert_match(exp)", "    if seed:\n        xai_snapshot.assert_match(exp)"))
     monkeypatch.setenv("XAI_BREAK", "1")

@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from factories import explanation
 
 from pytest_xai.explanation import Explanation
 
@@ -75,8 +76,8 @@ def test_explanations_are_read_only_and_a_later_golden_stores_the_original(xai_p
 
 
 def _small() -> Explanation:
-    return Explanation(
-        heatmap=np.arange(6, dtype=np.float32).reshape(2, 3), weights=np.array([0.5, -0.5]),
+    return explanation(
+        np.arange(6, dtype=np.float32).reshape(2, 3), weights=np.array([0.5, -0.5]),
         segments=np.array([[0, 0, 1], [0, 1, 1]]), target=1, target_name="b", probability=0.7,
         method="lime", output="probability", seed=0, samples=10,
         params={"n_segments": 2, "sizes": [1, 2], "nested": {"a": [1]}}, meta={"torch": "x"},

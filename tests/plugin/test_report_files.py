@@ -34,7 +34,7 @@ import pytest
 @pytest.mark.xai(samples=60)
 def test_r(explain, shape_image):
     explain(shape_image)
-    pathlib.Path("r.json").mkdir()  # the path was fine at start-up, not any more
+    pathlib.Path("r.json").mkdir()  # fine at start-up, a folder by the time the report is written
 """)
     result = xai_pytester.runpytest("--xai-report=r.json")
     result.assert_outcomes(passed=1)

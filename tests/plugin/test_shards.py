@@ -21,7 +21,7 @@ def test_g(explain, xai_snapshot, shape_image, seed):
     xai_snapshot.assert_match(explain(shape_image, seed=seed))
 """
 NODES = [f"test_s.py::test_g[{seed}]" for seed in range(4)]
-STALE = "test_gone[0].npz"  # a golden of a test that no longer exists in test_s.py
+STALE = "test_gone[0].npz"  # a golden of a test that test_s.py does not define
 
 
 def goldens(root: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""The results folders of tests that no longer exist go away on a complete run of the suite."""
+"""The results folders of deleted tests go away on a complete run of the suite."""
 
 from __future__ import annotations
 

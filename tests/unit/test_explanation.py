@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 from evidence_samples import TAG, Saturated
+from factories import explanation
 
 from pytest_xai import (
     Classifier,
-    Explanation,
     explain,
     metrics,
 )
@@ -18,8 +18,7 @@ from pytest_xai import (
 def test_boundaries_keep_lime_top_positive_superpixels(shapes_image: np.ndarray) -> None:
     segments = np.repeat(np.arange(4), 16)[None, :].repeat(64, axis=0)  # four vertical bands
     weights = np.array([0.5, -2.0, 1.0, 0.1])
-    exp = Explanation(weights[segments].astype(np.float32), weights, segments, 0, "0", 1.0, "lime", "logit", 0, 1,
-                      image=shapes_image)
+    exp = explanation(weights[segments], weights=weights, segments=segments, method="lime", image=shapes_image)
     pic = exp.boundaries(num_features=2, positive_only=True)
     # lime sorts by |weight| (-2.0, 1.0, 0.5, 0.1), keeps the positive ones (2, 0) and takes
     # the first 2: bands 0 and 2. Their boundaries are drawn in yellow; the rest is untouched.
@@ -32,7 +31,7 @@ def test_boundaries_keep_lime_top_positive_superpixels(shapes_image: np.ndarray)
     assert both[5, 20, 0] == 255  # band 1 (negative) tinted red
     assert both[5, 40, 1] == 255  # band 2 (positive) tinted green
     with pytest.raises(ValueError, match="pixel-level"):
-        Explanation(exp.heatmap, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1).boundaries(shapes_image)
+        explanation(exp.heatmap).boundaries(shapes_image)
 
 
 def test_a_saturated_probability_is_silent_but_its_logit_is_not(silent: dict[str, object]) -> None:

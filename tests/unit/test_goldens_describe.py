@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+from factories import blob
 
-from pytest_xai import Explanation
 from pytest_xai.goldens.describe import area, direction
-
-
-def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:
-    """An explanation whose positive evidence is one size×size block at (x0, y0)."""
-    heat = np.zeros(shape, np.float32)
-    heat[y0 : y0 + size, x0 : x0 + size] = 1.0
-    heat[shape[0] - 1, 0] = -0.5  # negative evidence takes no part
-    return Explanation(heat, None, None, 0, "circle", 0.9, "gradient_shap", "logit", 0, 200,
-                       params={"method": "gradient_shap", "samples": 200, **kw},  # type: ignore[dict-item]
-                       meta={"device": "cpu", "torch": "2", "pytest_xai": "0.1"},
-                       image=np.full((*shape, 3), 0.5, np.float32))
 
 
 def test_directions_and_areas_in_words() -> None:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from factories import blob, judged
 from golden_samples import FakeSettings
 
 from pytest_xai import Explanation
@@ -21,17 +22,6 @@ from pytest_xai.goldens.judge import judge as judge_golden
 from pytest_xai.goldens.modes import GOLDEN_MODES, Bound, Bounds, Comparison, register_golden_mode
 from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.records import GoldenVerdict
-
-
-def blob(x0: int, y0: int, size: int = 4, shape: tuple[int, int] = (64, 64), **kw: object) -> Explanation:
-    """An explanation whose positive evidence is one size×size block at (x0, y0)."""
-    heat = np.zeros(shape, np.float32)
-    heat[y0 : y0 + size, x0 : x0 + size] = 1.0
-    heat[shape[0] - 1, 0] = -0.5  # negative evidence takes no part
-    return Explanation(heat, None, None, 0, "circle", 0.9, "gradient_shap", "logit", 0, 200,
-                       params={"method": "gradient_shap", "samples": 200, **kw},  # type: ignore[dict-item]
-                       meta={"device": "cpu", "torch": "2", "pytest_xai": "0.1"},
-                       image=np.full((*shape, 3), 0.5, np.float32))
 
 
 def bounds_of(mode: str = "release", **values: float) -> Bounds:
@@ -96,8 +86,7 @@ def test_new_mass_counts_only_cells_the_golden_left_empty(tmp_path: Path) -> Non
     golden = blob(0, 0, size=8)  # four full cells in the top-left corner
     heat = golden.heatmap.copy()
     heat[40:44, 40:44] = 1.0  # a new cell with a third as much mass as the old four
-    new = Explanation(heat, None, None, 0, "circle", 0.9, "gradient_shap", "logit", 0, 200,
-                      params=golden.params, meta=golden.meta, image=golden.image)
+    new = judged(heat)
     gained, share = evidence.gained_cells(golden, new)
     assert share == pytest.approx(16 / (64 + 16))
     assert gained.sum() == 16 and gained[40:44, 40:44].all()

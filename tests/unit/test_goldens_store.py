@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from factories import explanation
 
 from pytest_xai import Explanation
 from pytest_xai._util.atomic import atomic_path
@@ -22,8 +23,7 @@ def item(nodeid: str) -> pytest.Item:
 
 def golden(meta: dict[str, object] | None = None) -> Explanation:
     heat = np.random.default_rng(0).random((8, 8)).astype(np.float32)
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10, meta=meta or {},
-                       image=np.zeros((8, 8, 3), np.float32))
+    return explanation(heat, meta=meta or {}, image=np.zeros((8, 8, 3), np.float32))
 
 
 IDS = [

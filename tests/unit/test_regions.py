@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import BadInput, assert_refused, refusals, square_explanation
 
 from pytest_xai import (
     Classifier,
-    Explanation,
     Region,
     RegionError,
     metrics,
@@ -60,33 +60,23 @@ def test_string_polygon_coordinates_in_code_are_a_type_error() -> None:
         Region.polygon([("a", "b"), (1, 2), (3, 4)])
 
 
-def exp_of(img: np.ndarray) -> Explanation:
-    heat = np.zeros(img.shape[:2], dtype=np.float32)
-    heat[10:20, 10:20] = 1
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
-
-
 BAD_REGIONS: list[tuple[str, Callable[..., Any], type, str]] = [
     ("empty box", lambda img, clf: Region.box(5, 5, 5, 9), RegionError, "is empty"),
-    ("empty mask", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.zeros((64, 64), bool))),
+    ("empty mask", lambda img, clf: metrics.relevance_mass(square_explanation(img), Region.mask(np.zeros((64, 64), bool))),
      RegionError, "covers no pixel"),
-    ("outside", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.box(60, 60, 70, 70)), RegionError,
+    ("outside", lambda img, clf: metrics.relevance_mass(square_explanation(img), Region.box(60, 60, 70, 70)), RegionError,
      "lies outside the 64×64 image"),
-    ("mask shape", lambda img, clf: metrics.relevance_mass(exp_of(img), Region.mask(np.ones((32, 32), bool))),
+    ("mask shape", lambda img, clf: metrics.relevance_mass(square_explanation(img), Region.mask(np.ones((32, 32), bool))),
      RegionError, "is a 32×32 mask but the image is 64×64"),
-    ("region type", lambda img, clf: metrics.relevance_mass(exp_of(img), (0, 0, 4, 4)), TypeError, "not a Region"),
-    ("empty complement", lambda img, clf: metrics.pointing_game(exp_of(img), ~Region.box(0, 0, 64, 64)),
+    ("region type", lambda img, clf: metrics.relevance_mass(square_explanation(img), (0, 0, 4, 4)), TypeError, "not a Region"),
+    ("empty complement", lambda img, clf: metrics.pointing_game(square_explanation(img), ~Region.box(0, 0, 64, 64)),
      RegionError, "covers no pixel"),
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_REGIONS, ids=[c[0] for c in BAD_REGIONS])
-def test_bad_regions_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_REGIONS)
+def test_bad_regions_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)
 
 
 # -- growing a region ----------------------------------------------------------------------------

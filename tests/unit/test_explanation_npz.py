@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import PickleBomb, explanation, pictured, square_explanation
 from golden_samples import npy, with_member
 
 from pytest_xai import (
@@ -29,7 +29,7 @@ from pytest_xai.registry import METHODS
 def golden(tmp_path: Path) -> Path:
     heat = np.random.default_rng(0).random((16, 16)).astype(np.float32)
     segments = np.arange(256).reshape(16, 16) // 64
-    exp = Explanation(heat, np.arange(4.0), segments, 0, "0", 1.0, "lime", "logit", 0, 10,
+    exp = explanation(heat, weights=np.arange(4.0), segments=segments, method="lime",
                       image=np.zeros((16, 16, 3), np.float32))
     return exp.save(tmp_path / "g.npz")
 
@@ -123,21 +123,8 @@ def test_header_fields_typed_wrongly_cannot_be_used(tmp_path: Path) -> None:
 # -- region sidecars ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-def exp_of(img: np.ndarray) -> Explanation:
-    heat = np.zeros(img.shape[:2], dtype=np.float32)
-    heat[10:20, 10:20] = 1
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
-
-
 def saved(img: np.ndarray, tmp_path: Path) -> Path:
-    return exp_of(img).save(tmp_path / "g.npz")
+    return square_explanation(img).save(tmp_path / "g.npz")
 
 
 GOLDEN_CASES: list[tuple[str, Callable[[Path], None], str]] = [
@@ -170,20 +157,6 @@ def test_bad_golden_file(case: str, damage: Callable[[Path], None], fragment: st
     assert fragment in str(info.value)
 
 
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-def tiny_exp(tiny_img: np.ndarray, **changes: object) -> Explanation:
-    heat = np.zeros(tiny_img.shape[:2], dtype=np.float32)
-    heat[4:8, 4:8] = 1
-    exp = Explanation(heat, None, None, 0, "0", 0.5, "gradient_shap", "logit", 0, 10, image=tiny_img)
-    for name, value in changes.items():
-        setattr(exp, name, value)
-    return exp
-
-
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
@@ -198,31 +171,21 @@ def test_save_refuses_what_load_would_refuse(
 ) -> None:
     path = tmp_path / "e.npz"
     with pytest.raises(XaiError, match=fragment):
-        tiny_exp(tiny_img, **changes).save(path)
+        pictured(tiny_img, **changes).save(path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_turns_numpy_values_into_plain_python(tmp_path: Path, tiny_img: np.ndarray) -> None:
     params = {"alpha": np.float32(0.5), "n": np.int64(3), "rgb": np.array([0.25, 0.5])}
-    exp = tiny_exp(tiny_img, params=params, meta={"flag": np.bool_(True)}, target=np.int64(0))
+    exp = pictured(tiny_img, params=params, meta={"flag": np.bool_(True)}, target=np.int64(0))
     loaded = Explanation.load(exp.save(tmp_path / "e.npz"))
     assert loaded.params == {"alpha": 0.5, "n": 3, "rgb": [0.25, 0.5]}
     assert loaded.meta == {"flag": True} and loaded.target == 0
 
 
-MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
-
-
-class Exploit:
-    """Unpickling this would create a file: loading must never unpickle."""
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (MARKER.write_text, ("pwned",))
-
-
 def test_golden_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.npz"
-    np.savez(path, header=np.array([Exploit()], dtype=object), heatmap=np.zeros((8, 8)))
+    np.savez(path, header=np.array([PickleBomb()], dtype=object), heatmap=np.zeros((8, 8)))
     with pytest.raises(SnapshotError, match=r"member 'header' is object \(1,\), which a golden cannot hold"):
         Explanation.load(path)
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from factories import BadInput, assert_refused, refusals, square_explanation
 from PIL import Image
 
 from pytest_xai import (
     Classifier,
-    Explanation,
     Region,
     RegionError,
     metrics,
@@ -24,25 +24,12 @@ from pytest_xai.errors import (
 from pytest_xai.plugin.testimage import load_test_image, parse_regions
 
 
-@pytest.fixture(scope="module")
-def img() -> np.ndarray:
-    from example_project.data import make_shape
-
-    return make_shape(np.random.default_rng(0), 0).image
-
-
-def exp_of(img: np.ndarray) -> Explanation:
-    heat = np.zeros(img.shape[:2], dtype=np.float32)
-    heat[10:20, 10:20] = 1
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
-
-
 def test_region_mask_png_of_another_size(tmp_path: Path, img: np.ndarray) -> None:
     from PIL import Image
 
     Image.fromarray(np.full((32, 32), 255, np.uint8)).save(tmp_path / "m.png")
     with pytest.raises(RegionError, match="is a 32×32 mask but the image is 64×64"):
-        metrics.relevance_mass(exp_of(img), Region.mask(tmp_path / "m.png"))
+        metrics.relevance_mass(square_explanation(img), Region.mask(tmp_path / "m.png"))
     with pytest.raises(RegionError, match="is a 32×32 mask"):
         parse_regions({"m": {"mask": "m.png"}}, tmp_path / "x.regions.json", 64, 64)
 
@@ -120,13 +107,6 @@ def test_a_small_file_with_regions_can_be_enlarged(tmp_path: Path) -> None:
     assert image.regions["corner"].to_mask(16, 16).sum() == 16  # one file pixel, 4×4 now
 
 
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    from example_project.models import clean
-
-    return clean(device="cpu")
-
-
 BAD_SIDECARS: list[tuple[str, Callable[..., Any], type, str]] = [
     ("sidecar schema", lambda img, clf: parse_regions({"a": {"circle": 3}}, Path("x.json"), 64, 64), ValueError,
      "exactly one key of ('box', 'mask', 'polygon')"),
@@ -135,10 +115,6 @@ BAD_SIDECARS: list[tuple[str, Callable[..., Any], type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_SIDECARS, ids=[c[0] for c in BAD_SIDECARS])
-def test_bad_sidecar_regions_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_SIDECARS)
+def test_bad_sidecar_regions_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import explanation
 
 from pytest_xai import Explanation
 from pytest_xai.plugin.cache import ExplanationCache
@@ -15,7 +16,7 @@ from pytest_xai.plugin.cache import ExplanationCache
 
 def _explanation(value: float) -> Explanation:
     heat = np.full((16, 16), value, np.float32)
-    return Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10)
+    return explanation(heat)
 
 
 def test_least_recently_used_entries_are_evicted_first(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import judged
 from golden_samples import FakeSettings
 
-from pytest_xai import Explanation
 from pytest_xai.defaults import (
     DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD,
     EVIDENCE_SUPPORT,
@@ -22,12 +22,7 @@ from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.records import GoldenVerdict
 
 SIZE = 64
-
-
-def exp_of(heat: np.ndarray, method: str = "kernel_shap") -> Explanation:
-    return Explanation(heat.astype(np.float32), None, None, 0, "circle", 0.9, method, "logit", 0, 1000,
-                       params={"method": method, "samples": 1000}, meta={"device": "cpu", "torch": "2"},
-                       image=np.full((SIZE, SIZE, 3), 0.5, np.float32))
+KERNEL_SHAP = {"method": "kernel_shap", "samples": 1000}
 
 
 def object_map(x0: int = 28, y0: int = 28, size: int = 8) -> np.ndarray:
@@ -50,8 +45,8 @@ def diffuse_map() -> np.ndarray:
 
 def judge(tmp_path: Path, golden: np.ndarray, new: np.ndarray, bounds: Bounds) -> GoldenVerdict:
     path = tmp_path / "snap" / "test_x.npz"
-    exp_of(golden).save(path)
-    return judge_golden(SnapshotStore(), path, exp_of(new), bounds, FakeSettings(),  # type: ignore[arg-type]
+    judged(golden, **KERNEL_SHAP).save(path)
+    return judge_golden(SnapshotStore(), path, judged(new, **KERNEL_SHAP), bounds, FakeSettings(),  # type: ignore[arg-type]
                         rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
@@ -84,7 +79,7 @@ def test_a_harmless_small_move_passes_both(tmp_path: Path) -> None:
     from pytest_xai.checks import evidence
 
     # without growth, the part that left the four cells is lost: 1 - (6 × 7) / 64
-    loss = evidence.support_loss(exp_of(object_map()), exp_of(object_map(30, 29)), grow=0)
+    loss = evidence.support_loss(judged(object_map(), **KERNEL_SHAP), judged(object_map(30, 29), **KERNEL_SHAP), grow=0)
     assert loss == pytest.approx(1 - 42 / 64, abs=1e-6)
 
 

@@ -5,31 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from evidence_samples import TAG
+from factories import explanation
 
 from pytest_xai import (
-    Explanation,
     Region,
     RegionError,
     metrics,
 )
 from pytest_xai.checks import evidence
-
-
-def exp_of(heatmap, weights=None, segments=None) -> Explanation:
-    heat = np.asarray(heatmap, dtype=np.float32)
-    return Explanation(
-        heatmap=heat,
-        weights=weights,
-        segments=segments,
-        target=0,
-        target_name="0",
-        probability=1.0,
-        method="lime",
-        output="logit",
-        seed=0,
-        samples=10,
-    )
-
 
 # 4×4 heatmap; the region is the left half (x in [0, 2)).
 HEAT = np.array(
@@ -41,68 +24,68 @@ LEFT = Region.box(0, 0, 2, 4)
 
 def test_relevance_mass_known_answer():
     # positive part: left = 4+3+2+1 = 10, right = 1+1 = 2; negatives ignored
-    assert metrics.relevance_mass(exp_of(HEAT), LEFT) == pytest.approx(10 / 12)
-    assert metrics.relevance_mass(exp_of(HEAT), ~LEFT) == pytest.approx(2 / 12)
-    # no positive evidence at all: no share to measure (tests/test_no_evidence.py)
-    assert np.isnan(metrics.relevance_mass(exp_of(-np.abs(HEAT)), LEFT))
+    assert metrics.relevance_mass(explanation(HEAT), LEFT) == pytest.approx(10 / 12)
+    assert metrics.relevance_mass(explanation(HEAT), ~LEFT) == pytest.approx(2 / 12)
+    # no positive evidence at all: no share to measure
+    assert np.isnan(metrics.relevance_mass(explanation(-np.abs(HEAT)), LEFT))
 
 
 def test_relevance_rank_known_answer():
     # |region| = 8. Quantus ranks by a stable ascending argsort and keeps the last 8: the zeros
     # at raster indices 13 and 14, the ones at 5, 10, 15, then 2 (4), 3 (1) and 4 (0).
     # Of those, 13, 5, 4, 1 and 0 lie in the left half: 5 / 8.
-    assert metrics.relevance_rank(exp_of(HEAT), LEFT) == pytest.approx(5 / 8)
+    assert metrics.relevance_rank(explanation(HEAT), LEFT) == pytest.approx(5 / 8)
     # a region holding exactly the 3 largest pixels scores 1
     top3 = Region.mask(np.isin(np.arange(16).reshape(4, 4), [0, 1, 4]))
-    assert metrics.relevance_rank(exp_of(HEAT), top3) == 1.0
+    assert metrics.relevance_rank(explanation(HEAT), top3) == 1.0
 
 
 def test_pointing_game_known_answer():
-    assert metrics.pointing_game(exp_of(HEAT), LEFT) is True
-    assert metrics.pointing_game(exp_of(HEAT), ~LEFT) is False
+    assert metrics.pointing_game(explanation(HEAT), LEFT) is True
+    assert metrics.pointing_game(explanation(HEAT), ~LEFT) is False
     # a tie for the maximum: any maximal pixel in the region is a hit (Quantus' np.any)
     tie = HEAT.copy()
     tie[3, 3] = 4
-    assert metrics.pointing_game(exp_of(tie), ~LEFT) is True
+    assert metrics.pointing_game(explanation(tie), ~LEFT) is True
 
 
 def test_top_k_intersection_known_answer():
-    assert metrics.top_k_intersection(exp_of(HEAT), LEFT, k=3) == 1.0
+    assert metrics.top_k_intersection(explanation(HEAT), LEFT, k=3) == 1.0
     # top-6 (stable ascending, last 6): the ones at 5, 10, 15 and 2, 3, 4; 5, 4, 1, 0 are left
-    assert metrics.top_k_intersection(exp_of(HEAT), LEFT, k=6) == pytest.approx(4 / 6)
+    assert metrics.top_k_intersection(explanation(HEAT), LEFT, k=6) == pytest.approx(4 / 6)
     with pytest.raises(ValueError, match="k=0"):
-        metrics.top_k_intersection(exp_of(HEAT), LEFT, k=0)
+        metrics.top_k_intersection(explanation(HEAT), LEFT, k=0)
 
 
 def test_empty_region_raises_instead_of_a_number():
     empty = Region.mask(np.zeros((4, 4), dtype=bool))
     for fn in (metrics.relevance_mass, metrics.relevance_rank, metrics.pointing_game):
         with pytest.raises(RegionError, match="covers no pixel"):
-            fn(exp_of(HEAT), empty)
+            fn(explanation(HEAT), empty)
 
 
 def test_spearman_uses_weights_when_segments_are_shared():
     seg = np.repeat(np.arange(4), 4).reshape(4, 4)
-    a = exp_of(np.array([1, 2, 3, 4])[seg], np.array([1.0, 2, 3, 4]), seg)
-    b = exp_of(np.array([10, 20, 30, 40])[seg], np.array([10.0, 20, 30, 40]), seg)
-    c = exp_of(np.array([4, 3, 2, 1])[seg], np.array([4.0, 3, 2, 1]), seg)
+    a = explanation(np.array([1, 2, 3, 4])[seg], weights=np.array([1.0, 2, 3, 4]), segments=seg)
+    b = explanation(np.array([10, 20, 30, 40])[seg], weights=np.array([10.0, 20, 30, 40]), segments=seg)
+    c = explanation(np.array([4, 3, 2, 1])[seg], weights=np.array([4.0, 3, 2, 1]), segments=seg)
     assert metrics.spearman(a, b) == pytest.approx(1.0)
     assert metrics.spearman(a, c) == pytest.approx(-1.0)
     # a pixel-level explanation against a superpixel one: ranks over the heatmaps
-    pixel = exp_of(np.array([1, 2, 3, 4])[seg] + 0.01 * np.arange(16).reshape(4, 4))
+    pixel = explanation(np.array([1, 2, 3, 4])[seg] + 0.01 * np.arange(16).reshape(4, 4))
     assert metrics.spearman(a, pixel) > 0.9
 
 
 def test_top_k_iou_and_cosine_known_answers():
-    a = exp_of(HEAT)
+    a = explanation(HEAT)
     assert metrics.top_k_iou(a, a, 0.25) == 1.0
-    flipped = exp_of(HEAT[:, ::-1].copy())
+    flipped = explanation(HEAT[:, ::-1].copy())
     # top-4 of HEAT: (0,0),(0,1),(1,0) and (1,1) by value 4,3,2 then the first 1 in raster order
     # flipped: the mirror images; the two sets are disjoint
     assert metrics.top_k_iou(a, flipped, 0.25) == 0.0
     assert metrics.cosine(a, a) == pytest.approx(1.0)
-    assert metrics.cosine(a, exp_of(-HEAT)) == pytest.approx(-1.0)
-    assert np.isnan(metrics.cosine(a, exp_of(np.zeros((4, 4)))))  # a silent side: undefined
+    assert metrics.cosine(a, explanation(-HEAT)) == pytest.approx(-1.0)
+    assert np.isnan(metrics.cosine(a, explanation(np.zeros((4, 4)))))  # a silent side: undefined
 
 
 def test_region_algebra_and_errors():
@@ -122,78 +105,34 @@ def test_region_algebra_and_errors():
 
 def test_relevance_ratio_is_mass_over_area_share():
     # LEFT covers half the 4×4 image and holds 10/12 of the positive mass
-    assert metrics.relevance_ratio(exp_of(HEAT), LEFT) == pytest.approx((10 / 12) / 0.5)
+    assert metrics.relevance_ratio(explanation(HEAT), LEFT) == pytest.approx((10 / 12) / 0.5)
     # a uniform heatmap has ratio 1 for any region, large or small
-    uniform = exp_of(np.ones((4, 4)))
+    uniform = explanation(np.ones((4, 4)))
     for region in (LEFT, Region.box(0, 0, 1, 1), ~Region.box(0, 0, 1, 1)):
         assert metrics.relevance_ratio(uniform, region) == pytest.approx(1.0)
 
 
 def test_agreement_and_absolute_spearman():
-    a = exp_of(HEAT)
-    found = metrics.agreement(a, exp_of(HEAT * 3))
+    a = explanation(HEAT)
+    found = metrics.agreement(a, explanation(HEAT * 3))
     assert (found.spearman, found.top_k_iou) == (pytest.approx(1.0), 1.0)
-    flipped = metrics.agreement(a, exp_of(-HEAT))
+    flipped = metrics.agreement(a, explanation(-HEAT))
     assert flipped.spearman == pytest.approx(-1.0) and flipped.top_k_iou < 1
     # ranking |attribution|: a sign flip changes nothing
-    assert metrics.spearman(a, exp_of(-HEAT), absolute=True) == pytest.approx(1.0)
+    assert metrics.spearman(a, explanation(-HEAT), absolute=True) == pytest.approx(1.0)
 
 
 def test_nan_heatmaps_give_nan_never_a_passing_number():
-    nan = exp_of(np.where(HEAT > 0, np.nan, HEAT))
+    nan = explanation(np.where(HEAT > 0, np.nan, HEAT))
     for value in (
         metrics.relevance_mass(nan, LEFT), metrics.relevance_ratio(nan, LEFT), metrics.relevance_rank(nan, LEFT),
-        metrics.top_k_intersection(nan, LEFT, 3), metrics.spearman(nan, exp_of(HEAT)),
-        metrics.top_k_iou(nan, exp_of(HEAT)), metrics.cosine(nan, exp_of(HEAT)),
-        evidence.evidence_shift(nan, exp_of(HEAT)), evidence.gained_cells(exp_of(HEAT), nan)[1],
+        metrics.top_k_intersection(nan, LEFT, 3), metrics.spearman(nan, explanation(HEAT)),
+        metrics.top_k_iou(nan, explanation(HEAT)), metrics.cosine(nan, explanation(HEAT)),
+        evidence.evidence_shift(nan, explanation(HEAT)), evidence.gained_cells(explanation(HEAT), nan)[1],
     ):
         assert value != value
     assert metrics.pointing_game(nan, LEFT) is False
     assert evidence.mass_centre(nan) is None
-
-
-def test_evidence_shift_known_answers():
-    def dot(y: int, x: int, shape: tuple[int, int] = (32, 32)) -> Explanation:
-        heat = np.zeros(shape)
-        heat[y, x] = 1.0
-        return exp_of(heat)
-
-    # 32 px, grid 16: 2-px cells; pixel (1, 1) lies in cell (0, 0) centred at (1, 1), pixel
-    # (31, 31) in cell (15, 15) centred at (31, 31): 30·√2 over the 32·√2 diagonal
-    assert evidence.evidence_shift(dot(1, 1), dot(31, 31)) == pytest.approx(30 / 32)
-    assert evidence.evidence_shift(dot(1, 1), dot(1, 1)) == 0.0
-    # half the mass moves 8 cells (16 px) to the right: EMD = 0.5 · 16 / diagonal
-    half = exp_of(np.where(np.isin(np.arange(32 * 32).reshape(32, 32), [33, 33 + 16]), 1.0, 0.0))
-    assert evidence.evidence_shift(dot(1, 1), half) == pytest.approx(0.5 * 16 / np.hypot(32, 32))
-    assert evidence.evidence_shift(dot(1, 1), half) == pytest.approx(evidence.evidence_shift(half, dot(1, 1)))
-    # no positive evidence on one side: as far as it gets; on neither: NaN, nothing to compare
-    assert evidence.evidence_shift(dot(1, 1), exp_of(-np.ones((32, 32)))) == 1.0
-    assert np.isnan(evidence.evidence_shift(exp_of(np.zeros((32, 32))), exp_of(-np.ones((32, 32)))))
-
-
-def test_mass_centre_known_answer():
-    heat = np.zeros((4, 8))
-    heat[0, 0] = 1.0  # pixel centre (0.5, 0.5)
-    heat[3, 7] = 3.0  # pixel centre (7.5, 3.5)
-    assert evidence.mass_centre(exp_of(heat)) == pytest.approx(((0.5 + 3 * 7.5) / 4, (0.5 + 3 * 3.5) / 4))
-    assert evidence.mass_centre(exp_of(-np.ones((4, 8)))) is None
-
-
-def test_an_unmoved_explanation_needs_no_transport_solver() -> None:
-    """A golden re-run bit for bit (the usual cached run) never pays POT's import."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, numpy as np\n"
-        "from pytest_xai import Explanation\nfrom pytest_xai.checks import evidence\n"
-        "heat = np.random.default_rng(0).random((32, 32)).astype(np.float32)\n"
-        "exp = Explanation(heat, None, None, 0, '0', 1.0, 'gradient_shap', 'logit', 0, 10)\n"
-        "assert evidence.evidence_shift(exp, exp) == 0.0\n"
-        "print('ot' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("name", ["lime", "kernel_shap", "gradient_shap", "saturated"])

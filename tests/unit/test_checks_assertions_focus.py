@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import explanation
 
-from pytest_xai import Explanation, Region, assert_attribution_focus
+from pytest_xai import Region, assert_attribution_focus
 from pytest_xai.defaults import DEFAULT_MIN_DENSITY, default_min_ratio
 from pytest_xai.errors import XaiTypeError, XaiValueError
-
-
-def exp_of(heatmap: np.ndarray, segments: np.ndarray | None = None) -> Explanation:
-    return Explanation(np.asarray(heatmap, np.float32), None, segments, 0, "0", 1.0, "lime", "logit", 0, 1)
-
 
 BAR = Region.box(7, 0, 8, 16, name="bar")  # a 1-px column of a 16×16 image: area share 1/16
 
@@ -28,12 +24,12 @@ def bleeding_bar() -> np.ndarray:
 def test_default_is_a_ratio_bound_not_a_mass_bound() -> None:
     heat = np.ones((16, 16))
     heat[:4, :4] = 3.0  # corner: mass 48/(48+240)=1/6 on 1/16 of the area, ratio 2.667
-    results = assert_attribution_focus(exp_of(heat), Region.box(0, 0, 4, 4, name="corner"))
+    results = assert_attribution_focus(explanation(heat), Region.box(0, 0, 4, 4, name="corner"))
     bound = DEFAULT_MIN_DENSITY / (1 + (DEFAULT_MIN_DENSITY - 1) / 16)
     assert [(r.metric, r.bound) for r in results] == [("relevance_ratio", pytest.approx(bound, abs=1e-4))]
     assert results[0].value == pytest.approx(16 / 6)
     with pytest.raises(AssertionError, match=rf"relevance ratio 1.000 .* < min_ratio {round(bound, 4):.3f} \(the default for"):
-        assert_attribution_focus(exp_of(np.ones((16, 16))), Region.box(0, 0, 4, 4, name="corner"))
+        assert_attribution_focus(explanation(np.ones((16, 16))), Region.box(0, 0, 4, 4, name="corner"))
 
 
 def test_default_bound_is_an_evidence_density_so_it_fits_large_regions() -> None:
@@ -45,24 +41,24 @@ def test_default_bound_is_an_evidence_density_so_it_fits_large_regions() -> None
         heat[:12] = density  # inside density / outside density = density
         mass = density * 0.75 / (density * 0.75 + 0.25)
         if passes:
-            (result,) = assert_attribution_focus(exp_of(heat), big)
+            (result,) = assert_attribution_focus(explanation(heat), big)
             assert result.value == pytest.approx(mass / 0.75) and result.value < 4 / 3
             assert result.bound == pytest.approx(default_min_ratio(0.75), abs=1e-4)
         else:
             with pytest.raises(AssertionError, match="does not focus on region 'big'"):
-                assert_attribution_focus(exp_of(heat), big)
+                assert_attribution_focus(explanation(heat), big)
     assert default_min_ratio(0.0) == DEFAULT_MIN_DENSITY and default_min_ratio(1.0) == 1.0
     assert all(default_min_ratio(a) < 1 / a for a in (0.05, 0.5, 0.65, 0.95))
 
 
 def test_min_mass_alone_replaces_the_default() -> None:
-    uniform = exp_of(np.ones((16, 16)))
+    uniform = explanation(np.ones((16, 16)))
     results = assert_attribution_focus(uniform, Region.box(0, 0, 8, 16), min_mass=0.5)
     assert [r.metric for r in results] == ["relevance_mass"]
 
 
 def test_thin_bar_fails_as_drawn_and_passes_with_a_tolerance() -> None:
-    exp = exp_of(bleeding_bar())
+    exp = explanation(bleeding_bar())
     # as drawn: mass 1/3 on 1/16 of the area, ratio 5.333
     (drawn,) = assert_attribution_focus(exp, BAR, min_ratio=5.0)
     assert drawn.value == pytest.approx(16 / 3)
@@ -80,18 +76,18 @@ def test_superpixel_tolerance_takes_every_superpixel_the_region_touches() -> Non
     segments = np.repeat(np.arange(4), 4)[None, :].repeat(16, axis=0)  # four 4-px-wide columns
     heat = np.zeros((16, 16))
     heat[:, 4:8] = 1.0  # all evidence on segment 1 (columns 4-7); the bar is column 7
-    exp = exp_of(heat, segments)
+    exp = explanation(heat, segments=segments, method="lime")
     (drawn,) = assert_attribution_focus(exp, BAR, min_mass=0.2)
     assert drawn.value == pytest.approx(0.25)
     (grown,) = assert_attribution_focus(exp, BAR, min_mass=0.99, tolerance="superpixels")
     assert grown.value == pytest.approx(1.0) and grown.region == "bar (superpixels)"
     # a pixel-level explanation has no superpixels: the region stays as drawn
-    (pixel,) = assert_attribution_focus(exp_of(heat), BAR, min_mass=0.2, tolerance="superpixels")
+    (pixel,) = assert_attribution_focus(explanation(heat), BAR, min_mass=0.2, tolerance="superpixels")
     assert pixel.value == pytest.approx(0.25) and pixel.region == "bar"
 
 
 def test_bad_tolerance_is_a_clear_error() -> None:
-    exp = exp_of(bleeding_bar())
+    exp = explanation(bleeding_bar())
     with pytest.raises(XaiValueError, match=r"tolerance='pixels' is not a tolerance; pass a number of pixels"):
         assert_attribution_focus(exp, BAR, tolerance="pixels")
     with pytest.raises(XaiValueError, match=r"tolerance=-1 is negative"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import explanation, pictured
 
-from pytest_xai import Explanation
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 
@@ -14,7 +14,7 @@ def test_overlay_colours_follow_sign() -> None:
     heat[:, :5] = 1.0
     heat[:, 5:] = -1.0
     heat[0, 0] = 0.0
-    exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
+    exp = explanation(heat)
     pic = exp.overlay(np.full((10, 10, 3), 0.5, np.float32), smooth=False)
     assert pic.dtype == np.uint8 and pic.shape == (10, 10, 3)
     red, blue, zero = pic[5, 2].astype(int), pic[5, 7].astype(int), pic[0, 0].astype(int)
@@ -27,7 +27,7 @@ def test_weak_positive_evidence_stays_visible_beside_strong_negative() -> None:
     heat = np.zeros((10, 10), np.float32)
     heat[:, :5] = 0.08  # the evidence every check measures
     heat[:, 5:] = -0.9  # ten times stronger evidence against
-    exp = Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 1)
+    exp = explanation(heat)
     image = np.full((10, 10, 3), 0.5, np.float32)
     own = exp.overlay(image, smooth=False).astype(int)
     shared = exp.overlay(image, scale=0.9, smooth=False).astype(int)
@@ -36,23 +36,9 @@ def test_weak_positive_evidence_stays_visible_beside_strong_negative() -> None:
     assert own[5, 7, 2] - own[5, 7, 0] > 150
 
 
-@pytest.fixture
-def tiny_img() -> np.ndarray:
-    return np.random.default_rng(0).random((16, 16, 3)).astype(np.float32)
-
-
-def tiny_exp(tiny_img: np.ndarray, **changes: object) -> Explanation:
-    heat = np.zeros(tiny_img.shape[:2], dtype=np.float32)
-    heat[4:8, 4:8] = 1
-    exp = Explanation(heat, None, None, 0, "0", 0.5, "gradient_shap", "logit", 0, 10, image=tiny_img)
-    for name, value in changes.items():
-        setattr(exp, name, value)
-    return exp
-
-
 @pytest.mark.parametrize("scale", [0, -1.0, float("nan"), float("inf")])
 def test_overlay_refuses_a_scale_that_draws_nothing(tiny_img: np.ndarray, scale: float) -> None:
     with pytest.raises(XaiValueError, match="must be a finite number above 0"):
-        tiny_exp(tiny_img).overlay(scale=scale)
+        pictured(tiny_img).overlay(scale=scale)
     with pytest.raises(XaiTypeError, match="is not a number"):
-        tiny_exp(tiny_img).overlay(scale="1")  # type: ignore[arg-type]
+        pictured(tiny_img).overlay(scale="1")  # type: ignore[arg-type]

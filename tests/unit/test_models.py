@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from factories import BadInput, PickleBomb, assert_refused, refusals
 
 from pytest_xai import (
     Classifier,
@@ -18,7 +18,6 @@ from pytest_xai import (
 )
 from pytest_xai.errors import (
     ModelSpecError,
-    XaiError,
 )
 from pytest_xai.models import load_model
 
@@ -82,19 +81,9 @@ def test_a_factory_returning_a_state_dict_is_a_usage_error(tmp_path: Path, monke
         load_model("dict_factory:make", device="cpu")
 
 
-MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "pytest_xai_pwned"
-
-
-class Exploit:
-    """Unpickling this would create a file: loading must never unpickle."""
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (MARKER.write_text, ("pwned",))
-
-
 def test_weights_are_loaded_without_pickle_execution(tmp_path: Path) -> None:
     path = tmp_path / "evil.pth"
-    torch.save({"fc.weight": Exploit()}, path)
+    torch.save({"fc.weight": PickleBomb()}, path)
     with pytest.raises(ModelSpecError, match="is not a state dict for resnet18"):
         load_model(f"torchvision:resnet18={path}")
 
@@ -111,13 +100,9 @@ BAD_SPECS: list[tuple[str, Callable[..., Any], type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
-def test_bad_model_specs_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_SPECS)
+def test_bad_model_specs_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)
 
 
 # -- timm architectures (a tiny random-init timm model stands for a real one) -------------------

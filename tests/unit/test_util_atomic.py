@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import explanation
 
 from pytest_xai import Explanation
 from pytest_xai._util.atomic import TEMP_SUFFIX, atomic_path, is_stale, remove_stale_temps
@@ -44,7 +45,7 @@ def test_sigkill_mid_write_leaves_the_old_golden_intact(tmp_path: Path) -> None:
     target = tmp_path / "golden.npz"
     heat = np.ones((512, 512), np.float32)
     written = np.random.default_rng(0).random((512, 512)).astype(np.float32)  # as WRITER draws it
-    Explanation(heat, None, None, 0, "0", 1.0, "gradient_shap", "logit", 0, 10).save(target)
+    explanation(heat).save(target)
     for delay in (0.3, 0.45, 0.6, 0.75):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE)
         assert proc.stdout is not None

@@ -56,9 +56,8 @@ PEAK_RSS = """
 def test_peak_rss_is_flat_in_samples_at_256_superpixels(method: str) -> None:
     """16× the samples at 256 superpixels: at most 10% more peak RSS (the README's promise).
 
-    The solvers once made several float64 copies of the (samples × 256) masks, and Kernel
-    SHAP's sampler float and int64 rank matrices of the same size: +33% (LIME) and +44%
-    (Kernel SHAP) from 2,000 to 32,000 samples.
+    Neither a solver's float64 copy of the (samples × 256) masks nor a sampler's rank matrix of
+    the same size may grow with the samples.
     """
     peaks = [int(run_script(PEAK_RSS, method, str(n))) / 1024 for n in (2000, 32000)]
     print(f"{method}: {peaks[0]:.0f} MB -> {peaks[1]:.0f} MB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from factories import explanation
 
 from pytest_xai import (
     Classifier,
@@ -195,7 +196,7 @@ def test_register_fill_adds_a_fill_and_refuses_bad_ones() -> None:
 def _explanation(image: np.ndarray, region: Region, target: int = 0) -> Explanation:
     """A hand-made explanation whose positive attribution lies entirely on ``region``."""
     heat = region.to_mask(SIZE, SIZE).astype(np.float32)
-    return Explanation(heat, None, None, target, "red", 0.99, "gradient_shap", "logit", 0, 10, image=image)
+    return explanation(heat, target=target, target_name="red", probability=0.99, image=image)
 
 
 def test_confirm_turns_a_salient_unused_avoid_failure_into_a_pass() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from factories import BadInput, assert_refused, refusals
 from tiny_samples import SEGMENTS
 
 from pytest_xai import (
@@ -22,7 +23,6 @@ from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.perturb import PerturbationJob, evaluate_jobs
 from pytest_xai.engine.segmentation import segment
 from pytest_xai.errors import (
-    XaiError,
     XaiTypeError,
     XaiValueError,
 )
@@ -242,13 +242,9 @@ BAD_PARAMETERS: list[tuple[str, Callable[..., Any], type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("case", "call", "error", "fragment"), BAD_PARAMETERS, ids=[c[0] for c in BAD_PARAMETERS])
-def test_bad_parameters_are_refused(case: str, call: Callable[..., Any], error: type, fragment: str, img: np.ndarray,
-                   clf: Classifier) -> None:
-    with pytest.raises(error) as info:
-        call(img, clf)
-    assert isinstance(info.value, XaiError)
-    assert fragment in str(info.value), str(info.value)
+@refusals(BAD_PARAMETERS)
+def test_bad_parameters_are_refused(bad: BadInput, img: np.ndarray, clf: Classifier) -> None:
+    assert_refused(bad, img, clf)
 
 
 @pytest.mark.parametrize(

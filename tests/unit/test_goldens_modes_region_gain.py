@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import judged
 from golden_samples import FakeSettings
 
 from pytest_xai import Explanation, Region
@@ -31,10 +32,7 @@ def heat(*blocks: tuple[Region, float], shape: tuple[int, int] = (64, 64)) -> Ex
     for region, value in blocks:
         values[region.to_mask(*shape)] += value
     values[shape[0] - 1, shape[1] - 1] = -0.5  # negative evidence takes no part
-    return Explanation(values, None, None, 0, "circle", 0.9, "gradient_shap", "logit", 0, 200,
-                       params={"method": "gradient_shap", "samples": 200},  # type: ignore[dict-item]
-                       meta={"device": "cpu", "torch": "2", "pytest_xai": "0.1"},
-                       image=np.full((*shape, 3), 0.5, np.float32))
+    return judged(values)
 
 
 def recorded(exp: Explanation, **regions: Region) -> Explanation:
