@@ -4,6 +4,8 @@ model under test in pytest_xai_wrap_classifier."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 EXTENSION = '''
@@ -56,7 +58,20 @@ def pytest_xai_register_fills(register_fill):
 '''
 
 
+@pytest.fixture
+def registries() -> Iterator[None]:
+    """The in-process runs register into the process's registries: put them back afterwards."""
+    from pytest_xai.extend import FILLS, GOLDEN_MODES, METHODS
+
+    saved = [(r, dict(r)) for r in (METHODS, GOLDEN_MODES, FILLS)]
+    yield
+    for registry, items in saved:
+        registry.clear()
+        registry.update(items)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("registries")
 def test_a_conftest_extension_is_usable_from_options_and_checks(xai_pytester: pytest.Pytester) -> None:
     xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + EXTENSION)
     xai_pytester.makepyfile(test_ext='''

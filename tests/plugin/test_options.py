@@ -74,11 +74,11 @@ import pytest
 def test_s(explain, shape_image, pytestconfig):
     from pytest_xai.plugin import xai_key
     s = pytestconfig.stash[xai_key].settings
-    assert (s.precision, s.golden_mode, s.max_shift, s.cache_max_mb, s.device) == ("bfloat16", "strict", 0.3, 5, "mps")
+    assert (s.precision, s.golden_mode, s.max_shift, s.cache_max_mb, s.device) == ("bfloat16", "strict", 0.3, 5, "cpu")
     assert explain(shape_image).params["precision"] == "bfloat16"
     assert explain(shape_image, precision="float32").params["precision"] == "float32"
 """)
-    xai_pytester.runpytest("--xai-device=mps", "--xai-cache=off").assert_outcomes(passed=1)
+    xai_pytester.runpytest("--xai-device=cpu", "--xai-cache=off").assert_outcomes(passed=1)
 
 
 def test_markers_merge_from_module_class_and_test(xai_pytester: pytest.Pytester) -> None:
