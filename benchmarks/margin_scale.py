@@ -261,7 +261,7 @@ def markdown(cases: list[dict[str, Any]]) -> str:
               f"{real_worst['image']}, {real_worst['region']}, {real_worst['fill']}); {DEFAULT} is {DEFAULT / worst:.2f}× the first.",
               ""]  # fmt: skip
     lines += table([r for r in evaluate(cases, {CHOSEN: DEFAULT}) if r["candidate"] == CHOSEN])
-    lines += ["", "Worst harmless case per world and fill:", ""] + worst_by_world(cases)
+    lines += ["", "Worst harmless case per world and fill:", "", *worst_by_world(cases)]
     lines += ["", "### The floor on the real shortcuts", "",
               "Cases caught and harmless cases failing as a function of the bound (fall / IQR, or |Δp| > max_change):", ""]
     lines += sweep(cases, [score(real_worst), worst, FACTOR * score(real_worst), DEFAULT])

@@ -91,6 +91,7 @@ def measure_irrelevant(
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     t, probs, margins, variants, after, names, spread = _hidden(clf, array, mask, fill, target)
     fall = float(margins[0] - margins[1])
+    logit: tuple[str, float, float | None, str]
     if change_bound is not None:
         logit = ("margin_change", abs(fall), change_bound, "max_logit_change")
     elif drop_bound is not None:
