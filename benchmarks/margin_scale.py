@@ -239,6 +239,27 @@ def sweep(cases: list[dict[str, Any]], bounds: list[float]) -> list[str]:
     return lines
 
 
+def confirm_table(cases: list[dict[str, Any]]) -> list[str]:
+    """Avoid tests on the cue regions with ``confirm=True`` at the default, on the 12 photos: the
+    cue masses of ``real_releases.json`` (clean, harmless, shortcut; lime and kernel_shap) and
+    the interventions here. A test fails when its mass exceeds max_mass and the hide fails."""
+    score = CANDIDATES[CHOSEN][1]
+    found = json.loads((RESULTS / "real_releases.json").read_text())
+    used = {(c["model"], c["image"], c["cue"]): caught(c, score, DEFAULT) for c in cases if c["source"] == "real12"}
+    tests = [("clean", photo, cue, mass) for key, mass in found["clean_cue_mass"].items()
+             for _, photo, cue in [key.split("|")]]  # fmt: skip
+    tests += [(r["release"], r["photo"], cue, m) for r in found["rows"] for cue, m in r["cue_mass"].items()]
+    lines = ["| max_mass | cue | clean + harmless tests failing | shortcut photos caught (any method) |", "|---|---|---|---|"]
+    for bound in (0.05, 0.10, 0.15, 0.20):
+        for cue in ("watermark", "frame"):
+            good = [t for t in tests if t[2] == cue and not t[0].startswith("shortcut")]
+            bad = [t for t in tests if t[2] == cue and t[0] == f"shortcut_{cue}"]
+            failing = sum(m > bound and used[(r, p, c)] for r, p, c, m in good)
+            photos = {p for r, p, c, m in bad if m > bound and used[(r, p, c)]}
+            lines.append(f"| {bound:.2f} | {cue} | {failing} of {len(good)} | {len(photos)}/{len({t[1] for t in bad})} |")
+    return lines
+
+
 def markdown(cases: list[dict[str, Any]]) -> str:
     score = CANDIDATES[CHOSEN][1]
     harmless = [c for c in cases if c["harmless"]]
@@ -270,6 +291,8 @@ def markdown(cases: list[dict[str, Any]]) -> str:
               "by at most 1.2 logits (0.75 IQR) and p by at most 0.05 when the watermark is hidden. Per photo, grey fill:",
               ""]  # fmt: skip
     lines += floor(cases)
+    lines += ["", f"### Avoid tests on the cue regions with confirm=True (max_scaled_drop {DEFAULT}), 12 photos", "",
+              *confirm_table(cases)]
     return "\n".join(lines) + "\n"
 
 
