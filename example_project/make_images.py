@@ -44,8 +44,34 @@ def write_shapes() -> None:
             _write_shape(make_shape(rng, label, tag=label), f"{shape}{k}")
 
 
+# scikit-image's bundled photographs (no download), centre-cropped to 224×224, and the object
+# each shows, drawn by hand in the crop's pixels as a polygon [[x, y], ...].
+PHOTOS = {
+    "chelsea": [[28, 52], [70, 40], [150, 40], [200, 58], [216, 120], [190, 190], [140, 214],
+                [84, 214], [36, 186], [14, 120]],  # the cat's face: eyes, nose and muzzle
+    "coffee": [[45, 34], [70, 14], [112, 7], [155, 14], [180, 38], [176, 80], [160, 118],
+               [138, 138], [100, 142], [72, 132], [54, 100]],  # the cup of espresso, not the saucer
+    "rocket": [[104, 60], [118, 60], [124, 84], [124, 224], [98, 224], [98, 84]],  # the rocket
+    "camera": [[98, 44], [132, 44], [134, 100], [170, 222], [92, 222], [106, 100]],  # camera and tripod
+}
+PHOTO_SIZE = 224
+
+
+def write_photos() -> None:
+    """The real-photo suite's images and their hand-drawn ``object`` regions."""
+    from skimage import data
+
+    from pytest_xai import load_image
+
+    for name, polygon in PHOTOS.items():
+        image = load_image(np.asarray(getattr(data, name)()), size=PHOTO_SIZE)
+        _png(image, FOLDER / f"{name}.png")
+        (FOLDER / f"{name}.regions.json").write_text(json.dumps({"object": {"polygon": polygon}}) + "\n")
+
+
 def main() -> None:
     FOLDER.mkdir(parents=True, exist_ok=True)
+    write_photos()
     write_shapes()
     images, labels = digits_images()
     held_out = np.random.default_rng(0).permutation(len(images))[1500:]

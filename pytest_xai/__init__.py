@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from pytest_xai.explanation import Explanation
     from pytest_xai.images import load_image
+    from pytest_xai.models import load_model
     from pytest_xai.regions import Region
     from pytest_xai.registry import register_method
 
@@ -61,6 +62,7 @@ _LAZY = {
     "explain": ("pytest_xai.engine.explain", "explain"),
     "Explanation": ("pytest_xai.explanation", "Explanation"),
     "load_image": ("pytest_xai.images", "load_image"),
+    "load_model": ("pytest_xai.models", "load_model"),
     "Region": ("pytest_xai.regions", "Region"),
     "register_method": ("pytest_xai.registry", "register_method"),
 }

@@ -56,6 +56,10 @@ def identity(value: Any, digest: Any, depth: int = 0) -> bool:
         digest.update(f"{value.__module__}.{value.__qualname__}".encode())
         return True
     if isinstance(value, types.FunctionType):
+        library = _library_version(value.__module__)
+        if library is not None:  # an installed library's function: its version decides it
+            digest.update(f"{value.__module__}.{value.__qualname__}@{library}".encode())
+            return True
         return _function_identity(value, digest, depth)
     if isinstance(value, types.MethodType):
         return identity(value.__func__, digest, depth + 1) & identity(value.__self__, digest, depth + 1)
@@ -69,12 +73,17 @@ def identity(value: Any, digest: Any, depth: int = 0) -> bool:
 def _class_code(cls: type, digest: Any, depth: int, seen: set[type]) -> bool:
     """The code of every function that a user's class (and its non-torch bases) defines, so
     an edited ``forward`` changes the fingerprint; torch's own classes are covered by the
-    torch version in every key."""
+    torch version in every key, and an installed library's classes (timm's, torchvision's) by
+    that library's version."""
     exact = True
     for klass in cls.__mro__:
         if klass in seen or klass.__module__.split(".")[0] in ("torch", "builtins"):
             continue
         seen.add(klass)
+        library = _library_version(klass.__module__)
+        if library is not None:
+            digest.update(f"class {klass.__module__}.{klass.__qualname__}@{library}".encode())
+            continue
         for key, attr in sorted(vars(klass).items()):
             function = getattr(attr, "__func__", attr)  # staticmethod / classmethod
             if isinstance(function, types.FunctionType):
@@ -157,6 +166,31 @@ def _project_source(module: types.ModuleType) -> bytes:
         return Path(real).read_bytes()
     except OSError:
         return b""
+
+
+def _library_version(module_name: str) -> str | None:
+    """``"name==version"`` when ``module_name`` belongs to an installed distribution (not the
+    user's project, and not an editable install in the project's tree), else None."""
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return None
+    real = os.path.realpath(path)
+    if not any(real.startswith(root + os.sep) for root in _library_roots()):
+        return None
+    top = module_name.split(".")[0]
+    return f"{top}=={_distribution_version(top)}"
+
+
+@functools.cache
+def _distribution_version(top: str) -> str:
+    from importlib import metadata
+
+    try:
+        names = metadata.packages_distributions().get(top, [top])
+        return metadata.version(names[0])
+    except (metadata.PackageNotFoundError, IndexError):
+        return f"python {sys.version.split()[0]}"  # the standard library
 
 
 @functools.cache

@@ -52,7 +52,35 @@ def load_image(
     array = _decode(source, name)
     if target is not None:
         array = _resize(array, fit_size(array.shape[:2], target, mode))
-    return _check_side(array, name, size)
+    array = _check_side(array, name, size)
+    if isinstance(source, (str, os.PathLike)):
+        _remember_name(array, Path(source).name)
+    return array
+
+
+_LOADED_NAMES: dict[str, str] = {}  # content key -> the file name an image was loaded from
+MAX_LOADED_NAMES = 4096
+
+
+def _content_key(array: np.ndarray) -> str:
+    """The same key for an image as float in [0, 1] and as the uint8 an Explanation keeps."""
+    import hashlib
+
+    if array.dtype != np.uint8:
+        array = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    return hashlib.sha1(repr(array.shape).encode() + np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _remember_name(array: np.ndarray, name: str) -> None:
+    if len(_LOADED_NAMES) >= MAX_LOADED_NAMES:
+        _LOADED_NAMES.pop(next(iter(_LOADED_NAMES)))
+    _LOADED_NAMES[_content_key(array)] = name
+
+
+def loaded_name(array: np.ndarray) -> str | None:
+    """The file name ``load_image`` read this image from in this process, if it did: how the
+    report names an image a test loaded itself rather than through ``xai_image``."""
+    return _LOADED_NAMES.get(_content_key(np.asarray(array))) if _LOADED_NAMES else None
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,47 @@
-"""Build the model under test from a spec: ``module:factory``, a TorchScript file, or torchvision."""
+"""Build the model under test from a spec: ``module:factory``, a TorchScript file, or a
+torchvision or timm architecture with a local weights file (nothing is downloaded)."""
 
 from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_xai.errors import ModelSpecError
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 FORMS = (
     "'package.module:factory' (a callable returning a Classifier or nn.Module), "
-    "'path/to/model.ts' (TorchScript), or 'torchvision:resnet18=path/to/weights.pth'"
+    "'path/to/model.ts' (TorchScript), 'torchvision:resnet18=path/to/weights.pth' or "
+    "'timm:tf_efficientnet_lite0=path/to/weights.pth'"
 )
+ARCHITECTURES = ("torchvision:", "timm:")
+TIMM_INSTALL = "pip install 'pytest-xai[timm]'"
 TORCHSCRIPT_SUFFIXES = (".ts", ".pt", ".pth", ".torchscript")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any:
-    """Return a Classifier for ``spec``; nothing is downloaded, missing files raise ModelSpecError."""
+    """Build the model a spec names, as a ``Classifier``: what ``--xai-model`` and ini
+    ``xai_model`` load, for a conftest whose ``xai_model`` fixture honours the option.
+
+    spec: ``package.module:factory`` (a callable returning a Classifier or ``nn.Module``; it
+        gets ``device=`` when it takes that keyword), ``path/to/model.ts`` (TorchScript),
+        ``torchvision:NAME=path/to/weights.pth`` or ``timm:NAME=path/to/weights.pth`` (a state
+        dict for that architecture; timm needs ``pip install 'pytest-xai[timm]'``). An
+        architecture's 1000-class head gets the ImageNet-1k class names, and its input the
+        normalisation its weights were trained with (timm: the model's pretrained config).
+    device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:1"``...
+    base: the folder relative file names resolve against (the plugin passes the ini file's).
+
+    Nothing is downloaded. A spec that cannot be loaded raises ``ModelSpecError`` naming the
+    spec, what is wrong and the fix.
+    """
     from pytest_xai.classifier import Classifier
 
     if not isinstance(spec, str) or not spec.strip():
@@ -27,6 +49,8 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
     spec = spec.strip()
     if spec.startswith("torchvision:"):
         return _torchvision(spec, device, base)
+    if spec.startswith("timm:"):
+        return _timm(spec, device, base)
     if _is_file_spec(spec):
         return _torchscript(spec, device, base)
     module_name, sep, attr = spec.partition(":")
@@ -69,8 +93,8 @@ def spec_problem(spec: str, base: Path | None = None) -> str | None:
     text = spec.strip()
     if not text:
         return f"model spec {spec!r} is empty; use {FORMS}"
-    if text.startswith("torchvision:"):
-        name, sep, weights = text[len("torchvision:") :].partition("=")
+    if text.startswith(ARCHITECTURES):
+        name, sep, weights = text.partition(":")[2].partition("=")
         if not name or not sep or not weights:
             return f"model spec {spec!r} needs a model name and a weights file; use {FORMS}"
         path = _resolve(weights, base)
@@ -155,14 +179,8 @@ def _torchvision(spec: str, device: str, base: Path | None) -> Any:
             "the tests and point the spec at it"
         )
     model = torchvision.models.get_model(name, weights=None)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as e:
-        raise ModelSpecError(
-            f"model spec {spec!r}: {path} is not a state dict for {name} ({type(e).__name__}: {e})"
-        ) from e
-    categories = _imagenet_categories(name) if model_outputs(model) == 1000 else None
+    load_weights(model, path, spec)
+    categories = imagenet_categories() if model_outputs(model) == 1000 else None
     mean = torch.tensor(IMAGENET_MEAN)[None, :, None, None]
     std = torch.tensor(IMAGENET_STD)[None, :, None, None]
 
@@ -179,12 +197,120 @@ def model_outputs(model: Any) -> int | None:
     return None
 
 
-def _imagenet_categories(name: str) -> list[str] | None:
-    """ImageNet class names ship inside torchvision's weight enums: no download needed."""
+def imagenet_categories() -> list[str]:
+    """The ImageNet-1k class names in index order; they ship with torchvision (no download)."""
     import torchvision
 
-    enum = torchvision.models.get_model_weights(name) if hasattr(torchvision.models, "get_model_weights") else None
+    return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _timm(spec: str, device: str, base: Path | None) -> Any:
+    """``timm:NAME=weights.pth``: timm's architecture, the file's weights, the pretrained
+    config's normalisation and input size, ImageNet-1k names for a 1000-class head."""
+    from pytest_xai.classifier import Classifier
+
+    name, sep, weights = spec[len("timm:") :].partition("=")
+    if not sep or not weights:
+        raise ModelSpecError(
+            f"model spec {spec!r} names no weights file; use 'timm:{name or 'tf_efficientnet_lite0'}"
+            "=path/to/weights.pth' (nothing is downloaded at test time)"
+        )
     try:
-        return list(next(iter(enum)).meta["categories"]) if enum is not None else None
-    except (StopIteration, KeyError, AttributeError, ValueError):
-        return None
+        import timm
+    except ImportError as e:
+        raise ModelSpecError(
+            f"model spec {spec!r} needs timm, which is not installed here; {TIMM_INSTALL}"
+        ) from e
+    if not timm.is_model(name):
+        close = timm.list_models(f"*{name[:6]}*")[:5] or timm.list_models()[:5]
+        raise ModelSpecError(
+            f"model spec {spec!r}: timm has no model {name!r}; use a name from "
+            f"timm.list_models(), e.g. {', '.join(close)}"
+        )
+    path = _resolve(weights, base)
+    if not path.is_file():
+        raise ModelSpecError(
+            f"model spec {spec!r}: weights file {path} does not exist; save the state dict once "
+            "outside the tests and point the spec at it"
+        )
+    model = timm.create_model(name, pretrained=False)
+    load_weights(model, path, spec)
+    config: Mapping[str, Any] = getattr(model, "pretrained_cfg", None) or {}
+    categories = imagenet_categories() if model_outputs(model) == 1000 else None
+    return Classifier(model, preprocess=_timm_preprocess(config), class_names=categories, device=device)
+
+
+def _timm_preprocess(config: Mapping[str, Any]) -> Any:
+    """Normalise with the config's mean and std (ImageNet's when it names none) and resize to
+    its input size when the images come in another size."""
+    import torch
+    import torch.nn.functional as F
+
+    mean = torch.tensor(config.get("mean") or IMAGENET_MEAN, dtype=torch.float32)[None, :, None, None]
+    std = torch.tensor(config.get("std") or IMAGENET_STD, dtype=torch.float32)[None, :, None, None]
+    size = tuple(config["input_size"][1:]) if config.get("input_size") else None
+
+    def preprocess(x: torch.Tensor) -> torch.Tensor:
+        if size is not None and tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        return (x - mean.to(x.device, x.dtype)) / std.to(x.device, x.dtype)
+
+    return preprocess
+
+
+def load_weights(model: Any, path: Path, spec: str) -> None:
+    """Load the state dict at ``path`` into ``model``: by name when the names match, else in
+    order when the tensor count and every shape agree (a port of the same network that names
+    its layers differently); else a ModelSpecError that says where the two part."""
+    import torch
+
+    architecture = spec.partition(":")[2].partition("=")[0]
+    try:
+        given = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelSpecError(
+            f"model spec {spec!r}: {path} is not a state dict for {architecture} "
+            f"({type(e).__name__}: {e}); save one with torch.save(model.state_dict(), path)"
+        ) from e
+    given = _unwrap_checkpoint(given)
+    if not isinstance(given, dict) or not all(isinstance(v, torch.Tensor) for v in given.values()):
+        raise ModelSpecError(
+            f"model spec {spec!r}: {path} holds a {type(given).__name__}, not a state dict of "
+            "tensors; save one with torch.save(model.state_dict(), path)"
+        )
+    wanted = model.state_dict()
+    state = given if set(given) == set(wanted) else _in_order(wanted, given, path, spec)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelSpecError(
+            f"model spec {spec!r}: the weights in {path} do not fit the architecture ({e}); "
+            "use the weights saved from this architecture, or name the one they were saved from"
+        ) from e
+
+
+def _unwrap_checkpoint(given: Any) -> Any:
+    """A training checkpoint's state dict (``{"state_dict": ...}`` or ``{"model": ...}``)."""
+    if isinstance(given, dict):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if isinstance(given.get(key), dict):
+                return given[key]
+    return given
+
+
+def _in_order(wanted: Mapping[str, Tensor], given: Mapping[str, Tensor], path: Path, spec: str) -> dict[str, Tensor]:
+    """``given``'s tensors under ``wanted``'s names, position by position, when every shape agrees."""
+    fix = "use the weights saved from this architecture, or name the one they were saved from"
+    if len(given) != len(wanted):
+        raise ModelSpecError(
+            f"model spec {spec!r}: the weights in {path} do not fit the architecture: the file "
+            f"holds {len(given)} tensors, the model {len(wanted)}, and their names differ; {fix}"
+        )
+    for i, ((name, want), (got_name, got)) in enumerate(zip(wanted.items(), given.items())):
+        if tuple(want.shape) != tuple(got.shape):
+            raise ModelSpecError(
+                f"model spec {spec!r}: the weights in {path} do not fit the architecture: tensor "
+                f"{i} is {got_name!r} {tuple(got.shape)} in the file, {name!r} {tuple(want.shape)} "
+                f"in the model; {fix}"
+            )
+    return dict(zip(wanted, given.values()))

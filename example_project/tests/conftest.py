@@ -11,3 +11,9 @@ from example_project import models
 def digits_model():  # type: ignore[no-untyped-def]
     """The handwritten-digits CNN (a second model with its own suite)."""
     return models.digits()
+
+
+@pytest.fixture(scope="session")
+def photo_model():  # type: ignore[no-untyped-def]
+    """EfficientNet-Lite0 pretrained on ImageNet-1k, for the real-photo suite."""
+    return models.efficientnet_lite0()

@@ -15,6 +15,7 @@ from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.checks import metrics
 from pytest_xai.checks import recorder as recording
 from pytest_xai.defaults import DEFAULT_MIN_DENSITY, TOP_K_FRACTION, default_min_ratio
+from pytest_xai.errors import XaiValueError
 from pytest_xai.explanation import Explanation
 from pytest_xai.pictures import render
 from pytest_xai.records import CheckResult
@@ -58,6 +59,7 @@ def record_check(
         kind=kind, metric=metric, value=finite_or_none(value), bound=bound, passed=passed, upper=upper,
         region=None if region is None else region.name, method=exp.method, target=exp.target_name,
         image=None if exp.image is None else recording.image_key(exp.image),
+        image_name=None if exp.image is None else recording.file_name(exp.image),
         picture=None if picture is None else str(picture), **extra,
     )
     recorder = recording.current()
@@ -194,21 +196,30 @@ def assert_attribution_avoids(
 
 
 def assert_explanations_agree(
-    a: Explanation, b: Explanation, *, min_spearman: float = 0.5, min_top_k_iou: float | None = None
+    a: Explanation, b: Explanation, *, min_spearman: float = 0.5,
+    min_top_k_iou: float | None = None, top_k: float = TOP_K_FRACTION,
 ) -> list[CheckResult]:
     """Fail unless two explanations of one image rank the evidence alike.
 
-    Spearman over superpixel weights when both share segments, else over heatmaps (bound in
-    [-1, 1]); optionally also the IoU of their top-20% most attributed pixels (bound in [0, 1]).
-    Returns one ``CheckResult`` per bound judged.
+    a, b: two explanations of the same image (e.g. ``lime`` and ``kernel_shap``).
+    min_spearman: the lowest acceptable Spearman rank correlation, in [-1, 1], over superpixel
+        weights when both share segments, else over heatmaps.
+    min_top_k_iou: the lowest acceptable IoU, in [0, 1], of the two explanations' ``top_k``
+        most attributed pixels; None (default) measures and records the IoU without bounding it.
+    top_k: the share of the image's pixels that counts as "most attributed", in (0, 1]
+        (default 0.2: the top 20%).
+    Returns one ``CheckResult`` per bound judged; the Spearman check's ``details`` hold the
+    IoU and ``top_k`` either way, so the report and the JSON show both.
     """
     __tracebackhide__ = True
     s_bound = check_bound(min_spearman, "min_spearman", low=-1.0)
     i_bound = None if min_top_k_iou is None else check_bound(min_top_k_iou, "min_top_k_iou")
-    found = metrics.agreement(a, b)
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, float)) or not 0 < top_k <= 1:
+        raise XaiValueError(f"top_k={top_k!r} must be a share of the pixels in (0, 1], e.g. 0.2")
+    found = metrics.agreement(a, b, float(top_k))
     checks = [("spearman", "Spearman", found.spearman, s_bound)]
     if i_bound is not None:
-        checks.append(("top_k_iou", f"top-{TOP_K_FRACTION:.0%} IoU", found.top_k_iou, i_bound))
+        checks.append(("top_k_iou", f"top-{top_k:.0%} IoU", found.top_k_iou, i_bound))
     failures = [
         f"{label} {measure_text(value, a, b)} < min_{metric} {bound:.3f}"
         for metric, label, value, bound in checks
@@ -218,8 +229,10 @@ def assert_explanations_agree(
     if failures:
         side = render.side_by_side([a.overlay(), b.overlay()])
         picture = render.save_png(side, recording.picture_path(f"agree-{a.method}-{b.method}"))
+    measured = {"top_k_iou": finite_or_none(found.top_k_iou, 4), "top_k": float(top_k)}
     results = [
-        record_check("agree", a, None, metric, value, bound, value >= bound, picture, other_method=b.method)
+        record_check("agree", a, None, metric, value, bound, value >= bound, picture,
+                     other_method=b.method, details=measured)
         for metric, _, value, bound in checks
     ]
     if failures:

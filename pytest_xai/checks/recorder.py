@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from pytest_xai._util.paths import safe_name
 from pytest_xai._util.validation import finite_or_none
 from pytest_xai.pictures.encode import png_b64
-from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
+from pytest_xai.records import (
+    CheckResult,
+    ClassScore,
+    ExplanationEntry,
+    GoldenVerdict,
+    ImageEntry,
+    TestRecord,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -90,12 +97,16 @@ class Recorder:
             from pytest_xai.pictures import render
 
             picture = png_b64(render.to_uint8(exp.image)) if self.pictures else None
-            images[key] = ImageEntry(getattr(image, "name", key), picture, sorted(regions))
+            images[key] = ImageEntry(image_name(image, exp.image, len(images) + 1), picture, sorted(regions))
         mass, overlay = _region_masses(exp, regions, self.pictures)
+        boundaries = exp.boundaries() if self.pictures and exp.segments is not None else None
         self.record.explanations.append(ExplanationEntry(
             image=key, method=exp.method, output=exp.output, target=exp.target_name,
             probability=exp.probability, samples=exp.samples, seconds=exp.meta.get("seconds"),
             mass=mass, overlay=None if overlay is None else png_b64(overlay),
+            evaluations=exp.meta.get("evaluations"),
+            top=[ClassScore(str(name), float(p)) for name, p in exp.meta["top"]] if exp.meta.get("top") else None,
+            boundaries=None if boundaries is None else png_b64(boundaries),
         ))
         images[key].agreement = _pairwise_agreement(by_method)
 
@@ -172,3 +183,17 @@ def image_key(image: np.ndarray) -> str:
     import numpy as np
 
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
+
+
+def file_name(array: np.ndarray) -> str | None:
+    """The file ``load_image`` (or ``xai_image``) read this image from in this process, if any."""
+    from pytest_xai.images import loaded_name
+
+    return loaded_name(array)
+
+
+def image_name(image: Any, array: np.ndarray, index: int) -> str:
+    """What the report calls an image: its file name (a test image's, or the file
+    ``load_image`` read it from), else "image k (H×W)" for an array made in the test."""
+    name = getattr(image, "name", None) or file_name(array)
+    return str(name) if name else f"image {index} ({array.shape[0]}×{array.shape[1]})"

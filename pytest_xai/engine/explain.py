@@ -17,7 +17,7 @@ from pytest_xai._util.validation import short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
 from pytest_xai.engine.batching import map_chunks
-from pytest_xai.engine.outputs import transform_output
+from pytest_xai.engine.outputs import top_classes, transform_output
 from pytest_xai.engine.provenance import array_sha256, library_versions
 from pytest_xai.engine.runners import (
     Attribution,
@@ -91,8 +91,8 @@ def explain(
     parts = zip(arrays, predicted.rows(), attributions, batches)
     done = [package(clf, request, *part) for part in parts]
     seconds = (time.perf_counter() - started) / len(done)
-    for exp in done:
-        exp.meta["seconds"] = seconds
+    for exp, top in zip(done, predicted.top):
+        exp.meta.update(seconds=seconds, top=[[clf.class_name(k), p] for k, p in top])
         exp.computed_by(clf)
     return done[0] if single else done
 
@@ -273,6 +273,7 @@ class Predicted:
     probabilities: list[float]
     logits: list[float]
     values: list[float]
+    top: list[list[tuple[int, float]]]  # per image: the most probable (class, p), best first
 
     def rows(self) -> list[tuple[int, float, float, float]]:
         """(target, probability, logit, value) per image."""
@@ -289,11 +290,10 @@ def predict(
         list(target) if isinstance(target, (list, tuple)) else [cast(Target, target)] * len(arrays)
     )
     if len(wanted) != len(arrays):
-        raise XaiValueError(
-            f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image"
-        )
+        raise XaiValueError(f"target has {len(wanted)} entries for {len(arrays)} images; pass one per image")
     n = len(arrays)
     targets, probabilities, logit_values, values = [0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    top: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     with torch.inference_mode():
         for indices in _groups(arrays).values():
             logits = _logits(clf, clf.to_batch([arrays[i] for i in indices]))
@@ -307,7 +307,8 @@ def predict(
                 probabilities[i] = float(probs[row, targets[i]])
                 logit_values[i] = float(logits[row, targets[i]])
                 values[i] = float(explained[row, targets[i]])
-    return Predicted(targets, probabilities, logit_values, values)
+                top[i] = top_classes(probs[row])
+    return Predicted(targets, probabilities, logit_values, values, top)
 
 
 def _logits(clf: Classifier, batch: torch.Tensor) -> torch.Tensor:

@@ -20,3 +20,12 @@ def target_values(logits: torch.Tensor, output: str, targets: torch.Tensor) -> t
     Gathered on the device, with no host synchronisation.
     """
     return transform_output(logits.float(), output).gather(1, targets[:, None])[:, 0]
+
+
+TOP_CLASSES = 5  # the most probable classes an Explanation keeps in meta["top"] for the report
+
+
+def top_classes(probabilities: torch.Tensor, k: int = TOP_CLASSES) -> list[tuple[int, float]]:
+    """The ``k`` most probable (class index, probability) pairs of one row, best first."""
+    best = torch.topk(probabilities, min(k, probabilities.shape[-1]))
+    return [(int(i), float(p)) for p, i in zip(best.values, best.indices)]

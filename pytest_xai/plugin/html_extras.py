@@ -26,7 +26,8 @@ def _check_row(check: CheckResult) -> list[str]:
     it: max_mass, min_ratio, ...), result."""
     subject = check.region or check.other_method or ""
     return [check.kind, f"{check.metric} {subject}".strip(), fmt(check.value),
-            f"{check.bound_name} {fmt(check.bound)}", "pass" if check.passed else "FAIL"]
+            f"{check.bound_name} {fmt(check.bound)}",
+            ("pass (not used: confirm)" if check.overruled else "pass") if check.passed else "FAIL"]
 
 
 def _golden_row(golden: GoldenVerdict) -> list[str]:

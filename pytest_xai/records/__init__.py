@@ -49,7 +49,8 @@ class CheckResult(_Entry):
     ``other_method``), ``value`` (None when not a number) against ``bound``, a maximum when
     ``upper``; ``passed``; ``picture`` the PNG drawn on failure; ``cascade`` the randomisation
     steps of a sanity check ({layer, similarity}); ``details`` what else a kind reports (an
-    intervention's outputs before and after, the salience an intervention overruled)."""
+    intervention's outputs before and after, the salience an intervention overruled);
+    ``image`` the image's key and ``image_name`` its file name when it was loaded from one."""
 
     kind: str
     metric: str
@@ -65,8 +66,9 @@ class CheckResult(_Entry):
     other_method: str | None = None
     cascade: list[dict[str, str | float | None]] | None = None
     details: JSON | None = None
+    image_name: str | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details", "image_name")
 
     @property
     def bound_name(self) -> str:
@@ -76,6 +78,13 @@ class CheckResult(_Entry):
             "probability_change": "change", "follow_rate": "flip", "probability_drop": "drop",
         }
         return ("max_" if self.upper else "min_") + short.get(self.metric, self.metric)
+
+    @property
+    def overruled(self) -> bool:
+        """Passed although its value is beyond its bound: an avoid check whose region holds the
+        mass but whose ``confirm`` intervention showed the model does not use it."""
+        details = self.details if isinstance(self.details, dict) else {}
+        return self.passed and details.get("salience_passed") is False
 
     @property
     def subject(self) -> str | None:
@@ -159,9 +168,19 @@ class GoldenVerdict(_Entry):
 
 
 @dataclass
+class ClassScore:
+    """One of the model's most probable classes for an image: its name and softmax probability."""
+
+    name: str
+    probability: float
+
+
+@dataclass
 class ExplanationEntry(_Entry):
     """An explanation a test obtained: of which ``image`` (key), by which method, its target
-    and confidence, the positive ``mass`` per named region, and its ``overlay`` (base64 PNG)."""
+    and confidence, the model's ``top`` classes, its cost (``seconds``, model ``evaluations``),
+    the positive ``mass`` per named region, its ``overlay`` (base64 PNG) and, for superpixel
+    methods, lime's ``boundaries`` picture (the top superpixels with their outlines)."""
 
     image: str
     method: str
@@ -172,6 +191,18 @@ class ExplanationEntry(_Entry):
     seconds: float | None = None
     mass: dict[str, float | None] = field(default_factory=dict)
     overlay: str | None = None
+    evaluations: int | None = None
+    top: list[ClassScore] | None = None
+    boundaries: str | None = None
+
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("evaluations", "top", "boundaries")
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ExplanationEntry:
+        known = _known(cls, data)
+        if known.get("top") is not None:
+            known["top"] = [ClassScore(**score) for score in known["top"]]
+        return cls(**known)
 
 
 

@@ -31,7 +31,8 @@ The JSON report (``--xai-report=path.json``; non-finite numbers are null) has th
   target, image, picture, ...}: an upper bound for kinds avoid and sanity, else a lower
   one); ``goldens`` ({path, name, state, reason, mode, method, measures, bounds, message,
   pictures, ...}); ``explanations`` ({image, method, output, target, probability, samples,
-  seconds, mass per region, overlay as base64 PNG}); ``images`` (image key -> {name,
+  seconds, evaluations, top classes, mass per region, overlay and lime's boundaries as
+  base64 PNG}); ``images`` (image key -> {name,
   picture, regions, agreement}); ``computed``, ``cached``, ``disk``, ``stale``, ``seconds``.
 - ``mutation`` (only with ``--xai-mutate``): the detection table, ``MutationReport.to_json``
   (docs/mutation.md).

@@ -300,8 +300,7 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
     exps = list(view.variants.values())
     parts = [
         f"<section id='img-{anchor(key)}'><h3>{esc(view.image.name)}</h3>",
-        f"<p>predicted <b>{esc(exps[0].target)}</b> with confidence {fmt(exps[0].probability)} "
-        "(softmax)</p>" if exps else "",
+        _prediction(exps),
         "<div class='imgrow'><div>",
         _figure(pictures.add(b64=view.image.picture), "image"),
     ]
@@ -309,7 +308,9 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
         caption = f"{e.method} ({e.output}, {e.samples} samples" + (
             f", {e.seconds:.2f} s)" if e.seconds is not None and is_finite(e.seconds) else ")")
         parts.append(_figure(pictures.add(b64=e.overlay), caption))
-    parts.append(f"</div><div>{_mass_table(view.image.regions, exps)}")
+        if e.boundaries:
+            parts.append(_figure(pictures.add(b64=e.boundaries), f"{e.method}: top superpixels, outlined"))
+    parts.append(f"</div><div>{_top_table(exps)}{_mass_table(view.image.regions, exps)}")
     parts.append(_agreement_table(view.agreement) + "</div></div>")
     used = view.tests
     links = ", ".join(f"<a href='#t{i}'>{esc(names[i].rsplit('::', 1)[-1])}</a>" for i in used[:12])
@@ -317,16 +318,36 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
     return "".join(parts) + "</section>"
 
 
+def _prediction(exps: list[ExplanationEntry]) -> str:
+    if not exps:
+        return ""
+    return (f"<p>predicted <b>{esc(exps[0].target)}</b> with confidence {fmt(exps[0].probability)} "
+            "(softmax)</p>")
+
+
+def _top_table(exps: list[ExplanationEntry]) -> str:
+    """The model's most probable classes for the image (one forward pass; any explanation's)."""
+    top = next((e.top for e in exps if e.top), None) or []
+    if len(top) < 2:
+        return ""
+    rows = "".join(f"<tr><td>{k}</td><td>{esc(c.name)}</td><td>{c.probability:.3f}</td></tr>"
+                   for k, c in enumerate(top, 1))
+    return f"<table class='top'><tr><th>#</th><th>class</th><th>probability</th></tr>{rows}</table>"
+
+
 def _mass_table(regions: list[str], exps: list[ExplanationEntry]) -> str:
+    """Per method: the positive mass on each named region and the cost of the explanation."""
     if not regions and len(exps) < 2:
         return ""
     head = "".join(f"<th>mass on {esc(r)}</th>" for r in regions)
     rows = "".join(
         f"<tr><td>{esc(e.method)}</td>" + "".join(f"<td>{fmt(e.mass.get(r))}</td>" for r in regions)
-        + f"<td>{fmt(e.seconds)}</td></tr>"
+        + f"<td>{fmt(e.seconds)}</td><td>{'-' if e.evaluations is None else e.evaluations}</td></tr>"
         for e in exps
     )
-    return f"<table><tr><th>method</th>{head}<th>seconds</th></tr>{rows}</table>"
+    return (f"<table><tr><th>method</th>{head}<th>seconds</th>"
+            f"<th title='forward passes (gradient_shap: forward and backward)'>model evaluations</th></tr>"
+            f"{rows}</table>")
 
 
 def _agreement_table(agreement: dict[str, dict[str, float | None]]) -> str:

@@ -78,7 +78,7 @@ def check_groups(tests: list[TestRecord]) -> list[CheckGroup]:
 
 def _count(group: CheckGroup, check: CheckResult, i: int, test: TestRecord) -> None:
     group.total += 1
-    name = _image_name(check.image, test)
+    name = _image_name(check, test)
     if check.image is not None:
         group.images[check.image] = name
     if not check.passed:
@@ -89,9 +89,13 @@ def _count(group: CheckGroup, check: CheckResult, i: int, test: TestRecord) -> N
             group.tests.append(i)
 
 
-def _image_name(key: str | None, test: TestRecord) -> str:
-    entry = test.images.get(key) if key is not None else None
-    return entry.name if entry is not None else str(key)
+def _image_name(check: CheckResult, test: TestRecord) -> str:
+    """The checked image's name: the test's record of it, else the file it was loaded from,
+    else "an image of the test" (its key is a hash, which tells a reader nothing)."""
+    entry = test.images.get(check.image) if check.image is not None else None
+    if entry is not None:
+        return entry.name
+    return check.image_name or f"an image of {test.nodeid.rsplit('::', 1)[-1]}"
 
 
 def golden_groups(tests: list[TestRecord]) -> list[GoldenGroup]:

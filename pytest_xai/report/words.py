@@ -59,6 +59,9 @@ def check_subject(check: CheckResult) -> str:
     if check.metric in REGION_METRICS and check.region is not None:
         return f"{REGION_METRICS[check.metric]} on {check.region!r}"
     subject = label(check.metric)
+    share = check.details.get("top_k") if isinstance(check.details, dict) else None
+    if check.metric == "top_k_iou" and isinstance(share, (int, float)):
+        subject = f"top-{share:.0%} IoU"
     if check.kind == "sanity":
         return f"{subject} of {check.method} to the randomised model's"
     if check.other_method:
@@ -68,9 +71,21 @@ def check_subject(check: CheckResult) -> str:
 
 def check_cell(check: CheckResult) -> str:
     """A check for a table cell: "mass on 'tag' 0.42 > 0.1"; an intervention adds its logit
-    margin: "probability change 0.067 ≤ 0.47; margin drop 7.52 > 7.00"."""
-    holds = _p_passed(check) if check.kind == "intervention" else check.passed
-    return f"{check_subject(check)} {fmt(check.value)} {op(check.upper, holds)} {fmt(check.bound)}" + logit_part(check)
+    margin: "probability change 0.067 ≤ 0.47; margin drop 7.52 > 7.00"; an agreement check the
+    top-k IoU it measured without bounding it: "(top-20% IoU 0.41)"."""
+    holds = _p_passed(check) if check.kind == "intervention" else check.passed and not check.overruled
+    text = f"{check_subject(check)} {fmt(check.value)} {op(check.upper, holds)} {fmt(check.bound)}"
+    return (text + logit_part(check) + _measured_iou(check)
+            + (", salient but not used (confirm)" if check.overruled else ""))
+
+
+def _measured_iou(check: CheckResult) -> str:
+    details = check.details if isinstance(check.details, dict) else {}
+    if check.metric != "spearman" or "top_k_iou" not in details:
+        return ""
+    share = details.get("top_k")
+    name = f"top-{share:.0%} IoU" if isinstance(share, (int, float)) else label("top_k_iou")
+    return f" ({name} {fmt(details['top_k_iou'])})"
 
 
 def _p_passed(check: CheckResult) -> bool:
@@ -105,6 +120,8 @@ def _sentence(subject: str, value: float | None, verb: str, bound: str, what: st
 def check_words(check: CheckResult) -> str:
     """A check's outcome in words: "mass on 'tag' 0.42 is above max_mass 0.10"."""
     bound = f"{check.bound_name} {fmt(check.bound)}"
+    if check.overruled:
+        return f"{check_subject(check)} {fmt(check.value)} is above {bound}, but the model does not use it (confirm)"
     verb = op(check.upper, True) if check.passed else ("is above" if check.upper else "is below")
     return _sentence(check_subject(check), check.value, verb, bound, "check", bound)
 

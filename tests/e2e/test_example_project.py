@@ -15,6 +15,7 @@ from example_project.make_images import shapes_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES_SUITE = "example_project/tests/test_shapes.py"
+PHOTO_SUITE = "example_project/tests/test_photos.py"  # a pretrained ImageNet network: minutes on CPU
 
 
 def run_example(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
@@ -39,7 +40,7 @@ def golden_states(data: dict) -> list[str]:
 
 @pytest.mark.slow
 def test_clean_model_passes(tmp_path: Path) -> None:
-    proc, data = run_example(tmp_path, "example_project")
+    proc, data = run_example(tmp_path, "example_project", f"--ignore={PHOTO_SUITE}")  # tests/e2e/test_real_photos.py
     assert proc.returncode == 0, proc.stdout[-3000:]
     states = golden_states(data)
     # 12 shapes images and 2 digits, three methods each

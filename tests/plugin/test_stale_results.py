@@ -66,3 +66,18 @@ def test_a_module_that_did_not_collect_keeps_them(pytester: pytest.Pytester) -> 
     (pytester.path / "test_broken.py").unlink()
     pytester.runpytest("-p", "xdist", "-n", "2").assert_outcomes(passed=1)  # the controller knows the workers' tests
     assert not stale.exists()
+
+
+def test_a_results_folder_per_run_keeps_every_runs_pictures(xai_pytester: pytest.Pytester) -> None:
+    """docs/ci/README.md: ``--xai-results=.xai-results/<run id>`` keeps earlier runs' pictures,
+    where the default folder holds the latest run's only."""
+    xai_pytester.makepyfile(test_r=FAILING.format(name="a"))
+    root = xai_pytester.path / ".xai-results"
+    for run in ("run-1", "run-2"):
+        xai_pytester.runpytest(f"--xai-results=.xai-results/{run}").assert_outcomes(failed=1)
+    pictures = {run: sorted(p.name for p in (root / run).rglob("*.png")) for run in ("run-1", "run-2")}
+    assert pictures["run-1"] and pictures["run-1"] == pictures["run-2"]  # the first run's are still there
+    xai_pytester.runpytest().assert_outcomes(failed=1)  # the default folder, beside them
+    xai_pytester.runpytest().assert_outcomes(failed=1)
+    assert sorted(p.name for p in (root / "run-1").rglob("*.png")) == pictures["run-1"]
+    assert len([p for p in root.iterdir() if p.name.startswith("test_r.py_test_a")]) == 1

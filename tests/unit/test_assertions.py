@@ -190,3 +190,33 @@ def test_confirm_never_passes_an_explanation_without_evidence(silent: dict[str, 
         with pytest.raises(AssertionError, match="cannot tell whether the attribution avoids region 'tag'") as info:
             assert_attribution_avoids(exp, TAG, confirm=confirm)  # type: ignore[arg-type]
         assert "no evidence" in str(info.value)
+
+
+def _ranked_pair() -> tuple[Explanation, Explanation]:
+    """Two 10×10 maps with known top-k sets: a ranks pixels 0..99 in order; b ranks 70..89
+    highest, then 90..99, then 0..69 in order. Top 20%: {80..99} against {70..89}, IoU 10/30;
+    top 30%: {70..99} for both, IoU 1."""
+    a = np.arange(1, 101, dtype=np.float64)
+    b = np.concatenate([np.arange(1, 71), np.arange(81, 101), np.arange(71, 81)]).astype(np.float64)
+    return exp_of(a.reshape(10, 10)), exp_of(b.reshape(10, 10))
+
+
+def test_agreement_bounds_the_top_k_iou_at_the_share_asked_for() -> None:
+    a, b = _ranked_pair()
+    with pytest.raises(AssertionError, match=r"top-20% IoU 0\.333 .*< min_top_k_iou 0\.400"):
+        assert_explanations_agree(a, b, min_spearman=0.0, min_top_k_iou=0.4)
+    _, iou = assert_explanations_agree(a, b, min_spearman=0.0, min_top_k_iou=0.99, top_k=0.3)
+    assert (iou.metric, iou.value, iou.bound, iou.passed) == ("top_k_iou", pytest.approx(1.0), 0.99, True)
+    assert iou.details == {"top_k_iou": 1.0, "top_k": 0.3}
+    with pytest.raises(XaiValueError, match=r"top_k=0 must be a share of the pixels in \(0, 1\]"):
+        assert_explanations_agree(a, b, top_k=0)
+
+
+def test_agreement_records_the_top_k_iou_when_it_does_not_bound_it() -> None:
+    from scipy.stats import spearmanr
+
+    a, b = _ranked_pair()
+    (rho,) = assert_explanations_agree(a, b, min_spearman=0.0)
+    expected = spearmanr(a.heatmap.ravel(), b.heatmap.ravel())[0]
+    assert rho.value == pytest.approx(expected)
+    assert rho.details == {"top_k_iou": pytest.approx(1 / 3, abs=1e-4), "top_k": 0.2}

@@ -156,3 +156,21 @@ def test_a_global_that_the_preprocessing_reads_is_part_of_the_key(
     assert before is not None and before == key()
     monkeypatch.setattr(user_norm, "MEAN", torch.tensor([0.4, 0.5, 0.5]))
     assert key() != before  # a persistent cache must not return the old normalisation's result
+
+
+def test_an_installed_librarys_model_is_fingerprinted_exactly_by_its_version_and_weights() -> None:
+    """timm's classes are keyed by timm's version (like torch's by torch's), so the cache can
+    serve a timm network; a changed weight still changes the key."""
+    timm = pytest.importorskip("timm")
+    import torch
+
+    from pytest_xai.classifier import Classifier
+    from pytest_xai.fingerprint import _library_version
+
+    model = timm.create_model("test_efficientnet", pretrained=False).eval()
+    first = Classifier(model, device="cpu")
+    assert first.cache_key is not None
+    assert _library_version(type(model).__module__) == f"timm=={timm.__version__}"
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    assert Classifier(model, device="cpu").cache_key not in (None, first.cache_key)

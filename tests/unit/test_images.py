@@ -212,3 +212,21 @@ def test_bad_images_are_refused(case: str, call: Callable[..., Any], error: type
         call(img, clf)
     assert isinstance(info.value, XaiError)
     assert fragment in str(info.value), str(info.value)
+
+
+def test_the_report_names_an_image_by_the_file_it_was_loaded_from(tmp_path: Path) -> None:
+    from pytest_xai.checks.recorder import image_name
+
+    picture = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(picture).save(tmp_path / "street.png")
+    loaded = load_image(tmp_path / "street.png")
+    assert image_name(loaded, loaded, 1) == "street.png"
+    assert image_name(None, render_uint8(loaded), 1) == "street.png"  # as an Explanation keeps it
+    made = np.random.default_rng(6).random((20, 30, 3)).astype(np.float32)
+    assert image_name(made, made, 3) == "image 3 (20×30)"  # made in the test: no file, no hash
+
+
+def render_uint8(image: np.ndarray) -> np.ndarray:
+    from pytest_xai.pictures.render import to_uint8
+
+    return to_uint8(image)

@@ -118,3 +118,89 @@ def test_bad_model_specs_are_refused(case: str, call: Callable[..., Any], error:
         call(img, clf)
     assert isinstance(info.value, XaiError)
     assert fragment in str(info.value), str(info.value)
+
+
+# -- timm architectures (a tiny random-init timm model stands for a real one) -------------------
+
+TIMM_TINY = "test_efficientnet"  # timm's own 0.36 M-parameter test network, 1000 classes, 160²
+
+
+def _timm_model(seed: int) -> torch.nn.Module:
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(seed)
+    return timm.create_model(TIMM_TINY, pretrained=False).eval()
+
+
+def _renamed(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same tensors in the same order under other names, as a port of the network saves them."""
+    return {f"port.layer{i}": v for i, v in enumerate(state.values())}
+
+
+def test_timm_spec_loads_weights_by_name_or_in_order(tmp_path: Path) -> None:
+    source = _timm_model(seed=1)
+    torch.save(source.state_dict(), tmp_path / "by_name.pth")
+    torch.save(_renamed(source.state_dict()), tmp_path / "in_order.pth")
+    torch.save({"state_dict": source.state_dict()}, tmp_path / "checkpoint.pth")
+    x = torch.rand(2, 3, 160, 160)
+    mean, std = (torch.tensor(source.pretrained_cfg[k])[:, None, None] for k in ("mean", "std"))
+    with torch.no_grad():
+        want = source((x - mean) / std)
+    for name in ("by_name.pth", "in_order.pth", "checkpoint.pth"):
+        clf = load_model(f"timm:{TIMM_TINY}={name}", device="cpu", base=tmp_path)
+        with torch.no_grad():
+            got = clf.model(clf.preprocess(x))
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        assert clf.class_names is not None and clf.class_names[:2] == ["tench", "goldfish"]
+
+
+def test_timm_spec_normalises_and_resizes_as_the_pretrained_config_says(tmp_path: Path) -> None:
+    model = _timm_model(seed=2)
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    clf = load_model(f"timm:{TIMM_TINY}=w.pth", device="cpu", base=tmp_path)
+    mean, std = (torch.tensor(model.pretrained_cfg[k]) for k in ("mean", "std"))
+    black = clf.preprocess(torch.zeros(1, 3, 160, 160))
+    torch.testing.assert_close(black[0, :, 0, 0], -mean / std)
+    # an image of another size reaches the network at its config's input size (160×160)
+    assert clf.preprocess(torch.zeros(1, 3, 224, 224)).shape == (1, 3, 160, 160)
+
+
+def test_timm_weights_that_do_not_fit_are_refused_with_where_they_part(tmp_path: Path) -> None:
+    state = _renamed(_timm_model(seed=3).state_dict())
+    first = next(iter(state))
+    torch.save({**state, first: torch.zeros(7, 7)}, tmp_path / "shape.pth")
+    torch.save(dict(list(state.items())[:-1]), tmp_path / "short.pth")
+    torch.save({"weights": [1, 2]}, tmp_path / "junk.pth")
+    for name, fragment in (
+        ("shape.pth", "tensor 0 is 'port.layer0' (7, 7) in the file, 'conv_stem.weight'"),
+        ("short.pth", f"the file holds {len(state) - 1} tensors, the model {len(state)}"),
+        ("junk.pth", "not a state dict of tensors"),
+    ):
+        with pytest.raises(ModelSpecError) as info:
+            load_model(f"timm:{TIMM_TINY}={name}", device="cpu", base=tmp_path)
+        message = str(info.value)
+        assert f"model spec 'timm:{TIMM_TINY}={name}'" in message and fragment in message, message
+        assert "use the weights saved from this architecture" in message or "torch.save" in message
+
+
+def test_timm_spec_without_timm_or_with_an_unknown_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("timm")
+    (tmp_path / "w.pth").write_bytes(b"")
+    with pytest.raises(ModelSpecError, match=r"timm has no model 'efficientnet_lite99'; use a name from "
+                                             r"timm.list_models\(\), e.g. "):
+        load_model("timm:efficientnet_lite99=w.pth", base=tmp_path)
+    with pytest.raises(ModelSpecError, match="names no weights file"):
+        load_model("timm:tf_efficientnet_lite0")
+    monkeypatch.setitem(__import__("sys").modules, "timm", None)  # as if it were not installed
+    with pytest.raises(ModelSpecError, match=r"needs timm, which is not installed here; "
+                                             r"pip install 'pytest-xai\[timm\]'"):
+        load_model("timm:tf_efficientnet_lite0=w.pth", base=tmp_path)
+
+
+def test_the_plugin_does_not_import_timm_to_check_a_timm_spec(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nxai_model = timm:tf_efficientnet_lite0=missing.pth\n")
+    pytester.makepyfile("import sys\ndef test_x():\n    assert 'timm' not in sys.modules\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["*--xai-model/xai_model: model spec 'timm:tf_efficientnet_lite0=missing.pth': "
+                                 "weights file * does not exist*"])
+    (pytester.path / "missing.pth").write_bytes(b"")
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0

@@ -32,7 +32,7 @@ def write_report(data: dict[str, Any], path: Path, **kwargs: Any) -> None:
 
 def _check(kind: str, metric: str, value: float, bound: float, passed: bool, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "metric": metric, "value": value, "bound": bound, "passed": passed,
-            "upper": kind in ("avoid", "sanity"), "region": None, "method": "lime", **extra}
+            "upper": kind in ("avoid", "sanity"), "region": None, "method": "lime"} | extra
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -113,3 +113,45 @@ def test_large_reports_link_pictures_from_files_beside(tmp_path: Path, small: di
 
 
 # -- display -------------------------------------------------------------------------------------
+
+
+def _photo_report() -> dict[str, Any]:
+    """One photo explained by LIME (with its boundaries picture) and GradientSHAP, with the
+    network's top-5 and each explanation's cost; an avoid check its confirm overruled; an
+    intervention on an image the test never explained, loaded from a file."""
+    data = synthetic_report(1, 1, failed_every=99)
+    test = data["tests"][0]
+    top = [{"name": n, "probability": p} for n, p in
+           [("Egyptian cat", 0.394), ("tiger cat", 0.323), ("tabby", 0.168), ("lynx", 0.034), ("plastic bag", 0.002)]]
+    for e in test["explanations"]:
+        e.update(top=top, evaluations=500 if e["method"] != "gradient_shap" else 50)
+        if e["method"] == "lime":
+            e["boundaries"] = e["overlay"]
+    test["checks"] = [
+        _check("avoid", "relevance_mass", 0.42, 0.1, True, region="tag",
+               details={"salience_passed": False, "confirm": "hiding it moves p by +0.002: not used"}),
+        _check("intervention", "probability_change", 0.3, 0.1, False, region="tag", image="ffffffffffff",
+               image_name="cat.png", upper=True),
+    ]
+    return data
+
+
+def test_an_image_shows_the_top5_each_methods_cost_and_limes_superpixel_outlines() -> None:
+    page = render_html(_photo_report())
+    top = re.search(r"<table class='top'>(.*?)</table>", page)
+    assert top is not None
+    assert re.findall(r"<tr><td>(\d)</td><td>([^<]+)</td><td>([\d.]+)</td></tr>", top.group(1)) == [
+        ("1", "Egyptian cat", "0.394"), ("2", "tiger cat", "0.323"), ("3", "tabby", "0.168"),
+        ("4", "lynx", "0.034"), ("5", "plastic bag", "0.002")]
+    assert "<th>seconds</th><th title='forward passes (gradient_shap: forward and backward)'>model evaluations</th>" in page
+    assert "<td>0.05</td><td>500</td></tr>" in page and "<td>0.05</td><td>50</td></tr>" in page
+    # lime's only: GradientSHAP has no superpixels
+    assert re.findall(r"<figcaption>(\w+): top superpixels, outlined</figcaption>", page) == ["lime"]
+
+
+def test_a_check_its_confirm_overruled_reads_true_and_green_and_images_go_by_file_name() -> None:
+    page = render_html(_photo_report())
+    cell = html.escape("avoid: mass on 'tag' 0.42 > 0.10, salient but not used (confirm)")
+    assert f"<li class='ok'>{cell}</li>" in page
+    rollup = page.split("<h2 id='rollup'>Roll-up</h2>")[1].split("<h2")[0]
+    assert ">cat.png</a>" in rollup and ">ffffffffffff<" not in rollup  # the file's name, not the hash

@@ -28,6 +28,7 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
         method=result.check,
         target=result.target_name,
         image=recording.image_key(result.image),
+        image_name=recording.file_name(result.image),
         picture=None if result.picture is None else str(result.picture),
         details={
             "role": role,
