@@ -14,6 +14,22 @@ MIN_SAMPLES = 2
 MAX_SAMPLES = 1_000_000
 MAX_SEED = 2**63 - 1
 
+# -- samples="auto" (benchmarks/adaptive.py; benchmarks/results/adaptive.md) --------------------
+# A round of LIME / Kernel SHAP draws this many coalitions, GradientSHAP this many samples; an
+# explanation starts with AUTO_FIRST_ROUNDS rounds (the standard error needs a few dozen
+# independent draws to be trusted) and stops once Σ standard error / Σ |attribution| is at most
+# the tolerance, or at the cap: by default the method's fixed budget (default_samples), so
+# "auto" never costs more than a fixed run. A check whose interval straddles its bound asks for
+# more rounds, up to the cap.
+AUTO_ROUND_SIZE = 100
+AUTO_GRADIENT_ROUND_SIZE = 25
+AUTO_FIRST_ROUNDS = 2
+DEFAULT_TOLERANCE = 0.25
+# Interval of a check's measure: its value ± 1.96 standard deviations over this many plausible
+# redraws of the heatmaps (pytest_xai.checks.uncertainty).
+INTERVAL_DRAWS = 40
+INTERVAL_LEVEL = 0.95
+
 # -- goldens ------------------------------------------------------------------------------------
 GOLDEN_STATES = ("passed", "failed", "written", "updated")
 TOP_K_FRACTION = 0.2  # top-k IoU compares the 20% most attributed pixels

@@ -10,7 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MIN_SAMPLES
+from pytest_xai.defaults import (
+    AUTO_GRADIENT_ROUND_SIZE,
+    AUTO_ROUND_SIZE,
+    BASELINES,
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+)
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 Params = dict[str, Any]  # explain() keyword arguments by name (method, samples, seed, ...)
@@ -49,6 +55,8 @@ class MethodSpec:
     the method-specific ``explain`` arguments it reads; the others are refused or ignored.
     ``bytes_per_pixel`` is what one image of a forward batch allocates, per pixel: the
     automatic batch keeps ``batch × bytes_per_pixel × H × W`` within the device's byte budget.
+    ``round_size`` is how many samples a round of ``samples="auto"`` draws; None for a method
+    that cannot grow in rounds, which runs its ``default_samples`` under "auto".
     """
 
     runner: str | Callable[..., Any]
@@ -57,6 +65,7 @@ class MethodSpec:
     options: tuple[str, ...] = ()
     bytes_per_pixel: int = 28
     golden_bounds: tuple[tuple[str, float], ...] = ()  # (bound, value): this method's golden defaults
+    round_size: int | None = None
 
     def check_options(self, method: str, given: Params) -> tuple[tuple[str, Any], ...]:
         """A call's method-specific ``explain`` arguments, by name: only those it declared."""
@@ -82,16 +91,19 @@ GRADIENT_OPTIONS = ("background", "local_smoothing")
 GREY = (0.5, 0.5, 0.5)
 
 METHODS: Registry[MethodSpec] = Registry("method", {
-    "lime": MethodSpec("pytest_xai.engine.methods:run_lime", 1000, GREY, SUPERPIXEL_OPTIONS),
+    "lime": MethodSpec(
+        "pytest_xai.engine.methods:run_lime", 1000, GREY, SUPERPIXEL_OPTIONS, round_size=AUTO_ROUND_SIZE
+    ),
     "kernel_shap": MethodSpec(
-        "pytest_xai.engine.methods:run_kernel_shap", 1000, GREY, SUPERPIXEL_OPTIONS
+        "pytest_xai.engine.methods:run_kernel_shap", 1000, GREY, SUPERPIXEL_OPTIONS, round_size=AUTO_ROUND_SIZE
     ),
     # gradient_shap keeps an input, its difference to the background, and the input's gradient
     # per batch image, besides the model's activations saved for backward: 59.6 bytes a pixel
     # with the small CNN at 128² and 256² (peak of batch 8 less batch 4, torch's profiler),
     # rounded up. The superpixel methods' buffers are 28 (planes, a channels-last copy, a mask).
     "gradient_shap": MethodSpec(
-        "pytest_xai.engine.gradient:run_gradient_shap", 200, None, GRADIENT_OPTIONS, 64
+        "pytest_xai.engine.gradient:run_gradient_shap", 200, None, GRADIENT_OPTIONS, 64,
+        round_size=AUTO_GRADIENT_ROUND_SIZE,
     ),
 })
 
@@ -105,6 +117,7 @@ def register_method(
     options: tuple[str, ...] = (),
     bytes_per_pixel: int = 28,
     golden_bounds: dict[str, float] | None = None,
+    round_size: int | None = None,
 ) -> MethodSpec:
     """Register an attribution method under ``name`` so ``explain(method=name)`` runs it.
 
@@ -115,8 +128,10 @@ def register_method(
     ones (``n_segments``, ``baseline``, ...) or its own (any identifier, passed through in
     ``request.extra``). ``golden_bounds``: the method's default release-golden bounds, e.g.
     ``{"max_shift": 0.2, "max_support_loss": 0.3}``, measured on harmless releases; bounds it
-    does not declare take the defaults of ``pytest_xai.defaults``. Registering an existing name
-    replaces it. Returns the new ``MethodSpec``.
+    does not declare take the defaults of ``pytest_xai.defaults``. ``round_size``: samples per
+    round under ``samples="auto"``, for a runner that honours ``Request.auto`` and returns
+    ``Attribution.grower``; None (the default): the method runs ``default_samples`` under
+    "auto". Registering an existing name replaces it. Returns the new ``MethodSpec``.
     """
     if not (callable(runner) or (isinstance(runner, str) and runner.count(":") == 1)):
         raise XaiTypeError(f"runner={runner!r} is neither a function nor a 'module:function' path")
@@ -143,12 +158,21 @@ def register_method(
             f"bytes_per_pixel={bytes_per_pixel!r} is not a positive int; measure what one batch "
             "image allocates per pixel (28 for the superpixel methods)"
         )
-    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options), bytes_per_pixel, bounds)
+    if round_size is not None and (
+        isinstance(round_size, bool) or not isinstance(round_size, int) or not MIN_SAMPLES <= round_size <= default_samples
+    ):
+        raise XaiValueError(
+            f"round_size={round_size!r} is not a round size; use None (no rounds) or an int in "
+            f"{MIN_SAMPLES}..default_samples ({default_samples})"
+        )
+    spec = MethodSpec(runner, default_samples, default_baseline, tuple(options), bytes_per_pixel, bounds, round_size)
     return METHODS.add(name, spec)
 
 
 # explain() arguments every method shares: never a method's own option
-RESERVED = ("method", "output", "samples", "seed", "precision", "batch_size", "target", "device")
+RESERVED = (
+    "method", "output", "samples", "tolerance", "max_samples", "seed", "precision", "batch_size", "target", "device",
+)
 
 
 def _golden_bounds(given: Any) -> tuple[tuple[str, float], ...]:

@@ -68,3 +68,12 @@ def positive_int(value: Any, name: str, fix: str) -> int:
     if value < 1:
         raise XaiValueError(f"{name}={short(value)} must be positive; {fix}")
     return int(value)
+
+
+def check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
+    """Validate an int (numpy ints accepted, returned as int) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # numpy ints are Integral
+        raise XaiTypeError(f"{name}={short(value)} is not an int; use {low}..{high} ({fix})")
+    if not low <= int(value) <= high:
+        raise XaiValueError(f"{name}={short(value)} is out of range; use {low}..{high} ({fix})")
+    return int(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest_xai.checks.interventions.confirm as confirmation
 from pytest_xai._util.validation import check_bound, finite_or_none
-from pytest_xai.checks import metrics
+from pytest_xai.checks import metrics, uncertainty
 from pytest_xai.checks import recorder as recording
 from pytest_xai.defaults import DEFAULT_MIN_DENSITY, TOP_K_FRACTION, default_min_ratio
 from pytest_xai.errors import XaiValueError
@@ -99,22 +99,29 @@ def assert_attribution_focus(
     defaulted = min_mass is None and min_ratio is None
     if defaulted:
         min_ratio = round(default_min_ratio(area), 4)
+    note = (f" (the default for this area: the evidence {DEFAULT_MIN_DENSITY:g}x denser inside the region "
+            "than outside)") if defaulted else ""
+    bounds = []  # (metric, bound, bound name, what the mass is divided by, note on the bound)
+    if min_mass is not None:
+        bounds.append(("relevance_mass", check_bound(min_mass, "min_mass"), "min_mass", 1.0, ""))
+    if min_ratio is not None:
+        bounds.append(("relevance_ratio", check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area), "min_ratio", area, note))
+    decisions = [
+        uncertainty.decide(lambda e, a=per: metrics.relevance_mass(e, reg) / a, [explanation], bound,
+                           upper=False, asked_by=f"focus on {reg.name!r}")
+        for _, bound, _, per, _ in bounds
+    ]  # fmt: skip
     mass = metrics.relevance_mass(explanation, reg)
     checks = []  # (metric, value, bound, bound name, detail, note on the bound)
-    if min_mass is not None:
-        checks.append(("relevance_mass", mass, check_bound(min_mass, "min_mass"), "min_mass", "", ""))
-    if min_ratio is not None:
-        bound = check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area)
-        detail = f" (mass {measure_text(mass, explanation)} / area share {area:.3f})"
-        note = (f" (the default for this area: the evidence {DEFAULT_MIN_DENSITY:g}x denser inside the region "
-                "than outside)") if defaulted else ""
-        checks.append(("relevance_ratio", mass / area, bound, "min_ratio", detail, note))
+    for (metric, bound, name, per, why), decision in zip(bounds, decisions):
+        detail = f" (mass {measure_text(decision.value * per, explanation)} / area share {area:.3f})" if per != 1.0 else ""
+        checks.append((metric, decision.value, bound, name, detail + decision.suffix(), why))
     failed = [c for c in checks if not c[1] >= c[2]]  # NaN fails
     backing = confirmation.run("focus", explanation, drawn, confirm)
     picture = _region_picture(explanation, reg, f"focus-{drawn.name}") if failed else None
     results = [
-        record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture)
-        for metric, value, bound, _, _, _ in checks
+        record_check("focus", explanation, reg, metric, value, bound, value >= bound, picture, **decision.record())
+        for (metric, value, bound, _, _, _), decision in zip(checks, decisions)
     ]
     problem = _focus_failure(explanation, reg, failed, mass, area, picture, backing)
     if problem:
@@ -171,14 +178,19 @@ def assert_attribution_avoids(
     __tracebackhide__ = True
     bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
-    mass = metrics.relevance_mass(explanation, reg)
+    decision = uncertainty.decide(
+        lambda e: metrics.relevance_mass(e, reg), [explanation], bound, upper=True,
+        asked_by=f"avoid {reg.name!r}",
+    )
+    mass = decision.value
     backing = confirmation.run("avoid", explanation, reg, confirm)
     # NaN (no evidence) fails: an intervention cannot vouch for an explanation with nothing in it
     passed = mass <= bound or (mass == mass and backing is not None and backing.passed)
     picture = None if passed else _region_picture(explanation, reg, f"avoid-{reg.name}")
     details = None if backing is None else {"salience_passed": mass <= bound, "confirm": confirmation.words(backing)}
     result = record_check(
-        "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details
+        "avoid", explanation, reg, "relevance_mass", mass, bound, passed, picture, upper=True, details=details,
+        **decision.record(),
     )
     if not passed:
         headline = (
@@ -187,7 +199,7 @@ def assert_attribution_avoids(
         )
         raise AssertionError(
             f"{headline}: relevance mass {measure_text(mass, explanation)} "
-            f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}\n"
+            f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}{decision.suffix()}\n"
             f"  {describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
             + ("" if backing is None else f"\n  and {confirmation.words(backing)}: {backing.picture}")
@@ -216,13 +228,18 @@ def assert_explanations_agree(
     i_bound = None if min_top_k_iou is None else check_bound(min_top_k_iou, "min_top_k_iou")
     if isinstance(top_k, bool) or not isinstance(top_k, (int, float)) or not 0 < top_k <= 1:
         raise XaiValueError(f"top_k={top_k!r} must be a share of the pixels in (0, 1], e.g. 0.2")
-    found = metrics.agreement(a, b, float(top_k))
-    checks = [("spearman", "Spearman", found.spearman, s_bound)]
+    share = float(top_k)
+    measures: list[tuple[str, str, Any, float]] = [("spearman", "Spearman", metrics.spearman, s_bound)]
     if i_bound is not None:
-        checks.append(("top_k_iou", f"top-{top_k:.0%} IoU", found.top_k_iou, i_bound))
+        measures.append(("top_k_iou", f"top-{share:.0%} IoU",
+                         lambda x, y: metrics.top_k_iou(x, y, share), i_bound))  # fmt: skip
+    asked_by = f"agree {a.method} vs {b.method}"
+    decisions = [uncertainty.decide(fn, [a, b], bound, upper=False, asked_by=asked_by) for _, _, fn, bound in measures]
+    checks = [(metric, label, d.value, bound) for (metric, label, _, bound), d in zip(measures, decisions)]
+    found = metrics.agreement(a, b, share)
     failures = [
-        f"{label} {measure_text(value, a, b)} < min_{metric} {bound:.3f}"
-        for metric, label, value, bound in checks
+        f"{label} {measure_text(value, a, b)} < min_{metric} {bound:.3f}{d.suffix()}"
+        for (metric, label, value, bound), d in zip(checks, decisions)
         if not value >= bound  # NaN fails
     ]
     picture = None
@@ -232,8 +249,8 @@ def assert_explanations_agree(
     measured = {"top_k_iou": finite_or_none(found.top_k_iou, 4), "top_k": float(top_k)}
     results = [
         record_check("agree", a, None, metric, value, bound, value >= bound, picture,
-                     other_method=b.method, details=measured)
-        for metric, _, value, bound in checks
+                     other_method=b.method, details=measured, **d.record())
+        for (metric, _, value, bound), d in zip(checks, decisions)
     ]
     if failures:
         raise AssertionError(

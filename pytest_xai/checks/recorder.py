@@ -100,20 +100,34 @@ class Recorder:
             images[key] = ImageEntry(image_name(image, exp.image, len(images) + 1), picture, sorted(regions))
         mass, overlay = _region_masses(exp, regions, self.pictures)
         boundaries = exp.boundaries() if self.pictures and exp.segments is not None else None
-        self.record.explanations.append(ExplanationEntry(
+        entry = ExplanationEntry(
             image=key, method=exp.method, output=exp.output, target=exp.target_name,
             probability=exp.probability, samples=exp.samples, seconds=exp.meta.get("seconds"),
             mass=mass, overlay=None if overlay is None else png_b64(overlay),
             evaluations=exp.meta.get("evaluations"),
             top=[ClassScore(str(name), float(p)) for name, p in exp.meta["top"]] if exp.meta.get("top") else None,
             boundaries=None if boundaries is None else png_b64(boundaries),
-        ))
+        )
+        _follow_budget(entry, exp)
+        exp.on_grow(lambda grown: _follow_budget(entry, grown))  # a check asked for more rounds
+        self.record.explanations.append(entry)
         images[key].agreement = _pairwise_agreement(by_method)
 
     def explained(self) -> list[tuple[str, Explanation, dict[str, Region]]]:
         """Every explanation recorded, with its image key and the image's named regions."""
         return [(key, exp, self._regions.get(key, {})) for key, by_method in self._by_image.items()
                 for exp in by_method.values()]
+
+
+def _follow_budget(entry: ExplanationEntry, exp: Explanation) -> None:
+    """The entry's samples, budget, relative error and the checks that asked for more."""
+    from pytest_xai._util.validation import finite_or_none
+
+    entry.samples = exp.samples
+    entry.budget = exp.meta.get("budget")
+    entry.fixed_budget = exp.meta.get("fixed_budget")
+    entry.relative_error = finite_or_none(exp.relative_error, 4) if exp.relative_error is not None else None
+    entry.asked_by = list(exp.meta.get("asked_by", [])) or None
 
 
 def _region_masses(

@@ -13,18 +13,26 @@ import numpy as np
 import torch
 
 from pytest_xai import __version__
-from pytest_xai._util.validation import short
+from pytest_xai._util.validation import check_int, short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
-from pytest_xai.defaults import BASELINES, MAX_SAMPLES, MAX_SEED, MIN_SAMPLES, OUTPUTS, PRECISIONS
+from pytest_xai.defaults import (
+    BASELINES,
+    MAX_SAMPLES,
+    MAX_SEED,
+    OUTPUTS,
+    PRECISIONS,
+)
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import top_classes, transform_output
 from pytest_xai.engine.provenance import array_sha256, library_versions
+from pytest_xai.engine.rounds import budget_note, check_budget
 from pytest_xai.engine.runners import (
     Attribution,
     Fill,
     Group,
     Request,
     autocast_forward,
+    check_attribution,
     runner_for,
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -39,17 +47,10 @@ def explain(
     classifier: Any,
     images: Any,
     *,
-    method: str = "lime",
-    target: Target | Sequence[Target] = None,
-    output: str = "logit",
-    samples: int | None = None,
-    seed: int = 0,
-    segments: Any = None,
-    n_segments: int = 50,
-    baseline: Any = None,
-    background: Any = None,
-    local_smoothing: float = 0.0,
-    batch_size: int | None = None,
+    method: str = "lime", target: Target | Sequence[Target] = None, output: str = "logit",
+    samples: int | str | None = None, tolerance: float | None = None, max_samples: int | None = None,
+    seed: int = 0, segments: Any = None, n_segments: int = 50, baseline: Any = None,
+    background: Any = None, local_smoothing: float = 0.0, batch_size: int | None = None,
     precision: str = "float32",
     **options: Any,
 ) -> Explanation | list[Explanation]:
@@ -64,8 +65,12 @@ def explain(
     method: "lime", "kernel_shap", "gradient_shap", or one added with ``register_method``.
     target: the class to explain: None (top-1), an index or a class name; or one per image.
     output: "logit" (default), "probability" (lime's behaviour) or "log_probability".
-    samples: model evaluations (lime, kernel_shap) or gradient samples (gradient_shap);
-        None: the method's ``default_samples`` in the registry (1000, 1000, 200).
+    samples, tolerance, max_samples: "auto" (None: the default) draws seeded rounds until
+        Σ standard error / Σ |attribution| ≤ ``tolerance`` (in (0, 1]) or ``max_samples`` (default
+        the fixed budget: 1000, 1000, 200); a check that cannot decide asks for more rounds,
+        up to it (docs/engine.md). An int is a fixed budget of model evaluations (or gradient
+        samples), drawn exactly as before; "fixed" is the method's default budget (1000, 1000,
+        200). A method registered without rounds runs its budget.
     seed: seeds every random draw; the global RNGs are neither used nor touched.
     segments, n_segments: superpixels: None/"slic", "quickshift", "felzenszwalb" or an (H, W)
         label array; approximate count for SLIC and Felzenszwalb.
@@ -82,7 +87,8 @@ def explain(
     clf = as_classifier(classifier)
     arrays, single = as_images(images, "images")
     request = validate(
-        clf, arrays, method=method, output=output, samples=samples, seed=seed,
+        clf, arrays, method=method, output=output, samples=samples, tolerance=tolerance,
+        max_samples=max_samples, seed=seed,
         segments=segments, n_segments=n_segments, baseline=baseline, background=background,
         local_smoothing=local_smoothing, batch_size=batch_size, precision=precision, extra=options,
     )  # fmt: skip
@@ -109,14 +115,12 @@ def validate(clf: Classifier, arrays: list[np.ndarray], **arguments: Any) -> Req
     method = check_method(arguments["method"])
     spec = METHODS[method]
     _refuse_unused(method, arguments)
-    default = spec.default_samples
-    samples = arguments["samples"]
+    samples, auto = check_budget(method, arguments["samples"], arguments["tolerance"], arguments["max_samples"])
     return Request(
         method=method,
         output=check_output(arguments["output"]),
-        samples=default
-        if samples is None
-        else check_int(samples, "samples", MIN_SAMPLES, MAX_SAMPLES, f"default {default}"),
+        samples=samples,
+        auto=auto,
         seed=check_int(arguments["seed"], "seed", 0, MAX_SEED, "use a non-negative int"),
         precision=check_precision(arguments["precision"], clf.device),
         segments=arguments["segments"],
@@ -134,15 +138,6 @@ def check_method(method: Any) -> str:
     if not isinstance(method, str) or method not in METHODS:
         raise XaiValueError(f"method={method!r} is not known; use one of {tuple(METHODS)}")
     return method
-
-
-def check_int(value: Any, name: str, low: int, high: int, fix: str) -> int:
-    """Validate an int (numpy ints accepted, returned as int) in [low, high]."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise XaiTypeError(f"{name}={short(value)} is not an int; use {low}..{high} ({fix})")
-    if not low <= value <= high:
-        raise XaiValueError(f"{name}={short(value)} is out of range; use {low}..{high} ({fix})")
-    return int(value)
 
 
 def check_output(output: Any) -> str:
@@ -369,41 +364,6 @@ def run(
     return cast("list[Attribution]", attributions), batches
 
 
-def check_attribution(method: str, result: Any, height: int, width: int) -> Attribution:
-    """A runner's result for one height × width image, checked at the engine's boundary: an
-    Attribution whose heatmap is a finite real (height, width) array and whose superpixel
-    labels, when given, are an integer (height, width) array with one weight per label."""
-    where = f"method={method!r} returned"
-    fix = "its runner must return one Attribution per image with heatmap shaped (H, W)"
-    if not isinstance(result, Attribution):
-        raise XaiTypeError(f"{where} a {type(result).__name__}, not an Attribution; {fix}")
-    heatmap = np.asarray(result.heatmap)
-    if heatmap.shape != (height, width):
-        raise XaiValueError(
-            f"{where} a heatmap of shape {heatmap.shape} for a {height}×{width} image; {fix} "
-            f"= ({height}, {width}), one value per pixel"
-        )
-    if heatmap.dtype.kind not in "iuf":
-        raise XaiTypeError(
-            f"{where} a heatmap of dtype {heatmap.dtype}; {fix}, of real numbers (float32)"
-        )
-    if not np.isfinite(heatmap).all():
-        raise XaiValueError(f"{where} a heatmap holding NaN or inf; {fix}, all values finite")
-    if result.segments is not None:
-        segments = np.asarray(result.segments)
-        if segments.shape != (height, width) or segments.dtype.kind not in "iu":
-            raise XaiValueError(
-                f"{where} segments of shape {segments.shape} and dtype {segments.dtype} for a "
-                f"{height}×{width} image; return integer labels 0..M-1 shaped ({height}, {width})"
-            )
-        if result.weights is not None and np.shape(result.weights) != (int(segments.max()) + 1,):
-            raise XaiValueError(
-                f"{where} weights of shape {np.shape(result.weights)} for "
-                f"{int(segments.max()) + 1} superpixels; return one weight per label"
-            )
-    return result
-
-
 # -- package ------------------------------------------------------------------------------------
 
 
@@ -418,7 +378,7 @@ def package(
     """One Explanation: the runner's pieces plus everything needed to reproduce it.
     ``prediction`` is (target, probability, logit, explained value) on the image."""
     target, probability, logit, value = prediction
-    return Explanation(
+    exp = Explanation(
         heatmap=np.asarray(attribution.heatmap, dtype=np.float32),
         weights=attribution.weights,
         segments=attribution.segments,
@@ -428,7 +388,7 @@ def package(
         method=request.method,
         output=request.output,
         seed=request.seed,
-        samples=request.samples,
+        samples=attribution.evaluations if request.auto else request.samples,
         score=attribution.score,
         intercept=attribution.intercept,
         local_prediction=attribution.local_prediction,
@@ -444,6 +404,14 @@ def package(
             "output_value": value,
             "evaluations": attribution.evaluations,
             "batch_size": batch_size,
+            "budget": budget_note(request),
+            "fixed_budget": request.spec.default_samples,
+            "rounds": attribution.rounds,
         },
         image=image,
+        error_basis=attribution.error_basis,
+        outputs=attribution.outputs,
     )
+    if attribution.grower is not None:
+        exp.__dict__["_grower"] = attribution.grower
+    return exp

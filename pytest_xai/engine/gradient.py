@@ -12,8 +12,11 @@ from pytest_xai.engine.baselines import blurred
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import target_values
 from pytest_xai.engine.provenance import array_record
+from pytest_xai.engine.rounds import AutoBudget, relative_error, round_seed
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
+from pytest_xai.engine.uncertainty import mean_basis, standard_error
 from pytest_xai.errors import XaiValueError
+from pytest_xai.registry import Params
 
 # Smoothing noise is drawn in fixed blocks of samples, each from its own seeded generator,
 # so the noise a sample gets does not depend on how the samples are chunked into batches.
@@ -109,8 +112,11 @@ def expected_gradients(
     batch_size: int,
     local_smoothing: float = 0.0,
     item: str = "one image",
-) -> torch.Tensor:
-    """Expected-gradients attributions (n, 3, H, W) of each image's target output.
+    group_size: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected-gradients attributions (n, 3, H, W) of each image's target output, and the
+    channel-summed sums (n, G, H, W) float64 of each image's groups of ``group_size``
+    consecutive samples (batch means for the standard error; G = 0 when ``group_size`` is 0).
 
     Following shap's GradientExplainer (Erion et al., 2021): for each sample draw a background
     image b and a point t ~ U(0, 1), optionally add Gaussian noise to x (``local_smoothing`` is
@@ -122,6 +128,8 @@ def expected_gradients(
     # work in H×W×C memory (channels-last), the layout convolutions are fastest in
     images_hwc = images.permute(0, 2, 3, 1)
     totals = torch.zeros((n, *images_hwc.shape[1:]), dtype=torch.float64, device=images.device)
+    count = -(-samples // group_size) if group_size else 0
+    groups = torch.zeros((n, count, *images_hwc.shape[1:3]), dtype=torch.float64, device=images.device)
 
     def run(start: int, stop: int) -> None:
         rows = slice(start, stop)
@@ -145,11 +153,15 @@ def expected_gradients(
         contribution = grad.mul_(difference) if grad.is_contiguous() else grad * difference
         sizes = [hi - lo for _, lo, hi in spans]
         partial = [part.sum(0) for part in contribution.split(sizes)]
+        summed = contribution.sum(-1).double().split(sizes) if group_size else ()
         for (i, _, _), part in zip(spans, partial):  # after everything that may run out of memory
             totals[i] += part
+        for (i, lo, hi), part in zip(spans, summed):
+            index = torch.arange(lo, hi, device=part.device) // group_size
+            groups[i].index_add_(0, index, part)
 
     map_chunks(run, n * samples, batch_size, item=item)
-    return (totals / samples).permute(0, 3, 1, 2).float()
+    return (totals / samples).permute(0, 3, 1, 2).float(), groups
 
 
 def input_gradient(values: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
@@ -168,26 +180,108 @@ def input_gradient(values: torch.Tensor, point: torch.Tensor) -> torch.Tensor:
     return grad
 
 
+# The standard error of GradientSHAP comes from batch means: groups of at least GROUP_SIZE
+# consecutive samples, at most MAX_GROUPS of them (adjacent groups merge beyond), so 200 samples
+# make 16 groups of 13 and memory stays flat in samples.
+GROUP_SIZE = 5
+MAX_GROUPS = 16
+
+
+def group_size(samples: int) -> int:
+    """Samples per group for a call of ``samples``."""
+    return max(GROUP_SIZE, -(-samples // MAX_GROUPS))
+
+
+@dataclass
+class GradientRun:
+    """One image's sample groups so far: their channel-summed sums (G, H, W) float64 on the
+    host, how many samples each holds, and the rounds drawn."""
+
+    sums: torch.Tensor
+    counts: torch.Tensor
+    rounds: int = 1
+
+    @property
+    def samples(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def heatmap(self) -> torch.Tensor:
+        return self.sums.sum(0) / self.samples
+
+    def basis(self) -> torch.Tensor:
+        """The error basis (K, H, W) of the mean, from the groups' means (batch means)."""
+        return mean_basis(self.sums / self.counts[:, None, None])
+
+    def add(self, sums: torch.Tensor, samples: int) -> None:
+        """Add a call's groups of ``samples`` samples; merge adjacent groups past MAX_GROUPS."""
+        counts = torch.full((len(sums),), float(group_size(samples)), dtype=torch.float64)
+        counts[-1] = samples - group_size(samples) * (len(sums) - 1)
+        self.sums, self.counts = torch.cat([self.sums, sums]), torch.cat([self.counts, counts])
+        while len(self.sums) > MAX_GROUPS:
+            even = len(self.sums) // 2 * 2
+            merged = self.sums[:even].reshape(even // 2, 2, *self.sums.shape[1:]).sum(1)
+            self.sums = torch.cat([merged, self.sums[even:]])
+            self.counts = torch.cat([self.counts[:even].reshape(-1, 2).sum(1), self.counts[even:]])
+
+
+@dataclass(frozen=True)
+class GradientRounds:
+    """What draws and evaluates gradient samples for a group's images, round by round."""
+
+    request: Request
+    group: Group
+    background: torch.Tensor | None
+
+    def evaluate(self, indices: list[int], samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attributions and group sums of ``samples`` more samples of images ``indices``."""
+        images = self.group.tensors[indices]
+        targets = [self.group.targets[i] for i in indices]
+        draws = draw(images, self.background, targets, samples, seed)
+        attributions, groups = expected_gradients(
+            self.group.forward, images, draws, self.request.output, samples, self.group.batch_size,
+            self.request.local_smoothing, self.group.item, group_size(samples),
+        )  # fmt: skip
+        return attributions, groups
+
+    def extend(self, runs: list[GradientRun], indices: list[int], size: int) -> None:
+        """One more round of ``size`` samples for the images ``indices``, in shared batches.
+
+        Every image of a round draws from the same round seed, as every image of a call draws
+        from the call's seed: an image's samples do not depend on the images beside it.
+        """
+        by_round: dict[int, list[int]] = {}
+        for i in indices:
+            by_round.setdefault(runs[i].rounds, []).append(i)
+        for index, members in by_round.items():
+            _, groups = self.evaluate(members, size, round_seed(self.request.seed, index))
+            sums = groups.cpu()
+            check_finite(sums, f"the {size} gradient samples of round {index}")
+            for row, i in enumerate(members):
+                runs[i].add(sums[row], size)
+                runs[i].rounds += 1
+
+
 def run_gradient_shap(request: Request, group: Group) -> list[Attribution]:
-    """GradientSHAP for every image of the group, their samples sharing full batches."""
+    """GradientSHAP for every image of the group, their samples sharing full batches; with
+    ``samples="auto"``, in rounds until each heatmap is certain enough."""
     background = (
         None
         if request.background is None
         else torch.from_numpy(np.stack(request.background)).permute(0, 3, 1, 2).contiguous()
     )
-    draws = draw(group.tensors, background, group.targets, request.samples, request.seed)
-    attributions = expected_gradients(
-        group.forward,
-        group.tensors,
-        draws,
-        request.output,
-        request.samples,
-        group.batch_size,
-        request.local_smoothing,
-        group.item,
-    )
+    rounds = GradientRounds(request, group, background)
+    budget = request.auto
+    first = request.samples if budget is None else budget.round_size
+    attributions, groups = rounds.evaluate(list(range(len(group.tensors))), first, request.seed)
     heatmaps = attributions.sum(1).cpu()  # the one transfer to the host
-    check_finite(heatmaps, f"the {request.samples} gradient samples")
+    check_finite(heatmaps, f"the {first} gradient samples")
+    runs = [GradientRun(torch.empty(0, *heatmaps.shape[1:], dtype=torch.float64), torch.empty(0, dtype=torch.float64)) for _ in heatmaps]
+    for run, sums in zip(runs, groups.cpu()):
+        run.add(sums, first)
+    if budget is not None:
+        while active := [i for i, run in enumerate(runs) if _unfinished(run, budget)]:
+            rounds.extend(runs, active, budget.round_size)
     params = {
         # a given background by content, so params identify it (and can check a candidate)
         "background": "default"
@@ -196,4 +290,36 @@ def run_gradient_shap(request: Request, group: Group) -> list[Attribution]:
         "background_size": 2 if background is None else len(background),
         "local_smoothing": request.local_smoothing,
     }
-    return [Attribution(heatmap=h.numpy(), evaluations=request.samples, params=params) for h in heatmaps]
+    fixed = [h.numpy() for h in heatmaps] if budget is None else [None] * len(runs)
+    return [_attribution(rounds, runs, i, params, fixed[i]) for i in range(len(runs))]
+
+
+def _unfinished(run: GradientRun, budget: AutoBudget) -> bool:
+    if budget.cap - run.samples < budget.round_size:
+        return False
+    if run.samples < budget.first:
+        return True
+    return relative_error(run.heatmap.numpy(), standard_error(run.basis()).numpy()) > budget.tolerance
+
+
+def _attribution(
+    rounds: GradientRounds, runs: list[GradientRun], i: int, params: Params, heatmap: np.ndarray | None
+) -> Attribution:
+    """Image ``i``'s attribution: the fixed budget's exact heatmap, or the rounds' mean."""
+    run, budget = runs[i], rounds.request.auto
+
+    def grower(samples: int) -> Attribution | None:
+        assert budget is not None
+        before = run.samples
+        while run.samples < min(samples, budget.cap) and budget.cap - run.samples >= budget.round_size:
+            rounds.extend(runs, [i], budget.round_size)
+        return None if run.samples == before else _attribution(rounds, runs, i, params, None)
+
+    return Attribution(
+        heatmap=(run.heatmap.float().numpy() if heatmap is None else heatmap),
+        evaluations=run.samples,
+        params=params,
+        error_basis=run.basis().float().numpy(),
+        rounds=run.rounds,
+        grower=None if budget is None else grower,
+    )

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from pytest_xai.errors import ModelOutputError, XaiValueError
+from pytest_xai.engine.rounds import AutoBudget
+from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
 from pytest_xai.registry import METHODS, MethodSpec, Params
 
 Fill = str | tuple[float, float, float]
@@ -43,6 +44,7 @@ class Request:
     local_smoothing: float = 0.0
     batch_size: int | None = None
     extra: tuple[tuple[str, Any], ...] = ()  # a registered method's own options, by name
+    auto: AutoBudget | None = None  # samples="auto": rounds until certain; ``samples`` is the cap
 
     @property
     def spec(self) -> MethodSpec:
@@ -54,7 +56,8 @@ class Request:
         return {
             "method": self.method,
             "output": self.output,
-            "samples": self.samples,
+            "samples": "auto" if self.auto else self.samples,
+            **({"tolerance": self.auto.tolerance, "max_samples": self.auto.cap} if self.auto else {}),
             "seed": self.seed,
             "precision": self.precision,
             **dict(self.extra),
@@ -101,6 +104,16 @@ class Attribution:
     score: float | None = None
     intercept: float | None = None
     local_prediction: float | None = None
+    # Sampling error: (K, M) over the weights, or (K, H, W) over the heatmap; the estimate's
+    # error is about z @ error_basis, z ~ N(0, I_K) (engine.uncertainty). None: not estimated.
+    error_basis: np.ndarray | None = None
+    rounds: int = 1
+    # samples="auto": the same attribution extended by whole rounds to at least the given
+    # samples (at most the cap), or None when it cannot grow; None for a fixed budget.
+    grower: Callable[[int], Attribution | None] | None = None
+    # samples="auto", superpixel methods: the model output of every coalition so far, which
+    # with the seed is all a run needs to resume (``engine.resume``)
+    outputs: np.ndarray | None = None
 
 
 class Runner(Protocol):
@@ -155,3 +168,38 @@ def autocast_forward(
         return out.float()
 
     return reduced
+
+
+def check_attribution(method: str, result: Any, height: int, width: int) -> Attribution:
+    """A runner's result for one height × width image, checked at the engine's boundary: an
+    Attribution whose heatmap is a finite real (height, width) array and whose superpixel
+    labels, when given, are an integer (height, width) array with one weight per label."""
+    where = f"method={method!r} returned"
+    fix = "its runner must return one Attribution per image with heatmap shaped (H, W)"
+    if not isinstance(result, Attribution):
+        raise XaiTypeError(f"{where} a {type(result).__name__}, not an Attribution; {fix}")
+    heatmap = np.asarray(result.heatmap)
+    if heatmap.shape != (height, width):
+        raise XaiValueError(
+            f"{where} a heatmap of shape {heatmap.shape} for a {height}×{width} image; {fix} "
+            f"= ({height}, {width}), one value per pixel"
+        )
+    if heatmap.dtype.kind not in "iuf":
+        raise XaiTypeError(
+            f"{where} a heatmap of dtype {heatmap.dtype}; {fix}, of real numbers (float32)"
+        )
+    if not np.isfinite(heatmap).all():
+        raise XaiValueError(f"{where} a heatmap holding NaN or inf; {fix}, all values finite")
+    if result.segments is not None:
+        segments = np.asarray(result.segments)
+        if segments.shape != (height, width) or segments.dtype.kind not in "iu":
+            raise XaiValueError(
+                f"{where} segments of shape {segments.shape} and dtype {segments.dtype} for a "
+                f"{height}×{width} image; return integer labels 0..M-1 shaped ({height}, {width})"
+            )
+        if result.weights is not None and np.shape(result.weights) != (int(segments.max()) + 1,):
+            raise XaiValueError(
+                f"{where} weights of shape {np.shape(result.weights)} for "
+                f"{int(segments.max()) + 1} superpixels; return one weight per label"
+            )
+    return result

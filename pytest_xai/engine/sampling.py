@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -63,7 +65,36 @@ def kernel_shap_masks(
     """
     if 2**m <= samples:
         return exact_coalitions(m)
+    plan = kernel_shap_plan(m, samples)
+    rows, row_weights = [plan.enumerated], [plan.enumerated_weights]
+    pairs = plan.sampled_pairs(samples)
+    if pairs:
+        rows.append(paired_coalitions(generator, plan, pairs, m))
+        row_weights.append(torch.full((2 * pairs,), plan.left / (2 * pairs), dtype=torch.float64))
+    return torch.cat(rows), torch.cat(row_weights)
 
+
+@dataclass(frozen=True)
+class KernelShapPlan:
+    """shap's split of a budget: the coalition sizes enumerated completely (their rows and
+    exact kernel weights, the full and empty coalition first) and how the rest is sampled:
+    the size distribution ``probs`` over sizes ``first_sampled``.. and the kernel mass
+    ``left`` that the sampled rows share."""
+
+    enumerated: torch.Tensor  # (E, m) bool
+    enumerated_weights: torch.Tensor  # (E,) float64
+    probs: torch.Tensor  # over the sampled sizes, float64
+    first_sampled: int
+    left: float
+
+    def sampled_pairs(self, samples: int) -> int:
+        """How many complementary pairs a budget of ``samples`` leaves after the enumeration."""
+        budget = samples - len(self.enumerated)
+        return budget // 2 if len(self.probs) and budget >= 2 else 0
+
+
+def kernel_shap_plan(m: int, samples: int) -> KernelShapPlan:
+    """The enumerated sizes and the sampling distribution of ``kernel_shap_masks``."""
     budget = samples - 2
     n_sizes = math.ceil((m - 1) / 2)
     n_paired = (m - 1) // 2
@@ -97,19 +128,30 @@ def kernel_shap_masks(
             block = torch.cat([block, ~block])
         rows.append(block)
         row_weights.append(torch.full((len(block),), per_row, dtype=torch.float64))
+    probs = remaining[full_sizes:]
+    return KernelShapPlan(
+        enumerated=torch.cat(rows),
+        enumerated_weights=torch.cat(row_weights),
+        probs=probs / probs.sum() if len(probs) else probs,
+        first_sampled=full_sizes + 1,
+        left=float(size_mass[full_sizes:].sum()),
+    )
 
-    left = float(size_mass[full_sizes:].sum())
-    if full_sizes < n_sizes and budget >= 2:
-        probs = remaining[full_sizes:] / remaining[full_sizes:].sum()
-        pairs = budget // 2
-        drawn = torch.multinomial(probs.float(), pairs, replacement=True, generator=generator)
-        sizes = drawn + full_sizes + 1
-        block = _random_subsets(generator, sizes, m)
-        # every draw is paired with its complement; for the middle size of an even m the
-        # complement has the same size, so the size distribution is kept.
-        rows.append(torch.cat([block, ~block]))
-        row_weights.append(torch.full((2 * pairs,), left / (2 * pairs), dtype=torch.float64))
-    return torch.cat(rows), torch.cat(row_weights)
+
+def paired_coalitions(
+    generator: torch.Generator, plan: KernelShapPlan, pairs: int, m: int
+) -> torch.Tensor:
+    """``pairs`` random coalitions followed by their complements, (2·pairs, m) bool.
+
+    Paired (antithetic) sampling, as shap's KernelExplainer and Covert & Lee (AISTATS 2021,
+    "Improving KernelSHAP") do: a coalition and its complement have opposite errors in the
+    regression, so a pair varies less than two independent draws.
+    """
+    drawn = torch.multinomial(plan.probs.float(), pairs, replacement=True, generator=generator)
+    block = _random_subsets(generator, drawn + plan.first_sampled, m)
+    # for the middle size of an even m the complement has the same size, so the size
+    # distribution is kept.
+    return torch.cat([block, ~block])
 
 
 def _random_subsets(generator: torch.Generator, sizes: torch.Tensor, m: int) -> torch.Tensor:
@@ -136,3 +178,77 @@ def exact_coalitions(m: int) -> tuple[torch.Tensor, torch.Tensor]:
     )
     order = torch.cat([torch.tensor([2**m - 1, 0]), torch.arange(1, 2**m - 1)])
     return masks[order], weights[order]
+
+
+# -- samplers: a fixed budget, or rounds that extend it --------------------------------------
+
+Drawn = tuple[torch.Tensor, torch.Tensor]  # masks (n, M) bool and their sampling units (n,)
+
+
+class Sampler(Protocol):
+    """How a method draws coalitions: a fixed budget (also round 0 of a run in rounds), more
+    rounds after it, and the regression weights of all rows drawn so far.
+
+    ``units`` number the independent draws (a row, or a coalition and its complement); -1
+    marks rows that were not drawn at random (the unperturbed image, enumerated coalitions),
+    which carry no sampling error.
+    """
+
+    def fixed(self, generator: torch.Generator, samples: int, m: int) -> tuple[Drawn, torch.Tensor]:
+        """Masks, units and weights of a budget of ``samples``."""
+        ...
+
+    def more(self, generator: torch.Generator, size: int, m: int, first: int, offset: int) -> Drawn | None:
+        """``size`` more rows after a round 0 of ``first`` samples (units from ``offset``);
+        None when nothing can be added (every coalition is enumerated)."""
+        ...
+
+    def weights(self, masks: torch.Tensor, first: int) -> torch.Tensor:
+        """The weights of all rows, round 0 (of ``first`` samples) first."""
+        ...
+
+
+class LimeSampler:
+    """lime_image: uniform masks (row 0 all ones), weighted by the cosine-distance kernel."""
+
+    def fixed(self, generator: torch.Generator, samples: int, m: int) -> tuple[Drawn, torch.Tensor]:
+        masks = lime_masks(generator, samples, m)
+        units = torch.arange(samples)
+        units[0] = -1  # the unperturbed image
+        return (masks, units), self.weights(masks, samples)
+
+    def more(self, generator: torch.Generator, size: int, m: int, first: int, offset: int) -> Drawn:
+        masks = torch.randint(0, 2, (size, m), generator=generator, dtype=torch.uint8).view(torch.bool)
+        return masks, torch.arange(offset, offset + size)
+
+    def weights(self, masks: torch.Tensor, first: int) -> torch.Tensor:
+        return lime_kernel(cosine_distance_to_ones(masks), width=0.25)
+
+
+class KernelShapSampler:
+    """shap's KernelExplainer: sizes enumerated while the first budget covers them, the rest
+    sampled in complementary pairs. Later rounds draw more pairs from the same size
+    distribution; all sampled rows share the sampled sizes' kernel mass equally."""
+
+    def fixed(self, generator: torch.Generator, samples: int, m: int) -> tuple[Drawn, torch.Tensor]:
+        masks, weights = kernel_shap_masks(generator, samples, m)
+        units = torch.full((len(masks),), -1, dtype=torch.int64)
+        if 2**m > samples:
+            pairs = kernel_shap_plan(m, samples).sampled_pairs(samples)
+            units[len(masks) - 2 * pairs :] = torch.arange(pairs).repeat(2)
+        return (masks, units), weights
+
+    def more(self, generator: torch.Generator, size: int, m: int, first: int, offset: int) -> Drawn | None:
+        plan = kernel_shap_plan(m, first)
+        if 2**m <= first or not len(plan.probs) or size < 2:
+            return None
+        return paired_coalitions(generator, plan, size // 2, m), torch.arange(offset, offset + size // 2).repeat(2)
+
+    def weights(self, masks: torch.Tensor, first: int) -> torch.Tensor:
+        m = masks.shape[1]
+        if 2**m <= first:
+            return exact_coalitions(m)[1]
+        plan = kernel_shap_plan(m, first)
+        sampled = len(masks) - len(plan.enumerated)
+        tail = torch.full((sampled,), plan.left / max(sampled, 1), dtype=torch.float64)
+        return torch.cat([plan.enumerated_weights, tail])

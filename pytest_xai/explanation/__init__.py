@@ -26,6 +26,7 @@ from pytest_xai.explanation.npz import (
     MEMBERS,
     check_members,
     checked_arrays,
+    checked_error,
     parse_header,
     read_npz,
 )
@@ -51,6 +52,11 @@ class Explanation:
         n_segments, baseline, ...).
     meta: provenance (pytest_xai and torch versions, device, model fingerprint, seconds).
     image: the explained image (H×W×3 float32), kept for pictures; stored as uint8.
+    error_basis: the sampling error, (K, M) over the weights or (K, H, W) over the heatmap:
+        the estimate's error is about ``z @ error_basis`` with z ~ N(0, I_K); None when not
+        estimated. ``stderr`` is the standard error per pixel.
+    outputs: samples="auto" (superpixel methods): the model output of every coalition drawn,
+        which lets a run loaded from the cache draw more rounds (``engine.resume``).
     source: the classifier that computed it in this process, which ``confirm=True`` intervenes
         on; never stored (None when loaded).
     """
@@ -71,6 +77,8 @@ class Explanation:
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     image: np.ndarray | None = field(default=None, repr=False)
+    error_basis: np.ndarray | None = field(default=None, repr=False)
+    outputs: np.ndarray | None = field(default=None, repr=False)
     source: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -115,6 +123,7 @@ class Explanation:
         return replace(
             self, heatmap=own(self.heatmap), weights=own(self.weights), segments=own(self.segments),
             image=own(self.image), params=writable(self.params), meta=writable(self.meta),
+            error_basis=own(self.error_basis), outputs=own(self.outputs),
         )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Explanation:
@@ -137,6 +146,63 @@ class Explanation:
         if self.locked:
             raise FrozenInstanceError(f"cannot delete {name!r}: this explanation is read-only; use exp.copy()")
         super().__delattr__(name)
+
+    # -- uncertainty and growth ---------------------------------------------------------------
+    @property
+    def stderr(self) -> np.ndarray | None:
+        """The standard error of each pixel's attribution (H×W float64), or None when the
+        explanation carries no error estimate."""
+        if self.error_basis is None:
+            return None
+        se = np.sqrt(np.square(np.asarray(self.error_basis, dtype=np.float64)).sum(0))
+        return se[self.segments] if se.ndim == 1 and self.segments is not None else se
+
+    @property
+    def relative_error(self) -> float | None:
+        """Σ standard error / Σ |attribution| over the pixels (what ``samples="auto"`` stops
+        on), or None without an error estimate."""
+        stderr = self.stderr
+        if stderr is None:
+            return None
+        error, mass = float(stderr.sum()), float(np.abs(self.heatmap).sum())
+        return 0.0 if error == 0 else (error / mass if mass > 0 else math.inf)
+
+    @property
+    def can_grow(self) -> bool:
+        """Whether more rounds can be drawn (``samples="auto"``, below its cap, in this session)."""
+        cap = self.params.get("max_samples")
+        return self.__dict__.get("_grower") is not None and isinstance(cap, int) and self.samples < cap
+
+    def grow(self, samples: int, asked_by: str | None = None) -> bool:
+        """Draw more rounds, up to at least ``samples`` (at most the cap), and update this
+        explanation in place, locked or not: every check reading it shares the rounds.
+        ``asked_by`` names the check that asked (kept in ``meta["asked_by"]``). False when it
+        cannot grow (a fixed budget, the cap reached, or loaded without its model)."""
+        if not self.can_grow:
+            return False
+        grown = self.__dict__["_grower"](samples)
+        if grown is None:
+            return False
+        meta = writable(self.meta)
+        meta["evaluations"] = grown.evaluations
+        meta["rounds"] = grown.rounds
+        meta["asked_by"] = [*meta.get("asked_by", []), *([asked_by] if asked_by else [])]
+        updates = {
+            "heatmap": np.asarray(grown.heatmap, dtype=np.float32), "weights": grown.weights,
+            "error_basis": grown.error_basis, "samples": grown.evaluations, "score": grown.score,
+            "intercept": grown.intercept, "local_prediction": grown.local_prediction, "meta": meta,
+        }
+        for name, value in updates.items():
+            if self.locked:
+                value = read_only(value)
+            object.__setattr__(self, name, value)
+        for listener in self.__dict__.get("_on_grow", ()):
+            listener(self)
+        return True
+
+    def on_grow(self, listener: Any) -> None:
+        """Call ``listener(self)`` after each ``grow`` (the cache stores the longer run)."""
+        self.__dict__.setdefault("_on_grow", []).append(listener)
 
     @property
     def positive(self) -> np.ndarray:
@@ -210,6 +276,11 @@ class Explanation:
             arrays["segments"] = np.asarray(self.segments).astype(np.int32)
         if self.image is not None:
             arrays["image"] = render.to_uint8(self.image)
+        if self.error_basis is not None:
+            name = "heatmap_error" if np.ndim(self.error_basis) == 3 else "weights_error"
+            arrays[name] = np.asarray(self.error_basis).astype(np.float32)
+        if self.outputs is not None:
+            arrays["outputs"] = np.asarray(self.outputs).astype(np.float64)
         return arrays
 
     @classmethod
@@ -221,6 +292,7 @@ class Explanation:
             )
         header = parse_header(arrays["header"], source)
         heatmap, weights, segments, image = checked_arrays(arrays, source)
+        error_basis = checked_error(arrays, heatmap, weights, source)
         values: JSON = {}
         for f in _header_fields():
             if f.name not in header:
@@ -238,6 +310,8 @@ class Explanation:
             weights=weights,
             segments=segments,
             image=None if image is None else image.astype(np.float32) / 255.0,
+            error_basis=error_basis,
+            outputs=None if "outputs" not in arrays else np.asarray(arrays["outputs"], dtype=np.float64),
             **values,
         )
 
@@ -258,12 +332,14 @@ class Explanation:
         return cls.from_arrays(read_npz(Path(path)), source=str(path))
 
 
-MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image")
+MEMBERS_ARRAYS = ("heatmap", "weights", "segments", "image", "error_basis", "outputs")
 
 
 def _header_fields() -> list[Field[Any]]:
     """The Explanation fields stored in the JSON header: all but the arrays."""
-    return [f for f in fields(Explanation) if f.name not in MEMBERS and f.name != "source"]
+    return [
+        f for f in fields(Explanation) if f.name not in MEMBERS and f.name not in MEMBERS_ARRAYS and f.name != "source"
+    ]
 
 
 def _check_loadable(exp: Explanation, arrays: dict[str, np.ndarray], path: str) -> None:

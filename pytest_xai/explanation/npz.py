@@ -32,6 +32,11 @@ MEMBERS: dict[str, tuple[str, int]] = {
     "weights": ("f", 1),
     "segments": ("iu", 2),
     "image": ("u", 3),
+    # the sampling error basis (engine.uncertainty): over the weights, or over the heatmap
+    "weights_error": ("f", 2),
+    "heatmap_error": ("f", 3),
+    # samples="auto": the model output of every sample, from which a run resumes
+    "outputs": ("f", 1),
 }
 
 
@@ -41,7 +46,7 @@ _NPY_HEADER_BYTES = 4096  # room for the .npy magic and header before the data
 def _max_items(name: str) -> int:
     if name == "header":
         return GOLDEN_MAX_HEADER_BYTES
-    return GOLDEN_MAX_PIXELS * (3 if name == "image" else 1)
+    return GOLDEN_MAX_PIXELS * (3 if name == "image" else 64 if name == "heatmap_error" else 1)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -187,3 +192,20 @@ def checked_arrays(
         None if segments is None else segments.astype(np.int64),
         image,
     )
+
+
+def checked_error(
+    arrays: dict[str, np.ndarray], heatmap: np.ndarray, weights: np.ndarray | None, source: str
+) -> np.ndarray | None:
+    """The error basis, if stored: (K, M) over the weights or (K, H, W) over the heatmap."""
+    basis = arrays.get("weights_error", arrays.get("heatmap_error"))
+    if basis is None:
+        return None
+    features = (len(weights),) if "weights_error" in arrays and weights is not None else heatmap.shape
+    if tuple(basis.shape[1:]) != tuple(features) or not np.isfinite(basis).all():
+        raise SnapshotError(
+            f"{source} has an error basis of shape {basis.shape} that does not match its "
+            f"{'weights' if len(features) == 1 else 'heatmap'} {features}, or is not finite",
+            fix="delete it and regenerate it (pytest --xai-update)",
+        )
+    return basis.astype(np.float32)

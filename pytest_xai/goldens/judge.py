@@ -60,11 +60,14 @@ def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
     """The reproduction parameters that differ between a golden and a new explanation.
 
     Precision is not among them: a golden made at another precision is compared like one made
-    on another device (see ``determinism_note``).
+    on another device (see ``determinism_note``), nor the budget when either side is
+    ``samples="auto"``: goldens recorded at a fixed budget keep working after an upgrade.
     """
     out = []
     for key in COMPARED_PARAMS:
         g, a = golden.params.get(key), actual.params.get(key)
+        if key == "samples" and "auto" in (g, a):
+            continue  # a fixed and an adaptive budget estimate the same attribution
         if isinstance(g, list):
             g = tuple(g)
         if isinstance(a, list):
@@ -191,6 +194,12 @@ class _Judgement:
         return self.verdict("failed", reason, message)
 
     def compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
+        verdict = self._compared(golden, result)
+        verdict.intervals = result.intervals or None
+        verdict.undecided = result.undecided or None
+        return verdict
+
+    def _compared(self, golden: Explanation, result: Comparison) -> GoldenVerdict:
         if result.passed and self.policy.can_force:  # a re-baseline: rewritten from this model
             return self.verdict("updated", "force", f"golden {self.name} re-recorded (--xai-update=force): "
                                 f"{result.summary}", measures=result.measures, region=result.region)

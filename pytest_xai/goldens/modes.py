@@ -30,7 +30,7 @@ start-up; the metrics are imported by ``compare``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_xai import defaults
@@ -40,6 +40,9 @@ from pytest_xai.goldens.describe import compared, why_undefined, within
 from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pytest_xai.checks.uncertainty import Decision
     from pytest_xai.explanation import Explanation
 
 
@@ -69,6 +72,8 @@ class Comparison:
     findings: list[str]  # what was measured against what, in words
     summary: str = ""  # the measures against their bounds, on one line
     region: str | None = None  # the named region a region-based measure is about
+    intervals: dict[str, list[float]] = field(default_factory=dict)  # 95%, by measure
+    undecided: list[str] = field(default_factory=list)  # "<measure> undecided at N samples: ..."
 
     @property
     def passed(self) -> bool:
@@ -322,4 +327,43 @@ def compare(golden: Explanation, actual: Explanation, bounds: Bounds) -> Compari
             f"now {actual.target_name!r} (p={actual.probability:.3f})"
         )
         return Comparison("prediction", empty, [changed], changed)
-    return GOLDEN_MODES[bounds.mode].compare(golden, actual, bounds.values)
+    mode = GOLDEN_MODES[bounds.mode]
+    decisions = decide_bounds(mode, golden, actual, bounds.values)
+    result = mode.compare(golden, actual, bounds.values)
+    for measure, decision in decisions.items():
+        if decision.interval is not None:
+            result.intervals[measure] = decision.interval
+        if decision.undecided:
+            result.undecided.append(f"{measure.replace('_', ' ')} {decision.words()}")
+    if result.undecided:
+        result.summary += "; " + "; ".join(result.undecided)
+        result.findings.extend(result.undecided)
+    return result
+
+
+# The measures a mode's bounds may name whose interval a comparison computes; a registered
+# mode's other measures are judged by their point value alone.
+def _measure_functions() -> dict[str, Callable[..., float]]:
+    from pytest_xai.checks import evidence, metrics
+
+    return {
+        "evidence_shift": evidence.evidence_shift, "support_loss": evidence.support_loss,
+        "spearman": metrics.spearman, "top_k_iou": metrics.top_k_iou,
+    }
+
+
+def decide_bounds(mode: GoldenMode, golden: Explanation, actual: Explanation, values: dict[str, float]) -> dict[str, Decision]:
+    """Each bounded measure's decision (``pytest_xai.checks.uncertainty.decide``): while its interval
+    from both heatmaps' errors straddles the bound, the new explanation draws more rounds,
+    so the mode then compares the explanation the bounds asked for."""
+    from pytest_xai.checks import uncertainty
+
+    functions = _measure_functions()
+    return {
+        bound.measure: uncertainty.decide(
+            functions[bound.measure], [golden, actual], values[bound.param], upper=bound.upper,
+            asked_by=f"golden {bound.measure.replace('_', ' ')}",
+        )
+        for bound in mode.bounds
+        if bound.measure in functions and bound.param in values
+    }

@@ -215,9 +215,11 @@ class CachePolicy:
         keys = [self.keys(clf, array, p) for array, p in zip(arrays, per_image)]
         looked = [self.lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
         found = self.verified(clf, arrays, per_image, looked, recorder)
-        for (memo, _), hit, kept in zip(keys, looked, found):
-            if memo is not None and kept is not None and hit is not None and hit[1] == "disk":
-                self.memo[memo] = kept  # read from disk once per session
+        for (memo, disk), hit, kept, image in zip(keys, looked, found, arrays):
+            if kept is not None and hit is not None and hit[1] == "disk":
+                self.resumed(clf, kept, image, disk)
+                if memo is not None:
+                    self.memo[memo] = kept  # read from disk once per session
         stale = [i for i, (hit, kept) in enumerate(zip(looked, found)) if hit is not None and kept is None]
         if stale and hasattr(clf, "refresh"):  # weights may have changed in place: key them anew
             clf.refresh()
@@ -231,6 +233,15 @@ class CachePolicy:
                 if array is not None:
                     array.setflags(write=False)
         return results
+
+    def resumed(self, clf: Any, exp: Explanation, array: np.ndarray, disk: str | None) -> None:
+        """An auto explanation read from disk: able to draw more rounds again, its longer run
+        stored back under the same key (a later run that needs more extends the entry)."""
+        from pytest_xai.classifier import Classifier
+        from pytest_xai.engine.resume import resume
+
+        if isinstance(clf, Classifier) and resume(clf, exp, array) and disk is not None and self.disk is not None:
+            exp.on_grow(lambda grown, key=disk, store=self.disk: store.put(key, grown))
 
     @staticmethod
     def keys(clf: Any, array: np.ndarray, params: Params) -> Keys:
@@ -319,6 +330,7 @@ class CachePolicy:
                 self.memo[memo] = exp
             if disk is not None and self.disk is not None:
                 self.disk.put(disk, exp)
+                exp.on_grow(lambda grown, key=disk, store=self.disk: store.put(key, grown))  # the longer run
         return [r for r in results if r is not None]
 
 

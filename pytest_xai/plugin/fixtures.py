@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from pytest_xai.checks.recorder import Recorder
     from pytest_xai.explanation import Explanation
 
-MARKER_KEYS = ("method", "samples", "seed", "n_segments", "output", "baseline", "precision")
+MARKER_KEYS = (
+    "method", "samples", "tolerance", "max_samples", "seed", "n_segments", "output", "baseline", "precision",
+)
 MARKER_OPTIONS = ("golden",)  # the marker's keys that are not explain() parameters (plugin.autogolden)
 
 

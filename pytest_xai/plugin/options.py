@@ -30,7 +30,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-seed", dest="xai_seed", default=None,
                     help="seed for every explanation (default: 0, or the marker's).")
     group.addoption("--xai-samples", dest="xai_samples", default=None,
-                    help="samples per explanation, overriding ini and method defaults.")
+                    help="samples per explanation: 'auto' (the default: rounds until certain, checks "
+                         "ask for more), 'fixed' (each method's default budget) or N, overriding ini.")
     group.addoption("--xai-model", dest="xai_model", default=None, metavar="SPEC",
                     help="model under test: package.module:factory, a TorchScript file, or "
                     "torchvision:NAME=WEIGHTS.pth.")
@@ -57,7 +58,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("xai_model", "model spec, as --xai-model", default="")
     parser.addini("xai_device", "device, as --xai-device", default="")
     parser.addini("xai_method", f"default method: {', '.join(METHODS)}", default="")
-    parser.addini("xai_samples", "default samples per explanation", default="")
+    parser.addini("xai_samples", "default samples per explanation: 'auto', 'fixed' or N (a fixed budget)", default="")
     parser.addini("xai_precision", f"explanation precision: {', '.join(vocab.PRECISIONS)} (default float32)",
                   default="")
     parser.addini("xai_golden_mode", "golden comparison: release (default; where the evidence is) or strict "

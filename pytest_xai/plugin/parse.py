@@ -15,6 +15,15 @@ from pytest_xai import defaults as vocab
 UPDATE_MODES = ("all", "missing", "force")  # --xai-update=VALUE; the bare flag means "all"
 
 
+def samples(raw: Any) -> int | str | None:
+    """``--xai-samples`` / ini ``xai_samples``: "auto", "fixed" (each method's default budget)
+    or a fixed budget."""
+    if isinstance(raw, str) and raw.strip() in ("auto", "fixed"):
+        return raw.strip()
+    value: int | None = number(raw, "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES)
+    return value
+
+
 def number(raw: Any, key: str, kind: type, low: float, high: float, default: Any = None) -> Any:
     if raw is None or raw == "":
         return default

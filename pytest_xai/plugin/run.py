@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_xai.plugin.shards import run_info
-from pytest_xai.records import GoldenSummary, RunReport, TestRecord, Totals, WriteError
+from pytest_xai.records import TestRecord, WriteError
+from pytest_xai.records.run import GoldenSummary, RunReport, Totals
 from pytest_xai.report.words import FAILED, TERMINAL_ORDER, count_outcomes
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ from pytest_xai.plugin.parse import (
     precision,
     report_paths,
     results_dir,
+    samples,
     snapshot_dir,
 )
 from pytest_xai.registry import METHODS
@@ -45,7 +46,7 @@ class Settings:
     ci_reason: str
     device: str
     seed: int | None
-    samples: int | None
+    samples: int | str | None  # None: explain's default ("auto"); "auto", "fixed" or a fixed budget
     method: str | None
     precision: str | None  # None: explain's own default (float32)
     model: str | None
@@ -110,8 +111,7 @@ class Settings:
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=device(str(given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
             seed=number(given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
-            samples=number(given(config, "xai_samples", "--xai-samples") or ini("xai_samples"),
-                                  "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES),
+            samples=samples(given(config, "xai_samples", "--xai-samples") or ini("xai_samples")),
             method=choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
             model=model_spec(given(config, "xai_model", "--xai-model") or ini("xai_model"), root),

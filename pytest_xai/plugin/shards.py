@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_xai.goldens.usage import recorded_elsewhere
-from pytest_xai.records import GoldenSeen, RunInfo
+from pytest_xai.records.run import GoldenSeen, RunInfo
 
 if TYPE_CHECKING:
     from pytest_xai.plugin.goldens import GoldenLifecycle

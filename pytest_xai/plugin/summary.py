@@ -12,7 +12,8 @@ from pytest_xai.defaults import GOLDEN_STATES
 from pytest_xai.plugin.goldens import GoldenLifecycle
 from pytest_xai.plugin.results import ResultsPlugin
 from pytest_xai.plugin.session import XaiSession
-from pytest_xai.records import GoldenSummary, NotCompared, Totals
+from pytest_xai.records import NotCompared
+from pytest_xai.records.run import GoldenSummary, Totals
 
 SHOWN_NOT_COMPARED = 10  # goldens listed one per line in the terminal summary; the rest counted
 
@@ -97,6 +98,9 @@ class RunSummary:
             + f", {len(g.unused)} unused" + (f" ({len(g.deleted)} deleted)" if g.deleted else "")
             + (f", {len(self.not_compared())} not compared" if self.not_compared() else ""),
         ]
+        if totals.fixed_samples:
+            lines.insert(1, f"samples: {totals.samples} model evaluations, {totals.samples / totals.fixed_samples:.0%} "
+                            f"of the {totals.fixed_samples} the fixed budgets would use")
         lines += [f"  unused: {rel(p)}" + (" (deleted)" if p in g.deleted else "") for p in g.unused]
         lines += self.not_compared_lines()
         lines += self.advice(counts)

@@ -1,5 +1,6 @@
 """The typed records that cross module boundaries: what a check, an explanation, an image and a
-golden comparison left in a test's record, the record itself and the run's report.
+golden comparison left in a test's record, and the record itself (the run's report is in
+``records.run``).
 
 Writers build them, readers (the report, the pytest-html extras, the JUnit properties) read
 their attributes. Each has ``to_json`` / ``from_json``: the JSON form travels from xdist
@@ -13,22 +14,20 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar, TypeVar
 
 from pytest_xai._util.jsonable import JSON
-from pytest_xai.defaults import GOLDEN_STATES
-from pytest_xai.records.mutation import MutationReport
 
 SCHEMA = 2  # the JSON report's format version; 1 had no run totals and no "schema" field
 
 
-R = TypeVar("R", bound="_Entry")
+R = TypeVar("R", bound="Entry")
 
 
-def _known(cls: type, data: JSON) -> JSON:
+def known_fields(cls: type, data: JSON) -> JSON:
     """The keys of ``data`` that are fields of ``cls`` (a newer writer's extra keys are skipped)."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
 
 
-class _Entry:
+class Entry:
     """JSON for a flat record: its fields, less the optional ones (``OPTIONAL``) left None."""
 
     OPTIONAL: ClassVar[tuple[str, ...]] = ()
@@ -39,18 +38,21 @@ class _Entry:
 
     @classmethod
     def from_json(cls: type[R], data: JSON) -> R:
-        return cls(**_known(cls, data))
+        return cls(**known_fields(cls, data))
 
 
 @dataclass
-class CheckResult(_Entry):
+class CheckResult(Entry):
     """One bound one assertion judged: ``kind`` (focus, avoid, agree, sanity, or any other
     kind a new assertion brings), ``metric`` measured on ``region`` / ``method`` (against
     ``other_method``), ``value`` (None when not a number) against ``bound``, a maximum when
     ``upper``; ``passed``; ``picture`` the PNG drawn on failure; ``cascade`` the randomisation
     steps of a sanity check ({layer, similarity}); ``details`` what else a kind reports (an
     intervention's outputs before and after, the salience an intervention overruled);
-    ``image`` the image's key and ``image_name`` its file name when it was loaded from one."""
+    ``image`` the image's key and ``image_name`` its file name when it was loaded from one;
+    ``interval`` the measure's 95% interval from the heatmaps' sampling errors, ``samples``
+    the samples it was measured at, and ``undecided`` True when the interval still held the
+    bound at the cap, so the point estimate decided (``pytest_xai.checks.uncertainty``)."""
 
     kind: str
     metric: str
@@ -67,8 +69,13 @@ class CheckResult(_Entry):
     cascade: list[dict[str, str | float | None]] | None = None
     details: JSON | None = None
     image_name: str | None = None
+    interval: list[float] | None = None
+    samples: int | None = None
+    undecided: bool | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("other_method", "cascade", "details", "image_name")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "other_method", "cascade", "details", "image_name", "interval", "samples", "undecided",
+    )
 
     @property
     def bound_name(self) -> str:
@@ -117,7 +124,7 @@ class Measure:
 
 
 @dataclass
-class GoldenVerdict(_Entry):
+class GoldenVerdict(Entry):
     """What one golden comparison decided and why; the test record, the report and the
     failure message all come from it.
 
@@ -149,8 +156,12 @@ class GoldenVerdict(_Entry):
     diff_png: str | None = None
     method: str | None = None
     region: str | None = None
+    intervals: dict[str, list[float]] | None = None
+    undecided: list[str] | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("expected_png", "actual_png", "diff_png", "method", "region")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "expected_png", "actual_png", "diff_png", "method", "region", "intervals", "undecided",
+    )
 
     @property
     def failed(self) -> bool:
@@ -176,11 +187,15 @@ class ClassScore:
 
 
 @dataclass
-class ExplanationEntry(_Entry):
+class ExplanationEntry(Entry):
     """An explanation a test obtained: of which ``image`` (key), by which method, its target
     and confidence, the model's ``top`` classes, its cost (``seconds``, model ``evaluations``),
     the positive ``mass`` per named region, its ``overlay`` (base64 PNG) and, for superpixel
-    methods, lime's ``boundaries`` picture (the top superpixels with their outlines)."""
+    methods, lime's ``boundaries`` picture (the top superpixels with their outlines).
+    ``samples`` it used (after every check's growth), ``budget`` how they were chosen ("auto
+    (...)" or "fixed N"), ``fixed_budget`` what the method's fixed default would have used,
+    ``relative_error`` its Σ standard error / Σ |attribution|, and ``asked_by`` the checks that
+    asked it for more rounds."""
 
     image: str
     method: str
@@ -194,12 +209,18 @@ class ExplanationEntry(_Entry):
     evaluations: int | None = None
     top: list[ClassScore] | None = None
     boundaries: str | None = None
+    budget: str | None = None
+    fixed_budget: int | None = None
+    relative_error: float | None = None
+    asked_by: list[str] | None = None
 
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("evaluations", "top", "boundaries")
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "evaluations", "top", "boundaries", "budget", "fixed_budget", "relative_error", "asked_by",
+    )
 
     @classmethod
     def from_json(cls, data: JSON) -> ExplanationEntry:
-        known = _known(cls, data)
+        known = known_fields(cls, data)
         if known.get("top") is not None:
             known["top"] = [ClassScore(**score) for score in known["top"]]
         return cls(**known)
@@ -207,7 +228,7 @@ class ExplanationEntry(_Entry):
 
 
 @dataclass
-class ImageEntry(_Entry):
+class ImageEntry(Entry):
     """An image a test explained: its ``name``, ``picture`` (base64 PNG), named ``regions`` and
     the ``agreement`` (Spearman, top-k IoU) between each pair of methods that explained it."""
 
@@ -277,7 +298,7 @@ class TestRecord:
 
 
 @dataclass
-class WriteError(_Entry):
+class WriteError(Entry):
     """A golden or report that could not be written: its path, what was being written
     ("written", "updated", "preview", "report") and the error."""
 
@@ -287,7 +308,7 @@ class WriteError(_Entry):
 
 
 @dataclass
-class NotCompared(_Entry):
+class NotCompared(Entry):
     """A golden of a selected test that no comparison judged in the run: its ``path``, the
     test's ``nodeid``, the test's ``outcome`` ("failed", "error", "skipped", "not run") and the
     ``reason`` in words."""
@@ -296,144 +317,3 @@ class NotCompared(_Entry):
     nodeid: str
     outcome: str
     reason: str
-
-
-@dataclass
-class Totals:
-    """Explanations computed, from this session's memo, from disk, stale; seconds explaining."""
-
-    computed: int = 0
-    cached: int = 0
-    disk: int = 0
-    stale: int = 0
-    seconds: float = 0.0
-
-    @classmethod
-    def of(cls, records: list[TestRecord]) -> Totals:
-        return cls(*(sum(getattr(r, k) for r in records) for k in (*COUNTS, "seconds")))
-
-
-@dataclass
-class GoldenSummary:
-    """The count of goldens per state, the unused ones and the writes that failed."""
-
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GOLDEN_STATES, 0))
-    unused: list[str] = field(default_factory=list)
-    write_errors: list[WriteError] = field(default_factory=list)
-
-    @classmethod
-    def count(cls, records: list[TestRecord], unused: list[str], errors: list[WriteError]) -> GoldenSummary:
-        counts = dict.fromkeys(GOLDEN_STATES, 0)
-        for record in records:
-            for golden in record.goldens:
-                counts[golden.state] = counts.get(golden.state, 0) + 1
-        return cls(counts, unused, errors)
-
-    def to_json(self) -> JSON:
-        return {**self.counts, "unused": self.unused, "write_errors": [e.to_json() for e in self.write_errors]}
-
-    @classmethod
-    def from_json(cls, data: JSON) -> GoldenSummary:
-        counts = {k: v for k, v in data.items() if k not in ("unused", "write_errors")}
-        errors = [WriteError.from_json(e) for e in data.get("write_errors", [])]
-        return cls(counts, list(data.get("unused", [])), errors)
-
-
-@dataclass
-class GoldenSeen(_Entry):
-    """One golden file as one shard saw it, enough to tell across shards whether it is unused:
-    ``used`` by a test of the shard; ``kept`` when the shard knows it is not unused (its owner
-    ran here and did not pass, its module was collected only in part); ``needs``: the tests
-    that must all have run and passed, in some shard, for it to be unused (its owner, or every
-    test of its module when no test owns it); ``cleared``: those of them that passed here."""
-
-    used: bool = False
-    kept: bool = False
-    needs: list[str] = field(default_factory=list)
-    cleared: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunInfo:
-    """What a run's verdict depends on, so that shards' reports are merged only when they
-    agree: the pytest_xai ``version``, the ``settings`` that change a verdict (model
-    fingerprint, golden mode and bounds, seed, samples, method, precision, CI mode), the
-    number of tests ``collected`` (selected or deselected), and every golden file the run
-    ``saw``, by path relative to the rootdir. ``run_id`` is unique to the run (the same report
-    merged twice is told by it, whatever its file name); ``splits`` and ``group`` are
-    pytest-split's ``--splits`` and ``--group`` (None when the run was not split with it), so a
-    merge knows how many shards there were."""
-
-    version: str
-    settings: dict[str, str | float | int | bool | None] = field(default_factory=dict)
-    collected: int = 0
-    saw: dict[str, GoldenSeen] = field(default_factory=dict)
-    run_id: str | None = None
-    splits: int | None = None
-    group: int | None = None
-
-    def to_json(self) -> JSON:
-        return {"version": self.version, "settings": dict(self.settings), "collected": self.collected,
-                "saw": {path: seen.to_json() for path, seen in self.saw.items()},
-                "run_id": self.run_id, "splits": self.splits, "group": self.group}
-
-    @classmethod
-    def from_json(cls, data: JSON) -> RunInfo:
-        saw = {path: GoldenSeen.from_json(seen) for path, seen in data.get("saw", {}).items()}
-        return cls(str(data.get("version", "")), dict(data.get("settings", {})), int(data.get("collected", 0)), saw,
-                   data.get("run_id"), data.get("splits"), data.get("group"))
-
-
-@dataclass
-class RunReport:
-    """The whole run as the HTML and JSON reports show it (fields: ``pytest_xai.report``).
-
-    ``exitstatus``, ``outcomes`` (pytest's counts), ``failed`` node ids and why the run
-    ``stopped`` come from pytest; ``complete``, ``ci``, ``totals``, ``goldens`` and ``tests``
-    (one record per test, with its ``outcome``) from pytest_xai; ``mutation`` the detection
-    table of ``pytest --xai-mutate`` (None without it).
-    """
-
-    exitstatus: int | None = None
-    outcomes: dict[str, int] = field(default_factory=dict)
-    failed: list[str] = field(default_factory=list)
-    stopped: str | None = None
-    complete: bool = True
-    ci: bool = False
-    totals: Totals = field(default_factory=Totals)
-    goldens: GoldenSummary = field(default_factory=GoldenSummary)
-    tests: list[TestRecord] = field(default_factory=list)
-    schema: int = SCHEMA
-    run: RunInfo | None = None  # what the verdict depends on (None in reports of older versions)
-    not_compared: list[NotCompared] = field(default_factory=list)  # goldens no test judged
-    mutation: MutationReport | None = None  # pytest --xai-mutate's detection table
-
-    def to_json(self) -> JSON:
-        run = ("schema", "exitstatus", "outcomes", "failed", "stopped", "complete", "ci")
-        return {
-            **{key: getattr(self, key) for key in run},
-            "totals": asdict(self.totals),
-            "goldens": self.goldens.to_json(),
-            "tests": [t.to_json() for t in self.tests],
-            **({} if self.run is None else {"run": self.run.to_json()}),
-            "not_compared": [g.to_json() for g in self.not_compared],
-            **({} if self.mutation is None else {"mutation": self.mutation.to_json()}),
-        }
-
-    @classmethod
-    def from_json(cls, data: JSON) -> RunReport:
-        return cls(
-            exitstatus=data.get("exitstatus"),
-            outcomes=dict(data.get("outcomes", {})),
-            failed=list(data.get("failed", [])),
-            stopped=data.get("stopped"),
-            complete=data.get("complete", True),
-            ci=data.get("ci", False),
-            totals=Totals(**_known(Totals, data.get("totals", {}))),
-            goldens=GoldenSummary.from_json(data.get("goldens", {})),
-            tests=[TestRecord.from_json(t) for t in data.get("tests", [])],
-            schema=data.get("schema", SCHEMA),
-            run=RunInfo.from_json(data["run"]) if data.get("run") else None,
-            not_compared=[NotCompared.from_json(g) for g in data.get("not_compared", [])],
-            mutation=MutationReport.from_json(data["mutation"]) if data.get("mutation") else None,
-        )

@@ -45,7 +45,8 @@ from pathlib import Path
 
 from pytest_xai._util.atomic import atomic_path
 from pytest_xai._util.jsonable import plain
-from pytest_xai.records import SCHEMA, RunReport
+from pytest_xai.records import SCHEMA
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.pictures import INLINE_LIMIT, Pictures
 
 __all__ = ["INLINE_LIMIT", "SCHEMA", "RunReport", "render", "write_report"]

@@ -7,14 +7,8 @@ from importlib import resources
 from typing import Any
 
 from pytest_xai._util.validation import is_finite
-from pytest_xai.records import (
-    CheckResult,
-    ExplanationEntry,
-    GoldenVerdict,
-    ImageEntry,
-    RunReport,
-    TestRecord,
-)
+from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, ImageEntry, TestRecord
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.markup import anchor, esc, nodeid_html
 from pytest_xai.report.mutation import mutation_section
 from pytest_xai.report.pictures import Pictures
@@ -307,6 +301,7 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
     for e in exps:
         caption = f"{e.method} ({e.output}, {e.samples} samples" + (
             f", {e.seconds:.2f} s)" if e.seconds is not None and is_finite(e.seconds) else ")")
+        caption += _budget_words(e)
         parts.append(_figure(pictures.add(b64=e.overlay), caption))
         if e.boundaries:
             parts.append(_figure(pictures.add(b64=e.boundaries), f"{e.method}: top superpixels, outlined"))
@@ -333,6 +328,18 @@ def _top_table(exps: list[ExplanationEntry]) -> str:
     rows = "".join(f"<tr><td>{k}</td><td>{esc(c.name)}</td><td>{c.probability:.3f}</td></tr>"
                    for k, c in enumerate(top, 1))
     return f"<table class='top'><tr><th>#</th><th>class</th><th>probability</th></tr>{rows}</table>"
+
+
+def _budget_words(e: Any) -> str:
+    """How the samples were chosen, the standard error, and which checks asked for more."""
+    words = []
+    if e.budget:
+        words.append(e.budget)
+    if e.relative_error is not None:
+        words.append(f"standard error {e.relative_error:.1%} of the mass")
+    if e.asked_by:
+        words.append("more rounds asked by " + ", ".join(dict.fromkeys(e.asked_by)))
+    return (" · " + "; ".join(words)) if words else ""
 
 
 def _mass_table(regions: list[str], exps: list[ExplanationEntry]) -> str:

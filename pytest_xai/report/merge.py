@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_xai.records import GoldenSeen, GoldenSummary, RunInfo, RunReport, Totals
+from pytest_xai.records.run import GoldenSeen, GoldenSummary, RunInfo, RunReport, Totals
 from pytest_xai.report.schema import problems
 
 # pytest exit codes from best to worst: OK, no tests collected, tests failed, interrupted,

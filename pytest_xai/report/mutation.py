@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from pytest_xai.records import RunReport
 from pytest_xai.records.mutation import MutantResult, verdict
+from pytest_xai.records.run import RunReport
 
 CLASSES = {"caught": "ok", "passed": "ok", "survived": "bad", "false alarm": "bad", "not built": "muted"}
 

@@ -13,13 +13,14 @@ import typing
 from typing import Any
 
 from pytest_xai import records
+from pytest_xai.records import run as run_records
 from pytest_xai.records.mutation import MutationReport
 
 # The top level and the golden counts are flattened on write, so they are spelt out here.
 TOP: dict[str, Any] = {
     "schema": int, "exitstatus": int | None, "outcomes": dict[str, int], "failed": list[str],
-    "stopped": str | None, "complete": bool, "ci": bool, "totals": records.Totals,
-    "tests": list[records.TestRecord], "run": records.RunInfo,
+    "stopped": str | None, "complete": bool, "ci": bool, "totals": run_records.Totals,
+    "tests": list[records.TestRecord], "run": run_records.RunInfo,
     "not_compared": list[records.NotCompared], "mutation": dict[str, Any],
 }
 REQUIRED = ("complete", "tests", "goldens")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_xai.defaults import GOLDEN_STATES
-from pytest_xai.records import RunReport, TestRecord
+from pytest_xai.records import TestRecord
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.markup import anchor, esc
 from pytest_xai.report.rollup import (
     CheckGroup,

@@ -23,7 +23,7 @@ from PIL import Image
 from report_samples import synthetic_report, watermark_run
 
 from example_project.data import WATERMARK, make_shape
-from pytest_xai.records import RunReport
+from pytest_xai.records.run import RunReport
 from pytest_xai.report import write_report as write_run_report
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -37,7 +37,8 @@ def test_a_second_run_reads_every_explanation_from_disk(xai_pytester: pytest.Pyt
     first, second = (json.loads((xai_pytester.path / f"r{i}.json").read_text()) for i in (1, 2))
     assert (first["totals"]["computed"], first["totals"]["disk"]) == (3, 0)
     assert (second["totals"]["computed"], second["totals"]["disk"]) == (0, 3)
-    assert set(second["totals"]) == {"computed", "cached", "disk", "stale", "seconds"} and second["totals"]["stale"] == 0
+    assert set(second["totals"]) == {"computed", "cached", "disk", "stale", "seconds", "samples", "fixed_samples"}
+    assert second["totals"]["stale"] == 0
     # what the disk gave is what was computed: the recorded overlays are the same pictures
     overlays = [sorted(e["overlay"] for t in run["tests"] for e in t["explanations"]) for run in (first, second)]
     assert overlays[0] == overlays[1]

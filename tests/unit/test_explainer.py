@@ -293,7 +293,8 @@ def test_validate_fills_unset_parameters_from_the_registry(shapes_clf: Classifie
     request = validate(
         shapes_clf, [shapes_image], method="kernel_shap", output="logit", samples=None, seed=0,
         segments=None, n_segments=50, baseline=None, background=None, local_smoothing=0.0,
-        batch_size=None, precision="float32",
+        batch_size=None, precision="float32", tolerance=None, max_samples=None,
     )
-    assert request.samples == METHODS["kernel_shap"].default_samples
+    assert request.samples == METHODS["kernel_shap"].default_samples  # "auto": the cap
+    assert request.auto is not None and request.auto.cap == request.samples
     assert request.baseline == METHODS["kernel_shap"].default_baseline

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from pytest_xai.records import RunReport
 from pytest_xai.records.mutation import MutantResult, MutationReport
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.html import render_html
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from report_samples import synthetic_report
 
-from pytest_xai.records import RunReport
+from pytest_xai.records.run import RunReport
 from pytest_xai.report import write_report as write_run_report
 
 

@@ -8,17 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xai.records import (
-    CheckResult,
-    GoldenSeen,
-    GoldenSummary,
-    GoldenVerdict,
-    NotCompared,
-    RunInfo,
-    RunReport,
-    TestRecord,
-    Totals,
-)
+from pytest_xai.records import CheckResult, GoldenVerdict, NotCompared, TestRecord
+from pytest_xai.records.run import GoldenSeen, GoldenSummary, RunInfo, RunReport, Totals
 from pytest_xai.report.__main__ import main
 from pytest_xai.report.merge import (
     Shard,

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from report_samples import synthetic_report
 
-from pytest_xai.records import RunReport
+from pytest_xai.records.run import RunReport
 from pytest_xai.report import write_report as write_run_report
 from pytest_xai.report.html import render_html as html_page
 from pytest_xai.report.pictures import Pictures

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 from report_samples import watermark_run
 
-from pytest_xai.records import ExplanationEntry, GoldenVerdict, RunReport, TestRecord
+from pytest_xai.records import ExplanationEntry, GoldenVerdict, TestRecord
+from pytest_xai.records.run import RunReport
 from pytest_xai.report.html import render_html
 from pytest_xai.report.markup import nodeid_html
 from pytest_xai.report.rollup import check_groups, failure_groups, golden_groups, golden_method

@@ -1,0 +1,61 @@
+"""samples="auto" through pytest: the default budget, checks that ask for more rounds, the
+record and JSON report that say so, and --xai-samples=fixed / N keeping a fixed budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+TEST = """
+import pytest
+from pytest_xai import Region, assert_attribution_avoids
+from pytest_xai.checks import metrics
+
+BOX = Region.box(16, 16, 48, 48, name="centre")
+
+def test_close_call(explain, shape_image):
+    exp = explain(shape_image, method="lime", n_segments=16)
+    value = metrics.relevance_mass(exp, BOX)
+    assert_attribution_avoids(exp, BOX, max_mass=min(1.0, value + 1e-4))
+
+def test_far_call(explain, shape_image):
+    exp = explain(shape_image, method="lime", n_segments=16)
+    assert_attribution_avoids(exp, BOX, max_mass=1.0)
+"""
+
+
+@pytest.mark.slow
+def test_auto_is_the_default_and_reports_who_asked_for_more(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makepyfile(test_auto=TEST)
+    result = xai_pytester.runpytest("--xai-report=report.json", "-p", "no:randomly")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
+    report = json.loads((xai_pytester.path / "report.json").read_text())
+    close, far = report["tests"]
+    (entry,) = far["explanations"]
+    assert entry["budget"].startswith("auto") and entry["fixed_budget"] == 1000
+    assert entry["asked_by"] == ["avoid 'centre'"]  # the first test's check grew the shared one
+    assert entry["samples"] > 200 and 0 < entry["relative_error"] < 1
+    (check,) = close["checks"]
+    assert check["samples"] == entry["samples"] and len(check["interval"]) == 2
+    assert (close["outcome"] == "failed") == (check["value"] > check["bound"])
+    if check["undecided"]:
+        assert entry["samples"] == 1000
+    totals = report["totals"]
+    assert totals["samples"] == entry["samples"] and totals["fixed_samples"] == 1000
+    result.stdout.fnmatch_lines([f"samples: {entry['samples']} model evaluations, *of the 1000 the fixed budgets would use"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("option", "samples"), [("fixed", 1000), ("300", 300)])
+def test_a_fixed_budget_is_kept_and_undecided_checks_say_so(xai_pytester: pytest.Pytester, option: str, samples: int) -> None:
+    xai_pytester.makepyfile(test_fixed=TEST)
+    result = xai_pytester.runpytest(f"--xai-samples={option}", "--xai-report=report.json")
+    report = json.loads((xai_pytester.path / "report.json").read_text())
+    entries = [e for t in report["tests"] for e in t["explanations"]]
+    assert {e["samples"] for e in entries} == {samples} and {e["budget"] for e in entries} == {f"fixed {samples}"}
+    (check,) = report["tests"][0]["checks"]
+    assert check["samples"] == samples
+    if check["undecided"] and not check["passed"]:
+        result.stdout.fnmatch_lines([f"*undecided at {samples} samples*"])
