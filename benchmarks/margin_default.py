@@ -100,7 +100,7 @@ class Swap:
 def hide(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bool, name: str, label: str) -> Hide:
     out = Hide(world, model, harmless, name, label)
     for fill in FILLS:
-        result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_logit_drop=None)
+        result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_scaled_drop=None)
         out.dp[fill] = round(result.value, 5)
         out.dm[fill] = round(abs(float(result.margin_after[0]) - result.margin_before), 4)
         out.drop[fill] = round(result.margin_before - float(result.margin_after[0]), 4)

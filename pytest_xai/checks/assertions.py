@@ -171,8 +171,8 @@ def assert_attribution_avoids(
     margin are judged); the test then fails only when the model uses the region: mass above
     ``max_mass`` AND hiding it changes the output. A region that is salient but unused passes,
     and the record keeps both numbers. A dict sets that intervention's bounds, e.g.
-    ``confirm={"max_logit_drop": 2.0, "fill": "blur"}`` (keys ``fill``, ``max_change``,
-    ``max_logit_drop``, ``max_logit_change``, and ``model``).
+    ``confirm={"max_scaled_drop": 1.5, "fill": "blur"}`` (keys ``fill``, ``max_change``,
+    ``max_scaled_drop``, ``max_logit_drop``, ``max_logit_change``, and ``model``).
     Returns its ``CheckResult`` in a list, like the other helpers.
     """
     __tracebackhide__ = True

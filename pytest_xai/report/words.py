@@ -25,6 +25,7 @@ LABELS = {
     "region_gain": "mass gained in a named region",
     "relevance_mass": "mass",
     "spearman_abs": "Spearman |attribution|",
+    "scaled_margin_drop": "margin drop in logit IQRs",
 }
 SHORT = {"evidence_shift": "shift", "new_mass": "new mass"}
 

@@ -96,10 +96,10 @@ def _outcomes_and_messages(run: pytest.RunResult) -> None:
     run.stdout.fnmatch_lines([
         "*hiding region 'patch' (grey) changes the output: the model uses it*",
         "*p('red') 1.000 -> 0.33* (logit margin 16.00 -> 0.00)*",
-        "*change 0.667 > max_change 0.470; margin drop 16.00 > max_logit_drop 7.00*",
+        "*change 0.667 > max_change 0.470; margin drop 16.00 / logit IQR 8.00 = 2.00 <= max_scaled_drop 2.25*",
         "*the prediction follows region 'patch' taken from other images: 2 of 2 donors followed*",
         "*and hiding it (grey) moves p('red') by -0.6* the model uses it (change 0.6* > max_change 0.470; "
-        "margin drop 16.00 > max_logit_drop 7.00)*",
+        "margin drop 16.00 / logit IQR 8.00 = 2.00 <= max_scaled_drop 2.25)*",
     ])  # fmt: skip
 
 
@@ -110,8 +110,9 @@ def _json_report_records_kind_intervention(pytester: pytest.Pytester) -> None:
     assert hide["region"] == "patch" and hide["bound"] == 0.47 and hide["value"] > 0.6
     assert (pytester.path / hide["picture"]).is_file()
     margin = {k: hide["details"][k] for k in ("logit_metric", "logit_value", "logit_bound", "logit_bound_name", "logit_passed")}
-    assert margin == {"logit_metric": "margin_drop", "logit_value": 16.0, "logit_bound": 7.0,
-                      "logit_bound_name": "max_logit_drop", "logit_passed": False}
+    # logits (10.67, -5.33, -5.33) -> 0: the margin falls by 16, twice their IQR (8); p fails alone
+    assert margin == {"logit_metric": "scaled_margin_drop", "logit_value": 2.0, "logit_bound": 2.25,
+                      "logit_bound_name": "max_scaled_drop", "logit_passed": True}
     (quiet,) = tests["test_corner_is_irrelevant"]["checks"]
     assert quiet["passed"] and quiet["value"] < 1e-6 and quiet["picture"] is None
     (swap,) = tests["test_prediction_ignores_the_patch"]["checks"]

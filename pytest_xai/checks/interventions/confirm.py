@@ -18,7 +18,7 @@ from pytest_xai.errors import XaiTypeError, XaiValueError
 
 # The keyword arguments a ``confirm={...}`` mapping may hold, per backing intervention.
 BOUNDS = {
-    "avoid": ("fill", "max_change", "max_logit_drop", "max_logit_change"),
+    "avoid": ("fill", "max_change", "max_scaled_drop", "max_logit_drop", "max_logit_change"),
     "focus": ("fill", "min_drop", "min_logit_drop"),
 }
 ASSERTION = {"avoid": "assert_region_irrelevant", "focus": "assert_region_needed"}
@@ -85,7 +85,8 @@ def run(kind: str, explanation: Any, region: Any, confirm: Any) -> InterventionR
 
 def words(result: InterventionResult) -> str:
     """``hiding it (grey) moves p('circle') by -0.002 (1.000 -> 0.998, logit margin 9.10 ->
-    8.80): not used (change 0.002 <= max_change 0.470; margin drop 0.30 <= max_logit_drop 7.00)``."""
+    8.80): not used (change 0.002 <= max_change 0.470; margin drop 0.30 / logit IQR 1.50 = 0.20
+    <= max_scaled_drop 2.25)``."""
     k = result.shown
     change = f"hiding it ({result.fill}) moves p({result.target_name!r}) by {result.p_after[k] - result.p_before:+.3f} " \
         f"({result.p_before:.3f} -> {result.p_after[k]:.3f}, logit margin {result.margin_before:.2f} -> " \

@@ -47,15 +47,17 @@ class InterventionResult:
     bound_name: str
     passed: bool
     fill: str | None = None
-    # The logit-margin criterion, judged with the probability: irrelevant, "margin_drop" (the
-    # margin's fall) under "max_logit_drop", or "margin_change" (|change|) under
-    # "max_logit_change" (both must hold with p); needed, "margin_drop" over "min_logit_drop" (p
+    # The logit-margin criterion, judged with the probability: irrelevant, "scaled_margin_drop"
+    # (the margin's fall over ``logit_spread``, the IQR of the image's logits) under
+    # "max_scaled_drop", or in logits "margin_drop" under "max_logit_drop", or "margin_change"
+    # (|change|) under "max_logit_change" (each must hold with p); needed, "margin_drop" over "min_logit_drop" (p
     # or the margin suffices); ignores, "largest_margin_drop" over the donors, under
     # "max_logit_drop" (a donor past it is followed). logit_bound None: reported, not judged.
     logit_metric: str | None = None
     logit_value: float | None = None
     logit_bound: float | None = None
     logit_bound_name: str = ""
+    logit_spread: float | None = None  # IQR of the original image's logits (irrelevant)
     donor_classes: list[int] = field(default_factory=list)
     followed: list[bool] = field(default_factory=list)
     shown: int = 0  # which variant the picture shows
@@ -119,15 +121,15 @@ def check_fraction(value: Any, name: str, fix: str, low: float = 0.0, high: floa
     return number
 
 
-def check_logit_bound(value: Any, name: str, fix: str) -> float | None:
-    """A logit-margin bound: None (off) or a non-negative number of logits; not bool, not NaN."""
+def check_logit_bound(value: Any, name: str, fix: str, unit: str = "logits") -> float | None:
+    """A logit-margin bound: None (off) or a non-negative number (of ``unit``); not bool, not NaN."""
     if value is None:
         return None
     if not is_number(value):
         raise XaiTypeError(f"{name}={value!r} is not a number; {fix}")
     number = float(value)
     if not number >= 0:  # NaN fails too
-        raise XaiValueError(f"{name}={value!r} must be a number of logits >= 0 or None; {fix}")
+        raise XaiValueError(f"{name}={value!r} must be a number of {unit} >= 0 or None; {fix}")
     return number
 
 
@@ -165,6 +167,23 @@ def margin(logits: np.ndarray, target: int) -> np.ndarray:
     """The target's logit minus the best other logit, per row: positive while it wins."""
     others = np.delete(logits, target, axis=1)
     return logits[:, target] - (others.max(axis=1) if others.shape[1] else 0.0)
+
+
+def logit_spread(logits: np.ndarray) -> float:
+    """The spread of one image's logits (C,): their interquartile range, the standard deviation
+    where half of them tie (IQR 0). The scale of a margin's fall that holds for any network: it
+    is the same under a logit temperature, and the bulk of the classes sets it, so a confident
+    network's few winning classes do not widen it."""
+    q1, q3 = np.percentile(logits, [25.0, 75.0])
+    spread = float(q3 - q1)
+    return spread if spread > 0 else float(np.std(logits))
+
+
+def scaled(fall: float, spread: float) -> float:
+    """``fall`` in units of ``spread``; a fall on logits with no spread at all is infinite."""
+    if spread > 0:
+        return fall / spread
+    return math.inf if fall > 0 else 0.0
 
 
 def class_names(clf: Classifier, count: int) -> list[str]:

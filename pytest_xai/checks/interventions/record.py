@@ -12,8 +12,9 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
     (irrelevant), "follow_rate" (ignores) or "probability_drop" (needed), an upper bound for
     the first two; ``method`` the intervention; ``details`` the fill, ``p_before``/``p_after``
     and the logit margins, the margin criterion judged with the probability (``logit_metric``
-    "margin_drop", "margin_change" or "largest_margin_drop", ``logit_value``, ``logit_bound``
-    under its name ``logit_bound_name``, None when off, and ``logit_passed``), the donors'
+    "scaled_margin_drop" (the fall over ``logit_spread``, the interquartile range of the
+    image's logits), "margin_drop", "margin_change" or "largest_margin_drop", ``logit_value``,
+    ``logit_bound`` under its name ``logit_bound_name``, None when off, and ``logit_passed``), the donors'
     classes and which were followed, and ``role`` "confirm" when it backs an attribution check.
     """
     return CheckResult(
@@ -41,6 +42,7 @@ def check_entry(result: InterventionResult, role: str | None = None) -> CheckRes
             "logit_bound": result.logit_bound,
             "logit_bound_name": result.logit_bound_name,
             "logit_passed": result.logit_passed,
+            "logit_spread": None if result.logit_spread is None else round(result.logit_spread, 4),
             "donor_classes": [result.name(c) for c in result.donor_classes],
             "followed": list(result.followed),
         },
