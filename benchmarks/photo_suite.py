@@ -4,8 +4,8 @@ LIME and SHAP compare on the example project's photo suite.
     python benchmarks/photo_suite.py [--markdown out.md] [--json out.json] [--skip-cost] [--skip-photos]
 
 1. Cost: EfficientNet-Lite0 (example_project.models.efficientnet_lite0) explains chelsea.png
-   (224×224) once per method, at each method's default samples and at the photo suite's
-   budget, in this process: wall and CPU seconds, model evaluations, and the forward floor
+   (224×224) once per method, at each method's fixed budget, under ``samples="auto"`` (the
+   default) and at the photo suite's budget, in this process: wall and CPU seconds, model evaluations, and the forward floor
    (evaluations × the best seconds per image of a forward pass at the engine's batch size).
    Threads are torch's default unless OMP_NUM_THREADS says otherwise; with one thread the CPU
    seconds are what an idle core takes, however loaded the machine (the load average is kept
@@ -54,7 +54,8 @@ def cost(clf: Classifier) -> dict[str, object]:
     explain(clf, image, method="lime", samples=20)  # warm-up: SLIC, allocator, kernels
     rows: dict[str, object] = {}
     per_forward = None
-    for budget_name, budget in (("default", DEFAULT_SAMPLES), ("suite", SAMPLES)):
+    auto = dict.fromkeys(METHODS, "auto")  # the default: stops when the heatmap is certain enough
+    for budget_name, budget in (("fixed", DEFAULT_SAMPLES), ("auto", auto), ("suite", SAMPLES)):
         for method in METHODS:
             start, cpu = time.perf_counter(), time.process_time()
             exp = explain(clf, image, method=method, samples=budget[method])
