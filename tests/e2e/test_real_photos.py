@@ -59,7 +59,7 @@ def test_the_photo_suite_reports_top5_methods_agreement_and_cost(tmp_path: Path)
         assert e["evaluations"] == e["samples"] and e["seconds"] > 0
         assert (e.get("boundaries") is not None) == (e["method"] != "gradient_shap")  # SLIC outlines
         assert e["mass"]["object"] is not None
-    (image,) = {k: v for t in tests for k, v in t.get("images", {}).items()}.values()
-    assert image["name"] == "chelsea.png"
-    agreement = image["agreement"]["kernel_shap vs lime"]
+    images = [v for t in tests for v in t.get("images", {}).values()]
+    assert {image["name"] for image in images} == {"chelsea.png"}
+    (agreement,) = [i["agreement"]["kernel_shap vs lime"] for i in images if i.get("agreement")]  # the agree test's
     assert -1 <= agreement["spearman"] <= 1 and 0 <= agreement["top_k_iou"] <= 1
