@@ -126,7 +126,7 @@ def test_the_committed_durations_cover_the_example_suite_and_balance_three_shard
         def __init__(self, nodeid: str) -> None:
             self.nodeid = nodeid
 
-    groups = algorithms.Algorithms["duration_based_chunks"].value(3, [Item(n) for n in collected], durations)
+    groups = algorithms.Algorithms["least_duration"].value(3, [Item(n) for n in collected], durations)
     sums = [sum(durations[i.nodeid] for i in g.selected) for g in groups]
     print("example suite, --splits 3, summed durations:", [round(s, 1) for s in sums], "of", round(sum(sums), 1))
     assert sum(len(g.selected) for g in groups) == len(collected)
