@@ -20,18 +20,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from example_project.make_images import FOLDER, PHOTOS
-from example_project.models import efficientnet_lite0
-from example_project.tests.test_photos import SAMPLES
-from pytest_xai import Classifier, explain
-from pytest_xai.checks import metrics
-from pytest_xai.plugin.testimage import load_test_image
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere: the example project is importable
+    sys.path.insert(0, str(ROOT))
+
+from example_project.make_images import FOLDER, PHOTOS  # noqa: E402
+from example_project.models import efficientnet_lite0  # noqa: E402
+from example_project.tests.test_photos import SAMPLES  # noqa: E402
+from pytest_xai import Classifier, explain  # noqa: E402
+from pytest_xai.checks import metrics  # noqa: E402
+from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 METHODS = ("lime", "kernel_shap", "gradient_shap")
 DEFAULT_SAMPLES = {"lime": 1000, "kernel_shap": 1000, "gradient_shap": 200}
