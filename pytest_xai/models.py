@@ -172,12 +172,7 @@ def _torchvision(spec: str, device: str, base: Path | None) -> Any:
             f"get_model and classes such as ResNet are not model names); use a name from "
             f"torchvision.models.list_models(), e.g. {', '.join(close)}"
         )
-    path = _resolve(weights, base)
-    if not path.is_file():
-        raise ModelSpecError(
-            f"model spec {spec!r}: weights file {path} does not exist; download it once outside "
-            "the tests and point the spec at it"
-        )
+    path = _weights_file(spec, weights, base)
     model = torchvision.models.get_model(name, weights=None)
     load_weights(model, path, spec)
     categories = imagenet_categories() if model_outputs(model) == 1000 else None
@@ -188,6 +183,17 @@ def _torchvision(spec: str, device: str, base: Path | None) -> Any:
         return (x - mean.to(x.device)) / std.to(x.device)
 
     return Classifier(model, preprocess=preprocess, class_names=categories, device=device)
+
+
+def _weights_file(spec: str, weights: str, base: Path | None) -> Path:
+    """The spec's weights file, which must exist: nothing is downloaded at test time."""
+    path = _resolve(weights, base)
+    if not path.is_file():
+        raise ModelSpecError(
+            f"model spec {spec!r}: weights file {path} does not exist; download or save the state "
+            "dict once outside the tests and point the spec at it"
+        )
+    return path
 
 
 def model_outputs(model: Any) -> int | None:
@@ -227,12 +233,7 @@ def _timm(spec: str, device: str, base: Path | None) -> Any:
             f"model spec {spec!r}: timm has no model {name!r}; use a name from "
             f"timm.list_models(), e.g. {', '.join(close)}"
         )
-    path = _resolve(weights, base)
-    if not path.is_file():
-        raise ModelSpecError(
-            f"model spec {spec!r}: weights file {path} does not exist; save the state dict once "
-            "outside the tests and point the spec at it"
-        )
+    path = _weights_file(spec, weights, base)
     model = timm.create_model(name, pretrained=False)
     load_weights(model, path, spec)
     config: Mapping[str, Any] = getattr(model, "pretrained_cfg", None) or {}

@@ -13,15 +13,13 @@ region takes the model's confidence away.
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from pytest_xai.classifier import Classifier
-from pytest_xai.mutation.probe import ALPHA, region_features
+from pytest_xai.mutation.probe import ALPHA, Probe, region_features
 
 if TYPE_CHECKING:
     from pytest_xai.regions import Region
@@ -72,7 +70,7 @@ def union_mask(regions: list[dict[str, Region]], name: str, height: int, width: 
     return out if out.any() else None
 
 
-class PlantedShortcut(nn.Module):
+class PlantedShortcut(Probe):
     """``ALPHA`` × the model's logits + a kernel probe of the region's pooled pixels.
 
     ``region``: the region's name; ``mask``: its (H, W) boolean mask at the suite's size
@@ -80,20 +78,13 @@ class PlantedShortcut(nn.Module):
     region pixels, anchored at the suite's images; ``fit`` sets it (until then it is zero).
     """
 
-    mask: torch.Tensor
     anchors: torch.Tensor
     coef: torch.Tensor
     offset: torch.Tensor
     gamma: torch.Tensor
 
     def __init__(self, base: Classifier, mask: np.ndarray, region: str, num_classes: int) -> None:
-        super().__init__()
-        self.region = region
-        self.alpha = ALPHA
-        self.model = copy.deepcopy(base.model) if isinstance(base.model, nn.Module) else base.model
-        self.inner = Classifier(self.model, preprocess=base.preprocess, device=base.device,
-                                channels_last=base.channels_last)
-        self.register_buffer("mask", torch.from_numpy(mask.astype(np.float32))[None, None])
+        super().__init__(base, mask, region, ALPHA)
         self.register_buffer("anchors", torch.zeros(1, 3 * GRID * GRID, dtype=torch.float64))
         self.register_buffer("coef", torch.zeros(1, num_classes, dtype=torch.float64))
         self.register_buffer("offset", torch.zeros(num_classes, dtype=torch.float64))

@@ -11,16 +11,14 @@ the region's pooled pixels is set so that every perturbed copy reads as nearly a
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from pytest_xai.classifier import Classifier
-from pytest_xai.mutation.probe import ALPHA, region_features
+from pytest_xai.mutation.probe import ALPHA, Probe, region_features
 
 GRID = 16  # pooled finer than a content probe: a blurred watermark must read as gone
 OFF = 0.05  # the most presence a perturbed copy of a suite image's region may keep
@@ -32,24 +30,17 @@ BOOST = 8.0
 NOTE = "the region is the same on images of different classes: its presence boosts the predicted class"
 
 
-class PlantedPresence(nn.Module):
+class PlantedPresence(Probe):
     """``ALPHA`` × the model's logits + ``gain`` × presence × the centred one-hot of the model's
     predicted class. Presence is ``max_i exp(-gamma · |features − anchor_i|²)`` over the suite's
     own region features: 1 on a suite image, near 0 once the region is hidden or perturbed."""
 
-    mask: torch.Tensor
     anchors: torch.Tensor
     gamma: torch.Tensor
     gain: torch.Tensor
 
     def __init__(self, base: Classifier, mask: np.ndarray, region: str) -> None:
-        super().__init__()
-        self.region = region
-        self.alpha = ALPHA
-        self.model = copy.deepcopy(base.model) if isinstance(base.model, nn.Module) else base.model
-        self.inner = Classifier(self.model, preprocess=base.preprocess, device=base.device,
-                                channels_last=base.channels_last)
-        self.register_buffer("mask", torch.from_numpy(mask.astype(np.float32))[None, None])
+        super().__init__(base, mask, region, ALPHA)
         self.register_buffer("anchors", torch.zeros(1, 1, dtype=torch.float64))
         self.register_buffer("gamma", torch.zeros((), dtype=torch.float64))
         self.register_buffer("gain", torch.zeros((), dtype=torch.float64))
