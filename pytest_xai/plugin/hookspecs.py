@@ -1,8 +1,8 @@
 """Hooks that other plugins (or a conftest) implement to extend pytest_xai.
 
 Added in ``pytest_addhooks``. The ``register`` hooks run once, in ``pytest_configure``, before
-the options are checked, so a method or golden mode registered there can be named in
-``--xai-method`` or the ini file. Everything an extension needs is in ``pytest_xai.extend``.
+the options are checked, so a method or golden mode registered there can be named in the ini
+file (``xai_method``, ``xai_golden_mode``). Everything an extension needs is in ``pytest_xai.extend``.
 """
 
 from __future__ import annotations
