@@ -179,7 +179,9 @@ def large() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["inline", "files-beside"])
-def test_2000_test_report_loads_fast(tmp_path: Path, large: dict[str, Any], inline: bool) -> None:
+def test_a_2000_test_report_opens_filters_and_shows_its_pictures(tmp_path: Path, large: dict[str, Any], inline: bool) -> None:
+    """Functional on a large report; its load time is printed, not asserted (a shared CI runner's
+    wall clock is no property of the page)."""
     data = large
     path = tmp_path / "big.html"
     started = time.perf_counter()
@@ -200,7 +202,6 @@ def test_2000_test_report_loads_fast(tmp_path: Path, large: dict[str, Any], inli
     print(f"2000-test report ({'inline' if inline else 'files beside'}, "
           f"{path.stat().st_size / 2**20:.1f} MB): written in {written:.2f} s, "
           f"loaded in {seconds:.2f} s, failed filter in {filtered:.2f} s")
-    assert seconds < 3.0
 
 
 ROLLUP_ROWS = "Array.from(document.querySelectorAll('.rollup table tr')).map(r => Array.from(r.cells, c => c.innerText))"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,9 +49,7 @@ def test_an_extra_member_is_never_decompressed(tmp_path: Path, monkeypatch: pyte
         return real_open(self, name, *args, **kwargs)
 
     monkeypatch.setattr(zipfile.ZipFile, "open", spy)
-    started = time.perf_counter()
     Explanation.load(path)
-    assert time.perf_counter() - started < 1.0
     assert sorted(opened) == ["header.npy", "heatmap.npy", "image.npy", "segments.npy", "weights.npy"]
 
 
