@@ -349,6 +349,7 @@ def _measure_functions() -> dict[str, Callable[..., float]]:
     return {
         "evidence_shift": evidence.evidence_shift, "support_loss": evidence.support_loss,
         "spearman": metrics.spearman, "top_k_iou": metrics.top_k_iou,
+        "region_gain": lambda golden, actual: region_gain(golden, actual, 1.0).value,
     }
 
 

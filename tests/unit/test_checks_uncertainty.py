@@ -68,3 +68,27 @@ def test_undecided_at_a_fixed_budget_fails_by_the_point_estimate_and_says_so(sha
     (check,) = assert_attribution_focus(exp, BOX, min_mass=max(0.0, value - 1e-4), min_ratio=None)
     assert check.passed and check.undecided and check.samples == 200
     assert np.isfinite(check.interval).all()
+
+
+def test_a_golden_region_gain_gets_its_interval_and_grows_the_new_explanation(shapes_clf, shapes_image) -> None:
+    """The release golden's region-gain criterion is decided like the others: an interval from
+    the heatmaps' errors, and more rounds for the new explanation while it holds the bound."""
+    from pytest_xai.goldens.modes import Bounds, compare, region_gain
+    from pytest_xai.goldens.previews import caption_meta
+
+    corner = Region.box(0, 0, 24, 24, name="corner")
+    golden = explain(shapes_clf, shapes_image, method="lime", n_segments=16, samples=1000)
+    golden.meta.update(caption_meta(golden, "t", {"corner": corner}))
+    actual = explain(shapes_clf, shapes_image, method="lime", n_segments=16, tolerance=1.0, seed=1)
+    value = region_gain(golden, actual, 1.0).value
+    assert value == value  # the golden names a region, so the gain is measured
+
+    class Session:
+        golden_mode = "release"
+
+    bounds = Bounds.resolve(Session(), method="lime", max_region_gain=min(max(value, 0.0) + 1e-4, 1.0))
+    before = actual.samples
+    result = compare(golden, actual, bounds)
+    low, high = result.intervals["region_gain"]
+    assert low <= result.measures["region_gain"] <= high
+    assert actual.samples > before and "golden region gain" in actual.meta["asked_by"]
