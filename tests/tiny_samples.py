@@ -25,19 +25,21 @@ PATCH = 16
 
 
 def occlusion(request: Request, group: Group) -> list[Attribution]:
-    """A toy fourth method: the target's drop when each 16×16 patch turns grey."""
+    """A toy fourth method: the target's drop when each patch turns grey (16×16, or its own
+    ``patch`` option when it was registered with one)."""
+    patch = int(dict(request.extra).get("patch", PATCH))
     results = []
     for image, target in zip(group.tensors, group.targets):
         height, width = image.shape[1:]
-        corners = [(y, x) for y in range(0, height, PATCH) for x in range(0, width, PATCH)]
+        corners = [(y, x) for y in range(0, height, patch) for x in range(0, width, patch)]
         batch = image.repeat(len(corners) + 1, 1, 1, 1)
         for k, (y, x) in enumerate(corners, 1):
-            batch[k, :, y : y + PATCH, x : x + PATCH] = 0.5
+            batch[k, :, y : y + patch, x : x + patch] = 0.5
         values = group.forward(batch)[:, target]
         heat = np.zeros((height, width), np.float32)
         for k, (y, x) in enumerate(corners, 1):
-            heat[y : y + PATCH, x : x + PATCH] = float(values[0] - values[k])
-        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": PATCH}))
+            heat[y : y + patch, x : x + patch] = float(values[0] - values[k])
+        results.append(Attribution(heatmap=heat, evaluations=len(batch), params={"patch": patch}))
     return results
 
 

@@ -10,26 +10,8 @@ import pytest
 
 EXTENSION = '''
 import numpy as np
-import torch
-from pytest_xai.extend import Attribution, Comparison
-
-
-def occlusion(request, group):
-    """The target's drop when each patch of ``patch`` pixels turns grey."""
-    patch = dict(request.extra).get("patch", 16)
-    out = []
-    for image, target in zip(group.tensors, group.targets):
-        h, w = image.shape[1:]
-        corners = [(y, x) for y in range(0, h, patch) for x in range(0, w, patch)]
-        batch = image.repeat(len(corners) + 1, 1, 1, 1)
-        for k, (y, x) in enumerate(corners, 1):
-            batch[k, :, y:y + patch, x:x + patch] = 0.5
-        values = group.forward(batch)[:, target]
-        heat = np.zeros((h, w), np.float32)
-        for k, (y, x) in enumerate(corners, 1):
-            heat[y:y + patch, x:x + patch] = float(values[0] - values[k])
-        out.append(Attribution(heatmap=heat, evaluations=len(batch)))
-    return out
+from pytest_xai.extend import Comparison
+from tiny_samples import occlusion  # the tests' toy method, reading its own patch option
 
 
 class SameTarget:
