@@ -140,11 +140,13 @@ def _needs_section(test: TestRecord) -> bool:
     return test.outcome in FAILED or any(g.state in ("failed", "updated") for g in test.goldens)
 
 
-def _figure(token: str | None, caption: str) -> str:
+def _figure(pictures: Pictures, token: str | None, caption: str) -> str:
     if token is None:
         return f"<figure><span class='muted'>(picture unavailable)</span><figcaption>{esc(caption)}</figcaption></figure>"
+    size = pictures.size(token)
+    box = f" width='{size[0]}' height='{size[1]}'" if size else ""
     return (
-        f"<figure><img loading='lazy' decoding='async' src=\"{token}\" alt='{esc(caption)}'>"
+        f"<figure><img loading='lazy' decoding='async' src=\"{token}\"{box} alt='{esc(caption)}'>"
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
@@ -234,7 +236,7 @@ def _check_picture(check: CheckResult, test: TestRecord, pictures: Pictures) -> 
         token = pictures.add(path=check.picture)
     if token is None and recorded:
         token = pictures.add(b64=recorded)
-    return _figure(token, caption) if token or check.picture else ""
+    return _figure(pictures, token, caption) if token or check.picture else ""
 
 
 def _golden_block(golden: GoldenVerdict, method: str | None, pictures: Pictures) -> str:
@@ -252,7 +254,7 @@ def _golden_block(golden: GoldenVerdict, method: str | None, pictures: Pictures)
         + (": " + esc("; ".join(words)) if words else "") + "</p>"
     )
     figures = "".join(
-        _figure(pictures.add(b64=b64) or pictures.add(path=golden.pictures.get(key)), caption)
+        _figure(pictures, pictures.add(b64=b64) or pictures.add(path=golden.pictures.get(key)), caption)
         for b64, key, caption in (
             (golden.expected_png, "expected", "golden (expected)"),
             (golden.actual_png, "actual", "now (actual)"),
@@ -296,15 +298,15 @@ def _image_block(key: str, view: ImageView, names: list[str], pictures: Pictures
         f"<section id='img-{anchor(key)}'><h3>{esc(view.image.name)}</h3>",
         _prediction(exps),
         "<div class='imgrow'><div>",
-        _figure(pictures.add(b64=view.image.picture), "image"),
+        _figure(pictures, pictures.add(b64=view.image.picture), "image"),
     ]
     for e in exps:
         caption = f"{e.method} ({e.output}, {e.samples} samples" + (
             f", {e.seconds:.2f} s)" if e.seconds is not None and is_finite(e.seconds) else ")")
         caption += _budget_words(e)
-        parts.append(_figure(pictures.add(b64=e.overlay), caption))
+        parts.append(_figure(pictures, pictures.add(b64=e.overlay), caption))
         if e.boundaries:
-            parts.append(_figure(pictures.add(b64=e.boundaries), f"{e.method}: top superpixels, outlined"))
+            parts.append(_figure(pictures, pictures.add(b64=e.boundaries), f"{e.method}: top superpixels, outlined"))
     parts.append(f"</div><div>{_top_table(exps)}{_mass_table(view.image.regions, exps)}")
     parts.append(_agreement_table(view.agreement) + "</div></div>")
     used = view.tests

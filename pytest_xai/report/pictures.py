@@ -6,6 +6,7 @@ import base64
 import hashlib
 import math
 import re
+import struct
 from pathlib import Path
 
 from pytest_xai.pictures.encode import file_bytes_b64
@@ -33,6 +34,16 @@ class Pictures:
         digest = hashlib.sha1(raw).hexdigest()[:16]
         self.data.setdefault(digest, raw)
         return f"\x00pic{digest}\x00"
+
+    def size(self, token: str) -> tuple[int, int] | None:
+        """A picture's (width, height) from its PNG header, so the page reserves its box before
+        a lazy image loads and a link's target does not move; None if not a PNG."""
+        match = self.TOKEN.fullmatch(token)
+        raw = self.data.get(match[1], b"") if match else b""
+        if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+            return None
+        width, height = struct.unpack(">II", raw[16:24])
+        return width, height
 
     def inline_size(self) -> int:
         return sum(4 * math.ceil(len(raw) / 3) for raw in self.data.values())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +44,20 @@ def test_failed_check_picture_outlines_its_region(tmp_path: Path) -> None:
     section = render_html(data).split("<section id='f0'", 1)[1].split("</section>", 1)[0]
     assert recorded not in section and base64.b64encode(written.read_bytes()).decode() in section
     assert "region &#x27;corner&#x27; outlined" in section
+
+
+def test_every_picture_reserves_its_box_before_it_loads(tmp_path: Path) -> None:
+    """Pictures load lazily: each <img> carries its PNG's own width and height, so the page
+    does not shift under a link's target as pictures above it arrive."""
+    written = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((6, 10, 3), np.uint8)).save(written)
+    pictures = Pictures()
+    token = pictures.add(path=str(written))
+    assert token is not None and pictures.size(token) == (10, 6)
+    assert pictures.size(pictures.add(b64=base64.b64encode(b"not a png").decode()) or "") is None
+    page = render_html(synthetic_report(2, 2))
+    imgs = page.count("<img ")
+    boxes = re.findall(r"<img [^>]*src=\"data:image/png;base64,([^\"]+)\" width='(\d+)' height='(\d+)'", page)
+    assert imgs > 0 and len(boxes) == imgs
+    for b64, width, height in boxes:
+        assert Image.open(io.BytesIO(base64.b64decode(b64))).size == (int(width), int(height))
