@@ -48,7 +48,9 @@ def fold_batch_norm(base: Classifier, arrays: list[np.ndarray]) -> tuple[Classif
     """Each BatchNorm2d that directly follows a Conv2d folded into the convolution's weights.
 
     Walks every ``nn.Sequential`` (and any module whose children run in definition order, the
-    usual conv → bn pairs); a model without such a pair is "not applicable".
+    usual conv → bn pairs); a model without such a pair is "not applicable". A plain batch norm
+    becomes an identity; a subclass (timm's ``BatchNormAct2d`` applies its activation inside) is
+    kept with its normalisation set to the identity, so what it applies after normalising stays.
     """
     module = _module(base)
     if module is None:
@@ -61,7 +63,7 @@ def fold_batch_norm(base: Classifier, arrays: list[np.ndarray]) -> tuple[Classif
             conv, bn = parent._modules[first], parent._modules[second]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
                 parent._modules[first] = _folded(conv, bn)
-                parent._modules[second] = nn.Identity()
+                parent._modules[second] = nn.Identity() if type(bn) is nn.BatchNorm2d else _neutral(bn)
                 folded += 1
     if not folded:
         return None, "not applicable: the model has no batch-norm after a convolution"
@@ -79,6 +81,17 @@ def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         out.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
         out.bias = nn.Parameter((bias - mean) * scale + shift)
     return out
+
+
+def _neutral(bn: nn.BatchNorm2d) -> nn.BatchNorm2d:
+    """``bn`` normalising nothing: mean 0, variance 1 − eps, scale 1, shift 0."""
+    with torch.no_grad():
+        torch.as_tensor(bn.running_mean).zero_()
+        torch.as_tensor(bn.running_var).fill_(1.0 - bn.eps)
+        if bn.affine:
+            bn.weight.fill_(1.0)
+            bn.bias.zero_()
+    return bn
 
 
 def small_perturbation(base: Classifier, arrays: list[np.ndarray], seed: int = 0) -> tuple[Classifier | None, str]:

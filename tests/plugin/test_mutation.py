@@ -294,3 +294,93 @@ def test_planted_mutants_never_land_on_a_focus_region_given_in_code(pytester: py
     planted = {m["name"] for m in mutants if m["kind"] == "planted"}
     # the bottom-right quadrant touches the bottom-right corner and the bottom and right strips
     assert planted == {"corner-top-left", "corner-top-right", "corner-bottom-left", "strip-top", "strip-left"}
+
+
+BN_ACT_CONFTEST = '''
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pytest_xai import Classifier, Region
+from pytest_xai.plugin.testimage import TestImage
+
+
+class BatchNormReLU(nn.BatchNorm2d):
+    """A batch norm that applies its activation inside, as timm's BatchNormAct2d does."""
+
+    def __init__(self, channels):
+        super().__init__(channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(super().forward(x))
+
+
+class Net(nn.Module):
+    """Channel j reads colour j centred at 0.5 and keeps what lies above: red stripes (0 and 1)
+    beat a flat green of 0.6, but only through the ReLU (their plain mean is 0.5)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.bn = BatchNormReLU(2)
+        self.head = nn.Linear(2, 2)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.bias.zero_()
+            self.conv.weight[0, 0] = 1.0
+            self.conv.weight[1, 1] = 1.0
+            self.bn.running_mean.fill_(0.5)
+            self.head.weight.copy_(torch.eye(2) * 4)
+            self.head.bias.zero_()
+
+    def forward(self, x):
+        return self.head(self.bn(self.conv(x)).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="session")
+def xai_model():
+    return Classifier(Net().eval(), class_names=["stripes", "flat"], device="cpu")
+
+
+def make(index):
+    rng = np.random.default_rng(index)
+    array = 0.5 + rng.uniform(-0.05, 0.05, (16, 16, 3)).astype(np.float32)
+    array[..., 1] += 0.1
+    if index % 2 == 0:
+        array[::2, :, 0] += 0.5
+        array[1::2, :, 0] -= 0.5
+    return TestImage(np.clip(array, 0, 1), f"img{index}", None, {"corner": Region.box(0, 0, 4, 4, name="corner")})
+'''
+
+BN_ACT_TESTS = '''
+import pytest
+from conftest import make
+from pytest_xai import assert_attribution_avoids
+
+
+@pytest.mark.xai(method="lime", samples=100, n_segments=16, seed=0)
+@pytest.mark.parametrize("index", range(4))
+def test_reads_the_stripes(explain, xai_model, index):
+    image = make(index)
+    assert xai_model.predict(image).name == ("stripes" if index % 2 == 0 else "flat")
+    assert_attribution_avoids(explain(image), image.regions["corner"], max_mass=1.0)
+'''
+
+
+@pytest.mark.slow
+def test_batch_norm_with_its_own_activation_folds_into_a_harmless_mutant(pytester: pytest.Pytester) -> None:
+    """A batch norm that applies an activation (timm's BatchNormAct2d, in EfficientNets) keeps it
+    when folded: the harmless mutant predicts as the model does and is run, not refused."""
+    pytester.makeconftest(BN_ACT_CONFTEST)
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_stripes=BN_ACT_TESTS)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
+                                "--xai-report=out.json")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["passed xai_model bn-fold: no test failed (4 run)"])
+    mutants = json.loads((pytester.path / "out.json").read_text())["mutation"]["mutants"]
+    fold = next(m for m in mutants if m["name"] == "bn-fold")
+    assert fold["built"] and fold["failed"] == [] and len(fold["tests"]) == 4

@@ -176,6 +176,38 @@ def test_batch_norm_folding_is_exact_and_removes_the_batch_norm(toy, suite) -> N
     torch.testing.assert_close(logits(mutant, suite), logits(toy, suite), atol=1e-5, rtol=1e-5)
 
 
+class BatchNormReLU(nn.BatchNorm2d):
+    """A batch norm that applies its activation inside, as timm's ``BatchNormAct2d`` does."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(super().forward(x))
+
+
+def test_batch_norm_folding_keeps_an_activation_the_batch_norm_applies(suite) -> None:
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), BatchNormReLU(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        bn = model[1]
+        bn.running_mean.uniform_(-0.3, 0.3)  # about half the normalised values fall below 0: the ReLU matters
+        bn.running_var.uniform_(0.5, 2.0)
+    base = Classifier(model.eval(), device="cpu")
+    unfolded = logits(base, suite)
+    without_relu = nn.Sequential(model[0], nn.BatchNorm2d(4), *model[2:]).eval()
+    without_relu[1].load_state_dict(bn.state_dict())
+    assert not torch.allclose(logits(Classifier(without_relu, device="cpu"), suite), unfolded, atol=1e-3)
+    mutant, why = harmless.fold_batch_norm(base, list(suite))
+    assert mutant is not None, why
+    torch.testing.assert_close(logits(mutant, suite), unfolded, atol=1e-5, rtol=1e-5)
+    folded = mutant.model[1]
+    assert isinstance(folded, BatchNormReLU) and torch.all(folded.running_mean == 0) and torch.all(folded.weight == 1)
+    assert not torch.equal(mutant.model[0].weight, model[0].weight)  # the scale moved into the convolution
+    assert bn.running_mean.abs().sum() > 0  # the model under test is untouched
+
+
 def test_batch_norm_folding_is_not_applicable_without_batch_norm(suite) -> None:
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
     mutant, why = harmless.fold_batch_norm(Classifier(model, device="cpu"), list(suite))
