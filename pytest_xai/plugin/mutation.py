@@ -81,6 +81,7 @@ class MutationPlugin:
         self.checks: dict[str, list[CheckResult]] = {}
         self.checked: dict[str, dict[str, Region]] = {}  # nodeid -> the regions its checks judged
         self.failed: set[str] = set()
+        self.direct: list[str] = []  # tests that took a model fixture but never explained with it
         self.passed: set[str] = set()
         self.active: _Active | None = None
         self.report: MutationReport | None = None
@@ -106,6 +107,8 @@ class MutationPlugin:
         if self.active is not None or recorder is None:
             return
         self.checks[item.nodeid] = list(recorder.record.checks)
+        if not labels and DEFAULT_MODEL_LABEL in getattr(item, "fixturenames", ()):
+            self.direct.append(item.nodeid)
         self.checked[item.nodeid] = recorder.checked_regions()
         for label, clf in labels.values():  # an intervention test uses the model, explaining nothing
             self.models.setdefault(clf.fingerprint, plan.SuiteModel(label, clf.fingerprint, clf)).add_test(item.nodeid)
@@ -142,7 +145,8 @@ class MutationPlugin:
         specs = self._candidates()
         built = self._build(plan.order(specs, seed), session.items)
         report = MutationReport(seed=seed, budget=self.budget,
-                                candidates=sum(s.kind == PLANTED for s in specs))
+                                candidates=sum(s.kind == PLANTED for s in specs),
+                                not_rerun=[n for n in self.direct if n in self.passed and n not in self.failed])
         report.mutants = self._run_built(built)
         report.seconds, report.cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         return report

@@ -67,6 +67,9 @@ class MutationReport:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     candidates: int = 0  # planted candidates before the budget
+    # passing tests that took the model under test's fixture itself, not through ``explain``:
+    # no mutant can be swapped in for them, so none re-ran them
+    not_rerun: list[str] = field(default_factory=list)
 
     def to_json(self) -> JSON:
         return {**asdict(self), "score": self.score()}
@@ -74,7 +77,7 @@ class MutationReport:
     @classmethod
     def from_json(cls, data: JSON) -> MutationReport:
         mutants = [MutantResult(**m) for m in data.get("mutants", [])]
-        kept = {k: data[k] for k in ("seed", "budget", "seconds", "cpu_seconds", "candidates") if k in data}
+        kept = {k: data[k] for k in ("seed", "budget", "seconds", "cpu_seconds", "candidates", "not_rerun") if k in data}
         return cls(mutants=mutants, **kept)
 
     def planted(self) -> list[MutantResult]:
@@ -110,6 +113,13 @@ class MutationReport:
                if unbuilt else f"only {self.candidates} candidate region{'s' if self.candidates != 1 else ''}")
         return f" ({built} built of --xai-mutate={self.budget}: {why})"
 
+    def not_rerun_words(self) -> str:
+        """Which passing tests no mutant reached, and how to let it reach them."""
+        shown = ", ".join(self.not_rerun[:3]) + (" ..." if len(self.not_rerun) > 3 else "")
+        return (f"not re-run: {len(self.not_rerun)} passing test(s) take the model fixture itself, not the "
+                "explain fixture, so no mutant reaches them (pass explain to assert_region_irrelevant and the "
+                f"other interventions): {shown}")
+
     def breakdown(self) -> dict[str, dict[str, tuple[int, int]]]:
         """Planted caught / total per test file, per region, per check kind and per method."""
         out: dict[str, dict[str, tuple[int, int]]] = {"test file": {}, "region": {}, "check kind": {}, "method": {}}
@@ -134,6 +144,8 @@ class MutationReport:
                 out.append(f"planted caught by {title}:")
                 out += [f"  {name}: {c}/{t}" for name, (c, t) in sorted(rows.items())]
         out += _mutant_lines(self.mutants)
+        if self.not_rerun:
+            out.append(self.not_rerun_words())
         cpu = f", {self.cpu_seconds:.0f} s CPU" if self.cpu_seconds else ""
         out.append(f"{len(self.mutants)} mutants (seed {self.seed}, budget {self.budget} planted of "
                    f"{self.candidates}), {self.seconds:.0f} s{cpu}")

@@ -19,9 +19,10 @@ def mutation_section(report: RunReport) -> str:
     e = html.escape
     rows = "".join(_row(m) for m in mutation.mutants)
     cost = f"{len(mutation.mutants)} mutants, seed {mutation.seed}, {mutation.seconds:.0f} s"
+    unreached = f"<p class='muted'>{e(mutation.not_rerun_words())}</p>" if mutation.not_rerun else ""
     return (
         f"<section class='xai-mutation' id='mutation'><h2>Mutation score</h2><p>{e(mutation.headline())}</p>"
-        f"<p class='muted'>{e(cost)}</p>"
+        f"<p class='muted'>{e(cost)}</p>{unreached}"
         "<table><thead><tr><th>kind</th><th>model</th><th>mutant</th><th>verdict</th>"
         "<th>tests failed</th><th>check kinds</th><th>why</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></section>"

@@ -219,15 +219,24 @@ from pytest_xai import assert_region_irrelevant
 def test_hiding_the_tag(explain, suite_image):
     image = suite_image(0)
     assert_region_irrelevant(explain, image, image.regions["tag"], max_change=0.9)
+
+
+def test_hiding_the_tag_given_the_model(xai_model, suite_image):
+    image = suite_image(0)
+    assert_region_irrelevant(xai_model, image, image.regions["tag"], max_change=0.9)
 ''')
     report = mutate_suite.path / "out.json"
     result = mutate_suite.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "--xai-mutate=1",
                                     "--xai-seed=0", f"--xai-report={report}")
-    result.assert_outcomes(passed=3)
-    mutants = json.loads(report.read_text())["mutation"]["mutants"]
-    tag = next(m for m in mutants if m["name"] == "tag")
+    result.assert_outcomes(passed=4)
+    mutation = json.loads(report.read_text())["mutation"]
+    tag = next(m for m in mutation["mutants"] if m["name"] == "tag")
     assert "test_tag.py::test_hiding_the_tag" in tag["tests"]  # it explains nothing, yet uses the model
     assert len(tag["tests"]) == 3
+    # the model object itself cannot be swapped for a mutant: the summary says which test no mutant reached
+    assert mutation["not_rerun"] == ["test_tag.py::test_hiding_the_tag_given_the_model"]
+    result.stdout.fnmatch_lines(["not re-run: 1 passing test(s) take the model fixture itself, not the explain "
+                                 "fixture, so no mutant reaches them (*): test_tag.py::test_hiding_the_tag_given_the_model"])
 
 
 WATERMARK_TESTS = '''
