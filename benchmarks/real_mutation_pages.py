@@ -56,9 +56,16 @@ def _mutant_kinds(mutant: dict[str, Any]) -> dict[str, list[int]]:
     return out
 
 
+def _untemp(value: Any) -> Any:
+    """The project's temporary folder left out of a command or its output."""
+    import re
+
+    return re.sub(r"/\S*xai-real-mutation-[^/\s]+/", "", value) if isinstance(value, str) else value
+
+
 def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     mutation = run["mutation"]
-    stdout = run["mutate"]["stdout"]
+    stdout = _untemp(run["mutate"]["stdout"])
     section = stdout[stdout.find("xai mutation"):].split("\n= ")[0] if "xai mutation" in stdout else ""
     normal = run["normal"]
     mutants = [{k: m[k] for k in ("kind", "name", "source", "built", "note", "reason", "seconds", "cpu_seconds",
@@ -68,8 +75,8 @@ def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     return {
         "methods": run["methods"], "photos": run["photos"], "budget": run["budget"],
         "normal_tests": len(normal), "normal_failed": sorted(n for n, o in normal.items() if o == "failed"),
-        "update": {k: run["update"][k] for k in ("command", "exit", "wall", "cpu")},
-        "mutate": {k: run["mutate"][k] for k in ("command", "exit", "wall", "cpu")},
+        "update": {k: _untemp(run["update"][k]) for k in ("command", "exit", "wall", "cpu")},
+        "mutate": {k: _untemp(run["mutate"][k]) for k in ("command", "exit", "wall", "cpu")},
         "mutation_seconds": mutation.get("seconds"), "mutation_cpu_seconds": mutation.get("cpu_seconds"),
         "score": mutation["score"], "candidates": mutation.get("candidates"),
         "table": [line for line in section.splitlines()[1:] if line and not line.startswith("=")],
@@ -96,19 +103,23 @@ def summary(runs: list[dict[str, Any]], real: dict[str, Catches], effects: dict[
         mutant[cue] = _union([caught_by(m["failed"]) for r in runs for m in r["mutation"]["mutants"]
                               if m["kind"] == "planted" and m["name"] == cue and m["built"]])
         release = f"shortcut_{cue}"
-        if all(release in r["on_release"] for r in runs):
-            on_release[cue] = _union([caught_by(r["on_release"][release]) for r in runs])
+        if all(release in r["on_release"] for r in runs):  # a test failing on the clean network catches nothing
+            on_release[cue] = _union([caught_by([n for n in r["on_release"][release] if r["normal"].get(n) == "passed"])
+                                      for r in runs])
     real_new = {cue: _new_catches(real[f"shortcut_{cue}"], real["clean"]) for cue in CUES}
-    agreement = {}
+    agreement: dict[str, dict[str, Any]] = {}
     for cue in CUES:
-        own = (f"avoid+confirm ({cue})", f"intervention ({cue})")
-        agreement[cue] = {
-            "defaults, any check": _counts(photos, mutant[cue], real_new[cue], _at_defaults),
-            "golden": _counts(photos, mutant[cue], real_new[cue], lambda f: "golden" in f),
-            **{check: _counts(photos, mutant[cue], real_new[cue], lambda f, c=check: c in f) for check in own},
+        selections = {
+            "any check at the defaults (golden, avoid+confirm, intervention)": _at_defaults,
+            "golden": lambda f: "golden" in f,
+            f"avoid+confirm ({cue})": lambda f, c=cue: f"avoid+confirm ({c})" in f,
+            f"intervention ({cue})": lambda f, c=cue: f"intervention ({c})" in f,
+            "any test (plain avoid and focus too)": bool,
         }
-        if cue in on_release:
-            agreement[cue]["suite on the real release, any test"] = _counts(photos, mutant[cue], on_release[cue], bool)
+        sources = {"cached explanations": real_new[cue], "the suite run on it": on_release.get(cue)}
+        agreement[cue] = {f"{what}, real judged by {source}": _counts(photos, mutant[cue], catches, select)
+                          for source, catches in sources.items() if catches is not None
+                          for what, select in selections.items()}
     return {
         "methods": methods, "photos": photos, "runs": [_run_summary(r) for r in runs],
         "mutant_catches": mutant, "real_catches": real, "real_new_catches": real_new,
@@ -131,8 +142,9 @@ def _checks(found: dict[str, Any]) -> str:
 
 
 def _median(values: list[float]) -> float:
-    ordered = sorted(v for v in values if v == v)
-    return ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:][:2]) / 2
+    import statistics
+
+    return statistics.median(v for v in values if v == v)
 
 
 def _runs_part(found: dict[str, Any]) -> list[str]:
@@ -170,12 +182,13 @@ def _agreement_part(found: dict[str, Any]) -> list[str]:
     for cue in CUES:
         for what, c in found["agreement"][cue].items():
             rows.append([cue, what, c["both"], c["only_mutant"], c["only_real"], c["neither"]])
-    out += [_table(["cue", "judged by", "both caught", "only mutant", "only real", "neither"], rows), ""]
+    out += [_table(["cue", "caught by", "both caught", "only the planted mutant", "only the real release",
+                    "neither"], rows), ""]
     for cue in CUES:
         on_release = found["suite_on_release"].get(cue)
         head = ["photo", "planted mutant caught by", f"real shortcut_{cue} caught by (defaults, cached explanations)"]
-        head += ["the suite on the real release: failed tests"] if on_release is not None else []
-        rows = []
+        head += ["the suite run on the real release: failed tests"] if on_release is not None else []
+        rows: list[list[Any]] = []
         for photo in found["photos"]:
             row = [photo, _checks(found["mutant_catches"][cue].get(photo, {})),
                    _checks(found["real_new_catches"][cue].get(photo, {}))]
@@ -196,10 +209,10 @@ def _effects_part(found: dict[str, Any]) -> list[str]:
             values = list(data.values())
             rows.append([cue, who if who != "mutant" else f"planted ({entry['probe']} probe)",
                          *(f"{min(v[k] for v in values):.2f} / {_median([v[k] for v in values]):.2f} / "
-                           f"{max(v[k] for v in values):.2f}" for k in ("dp", "dmargin", "scaled", "margin"))])
+                           f"{max(v[k] for v in values):.2f}" for k in ("p", "dp", "dmargin", "scaled", "margin"))])
     return ["## What each shortcut does to the output", "",
             "Hiding the cue with grey fill (the interventions' default), per photo (min / median / max):", "",
-            _table(["cue", "network", "Δp(top)", "Δ logit margin", "Δ margin / logit IQR (bound 2.25)",
+            _table(["cue", "network", "p(top)", "Δp(top)", "Δ logit margin", "Δ margin / logit IQR (bound 2.25)",
                     "logit margin before"], rows), ""]
 
 

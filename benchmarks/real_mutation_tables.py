@@ -149,7 +149,7 @@ def cue_effects(photos: list[str]) -> dict[str, dict[str, Any]]:
                 fall = float(result.margin_before - result.margin_after[0])
                 rows[image.name] = {"dp": float(result.before[t] - result.after[0, t]), "dmargin": fall,
                                     "scaled": fall / result.logit_spread if result.logit_spread else float("nan"),
-                                    "margin": float(result.margin_before)}
+                                    "margin": float(result.margin_before), "p": float(result.before[t])}
             entry[who] = rows
         out[cue] = entry
     return out
