@@ -116,6 +116,18 @@ def real_catches(methods: list[str], photos: list[str]) -> dict[str, dict[str, d
     return out
 
 
+def golden_gains(methods: list[str]) -> dict[str, dict[str, dict[str, list[Any]]]]:
+    """release -> photo -> method -> [the region release mode judged, its gain, the verdict], from
+    real_releases.py's cached explanations."""
+    from benchmarks import real_releases as rr
+
+    out: dict[str, dict[str, dict[str, list[Any]]]] = {}
+    for row in rr.judged(rr.cached(methods, 200)):
+        out.setdefault(row.release, {}).setdefault(row.photo, {})[row.method] = [
+            row.judged_region, row.judged_gain, row.verdict]
+    return out
+
+
 # -- what the planted mutants and the real shortcuts do to the model's output ----------------------
 
 
@@ -189,6 +201,7 @@ def main() -> None:
     real = real_catches(methods, photos)
     effects = cue_effects(photos)
     found = pages.summary(runs, real, effects, methods, photos)
+    found["golden_gains"] = {k: v for k, v in golden_gains(methods).items() if k in rw.SHORTCUTS}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "real_mutation.json").write_text(json.dumps(found, indent=1, default=sorted) + "\n")
     (RESULTS / "real_mutation.md").write_text(pages.markdown(found))
