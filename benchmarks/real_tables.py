@@ -84,10 +84,9 @@ def worst_harmless_gain(rows: list[dict[str, Any]], method: str | None = None,
     return max(values) if values else float("nan")
 
 
-def choose_reliance(real: list[dict[str, Any]], toy: list[dict[str, Any]]) -> float:
+def choose_reliance(real: list[dict[str, Any]], *toys: list[dict[str, Any]]) -> float:
     """``MARGIN`` × the worst harmless growth of reliance over the real and toy releases."""
-    worst = max(v for v in (worst_harmless_gain(real, measure=reliance), worst_harmless_gain(toy, measure=reliance))
-                if v == v)
+    worst = max(v for v in (worst_harmless_gain(rows, measure=reliance) for rows in (real, *toys)) if v == v)
     return math.ceil(MARGIN * worst * 100) / 100
 
 
@@ -161,19 +160,24 @@ def gain_grid_table(rows: list[dict[str, Any]], toy: list[dict[str, Any]]) -> st
                    "toy tag shortcut photos gaining more (any method)"], out)
 
 
-def reliance_grid_table(rows: list[dict[str, Any]], toy: list[dict[str, Any]], bound: dict[str, float]) -> str:
+def reliance_grid_table(rows: list[dict[str, Any]], toy: list[dict[str, Any]], heldout: list[dict[str, Any]],
+                        bound: dict[str, float]) -> str:
     out = []
-    for relied in RELIANCE_GRID:
+    grid = sorted({*RELIANCE_GRID, choose_reliance(rows, toy, heldout)})
+    for relied in grid:
+        def more(r: dict[str, Any], b: float = relied) -> bool:
+            return r["same_prediction"] and not reliance(r) <= b
         line = [f"{relied:.2f}", harmless_fails(rows, lambda r, b=relied: failed_with(r, bound, b)),
-                harmless_fails(toy, lambda r, b=relied: r["same_prediction"] and not reliance(r) <= b) if toy else "n/a"]
+                harmless_fails(toy, more) if toy else "n/a", harmless_fails(heldout, more) if heldout else "n/a"]
         for cue in CUES:
             line.append(f"{photos_caught(rows, 'shortcut_' + cue, lambda r, b=relied: failed_with(r, bound, b))}/12")
-        toy_short = [r for r in toy if r["kind"] == "shortcut"]
-        line.append(f"{len({r['photo'] for r in toy_short if not reliance(r) <= relied})}/12" if toy_short else "n/a")
+        short = [r for r in heldout if r["kind"] == "shortcut"]
+        line.append(f"{sum(not reliance(r) <= relied for r in short)} of {len(short)}" if short else "n/a")
         out.append(line)
     return _table(["max_reliance_gain", "real harmless goldens failing (all criteria)",
-                   "toy harmless goldens relying more (prediction held)", "shortcut_watermark photos caught (any method)",
-                   "shortcut_frame photos caught (any method)", "toy tag shortcut photos relying more"], out)
+                   "toy example harmless relying more", "held-out worlds harmless relying more",
+                   "shortcut_watermark photos caught (any method)", "shortcut_frame photos caught (any method)",
+                   "held-out shortcut images relying more"], out)
 
 
 def spread(values: list[float]) -> str:
@@ -288,8 +292,10 @@ def markdown(found: dict[str, Any], toy: list[dict[str, Any]] | None = None) -> 
         toy = json.loads(path.read_text()) if path.is_file() else []
     rows, interventions = found["rows"], found["interventions"]
     bounds = choose_bounds(rows, toy)
-    relied = choose_reliance(rows, toy)
-    worst_reliance = (worst_harmless_gain(rows, measure=reliance), worst_harmless_gain(toy, measure=reliance))
+    path = RESULTS / "reliance_worlds.json"
+    heldout = json.loads(path.read_text()) if path.is_file() else []
+    relied = choose_reliance(rows, toy, heldout)
+    worst_reliance = [worst_harmless_gain(r, measure=reliance) for r in (rows, toy, heldout)]
     clean_mass = {tuple(k.split("|")): v for k, v in found.get("clean_cue_mass", {}).items()}
     worst = {m: worst_harmless_gain(rows, m) for m in found["methods"]}
     toy_worst = {m: worst_harmless_gain(toy, m) for m in sorted({r["method"] for r in toy})}
@@ -310,9 +316,10 @@ def markdown(found: dict[str, Any], toy: list[dict[str, Any]] | None = None) -> 
         + golden_table(rows, bounds, relied),
         "## Choice of max_reliance_gain\n\nWorst harmless growth of reliance on a judged region (the margin's "
         "fall when the region is hidden with grey, in interquartile ranges of the logits, release minus "
-        f"golden's model; prediction unchanged): real {_f(worst_reliance[0])}, toy example world {_f(worst_reliance[1])}. "
-        f"Bound: {MARGIN}× the worst of both, rounded up to a hundredth: **{relied:.2f}** (one bound: "
-        "reliance depends on the model, not on the method).\n\n" + reliance_grid_table(rows, toy, bounds),
+        f"golden's model; prediction unchanged): real {_f(worst_reliance[0])}, toy example world {_f(worst_reliance[1])}, "
+        f"held-out worlds (benchmarks/reliance_worlds.py: spot, stripes, frame, tag) {_f(worst_reliance[2])}. "
+        f"Bound: {MARGIN}× the worst of all, rounded up to a hundredth: **{relied:.2f}** (one bound: "
+        "reliance depends on the model, not on the method).\n\n" + reliance_grid_table(rows, toy, heldout, bounds),
         "## Choice of max_region_gain\n\nWorst harmless judged region gain (the largest gain over the "
         "golden's named regions but the one it rests on, prediction unchanged): real "
         + ", ".join(f"{m} {_f(v)}" for m, v in worst.items()) + "; toy example world (clean at seed 1, "

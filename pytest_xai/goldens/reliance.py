@@ -11,7 +11,7 @@ sees that use directly, in one forward pass of the image and one copy per region
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def measure(exp: Explanation, masks: dict[str, np.ndarray]) -> dict[str, float] 
     return region_reliance(clf, array, masks, exp.target, FILL)
 
 
-def record(exp: Explanation) -> dict[str, Any]:
+def record(exp: Explanation) -> dict[str, dict[str, float]]:
     """The meta entry a golden stores beside its regions (``previews.caption_meta``): each
     region's reliance; nothing when it cannot be measured."""
     from pytest_xai.goldens.previews import stored_regions

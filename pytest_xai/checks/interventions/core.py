@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_xai._util.validation import is_number
-from pytest_xai.checks.interventions import fills
+from pytest_xai.checks.interventions.fills import hide
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def region_reliance(clf: Classifier, image: np.ndarray, masks: dict[str, np.ndar
                     fill: str) -> dict[str, float]:
     """How far ``target``'s logit margin falls when each region is hidden with ``fill``, in
     interquartile ranges of the image's logits: one forward of the image and one variant per region."""
-    variants = [fills.hide(image, mask, fill) for mask in masks.values()]
+    variants = [hide(image, mask, fill) for mask in masks.values()]
     _, logits = outputs(clf, [image, *variants])
     margins = margin(logits, target)
     spread = logit_spread(logits[0])
