@@ -34,7 +34,7 @@ def resume(clf: Classifier, exp: Explanation, image: np.ndarray, given: Params |
 
     ``given`` also supplies ``batch_size`` (None: the classifier's choice)."""
     given = given or {}
-    if exp.params.get("samples") != "auto":
+    if exp.params.get("samples") != "auto" or not {"tolerance", "max_samples"} <= exp.params.keys():
         return False
     if exp.method in METHODS:
         resumed = _superpixels(clf, exp, image, given)
