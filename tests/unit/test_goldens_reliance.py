@@ -11,15 +11,13 @@ import pytest
 import torch
 from factories import judged
 from golden_samples import FakeSettings
+from golden_samples import judge_release as judge
 
 from pytest_xai import Classifier, Explanation, Region
 from pytest_xai.defaults import DEFAULT_MAX_RELIANCE_GAIN
 from pytest_xai.goldens import reliance
-from pytest_xai.goldens.judge import judge as judge_golden
 from pytest_xai.goldens.modes import Bounds
 from pytest_xai.goldens.previews import caption_meta
-from pytest_xai.goldens.store import SnapshotStore
-from pytest_xai.records import GoldenVerdict
 
 OBJECT = Region.box(16, 16, 32, 32, name="object")  # 16×16 pixels
 WATERMARK = Region.box(8, 16, 16, 24, name="watermark")  # 8×8 pixels, left of the object
@@ -67,14 +65,6 @@ def golden() -> Explanation:
     exp.meta.update(caption_meta(exp, "test_x", {"object": OBJECT, "watermark": WATERMARK}))
     exp.meta.update(reliance.record(exp))
     return exp
-
-
-def judge(tmp_path: Path, golden: Explanation, new: Explanation, **bounds: float) -> GoldenVerdict:
-    path = tmp_path / "snap" / "test_x.npz"
-    golden.save(path)
-    resolved = Bounds.resolve(FakeSettings(), method=new.method, mode="release", **bounds)
-    return judge_golden(SnapshotStore(), path, new, resolved, FakeSettings(),  # type: ignore[arg-type]
-                        rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
 def test_the_golden_records_each_regions_reliance_known_answer() -> None:
