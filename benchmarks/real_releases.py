@@ -11,7 +11,9 @@ the script records:
 
 - the release-mode comparison at the library's defaults (``goldens.modes.compare``): evidence
   shift, support loss, new mass, and the gain of positive mass inside each of the golden's
-  named regions (object, watermark, frame), with the region that gained most;
+  named regions (object, watermark, frame), with the region that gained most, and the growth of
+  the network's reliance on each (``goldens.reliance``: the margin's fall when the region is
+  hidden, in IQRs of the logits) against the clean network's;
 - the avoid test's number: the positive mass inside each cue region (``metrics.relevance_mass``);
 - the intervention's raw numbers for each cue region hidden with grey fill
   (``interventions.checks.measure_irrelevant``): the change of the top class's probability
@@ -42,6 +44,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import real_world as rw  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
 from pytest_xai.checks.interventions import checks  # noqa: E402
+from pytest_xai.goldens import reliance  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, region_gain  # noqa: E402
 from pytest_xai.goldens.previews import caption_meta  # noqa: E402
 
@@ -67,6 +70,8 @@ class Row:
     golden_mass: dict[str, float] = field(default_factory=dict)  # the golden's mass per region
     judged_region: str | None = None  # the region release mode judges (goldens.modes.region_gain)
     judged_gain: float | None = None  # its gain (None: no region judged)
+    reliance_region: str | None = None  # the region whose reliance grew most (goldens.reliance)
+    reliance_gain: float | None = None  # that growth, in IQRs of the logits (None: not judged)
 
 
 @dataclass
@@ -102,12 +107,14 @@ def explanation(clf: Any, image: Any, release: str, method: str, samples: int, c
 
 
 def explain_all(phase: tuple[str, ...], methods: list[str], samples: int, cached_only: bool) -> dict[tuple[str, str, str], Explanation]:
-    """Every (release, method, photo) explanation of ``phase``, the trunk shared per photo."""
+    """Every (release, method, photo) explanation of ``phase``, the trunk shared per photo
+    where the method only needs forward passes."""
     nets = rw.releases()
     trunk = rw.SharedTrunk(nets["clean"])
-    clfs = rw.classifiers({k: nets[k] for k in phase}, trunk)
     out = {}
     for method in methods:
+        # GradientSHAP differentiates through the whole network: no shared trunk features
+        clfs = rw.classifiers({k: nets[k] for k in phase}, None if method == "gradient_shap" else trunk)
         for image in rw.test_photos():
             trunk.clear()
             for release in phase:
@@ -137,23 +144,28 @@ class _Settings:
 def judged(exps: dict[tuple[str, str, str], Explanation]) -> list[Row]:
     """Each release's explanation against the clean golden of its photo and method."""
     photos = {t.name: t for t in rw.test_photos()}
+    clfs = rw.classifiers(rw.releases())
     rows = []
     for (release, method, name), exp in sorted(exps.items()):
         golden = exps.get(("clean", method, name))
         if release == "clean" or golden is None:
             continue
-        golden.meta.update(caption_meta(golden, name, photos[name].regions))
+        golden.computed_by(clfs["clean"]).meta.update(caption_meta(golden, name, photos[name].regions))
+        golden.meta.update(reliance.record(golden))
+        exp.computed_by(clfs[release])
         bounds = Bounds.resolve(_Settings(), method=method)
         result = compare(golden, exp, bounds)
         masks = {r: photos[name].regions[r].to_mask(rw.SIZE, rw.SIZE) for r in REGIONS}
         gain = {r: float(metrics.relevance_mass(exp, m) - metrics.relevance_mass(golden, m)) for r, m in masks.items()}
         judged_gain = region_gain(golden, exp, 1.0)
+        relied = reliance.reliance_gain(golden, exp, 1.0, judged_gain.rests)
         rows.append(Row(
             release, kind_of(release), name, method, golden.target == exp.target,
             result.reason or "passed", {k: v for k, v in result.measures.items()}, gain,
             {cue: float(metrics.relevance_mass(exp, masks[cue])) for cue in rw.CUES},
             {r: float(metrics.relevance_mass(golden, m)) for r, m in masks.items()},
             judged_gain.region, judged_gain.value if judged_gain.value == judged_gain.value else None,
+            relied.region, relied.value if relied.value == relied.value else None,
         ))
     return rows
 

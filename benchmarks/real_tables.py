@@ -1,5 +1,6 @@
 """The tables of ``benchmarks/real_releases.py``: releases of EfficientNet-Lite0 on 12 photos,
-judged by goldens, avoid tests and interventions, and the choice of ``max_region_gain``.
+judged by goldens, avoid tests and interventions, and the choice of ``max_region_gain`` and
+``max_reliance_gain``.
 
     python benchmarks/real_tables.py      # rewrites benchmarks/results/real_releases.md from the JSON
 """
@@ -23,6 +24,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 CUES = ("watermark", "frame")
 MARGIN = 1.5  # a bound sits at least this factor above the worst harmless value
 REGION_GAIN_GRID = (0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3)
+RELIANCE_GRID = (0.25, 0.4, 0.55, 0.75, 1.0, 1.5)
 P_GRID = (0.02, 0.05, 0.1, 0.2, 0.47)  # 0.47: the interventions' default max_change
 MARGIN_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 MASS_GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
@@ -61,15 +63,31 @@ def failed_before(row: dict[str, Any]) -> bool:
             or shift > shift_bound or loss > loss_bound)
 
 
-def failed_with(row: dict[str, Any], bound: float | dict[str, float]) -> bool:
+def reliance(row: dict[str, Any]) -> float:
+    """The growth of reliance release mode judges (``goldens.reliance``); 0 when none is judged."""
+    value = row.get("reliance_gain")
+    return 0.0 if value is None else value
+
+
+def failed_with(row: dict[str, Any], bound: float | dict[str, float], reliance_bound: float | None = None) -> bool:
+    """The comparison with the region-gain criterion at ``bound`` (and, given a bound, the
+    reliance criterion)."""
     limit = bound[row["method"]] if isinstance(bound, dict) else bound
-    return failed_before(row) or not max_gain(row) <= limit
+    relied = reliance_bound is not None and not reliance(row) <= reliance_bound
+    return failed_before(row) or not max_gain(row) <= limit or relied
 
 
-def worst_harmless_gain(rows: list[dict[str, Any]], method: str | None = None) -> float:
-    values = [max_gain(r) for r in rows if r["kind"] == "harmless" and r["same_prediction"]
+def worst_harmless_gain(rows: list[dict[str, Any]], method: str | None = None,
+                        measure: Callable[[dict[str, Any]], float] = max_gain) -> float:
+    values = [measure(r) for r in rows if r["kind"] == "harmless" and r["same_prediction"]
               and (method is None or r["method"] == method)]
     return max(values) if values else float("nan")
+
+
+def choose_reliance(real: list[dict[str, Any]], *toys: list[dict[str, Any]]) -> float:
+    """``MARGIN`` × the worst harmless growth of reliance over the real and toy releases."""
+    worst = max(v for v in (worst_harmless_gain(rows, measure=reliance) for rows in (real, *toys)) if v == v)
+    return math.ceil(MARGIN * worst * 100) / 100
 
 
 def choose_bounds(real: list[dict[str, Any]], toy: list[dict[str, Any]]) -> dict[str, float]:
@@ -103,7 +121,7 @@ def checks_table(checks: dict[str, Any]) -> str:
                    "mean top-logit drop, watermark hidden", "mean top-logit drop, frame hidden"], rows)
 
 
-def golden_table(rows: list[dict[str, Any]], bound: dict[str, float]) -> str:
+def golden_table(rows: list[dict[str, Any]], bound: dict[str, float], relied: float) -> str:
     out = []
     releases = sorted({r["release"] for r in rows}, key=lambda k: (cue_of(k) is not None, k))
     methods = sorted({r["method"] for r in rows})
@@ -115,13 +133,15 @@ def golden_table(rows: list[dict[str, Any]], bound: dict[str, float]) -> str:
                 cells.append("not measured")
                 continue
             before = sum(failed_before(r) for r in judged)
-            after = sum(failed_with(r, bound) for r in judged)
-            cells.append(f"{before} -> {after} of {len(judged)}")
+            gain = sum(failed_with(r, bound) for r in judged)
+            after = sum(failed_with(r, bound, relied) for r in judged)
+            cells.append(f"{before} -> {gain} -> {after} of {len(judged)}")
         judged = [r for r in rows if r["release"] == release]
         anyb = photos_caught(rows, release, failed_before)
-        anya = photos_caught(rows, release, lambda r: failed_with(r, bound))
+        anyg = photos_caught(rows, release, lambda r: failed_with(r, bound))
+        anya = photos_caught(rows, release, lambda r: failed_with(r, bound, relied))
         photos = len({r["photo"] for r in judged})
-        out.append([release, *cells, f"{anyb} -> {anya} of {photos}"])
+        out.append([release, *cells, f"{anyb} -> {anyg} -> {anya} of {photos}"])
     return _table(["release", *(f"{m}: goldens failing" for m in methods), "photos failing (any method)"], out)
 
 
@@ -138,6 +158,26 @@ def gain_grid_table(rows: list[dict[str, Any]], toy: list[dict[str, Any]]) -> st
     return _table(["max_region_gain", "real harmless goldens failing", "toy harmless goldens gaining more",
                    "shortcut_watermark photos caught (any method)", "shortcut_frame photos caught (any method)",
                    "toy tag shortcut photos gaining more (any method)"], out)
+
+
+def reliance_grid_table(rows: list[dict[str, Any]], toy: list[dict[str, Any]], heldout: list[dict[str, Any]],
+                        bound: dict[str, float]) -> str:
+    out = []
+    grid = sorted({*RELIANCE_GRID, choose_reliance(rows, toy, heldout)})
+    for relied in grid:
+        def more(r: dict[str, Any], b: float = relied) -> bool:
+            return r["same_prediction"] and not reliance(r) <= b
+        line = [f"{relied:.2f}", harmless_fails(rows, lambda r, b=relied: failed_with(r, bound, b)),
+                harmless_fails(toy, more) if toy else "n/a", harmless_fails(heldout, more) if heldout else "n/a"]
+        for cue in CUES:
+            line.append(f"{photos_caught(rows, 'shortcut_' + cue, lambda r, b=relied: failed_with(r, bound, b))}/12")
+        short = [r for r in heldout if r["kind"] == "shortcut"]
+        line.append(f"{sum(not reliance(r) <= relied for r in short)} of {len(short)}" if short else "n/a")
+        out.append(line)
+    return _table(["max_reliance_gain", "real harmless goldens failing (all criteria)",
+                   "toy example harmless relying more", "held-out worlds harmless relying more",
+                   "shortcut_watermark photos caught (any method)", "shortcut_frame photos caught (any method)",
+                   "held-out shortcut images relying more"], out)
 
 
 def spread(values: list[float]) -> str:
@@ -239,11 +279,11 @@ def per_photo_table(rows: list[dict[str, Any]], interventions: list[dict[str, An
         top = max(r["region_gain"], key=lambda k: r["region_gain"][k] if r["region_gain"][k] == r["region_gain"][k] else -1)
         out.append([r["release"], r["photo"], r["method"], "yes" if r["same_prediction"] else "no",
                     _f(m.get("evidence_shift")), _f(m.get("support_loss")), _f(r["region_gain"][cue]),
-                    f"{top} {_f(r['region_gain'][top])}", _f(r["cue_mass"][cue]),
-                    _f(i.get("p_change")), _f(i.get("margin_change"))])
+                    f"{top} {_f(r['region_gain'][top])}", f"{r.get('reliance_region')} {_f(r.get('reliance_gain'))}",
+                    _f(r["cue_mass"][cue]), _f(i.get("p_change")), _f(i.get("margin_change"))])
     return _table(["release", "photo", "method", "same top-1", "evidence shift", "support loss",
-                   "gain in cue region", "region that gained most", "mass in cue region (avoid)",
-                   "Δp cue hidden", "Δmargin cue hidden"], out)
+                   "gain in cue region", "region that gained most", "reliance gained (region)",
+                   "mass in cue region (avoid)", "Δp cue hidden", "Δmargin cue hidden"], out)
 
 
 def markdown(found: dict[str, Any], toy: list[dict[str, Any]] | None = None) -> str:
@@ -252,6 +292,10 @@ def markdown(found: dict[str, Any], toy: list[dict[str, Any]] | None = None) -> 
         toy = json.loads(path.read_text()) if path.is_file() else []
     rows, interventions = found["rows"], found["interventions"]
     bounds = choose_bounds(rows, toy)
+    path = RESULTS / "reliance_worlds.json"
+    heldout = json.loads(path.read_text()) if path.is_file() else []
+    relied = choose_reliance(rows, toy, heldout)
+    worst_reliance = [worst_harmless_gain(r, measure=reliance) for r in (rows, toy, heldout)]
     clean_mass = {tuple(k.split("|")): v for k, v in found.get("clean_cue_mass", {}).items()}
     worst = {m: worst_harmless_gain(rows, m) for m in found["methods"]}
     toy_worst = {m: worst_harmless_gain(toy, m) for m in sorted({r["method"] for r in toy})}
@@ -265,9 +309,17 @@ def markdown(found: dict[str, Any], toy: list[dict[str, Any]] | None = None) -> 
         + ", ".join(sorted({r['release'] for r in rows if r['kind'] == 'harmless'}))
         + "; shortcuts: shortcut_watermark, shortcut_frame. Every test photo carries both cues.",
         "## Model checks\n\n" + checks_table(found["checks"]),
-        f"## Goldens: before -> after the region-gain criterion (max_region_gain: {chosen})\n\n"
+        f"## Goldens: before -> region gain -> reliance (max_region_gain: {chosen}; max_reliance_gain {relied:.2f})\n\n"
         "A golden fails on a changed prediction, an evidence shift or support loss over the defaults "
-        "(before), or also a judged region gain over max_region_gain (after).\n\n" + golden_table(rows, bounds),
+        "(before), then also on a judged region gain over max_region_gain, then also on a judged "
+        "growth of reliance over max_reliance_gain (all of release mode's criteria).\n\n"
+        + golden_table(rows, bounds, relied),
+        "## Choice of max_reliance_gain\n\nWorst harmless growth of reliance on a judged region (the margin's "
+        "fall when the region is hidden with grey, in interquartile ranges of the logits, release minus "
+        f"golden's model; prediction unchanged): real {_f(worst_reliance[0])}, toy example world {_f(worst_reliance[1])}, "
+        f"held-out worlds (benchmarks/reliance_worlds.py: spot, stripes, frame, tag) {_f(worst_reliance[2])}. "
+        f"Bound: {MARGIN}× the worst of all, rounded up to a hundredth: **{relied:.2f}** (one bound: "
+        "reliance depends on the model, not on the method).\n\n" + reliance_grid_table(rows, toy, heldout, bounds),
         "## Choice of max_region_gain\n\nWorst harmless judged region gain (the largest gain over the "
         "golden's named regions but the one it rests on, prediction unchanged): real "
         + ", ".join(f"{m} {_f(v)}" for m, v in worst.items()) + "; toy example world (clean at seed 1, "

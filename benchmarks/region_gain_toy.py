@@ -8,9 +8,10 @@ explanations at default settings (seed 0); the judged explanations are those of
 ``benchmarks/heldout.py``'s example setup (clean at seed 1, clean_v2, float16, fine-tune, 20%
 pruned: harmless; the tag shortcut model), cached with it under ``benchmarks/.worlds/``. For
 each, the gain of positive mass inside each named region (``metrics.region_gains``) and the gain
-release mode judges (``goldens.modes.region_gain``: regions the golden rested on left out) go to
+release mode judges (``goldens.modes.region_gain``: regions the golden rested on left out), and
+the growth of the model's reliance on a judged region (``goldens.reliance``) go to
 ``benchmarks/results/region_gain_toy.json``; ``benchmarks/real_tables.py`` reads it with the
-real-network results to choose ``DEFAULT_MAX_REGION_GAIN``.
+real-network results to choose ``DEFAULT_MAX_REGION_GAIN`` and ``DEFAULT_MAX_RELIANCE_GAIN``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import heldout, worlds  # noqa: E402
 from pytest_xai import metrics  # noqa: E402
+from pytest_xai.goldens import reliance  # noqa: E402
 from pytest_xai.goldens.modes import region_gain  # noqa: E402
 from pytest_xai.goldens.previews import caption_meta  # noqa: E402
 
@@ -50,12 +52,16 @@ def main() -> None:
             assert news is not None
             for image, golden, new in zip(setup.images, goldens, news):
                 gains = metrics.region_gains(golden, new, image.regions)
-                golden.meta.update(caption_meta(golden, image.name, image.regions))
+                golden.computed_by(setup.clean).meta.update(caption_meta(golden, image.name, image.regions))
+                golden.meta.update(reliance.record(golden))
                 judged = region_gain(golden, new, 1.0)
+                relied = reliance.reliance_gain(golden, new.computed_by(clf), 1.0, judged.rests)
                 rows.append({"world": "example", "release": case, "kind": kind, "method": method,
                              "photo": image.name, "same_prediction": golden.target == new.target,
                              "region_gain": gains, "judged_region": judged.region,
-                             "judged_gain": judged.value if judged.value == judged.value else None})
+                             "judged_gain": judged.value if judged.value == judged.value else None,
+                             "reliance_region": relied.region,
+                             "reliance_gain": relied.value if relied.value == relied.value else None})
             print(f"{method} {case}: done", flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=1) + "\n")

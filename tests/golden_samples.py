@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pytest_xai import Explanation
+from pytest_xai.records import GoldenVerdict
+
 
 @dataclass
 class FakeSettings:
@@ -26,6 +29,20 @@ class FakeSettings:
     min_spearman: float = 0.7
     min_top_k_iou: float = 0.55
 
+
+
+def judge_release(tmp_path: Path, golden: Explanation, new: Explanation, **bounds: float) -> GoldenVerdict:
+    """``new`` judged against ``golden`` (saved under ``tmp_path``) in release mode, with the
+    method's default bounds but those given."""
+    from pytest_xai.goldens.judge import judge
+    from pytest_xai.goldens.modes import Bounds
+    from pytest_xai.goldens.store import SnapshotStore
+
+    path = tmp_path / "snap" / "test_x.npz"
+    golden.save(path)
+    resolved = Bounds.resolve(FakeSettings(), method=new.method, mode="release", **bounds)
+    return judge(SnapshotStore(), path, new, resolved, FakeSettings(),  # type: ignore[arg-type]
+                 rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 def npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()

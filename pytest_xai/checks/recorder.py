@@ -120,10 +120,11 @@ class Recorder:
 
 
 def _follow_budget(entry: ExplanationEntry, exp: Explanation) -> None:
-    """The entry's samples, budget, relative error and the checks that asked for more."""
+    """The entry's samples, evaluations, budget, relative error and the checks that asked for more."""
     from pytest_xai._util.validation import finite_or_none
 
     entry.samples = exp.samples
+    entry.evaluations = exp.meta.get("evaluations")
     entry.budget = exp.meta.get("budget")
     entry.fixed_budget = exp.meta.get("fixed_budget")
     entry.relative_error = finite_or_none(exp.relative_error, 4) if exp.relative_error is not None else None

@@ -14,7 +14,7 @@ from pytest_xai.engine.outputs import target_values
 from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.rounds import AutoBudget, relative_error, round_seed
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
-from pytest_xai.engine.uncertainty import mean_basis, standard_error
+from pytest_xai.engine.uncertainty import group_sums, mean_basis, standard_error
 from pytest_xai.errors import XaiValueError
 from pytest_xai.registry import Params
 
@@ -213,6 +213,30 @@ class GradientRun:
         """The error basis (K, H, W) of the mean, from the groups' means (batch means)."""
         return mean_basis(self.sums / self.counts[:, None, None])
 
+    @classmethod
+    def empty(cls, height: int, width: int) -> GradientRun:
+        """A run with no samples yet (its first call counts as round 0)."""
+        return cls(torch.empty(0, height, width, dtype=torch.float64), torch.empty(0, dtype=torch.float64))
+
+    @classmethod
+    def restore(cls, heatmap: torch.Tensor, basis: torch.Tensor, round_size: int, rounds: int) -> GradientRun | None:
+        """The auto run of ``rounds`` rounds of ``round_size`` samples whose mean is ``heatmap``
+        (H, W) and whose error basis is ``basis`` (K, H, W), as its explanation stores them.
+
+        Its groups' counts follow from the rounds (each round is one call of ``add``), and the
+        mean with the batch-means basis gives back each group's sum (``group_sums``), to float32
+        rounding: nothing beyond the heatmap and its error basis needs storing. None when they
+        do not fit together (another grouping, fewer than two groups).
+        """
+        replay = cls.empty(1, 1)
+        calls = -(-round_size // group_size(round_size))
+        for _ in range(rounds):
+            replay.add(torch.zeros(calls, 1, 1, dtype=torch.float64), round_size)
+        counts = replay.counts
+        if rounds < 1 or len(counts) < 2 or len(counts) != len(basis) or basis.shape[1:] != heatmap.shape:
+            return None
+        return cls(group_sums(heatmap, basis, counts), counts, rounds)
+
     def add(self, sums: torch.Tensor, samples: int) -> None:
         """Add a call's groups of ``samples`` samples; merge adjacent groups past MAX_GROUPS."""
         counts = torch.full((len(sums),), float(group_size(samples)), dtype=torch.float64)
@@ -265,33 +289,52 @@ class GradientRounds:
 def run_gradient_shap(request: Request, group: Group) -> list[Attribution]:
     """GradientSHAP for every image of the group, their samples sharing full batches; with
     ``samples="auto"``, in rounds until each heatmap is certain enough."""
-    background = (
-        None
-        if request.background is None
-        else torch.from_numpy(np.stack(request.background)).permute(0, 3, 1, 2).contiguous()
-    )
-    rounds = GradientRounds(request, group, background)
+    rounds = GradientRounds(request, group, background_tensor(request))
     budget = request.auto
     first = request.samples if budget is None else budget.round_size
     attributions, groups = rounds.evaluate(list(range(len(group.tensors))), first, request.seed)
     heatmaps = attributions.sum(1).cpu()  # the one transfer to the host
     check_finite(heatmaps, f"the {first} gradient samples")
-    runs = [GradientRun(torch.empty(0, *heatmaps.shape[1:], dtype=torch.float64), torch.empty(0, dtype=torch.float64)) for _ in heatmaps]
+    runs = [GradientRun.empty(*heatmaps.shape[1:]) for _ in heatmaps]
     for run, sums in zip(runs, groups.cpu()):
         run.add(sums, first)
     if budget is not None:
         while active := [i for i, run in enumerate(runs) if _unfinished(run, budget)]:
             rounds.extend(runs, active, budget.round_size)
-    params = {
+    fixed = [h.numpy() for h in heatmaps] if budget is None else [None] * len(runs)
+    return [_attribution(rounds, runs, i, fixed[i]) for i in range(len(runs))]
+
+
+def resume_gradient_shap(request: Request, group: Group, heatmap: np.ndarray, basis: np.ndarray, samples: int) -> Attribution | None:
+    """The attribution of an auto run read back from disk, from its mean ``heatmap`` (H, W),
+    its error ``basis`` (K, H, W) and its ``samples``, with a grower that draws its next
+    rounds; None when it cannot resume (not whole rounds, a basis of another grouping)."""
+    assert request.auto is not None
+    count, rest = divmod(samples, request.auto.round_size)
+    run = None if rest else GradientRun.restore(
+        torch.from_numpy(np.array(heatmap, np.float64)), torch.from_numpy(np.array(basis, np.float64)),
+        request.auto.round_size, count,
+    )
+    if run is None:
+        return None
+    return _attribution(GradientRounds(request, group, background_tensor(request)), [run], 0, None)
+
+
+def background_tensor(request: Request) -> torch.Tensor | None:
+    """The given background images (B, 3, H, W) on the host, or None for the default."""
+    if request.background is None:
+        return None
+    return torch.from_numpy(np.stack(request.background)).permute(0, 3, 1, 2).contiguous()
+
+
+def gradient_params(request: Request) -> Params:
+    """What a GradientSHAP explanation records besides the request's own parameters."""
+    return {
         # a given background by content, so params identify it (and can check a candidate)
-        "background": "default"
-        if request.background is None
-        else array_record(np.stack(request.background)),
-        "background_size": 2 if background is None else len(background),
+        "background": "default" if request.background is None else array_record(np.stack(request.background)),
+        "background_size": 2 if request.background is None else len(request.background),
         "local_smoothing": request.local_smoothing,
     }
-    fixed = [h.numpy() for h in heatmaps] if budget is None else [None] * len(runs)
-    return [_attribution(rounds, runs, i, params, fixed[i]) for i in range(len(runs))]
 
 
 def _unfinished(run: GradientRun, budget: AutoBudget) -> bool:
@@ -302,9 +345,7 @@ def _unfinished(run: GradientRun, budget: AutoBudget) -> bool:
     return relative_error(run.heatmap.numpy(), standard_error(run.basis()).numpy()) > budget.tolerance
 
 
-def _attribution(
-    rounds: GradientRounds, runs: list[GradientRun], i: int, params: Params, heatmap: np.ndarray | None
-) -> Attribution:
+def _attribution(rounds: GradientRounds, runs: list[GradientRun], i: int, heatmap: np.ndarray | None) -> Attribution:
     """Image ``i``'s attribution: the fixed budget's exact heatmap, or the rounds' mean."""
     run, budget = runs[i], rounds.request.auto
 
@@ -313,12 +354,12 @@ def _attribution(
         before = run.samples
         while run.samples < min(samples, budget.cap) and budget.cap - run.samples >= budget.round_size:
             rounds.extend(runs, [i], budget.round_size)
-        return None if run.samples == before else _attribution(rounds, runs, i, params, None)
+        return None if run.samples == before else _attribution(rounds, runs, i, None)
 
     return Attribution(
         heatmap=(run.heatmap.float().numpy() if heatmap is None else heatmap),
         evaluations=run.samples,
-        params=params,
+        params=gradient_params(rounds.request),
         error_basis=run.basis().float().numpy(),
         rounds=run.rounds,
         grower=None if budget is None else grower,

@@ -112,7 +112,8 @@ class Attribution:
     # samples (at most the cap), or None when it cannot grow; None for a fixed budget.
     grower: Callable[[int], Attribution | None] | None = None
     # samples="auto", superpixel methods: the model output of every coalition so far, which
-    # with the seed is all a run needs to resume (``engine.resume``)
+    # with the seed is all a run needs to resume (``engine.resume``; GradientSHAP needs only
+    # its heatmap and error basis)
     outputs: np.ndarray | None = None
 
 

@@ -138,6 +138,18 @@ def mean_basis(group_means: torch.Tensor) -> torch.Tensor:
     return (group_means - group_means.mean(0)) / (k * (k - 1)) ** 0.5
 
 
+def group_sums(mean: torch.Tensor, basis: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``mean_basis``: the sums (K, ...) of K groups of ``counts`` samples whose
+    pooled mean (Σ sums / Σ counts) is ``mean`` and whose ``mean_basis`` is ``basis`` (K >= 2).
+    So a pooled mean and its error basis, as an explanation stores them, hold the groups."""
+    k = len(basis)
+    deviations = basis.double() * (k * (k - 1)) ** 0.5  # each group's mean less the groups' plain mean
+    shape = (k,) + (1,) * (basis.dim() - 1)
+    weights = (counts.double() / counts.sum()).reshape(shape)
+    plain = mean.double() - (weights * deviations).sum(0)
+    return (deviations + plain) * counts.double().reshape(shape)
+
+
 def standard_error(basis: torch.Tensor) -> torch.Tensor:
     """Each feature's standard error: the root sum of squares of the basis' columns."""
     return basis.double().pow(2).sum(0).sqrt()

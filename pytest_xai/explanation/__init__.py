@@ -56,7 +56,8 @@ class Explanation:
         the estimate's error is about ``z @ error_basis`` with z ~ N(0, I_K); None when not
         estimated. ``stderr`` is the standard error per pixel.
     outputs: samples="auto" (superpixel methods): the model output of every coalition drawn,
-        which lets a run loaded from the cache draw more rounds (``engine.resume``).
+        which lets a run loaded from the cache draw more rounds (``engine.resume``; a
+        GradientSHAP run resumes from its heatmap and error basis alone).
     source: the classifier that computed it in this process, which ``confirm=True`` intervenes
         on; never stored (None when loaded).
     """

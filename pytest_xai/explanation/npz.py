@@ -35,7 +35,8 @@ MEMBERS: dict[str, tuple[str, int]] = {
     # the sampling error basis (engine.uncertainty): over the weights, or over the heatmap
     "weights_error": ("f", 2),
     "heatmap_error": ("f", 3),
-    # samples="auto": the model output of every sample, from which a run resumes
+    # samples="auto", superpixel methods: the model output of every sample, from which a run
+    # resumes (a GradientSHAP run resumes from its heatmap and heatmap_error)
     "outputs": ("f", 1),
 }
 

@@ -4,6 +4,7 @@ two runs may differ. Pure text from explanations; numpy is reached only through 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +12,20 @@ if TYPE_CHECKING:
 
 
 UPDATE_HINT = "if the change is intended: pytest --xai-update, then review the .png preview"
+
+
+@dataclass(frozen=True)
+class RegionGain:
+    """A named-region criterion of release mode: the region that gained most (positive mass,
+    or reliance), its gain against the bound, and the words."""
+
+    region: str | None  # None: nothing judged (no named regions, or not measurable)
+    value: float
+    passed: bool
+    summary: str
+    finding: str
+    measure: str = "region_gain"
+    rests: str | None = None  # the region the golden's evidence rests on: reported, not judged
 
 
 def within(value: float, bound: float, upper: bool) -> bool:

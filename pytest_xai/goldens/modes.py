@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pytest_xai import defaults
 from pytest_xai._util.validation import check_bound, finite_or_none
 from pytest_xai.errors import XaiValueError
-from pytest_xai.goldens.describe import compared, why_undefined, within
+from pytest_xai.goldens.describe import RegionGain, compared, why_undefined, within
 from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
@@ -109,8 +109,9 @@ class ReleaseMode:
         Bound("max_shift", "evidence_shift", upper=True),
         Bound("max_support_loss", "support_loss", upper=True),
         Bound("max_region_gain", "region_gain", upper=True),
+        Bound("max_reliance_gain", "reliance_gain", upper=True, high=float("inf")),
     )
-    measures: tuple[str, ...] = ("evidence_shift", "support_loss", "new_mass", "region_gain")
+    measures: tuple[str, ...] = ("evidence_shift", "support_loss", "new_mass", "region_gain", "reliance_gain")
 
     def refuses_silence(self, silent: bool, no_evidence: bool) -> bool:
         return no_evidence  # release mode compares positive evidence
@@ -147,29 +148,29 @@ class ReleaseMode:
                 f"{new_mass:.0%} of the new positive mass lies in cells where the golden had almost none "
                 f"(< {defaults.GAINED_CELL_FRACTION:.0%} of its fullest cell; outlined in the difference picture)"
             )
-        gain = region_gain(golden, actual, bounds["max_region_gain"], why)
-        findings.append(gain.finding)
         measures = {
             "evidence_shift": finite_or_none(shift), "support_loss": finite_or_none(loss),
-            "new_mass": finite_or_none(new_mass), "region_gain": finite_or_none(gain.value),
+            "new_mass": finite_or_none(new_mass),
         }
-        ok = within(shift, max_shift, True) and within(loss, max_loss, True) and gain.passed
-        if gain.region is not None:
-            summary += f"; {gain.summary}"
-        if not gain.passed:
-            findings.insert(0, findings.pop())  # the region that gained leads the message
-        return Comparison(None if ok else "drift", measures, findings, summary, region=gain.region)
+        ok = within(shift, max_shift, True) and within(loss, max_loss, True)
+        gains = _region_criteria(golden, actual, bounds, why)
+        for gain in gains:
+            measures[gain.measure] = finite_or_none(gain.value)
+            summary += f"; {gain.summary}" if gain.region is not None else ""
+        failed = [gain for gain in gains if not gain.passed]
+        # a region over its bound leads the message, named
+        findings = [g.finding for g in failed] + findings + [g.finding for g in gains if g.passed]
+        ok = ok and not failed
+        region = (failed or gains)[0].region  # the region that failed, else the one that gained most mass
+        return Comparison(None if ok else "drift", measures, findings, summary, region=region)
 
 
-@dataclass(frozen=True)
-class RegionGain:
-    """The named region of a golden that gained the most positive mass, and the words."""
+def _region_criteria(golden: Explanation, actual: Explanation, bounds: dict[str, float], why: str) -> list[RegionGain]:
+    """The named regions' criteria: positive mass gained in one, and reliance gained on one."""
+    from pytest_xai.goldens.reliance import reliance_gain
 
-    region: str | None  # None: the golden has no named regions
-    value: float
-    passed: bool
-    summary: str
-    finding: str
+    mass = region_gain(golden, actual, bounds["max_region_gain"], why)
+    return [mass, reliance_gain(golden, actual, bounds["max_reliance_gain"], mass.rests)]
 
 
 def region_gain(golden: Explanation, actual: Explanation, bound: float, why: str = "") -> RegionGain:
@@ -200,7 +201,7 @@ def region_gain(golden: Explanation, actual: Explanation, bound: float, why: str
         for other, gain in gains.items():
             if other != name and gain == gain:
                 finding += f"; {other!r} {gain:+.0%}" + ("" if other in judged else " (rested on, not judged)")
-    return RegionGain(name, value, within(value, bound, True), text, finding)
+    return RegionGain(name, value, within(value, bound, True), text, finding, rests=rests)
 
 
 class StrictMode:
@@ -315,6 +316,8 @@ def default_bound(settings: Any, param: str, method: str | None) -> float | None
         return defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_SUPPORT_LOSS)
     if param == "max_region_gain":
         return defaults.DEFAULT_MAX_REGION_GAIN_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_REGION_GAIN)
+    if param == "max_reliance_gain":
+        return defaults.DEFAULT_MAX_RELIANCE_GAIN
     return None
 
 

@@ -215,9 +215,9 @@ class CachePolicy:
         keys = [self.keys(clf, array, p) for array, p in zip(arrays, per_image)]
         looked = [self.lookup(memo, disk, array) for (memo, disk), array in zip(keys, arrays)]
         found = self.verified(clf, arrays, per_image, looked, recorder)
-        for (memo, disk), hit, kept, image in zip(keys, looked, found, arrays):
+        for (memo, disk), hit, kept, image, params in zip(keys, looked, found, arrays, per_image):
             if kept is not None and hit is not None and hit[1] == "disk":
-                self.resumed(clf, kept, image, disk)
+                self.resumed(clf, kept, image, params, disk)
                 if memo is not None:
                     self.memo[memo] = kept  # read from disk once per session
         stale = [i for i, (hit, kept) in enumerate(zip(looked, found)) if hit is not None and kept is None]
@@ -234,13 +234,14 @@ class CachePolicy:
                     array.setflags(write=False)
         return results
 
-    def resumed(self, clf: Any, exp: Explanation, array: np.ndarray, disk: str | None) -> None:
-        """An auto explanation read from disk: able to draw more rounds again, its longer run
-        stored back under the same key (a later run that needs more extends the entry)."""
+    def resumed(self, clf: Any, exp: Explanation, array: np.ndarray, params: Params, disk: str | None) -> None:
+        """An auto explanation read from disk (any method with rounds): able to draw more rounds
+        again, its longer run stored back under the same key (a later run that needs more
+        extends the entry). ``params`` are the explain call's (a given background, batch size)."""
         from pytest_xai.classifier import Classifier
         from pytest_xai.engine.resume import resume
 
-        if isinstance(clf, Classifier) and resume(clf, exp, array) and disk is not None and self.disk is not None:
+        if isinstance(clf, Classifier) and resume(clf, exp, array, params) and disk is not None and self.disk is not None:
             exp.on_grow(lambda grown, key=disk, store=self.disk: store.put(key, grown))
 
     @staticmethod

@@ -115,14 +115,17 @@ class SnapshotFixture:
         return verdict
 
     def _owned(self, explanation: Any, owner: str, path: Path, verdict: GoldenVerdict) -> Any:
-        """The explanation as its golden stores it: the owning test file, and what the preview's
-        caption and region outlines need (test, date, the image's named regions); on an update
+        """The explanation as its golden stores it: the owning test file, what the preview's
+        caption and region outlines need (test, date, the image's named regions) and the model's
+        reliance on each region (``goldens.reliance``); on an update
         the golden it replaces is kept for the preview's old | new | difference row."""
+        from pytest_xai.goldens import reliance
         from pytest_xai.goldens.previews import caption_meta, remember_previous
 
         meta = {**explanation.meta, "test_file": owner,
                 **caption_meta(explanation, golden_test_name(self.item), self.regions(explanation))}
         owned = replace(explanation, meta=meta)
+        owned.meta.update(reliance.record(owned))  # how much the model relies on each named region
         if verdict.state == "updated":
             remember_previous(self.xai.store.serializer.load, path, owned)
         return owned

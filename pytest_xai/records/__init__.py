@@ -138,8 +138,9 @@ class GoldenVerdict(Entry):
     ``pictures`` are the expected / actual / difference PNG paths written on drift, and
     ``expected_png`` / ``actual_png`` / ``diff_png`` the same pictures inlined as base64.
     ``method`` is the explanation method the golden holds (None in reports written before it).
-    ``region`` names the golden's named region that gained the most positive mass (the
-    ``region_gain`` measure; None when the golden records no regions).
+    ``region`` names the golden's named region that failed a region criterion (mass gained,
+    ``region_gain``, or reliance gained, ``reliance_gain``), else the one that gained the most
+    positive mass; None when the golden records no regions.
     """
 
     path: str

@@ -23,11 +23,12 @@ LABELS = {
     "top_k_iou": f"top-{TOP_K_FRACTION:.0%} IoU",
     "new_mass": "mass in new cells",
     "region_gain": "mass gained in a named region",
+    "reliance_gain": "reliance gained on a named region (logit IQRs)",
     "relevance_mass": "mass",
     "spearman_abs": "Spearman |attribution|",
     "scaled_margin_drop": "margin drop in logit IQRs",
 }
-SHORT = {"evidence_shift": "shift", "new_mass": "new mass"}
+SHORT = {"evidence_shift": "shift", "new_mass": "new mass", "reliance_gain": "reliance gain"}
 
 
 def fmt(value: Any) -> str:

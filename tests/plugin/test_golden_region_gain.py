@@ -79,6 +79,9 @@ def test_a_release_reading_the_watermark_fails_and_names_it(project: pytest.Pyte
     project.runpytest("--xai-update", "-p", "no:cacheprovider").assert_outcomes(passed=1)
     golden = Explanation.load(project.path / "__xai_snapshots__/test_photos/test_photo.npz")
     assert sorted(golden.meta["regions"]) == ["object", "watermark"]
+    # and how far hiding each region (grey 0.5) lowers the margin, over the logits' IQR: the
+    # object's 3072 units at 1 give a score of 3072, an IQR of 1536 and a fall of 1536
+    assert golden.meta["reliance"] == pytest.approx({"object": 1.0, "watermark": 0.0})
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)  # the same model passes
 
     # the release: the watermark's patch now holds 1/3 of the positive mass (768 of 2304);
@@ -96,6 +99,9 @@ def test_a_release_reading_the_watermark_fails_and_names_it(project: pytest.Pyte
     (verdict,) = json.loads((project.path / "r.json").read_text())["tests"][0]["goldens"]
     assert verdict["state"] == "failed" and verdict["region"] == "watermark"
     assert verdict["measures"]["region_gain"] == pytest.approx(1 / 3)
+    # the release relies on the watermark too: score 4608, IQR 2304, hiding it falls 768 (1/3)
+    assert verdict["measures"]["reliance_gain"] == pytest.approx(1 / 3)
+    assert verdict["bounds"]["max_reliance_gain"] >= 1 / 3
     html = project.path / "r.html"
     project.runpytest("-p", "no:cacheprovider", f"--xai-report={html.name}")
     assert "gain in &#x27;watermark&#x27; 0.333 &gt;" in html.read_text() or "gain in 'watermark' 0.333" in html.read_text()

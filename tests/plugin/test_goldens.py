@@ -13,6 +13,7 @@ from pytest_xai import (
 )
 from pytest_xai.defaults import (
     DEFAULT_MAX_REGION_GAIN_BY_METHOD,
+    DEFAULT_MAX_RELIANCE_GAIN,
     DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD,
     EVIDENCE_SUPPORT,
 )
@@ -292,7 +293,8 @@ def test_the_verdict_is_recorded_in_the_report(xai_pytester: pytest.Pytester) ->
         "path": str(xai_pytester.path / "__xai_snapshots__/test_g/test_circle.npz"),
         "name": "__xai_snapshots__/test_g/test_circle.npz", "state": "failed", "reason": "drift", "mode": "release"}
     assert verdict["bounds"] == {"max_evidence_shift": 0.12, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD["lime"],
-                                 "max_region_gain": DEFAULT_MAX_REGION_GAIN_BY_METHOD["lime"]}
+                                 "max_region_gain": DEFAULT_MAX_REGION_GAIN_BY_METHOD["lime"],
+                                 "max_reliance_gain": DEFAULT_MAX_RELIANCE_GAIN}
     assert verdict["measures"]["evidence_shift"] > 0.12 and 0 <= verdict["measures"]["new_mass"] <= 1
     assert verdict["message"].startswith("explanation drifted from golden")
     assert sorted(verdict["pictures"]) == ["actual", "difference", "expected"]

@@ -15,7 +15,12 @@ from golden_samples import FakeSettings
 
 from pytest_xai import Explanation
 from pytest_xai.checks import evidence
-from pytest_xai.defaults import DEFAULT_MAX_REGION_GAIN, DEFAULT_MAX_SUPPORT_LOSS, GOLDEN_STATES
+from pytest_xai.defaults import (
+    DEFAULT_MAX_REGION_GAIN,
+    DEFAULT_MAX_RELIANCE_GAIN,
+    DEFAULT_MAX_SUPPORT_LOSS,
+    GOLDEN_STATES,
+)
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import determinism_note
 from pytest_xai.goldens.judge import judge as judge_golden
@@ -48,7 +53,7 @@ def test_release_drift_known_answer(tmp_path: Path) -> None:
     assert verdict.measures["new_mass"] == pytest.approx(1.0)
     assert verdict.measures["support_loss"] == pytest.approx(1.0)
     assert verdict.bounds == {"max_evidence_shift": 0.12, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS,
-                              "max_region_gain": DEFAULT_MAX_REGION_GAIN}
+                              "max_region_gain": DEFAULT_MAX_REGION_GAIN, "max_reliance_gain": DEFAULT_MAX_RELIANCE_GAIN}
     assert verdict.name == "snap/test_x.npz" and verdict.path == str(tmp_path / "snap/test_x.npz")
     lines = verdict.message.splitlines()
     assert lines[0] == "explanation drifted from golden snap/test_x.npz (release mode):"
@@ -99,7 +104,7 @@ def test_prediction_change_fails_in_both_modes(tmp_path: Path) -> None:
         verdict = judge(tmp_path, blob(0, 0), new, bounds_of(mode=mode))
         assert (verdict.state, verdict.reason) == ("failed", "prediction")
         assert "prediction changed: golden explains 'circle' (p=0.900), now 'square'" in verdict.message
-        assert set(verdict.measures) == ({"evidence_shift", "support_loss", "new_mass", "region_gain"} if mode == "release"
+        assert set(verdict.measures) == ({"evidence_shift", "support_loss", "new_mass", "region_gain", "reliance_gain"} if mode == "release"
                                          else {"spearman", "top_k_iou"})
         assert all(v is None for v in verdict.measures.values())
     renamed = blob(0, 0)  # same class index, another name: the model now calls it something else
@@ -214,7 +219,7 @@ def test_bounds_are_validated(kwargs: dict[str, object], fragment: str) -> None:
 def test_bounds_come_from_the_call_then_the_settings() -> None:
     assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds(
         "release", {"max_shift": 0.3, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS,
-                    "max_region_gain": DEFAULT_MAX_REGION_GAIN})
+                    "max_region_gain": DEFAULT_MAX_REGION_GAIN, "max_reliance_gain": DEFAULT_MAX_RELIANCE_GAIN})
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), min_spearman=0.9).as_dict() == {
         "min_spearman": 0.9, "min_top_k_iou": 0.55}
     assert Bounds.resolve(FakeSettings(golden_mode="strict"), mode="release", max_shift=0.05).max_shift == 0.05

@@ -51,7 +51,8 @@ def judge(tmp_path: Path, golden: np.ndarray, new: np.ndarray, bounds: Bounds) -
 
 
 def test_a_diffuse_shift_fails_on_support_loss_alone(tmp_path: Path) -> None:
-    bounds = Bounds("release", {"max_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15})
+    bounds = Bounds("release", {"max_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15,
+                                 "max_reliance_gain": 0.5})
     verdict = judge(tmp_path, object_map(), diffuse_map(), bounds)
     assert verdict.state == "failed" and verdict.reason == "drift"
     assert verdict.measures["evidence_shift"] < 0.2  # the earth mover's distance alone passes it
@@ -66,11 +67,13 @@ def test_a_diffuse_shift_fails_on_support_loss_alone(tmp_path: Path) -> None:
     lines = [line.strip() for line in verdict.message.splitlines()]
     assert lines[1].startswith("evidence shift") and "<= max_shift 0.200" in lines[1]
     assert lines[2].startswith(f"support loss {expected:.3f} > max_support_loss 0.500: {expected:.0%} of the new positive mass")
-    assert verdict.bounds == {"max_evidence_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15}
+    assert verdict.bounds == {"max_evidence_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15,
+                              "max_reliance_gain": 0.5}
 
 
 def test_a_harmless_small_move_passes_both(tmp_path: Path) -> None:
-    bounds = Bounds("release", {"max_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15})
+    bounds = Bounds("release", {"max_shift": 0.2, "max_support_loss": 0.5, "max_region_gain": 0.15,
+                                 "max_reliance_gain": 0.5})
     # an 8×8 object (2×2 cells) moved 2 px right and 1 down: it stays inside the grown support
     verdict = judge(tmp_path, object_map(), object_map(30, 29), bounds)
     assert verdict.state == "passed"

@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 from factories import judged
 from golden_samples import FakeSettings
+from golden_samples import judge_release as judge
 
 from pytest_xai import Explanation, Region
 from pytest_xai.checks import metrics
 from pytest_xai.defaults import DEFAULT_MAX_REGION_GAIN, DEFAULT_MAX_REGION_GAIN_BY_METHOD
-from pytest_xai.goldens.judge import judge as judge_golden
 from pytest_xai.goldens.modes import Bounds
 from pytest_xai.goldens.previews import caption_meta
-from pytest_xai.goldens.store import SnapshotStore
-from pytest_xai.records import GoldenVerdict
 
 OBJECT = Region.box(16, 16, 32, 32, name="object")  # 16×16 pixels
 WATERMARK = Region.box(8, 16, 16, 24, name="watermark")  # 8×8 pixels, left of the object
@@ -39,14 +37,6 @@ def recorded(exp: Explanation, **regions: Region) -> Explanation:
     """``exp`` as a golden written from a test image with these named regions."""
     exp.meta.update(caption_meta(exp, "test_x", regions))
     return exp
-
-
-def judge(tmp_path: Path, golden: Explanation, new: Explanation, **bounds: float) -> GoldenVerdict:
-    path = tmp_path / "snap" / "test_x.npz"
-    golden.save(path)
-    resolved = Bounds.resolve(FakeSettings(), method=new.method, mode="release", **bounds)
-    return judge_golden(SnapshotStore(), path, new, resolved, FakeSettings(),  # type: ignore[arg-type]
-                        rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
 def test_region_gains_known_answer() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_xai._util.validation import is_number
+from pytest_xai.checks.interventions.fills import hide
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
 if TYPE_CHECKING:
@@ -197,3 +198,14 @@ def resolve_target(clf: Classifier, target: Any, probs: np.ndarray) -> int:
 
 def finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def region_reliance(clf: Classifier, image: np.ndarray, masks: dict[str, np.ndarray], target: int,
+                    fill: str) -> dict[str, float]:
+    """How far ``target``'s logit margin falls when each region is hidden with ``fill``, in
+    interquartile ranges of the image's logits: one forward of the image and one variant per region."""
+    variants = [hide(image, mask, fill) for mask in masks.values()]
+    _, logits = outputs(clf, [image, *variants])
+    margins = margin(logits, target)
+    spread = logit_spread(logits[0])
+    return {name: scaled(float(margins[0] - margins[i + 1]), spread) for i, name in enumerate(masks)}
