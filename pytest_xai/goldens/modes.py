@@ -98,11 +98,14 @@ class GoldenMode(Protocol):
 class ReleaseMode:
     """Same target class; the positive evidence moved at most ``max_shift`` of the image
     diagonal (earth mover's distance on a coarse grid); at most ``max_support_loss`` of the
-    new positive mass lies outside the golden's (grown) support; and no named region recorded
-    with the golden gained more than ``max_region_gain`` of the positive mass: for a retrained
+    new positive mass lies outside the golden's (grown) support; no named region recorded with
+    the golden gained more than ``max_region_gain`` of the positive mass; and the model relies
+    on none of them more than ``max_reliance_gain`` beyond the golden's model: for a retrained
     model. The first criterion sees evidence that moved as a whole; the second, evidence that
     spread thinly over the background (a texture shortcut); the third, evidence that a small
-    named region took from the rest (a watermark the release learned), and names the region."""
+    named region took from the rest (a watermark the release learned); the fourth, a region that
+    carries the margin while the heatmap barely moves (``goldens.reliance``). The last two name
+    the region."""
 
     name: str = "release"
     bounds: tuple[Bound, ...] = (
@@ -159,7 +162,7 @@ class ReleaseMode:
             summary += f"; {gain.summary}" if gain.region is not None else ""
         failed = [gain for gain in gains if not gain.passed]
         # a region over its bound leads the message, named
-        findings = [g.finding for g in failed] + findings + [g.finding for g in gains if g.passed]
+        findings = [g.finding for g in failed] + findings + [g.finding for g in gains if g.passed and g.finding]
         ok = ok and not failed
         region = (failed or gains)[0].region  # the region that failed, else the one that gained most mass
         return Comparison(None if ok else "drift", measures, findings, summary, region=region)

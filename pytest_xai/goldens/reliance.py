@@ -54,7 +54,10 @@ def reliance_gain(golden: Explanation, actual: Explanation, bound: float, rests:
     from pytest_xai.goldens.previews import stored_regions
 
     recorded = {str(k): float(v) for k, v in dict(golden.meta.get(KEY) or {}).items()}
-    masks = {name: mask for name, mask in stored_regions(golden).items() if name in recorded and name != rests}
+    regions = stored_regions(golden)
+    masks = {name: mask for name, mask in regions.items() if name in recorded and name != rests}
+    if not regions:  # the region-gain criterion already says the golden has none
+        return RegionGain(None, float("nan"), True, "", "", "reliance_gain")
     if not masks:
         words = ("no region reliance is recorded with this golden (it needs named regions and the model that "
                  "computed it), so reliance is not judged; re-record it with pytest --xai-update")

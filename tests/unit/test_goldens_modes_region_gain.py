@@ -88,6 +88,7 @@ def test_a_golden_without_named_regions_is_not_judged_on_them_and_says_so(tmp_pa
     far = judge(tmp_path / "far", heat((OBJECT, 1.0)), heat((Region.box(56, 56, 64, 63), 1.0)))
     assert far.state == "failed"
     assert "no named regions are recorded with this golden" in far.message
+    assert "reliance" not in far.message and far.measures["reliance_gain"] is None  # said once, by the gain
 
 
 def test_the_region_that_gained_most_is_named_among_several(tmp_path: Path) -> None:
