@@ -10,18 +10,19 @@ import pytest
 
 from pytest_xai import Explanation
 
-TEST = """
-import pytest
+CLOSE_CALL = """
 from pytest_xai import Region, assert_attribution_avoids
 from pytest_xai.checks import metrics
 
 BOX = Region.box(16, 16, 48, 48, name="centre")
 
 def test_close_call(explain, shape_image):
-    exp = explain(shape_image, method="lime", n_segments=16)
+    exp = explain(shape_image, {how})
     value = metrics.relevance_mass(exp, BOX)
     assert_attribution_avoids(exp, BOX, max_mass=min(1.0, value + 1e-4))
+"""
 
+TEST = CLOSE_CALL.format(how='method="lime", n_segments=16') + """
 def test_far_call(explain, shape_image):
     exp = explain(shape_image, method="lime", n_segments=16)
     assert_attribution_avoids(exp, BOX, max_mass=1.0)
@@ -69,17 +70,7 @@ def test_explain(explain, shape_image):
     assert explain(shape_image, method="gradient_shap", tolerance=1.0).samples == 50
 """
 
-CLOSE_GRADIENT = """
-from pytest_xai import Region, assert_attribution_avoids
-from pytest_xai.checks import metrics
-
-BOX = Region.box(16, 16, 48, 48, name="centre")
-
-def test_close_call(explain, shape_image):
-    exp = explain(shape_image, method="gradient_shap", tolerance=1.0)
-    value = metrics.relevance_mass(exp, BOX)
-    assert_attribution_avoids(exp, BOX, max_mass=min(1.0, value + 1e-4))
-"""
+CLOSE_GRADIENT = CLOSE_CALL.format(how='method="gradient_shap", tolerance=1.0')
 
 
 @pytest.mark.slow
