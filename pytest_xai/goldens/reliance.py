@@ -29,13 +29,13 @@ def measure(exp: Explanation, masks: dict[str, np.ndarray]) -> dict[str, float] 
     that model, the image or the regions are not at hand."""
     from pytest_xai.checks.interventions.core import region_reliance
     from pytest_xai.classifier import Classifier
+    from pytest_xai.images import as_image
 
     clf, image = exp.source, exp.image
     masks = {name: mask for name, mask in masks.items() if mask.shape == exp.heatmap.shape and mask.any()}
     if not isinstance(clf, Classifier) or image is None or not masks:
         return None
-    array = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else np.asarray(image, np.float32)
-    return region_reliance(clf, array, masks, exp.target, FILL)
+    return region_reliance(clf, as_image(image, "explanation.image"), masks, exp.target, FILL)
 
 
 def record(exp: Explanation) -> dict[str, dict[str, float]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import math
 import re
-import struct
 from pathlib import Path
 
 from pytest_xai.pictures.encode import file_bytes_b64
@@ -36,14 +36,16 @@ class Pictures:
         return f"\x00pic{digest}\x00"
 
     def size(self, token: str) -> tuple[int, int] | None:
-        """A picture's (width, height) from its PNG header, so the page reserves its box before
-        a lazy image loads and a link's target does not move; None if not a PNG."""
+        """A picture's (width, height) from its header, so the page reserves its box before a
+        lazy image loads and a link's target does not move; None if not a readable image."""
+        from PIL import Image, UnidentifiedImageError
+
         match = self.TOKEN.fullmatch(token)
-        raw = self.data.get(match[1], b"") if match else b""
-        if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+        try:
+            with Image.open(io.BytesIO(self.data[match[1]] if match else b"")) as picture:  # reads the header only
+                return picture.size
+        except (KeyError, OSError, UnidentifiedImageError):
             return None
-        width, height = struct.unpack(">II", raw[16:24])
-        return width, height
 
     def inline_size(self) -> int:
         return sum(4 * math.ceil(len(raw) / 3) for raw in self.data.values())
