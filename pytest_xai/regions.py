@@ -24,7 +24,7 @@ class Region:
     def __init__(self, kind: str, data: Any, name: str | None = None) -> None:
         self.kind = kind
         self.data = data
-        self.name = name or kind
+        self.name = _label(name, kind)
 
     def __repr__(self) -> str:
         return f"Region({self.name!r})"
@@ -43,7 +43,7 @@ class Region:
             raise RegionError(
                 f"box (x0, y0, x1, y1)={coords!r} is empty; x1 must exceed x0 and y1 exceed y0"
             )
-        label = name or f"box({x0}, {y0}, {x1}, {y1})"
+        label = _label(name, f"box({x0}, {y0}, {x1}, {y1})")
         return cls("box", tuple(_pixel_edge(c) for c in coords), label)
 
     @classmethod
@@ -53,7 +53,7 @@ class Region:
             path = Path(source)
             if not path.is_file():
                 raise RegionError(f"mask path {str(path)!r} does not exist; pass a PNG mask file")
-            return cls("mask_file", path, name or path.name)
+            return cls("mask_file", path, _label(name, path.name))
         array = np.asarray(source)
         if array.ndim != 2:
             raise RegionError(f"mask has shape {array.shape}; pass a 2-D (H, W) boolean array")
@@ -62,7 +62,7 @@ class Region:
                 f"mask has dtype {array.dtype} with values other than 0/1; pass a bool array"
             )
         # a copy, always: changing the caller's array later must not change the region
-        return cls("mask", array.astype(bool, copy=True), name or "mask")
+        return cls("mask", array.astype(bool, copy=True), _label(name, "mask"))
 
     @classmethod
     def polygon(cls, points: Sequence[Sequence[float]], name: str | None = None) -> Region:
@@ -80,7 +80,7 @@ class Region:
         if not all(is_finite(c) for p in points for c in p):
             raise RegionError(f"polygon points {short(points)} must be finite pixel positions")
         pts = np.asarray(points, dtype=np.float64)
-        return cls("polygon", pts, name or "polygon")
+        return cls("polygon", pts, _label(name, "polygon"))
 
     # numpy defers ``mask | region`` to ``Region.__ror__`` instead of looping over the mask
     __array_ufunc__ = None
@@ -162,6 +162,27 @@ def _read_mask_png(path: Path) -> np.ndarray:
             return np.asarray(im.convert("L")) > 0
     except (OSError, Image.DecompressionBombError) as e:
         raise RegionError(f"mask file {str(path)!r} could not be read as an image ({e})") from e
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name a region (reports write it as UTF-8 text), or None."""
+    if not isinstance(name, str):
+        return f"the name is of type {type(name).__name__}, not str"
+    if not name.strip():
+        return "the name is empty"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the name holds a lone surrogate, which no report can write"
+    return None
+
+
+def _label(name: Any, default: str) -> str:
+    if name is None:
+        return default
+    if problem := name_problem(name):
+        raise RegionError(f"region name={short(name)}: {problem}; pass a readable name, or none")
+    return str(name)
 
 
 def as_region(region: Any, name: str = "region") -> Region:

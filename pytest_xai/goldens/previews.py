@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,11 +33,6 @@ if TYPE_CHECKING:
 PANEL_HEIGHT = 192  # each panel is enlarged by a whole factor to at least this height
 REGION_COLOURS = ((255, 215, 0), (0, 230, 255), (80, 255, 80), (255, 80, 255), (255, 140, 0))
 TEXT = (20, 20, 20)
-
-# the golden an update replaces, kept (in the process that writes the update) until the new
-# golden's preview is drawn: keyed by the new golden's (test_file, test, recorded)
-_PREVIOUS: dict[tuple[Any, ...], Explanation] = {}
-
 
 # -- what the golden stores for its preview -----------------------------------------------------
 def caption_meta(exp: Explanation, test: str, regions: dict[str, Any]) -> dict[str, Any]:
@@ -69,19 +63,6 @@ def stored_regions(exp: Explanation) -> dict[str, np.ndarray]:
     return out
 
 
-def remember_previous(load: Callable[[Path], Explanation], path: Path, new: Explanation) -> None:
-    """Keep the golden at ``path`` (about to be replaced by ``new``; read with ``load``) for
-    the new preview's old | new | difference row; an unreadable one is not drawn."""
-    try:
-        _PREVIOUS[_key(new)] = load(path)
-    except Exception:
-        return
-
-
-def _key(exp: Explanation) -> tuple[Any, ...]:
-    return exp.meta.get("test_file"), exp.meta.get("test"), exp.meta.get("recorded")
-
-
 # -- the preview ----------------------------------------------------------------------------------
 def caption(exp: Explanation) -> list[str]:
     """The preview's caption: the test, then method, target, model, precision and date."""
@@ -97,7 +78,7 @@ def caption(exp: Explanation) -> list[str]:
     ]
 
 
-def preview(exp: Explanation) -> np.ndarray:
+def preview(exp: Explanation, previous: Explanation | None = None) -> np.ndarray:
     """The picture reviewed in code review: caption; image | overlay | the method's panel with
     the named regions outlined; after an update, old | new | difference below."""
     regions = stored_regions(exp)
@@ -111,7 +92,6 @@ def preview(exp: Explanation) -> np.ndarray:
         lines.append("regions: " + ", ".join(f"{name} ({_colour_name(i)})" for i, name in enumerate(regions)))
     titles = [" | ".join(title for _, title in panels)]
     rows = [_row(panels)]
-    previous = _PREVIOUS.pop(_key(exp), None)
     if previous is not None and previous.heatmap.shape == exp.heatmap.shape:
         rows.append(_row([
             (_outlined(previous.overlay(), regions), f"old: {_stamp(previous)}"),

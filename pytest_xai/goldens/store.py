@@ -7,6 +7,7 @@ Storage sits behind ``Serializer``: a new format is a subclass with ``extension`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import zipfile
@@ -122,7 +123,8 @@ class SnapshotStore:
 
     def write(self, explanation: Explanation, path: Path) -> None:
         """Write the golden and its .png preview (image | overlay | lime boundaries), drawn
-        from the golden as stored, so a preview drawn again later is the same picture.
+        from the golden as stored, so a preview drawn again later is the same picture. A golden
+        it replaces adds an old | new | difference row (an unreadable one is not drawn).
 
         The preview goes first: a preview that cannot be drawn or written leaves the old
         golden and its preview as they were (never a golden on disk that the run counted
@@ -132,7 +134,11 @@ class SnapshotStore:
         from pytest_xai.goldens.previews import preview
         from pytest_xai.pictures import render
 
-        picture = preview(Explanation.from_arrays(explanation.to_arrays(), source=str(path)))
+        previous = None
+        if path.is_file():
+            with contextlib.suppress(Exception):
+                previous = self.serializer.load(path)
+        picture = preview(Explanation.from_arrays(explanation.to_arrays(), source=str(path)), previous)
         png = path.with_suffix(".png")
         old = png.read_bytes() if png.is_file() else None
         render.save_png(picture, png)

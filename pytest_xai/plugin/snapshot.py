@@ -109,25 +109,22 @@ class SnapshotFixture:
         )
         self._record(verdict)
         if verdict.state in ("written", "updated"):  # the golden says which test file owns it
-            self.goldens.queue_write(path, self._owned(explanation, owner, path, verdict), verdict.state)
+            self.goldens.queue_write(path, self._owned(explanation, owner), verdict.state)
         elif verdict.state == "passed" and settings.can_write and not path.with_suffix(".png").exists():
             self.goldens.queue_write(path, None, "preview")
         return verdict
 
-    def _owned(self, explanation: Any, owner: str, path: Path, verdict: GoldenVerdict) -> Any:
+    def _owned(self, explanation: Any, owner: str) -> Any:
         """The explanation as its golden stores it: the owning test file, what the preview's
         caption and region outlines need (test, date, the image's named regions) and the model's
-        reliance on each region (``goldens.reliance``); on an update
-        the golden it replaces is kept for the preview's old | new | difference row."""
+        reliance on each region (``goldens.reliance``)."""
         from pytest_xai.goldens import reliance
-        from pytest_xai.goldens.previews import caption_meta, remember_previous
+        from pytest_xai.goldens.previews import caption_meta
 
         meta = {**explanation.meta, "test_file": owner,
                 **caption_meta(explanation, golden_test_name(self.item), self.regions(explanation))}
         owned = replace(explanation, meta=meta)
         owned.meta.update(reliance.record(owned))  # how much the model relies on each named region
-        if verdict.state == "updated":
-            remember_previous(self.xai.store.serializer.load, path, owned)
         return owned
 
     def regions(self, explanation: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import numpy as np
 from pytest_xai._util.validation import is_number, short
 from pytest_xai.errors import XaiError, XaiValueError
 from pytest_xai.images import Fit, fit_size, load_image
-from pytest_xai.regions import Region
+from pytest_xai.regions import Region, name_problem
 
 KINDS = ("box", "mask", "polygon")
 
@@ -72,17 +72,6 @@ def parse_regions(data: Any, source: Path, height: int, width: int) -> dict[str,
             raise type(e)(f"{source}: {e}" if named else f"{where}: {e}") from e
         regions[name] = region
     return regions
-
-
-def name_problem(name: str) -> str | None:
-    """Why a region name cannot be used (reports write it as UTF-8), or None."""
-    if not name.strip():
-        return "the name is empty"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "the name holds a lone surrogate, which no report can write"
-    return None
 
 
 class _Twice(ValueError):

@@ -71,6 +71,10 @@ BAD_REGIONS: list[tuple[str, Callable[..., Any], type, str]] = [
     ("region type", lambda img, clf: metrics.relevance_mass(square_explanation(img), (0, 0, 4, 4)), TypeError, "not a Region"),
     ("empty complement", lambda img, clf: metrics.pointing_game(square_explanation(img), ~Region.box(0, 0, 64, 64)),
      RegionError, "covers no pixel"),
+    ("empty name", lambda img, clf: Region.box(0, 0, 4, 4, name=" "), RegionError, "region name=' ': the name is empty"),
+    ("surrogate name", lambda img, clf: Region.polygon([(0, 0), (4, 0), (0, 4)], name="tag\ud83d"), RegionError,
+     "the name holds a lone surrogate"),
+    ("name type", lambda img, clf: Region.mask(np.ones((4, 4), bool), name=3), RegionError, "the name is of type int, not str"),
 ]
 
 
