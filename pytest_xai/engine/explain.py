@@ -69,7 +69,7 @@ def explain(
         Σ standard error / Σ |attribution| ≤ ``tolerance`` (in (0, 1]) or ``max_samples`` (default
         the fixed budget: 1000, 1000, 200); a check that cannot decide asks for more rounds,
         up to it (docs/engine.md). An int is a fixed budget of model evaluations (or gradient
-        samples), drawn exactly as before; "fixed" is the method's default budget (1000, 1000,
+        samples), the same draws for the same seed; "fixed" is the method's default budget (1000, 1000,
         200). A method registered without rounds runs its budget.
     seed: seeds every random draw; the global RNGs are neither used nor touched.
     segments, n_segments: superpixels: None/"slic", "quickshift", "felzenszwalb" or an (H, W)

@@ -70,8 +70,8 @@ def image_changed(meta: JSON, image: Any) -> bool | None:
     """Whether ``image`` differs from the image an explanation's ``meta`` recorded.
 
     ``meta`` is a stored explanation's (a golden's) ``meta``; ``image`` the [0, 1] H×W×3
-    float32 image explained now (``Explanation.image``). None when ``meta`` recorded no image
-    hash (written before hashes were recorded), so a caller can say "unknown".
+    float32 image explained now (``Explanation.image``). None when ``meta`` holds no image hash,
+    so a caller can say "unknown".
     """
     recorded = meta.get("image_sha256")
     if not isinstance(recorded, str):

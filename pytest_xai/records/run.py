@@ -135,7 +135,7 @@ class RunReport:
     goldens: GoldenSummary = field(default_factory=GoldenSummary)
     tests: list[TestRecord] = field(default_factory=list)
     schema: int = SCHEMA
-    run: RunInfo | None = None  # what the verdict depends on (None in reports of older versions)
+    run: RunInfo | None = None  # what the verdict depends on (None when a report holds none)
     not_compared: list[NotCompared] = field(default_factory=list)  # goldens no test judged
     mutation: MutationReport | None = None  # pytest --xai-mutate's detection table
 

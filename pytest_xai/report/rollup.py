@@ -56,8 +56,8 @@ class FailureGroup:
 
 
 def golden_method(golden: GoldenVerdict, test: TestRecord) -> str | None:
-    """The golden's method; for a report written before goldens named it, the test's only
-    method, if it used one."""
+    """The golden's method; for a verdict that names none, the test's only method, if it
+    used one."""
     if golden.method:
         return golden.method
     methods = {e.method for e in test.explanations}

@@ -20,23 +20,9 @@ from pytest_xai.checks.interventions.core import InterventionResult
 from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiValueError
 
-# Defaults, chosen in benchmarks/interventions.py (results in benchmarks/results/interventions.md):
-# a margin above every harmless case on the example project and on four held-out cue kinds.
-# Hiding a cue: grey caught the most shortcut cases (23 of 48 by hiding alone; blur 17, inpaint
-# 11 at its own safe bound 0.69); the worst harmless |Δp| was 0.310 (a pruned clean model, frame
-# world), so max_change = 1.5 x 0.31. The swap: the worst harmless follow rate was 0.50, so
-# max_flip 0.75. Hiding an object: inpaint (grey keeps the silhouette); no min_drop clears every
-# harmless case (a class the model gives an empty scene survives hiding its object), 0.05 fails
-# 23 of 204 harmless cases and catches 44 of 48.
-# The logit margin (target logit minus the best other logit) sees what p misses on a confident
-# network: p saturates near 1, the margin does not. Hiding a region judges its fall in units of
-# the spread (IQR) of the image's logits, so one bound holds for networks of any logit scale:
-# measured by benchmarks/margin_scale.py (benchmarks/results/margin_default.md), the worst
-# harmless fall is 1.48 IQR (a toy frame-world retrain, inpaint fill; EfficientNet-Lite0's
-# harmless releases on 12 photos: 1.29), and max_scaled_drop = 1.52x that. In logits the toy
-# worlds' harmless falls reach 6.9 and the real network's shortcuts only 5.7, so no bound in
-# logits serves both. The swap and the needed check keep bounds in logits
-# (benchmarks/margin_default.py).
+# Defaults: 1.5x the worst harmless release measured (benchmarks/results/interventions.md for
+# the fills and probability bounds, margin_default.md for the margin in logit IQRs, which holds
+# for networks of any logit scale where a bound in logits cannot).
 DEFAULT_FILL = "grey"
 NEEDED_FILL = "inpaint"
 DEFAULT_MAX_CHANGE = 0.47
@@ -249,8 +235,8 @@ def assert_region_irrelevant(
     max_change: the largest acceptable change of the target's probability, in [0, 1].
     max_scaled_drop: the largest acceptable fall of the target's logit margin, in interquartile
         ranges of the original image's logits (the standard deviation where half of them tie),
-        or None to judge p alone. The default ``DEFAULT_MAX_SCALED_DROP`` (2.25) is 1.5x the
-        worst harmless release of toy CNNs and EfficientNet-Lite0 (benchmarks/margin_scale.py).
+        or None to judge p alone. The default ``DEFAULT_MAX_SCALED_DROP`` (2.25) is about 1.5x
+        the worst harmless release of toy CNNs and EfficientNet-Lite0 (benchmarks/margin_scale.py).
         Few-class networks have few logits to spread: on two classes the IQR is half the margin.
     max_logit_drop: the largest acceptable fall of the margin in logits, fitted to your network;
         given, it replaces ``max_scaled_drop``.
