@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pytest_xai._util.digest import array_sha256
 from pytest_xai._util.validation import is_int, short
 from pytest_xai.defaults import GOLDEN_MAX_PIXELS
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -64,11 +65,9 @@ MAX_LOADED_NAMES = 4096
 
 def _content_key(array: np.ndarray) -> str:
     """The same key for an image as float in [0, 1] and as the uint8 an Explanation keeps."""
-    import hashlib
-
     if array.dtype != np.uint8:
         array = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
-    return hashlib.sha1(repr(array.shape).encode() + np.ascontiguousarray(array).tobytes()).hexdigest()
+    return array_sha256(array)
 
 
 def _remember_name(array: np.ndarray, name: str) -> None:

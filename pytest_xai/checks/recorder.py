@@ -10,7 +10,6 @@ imports this module at every pytest start.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -195,9 +194,9 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
 
 def image_key(image: np.ndarray) -> str:
     """A content hash of an image, used to group a test's explanations by image."""
-    import numpy as np
+    from pytest_xai._util.digest import array_sha256
 
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
+    return array_sha256(image)[:12]
 
 
 def file_name(array: np.ndarray) -> str | None:

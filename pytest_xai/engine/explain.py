@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from pytest_xai import __version__
+from pytest_xai._util.digest import array_sha256
 from pytest_xai._util.validation import check_int, short
 from pytest_xai.classifier import Classifier, as_classifier, check_batch_size
 from pytest_xai.defaults import (
@@ -24,7 +25,7 @@ from pytest_xai.defaults import (
 )
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import top_classes, transform_output
-from pytest_xai.engine.provenance import array_sha256, library_versions
+from pytest_xai.engine.provenance import library_versions
 from pytest_xai.engine.rounds import budget_note, check_budget
 from pytest_xai.engine.runners import (
     Attribution,

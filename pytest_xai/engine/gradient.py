@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pytest_xai._util.digest import array_record
 from pytest_xai.engine.baselines import blurred
 from pytest_xai.engine.batching import map_chunks
 from pytest_xai.engine.outputs import target_values
-from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.rounds import AutoBudget, relative_error, round_seed
 from pytest_xai.engine.runners import Attribution, Group, Request, check_finite
 from pytest_xai.engine.uncertainty import group_sums, mean_basis, standard_error

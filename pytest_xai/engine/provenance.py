@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from pytest_xai import __version__
+from pytest_xai._util.digest import array_sha256
 from pytest_xai._util.jsonable import JSON
 
 # Source files whose code computes an explanation: a change to any of them (an edited engine
 # in a checkout, a patched release) is a new engine, whatever the version number says.
-_ENGINE_SOURCES = ("engine/*.py", "explainer.py", "images.py")
+_ENGINE_SOURCES = ("engine/*.py", "images.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,20 +51,6 @@ def library_versions() -> dict[str, str]:
         "scikit-image": str(skimage.__version__),  # type: ignore[attr-defined]
         "scipy": str(scipy.__version__),
     }
-
-
-def array_sha256(value: Any) -> str:
-    """sha256 of an array's shape, dtype and bytes (C order): its content identity."""
-    array = np.ascontiguousarray(np.asarray(value))
-    digest = hashlib.sha256(f"{array.shape}|{array.dtype.str}|".encode())
-    digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def array_record(value: Any) -> JSON:
-    """A JSON-able identity of an array for ``params``: sha256, shape and dtype."""
-    array = np.asarray(value)
-    return {"sha256": array_sha256(array), "shape": list(array.shape), "dtype": array.dtype.str}
 
 
 def image_changed(meta: JSON, image: Any) -> bool | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pytest_xai._util.digest import array_record
 from pytest_xai.classifier import Classifier
 from pytest_xai.engine.baselines import fill_image
 from pytest_xai.engine.explain import validate
 from pytest_xai.engine.gradient import resume_gradient_shap
 from pytest_xai.engine.methods import KERNEL_SHAP, LIME, Evaluator, SuperpixelRun, attribution_of
 from pytest_xai.engine.perturb import PerturbationJob
-from pytest_xai.engine.provenance import array_record
 from pytest_xai.engine.runners import Attribution, Group, Request, autocast_forward
 from pytest_xai.explanation import Explanation
 from pytest_xai.registry import Params

@@ -43,13 +43,9 @@ EXTENSION = ".npz"
 
 def array_digest(value: Any) -> JSON:
     """An array's identity for a key: sha256 of its bytes, with its shape and dtype."""
-    import numpy as np
+    from pytest_xai._util.digest import array_record
 
-    if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    array = np.ascontiguousarray(np.asarray(value))
-    return {"sha256": hashlib.sha256(array.tobytes()).hexdigest(), "shape": list(array.shape),
-            "dtype": array.dtype.str}
+    return array_record(value)
 
 
 def key_part(value: Any) -> Any:
