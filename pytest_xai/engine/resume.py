@@ -24,7 +24,7 @@ from pytest_xai.engine.runners import Attribution, Group, Request, autocast_forw
 from pytest_xai.explanation import Explanation
 from pytest_xai.registry import Params
 
-METHODS = {"lime": LIME, "kernel_shap": KERNEL_SHAP}
+SUPERPIXEL_PIPELINES = {"lime": LIME, "kernel_shap": KERNEL_SHAP}  # runs resumed from stored outputs
 
 
 def resume(clf: Classifier, exp: Explanation, image: np.ndarray, given: Params | None = None) -> bool:
@@ -36,7 +36,7 @@ def resume(clf: Classifier, exp: Explanation, image: np.ndarray, given: Params |
     given = given or {}
     if exp.params.get("samples") != "auto" or not {"tolerance", "max_samples"} <= exp.params.keys():
         return False
-    if exp.method in METHODS:
+    if exp.method in SUPERPIXEL_PIPELINES:
         resumed = _superpixels(clf, exp, image, given)
     elif exp.method == "gradient_shap":
         resumed = _gradient_shap(clf, exp, image, given)
@@ -73,7 +73,7 @@ def _superpixels(clf: Classifier, exp: Explanation, image: np.ndarray, given: Pa
     assert request.auto is not None
     tensor = clf.to_batch([image])[0]
     seg = torch.from_numpy(np.asarray(exp.segments)).to(tensor.device)
-    run = SuperpixelRun.start(METHODS[exp.method], seg, exp.seed, request.auto.round_size)
+    run = SuperpixelRun.start(SUPERPIXEL_PIPELINES[exp.method], seg, exp.seed, request.auto.round_size)
     while run.samples < len(exp.outputs):
         if run.draw_round(min(request.auto.round_size, len(exp.outputs) - run.samples)) is None:
             return None

@@ -9,18 +9,17 @@ import numpy as np
 from pytest_xai.checks.interventions.core import InterventionResult
 from pytest_xai.pictures import render
 
-PANEL = 128  # pixels per panel side before save_png enlarges small pictures
+PANEL = 128  # rows a panel is enlarged to (a whole factor; save_png enlarges further)
 TOP = 4  # classes shown in the bars
 BEFORE, AFTER, TARGET = (150, 150, 150), (214, 39, 40), (255, 215, 0)
 
 
 def _panel(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """An image scaled to PANEL rows (nearest neighbour), the region outlined when given."""
+    """An image enlarged to at least PANEL rows, the region outlined when given."""
     picture = render.to_uint8(image)
     if mask is not None:
         picture = render.draw_outline(picture, mask)
-    factor = max(1, PANEL // picture.shape[0])
-    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+    return render.upscale(picture, PANEL)
 
 
 def _bars(result: InterventionResult, height: int) -> np.ndarray:
