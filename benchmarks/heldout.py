@@ -39,8 +39,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import worlds  # noqa: E402
-from pytest_xai import Classifier, Explanation, explain, metrics  # noqa: E402
-from pytest_xai import defaults as vocab  # noqa: E402
+from pytest_xai import (  # noqa: E402
+    Classifier,
+    Explanation,
+    defaults,
+    explain,
+    metrics,
+)
 from pytest_xai.checks import evidence  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, default_bound  # noqa: E402
 from pytest_xai.plugin.testimage import TestImage, load_test_image  # noqa: E402
@@ -169,7 +174,7 @@ def judge_pair(world: str, case: str, kind: str, method: str, i: int, golden: Ex
     shift_bound = default_bound(_Settings(), "max_shift", method)
     before = Bounds("release", {"max_shift": shift_bound, "max_support_loss": 1.0, "max_region_gain": 1.0})
     after = Bounds("release", {"max_shift": shift_bound, "max_support_loss":
-                   vocab.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method, vocab.DEFAULT_MAX_SUPPORT_LOSS),
+                   defaults.DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.get(method, defaults.DEFAULT_MAX_SUPPORT_LOSS),
                    "max_region_gain": 1.0})  # the support-loss choice predates the region criterion
     found_before, found_after = compare(golden, new, before), compare(golden, new, after)
     no_evidence = bool(metrics.no_evidence(new))  # the judge fails these before comparing

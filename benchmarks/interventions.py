@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import explain, metrics  # noqa: E402
-from pytest_xai.checks.interventions import checks, fills  # noqa: E402
+from pytest_xai.checks.interventions import assertions, fills  # noqa: E402
 from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 FILLS = ("grey", "blur", "inpaint")
@@ -81,12 +81,12 @@ def measure_case(clf: Any, image: Any, donors: list[Any], cue: str, world: str, 
     """All interventions for one image, with bounds wide open (the verdicts come later)."""
     change, flip, drop = {}, {}, {}
     for fill in FILLS:
-        result, _ = checks.measure_irrelevant(clf, image, image.regions[cue], fill=fill, max_change=1.0)
+        result, _ = assertions.measure_irrelevant(clf, image, image.regions[cue], fill=fill, max_change=1.0)
         change[fill] = result.value
         flip[fill] = bool((result.margin_before > 0) != (result.margin_after[0] > 0))
-        needed, _ = checks.measure_needed(clf, image, image.regions["object"], fill=fill, min_drop=0.0)
+        needed, _ = assertions.measure_needed(clf, image, image.regions["object"], fill=fill, min_drop=0.0)
         drop[fill] = needed.value
-    swap, _ = checks.measure_ignores(clf, image, image.regions[cue], donors, max_donors=64)
+    swap, _ = assertions.measure_ignores(clf, image, image.regions[cue], donors, max_donors=64)
     drops = [swap.p_before - p for p in swap.p_after]
     to_donor = [int(np.argmax(row)) == d for row, d in zip(swap.after, swap.donor_classes)]
     return Case(world, model, harmless, image.name, cue, change, flip, drops, to_donor, drop)
@@ -209,8 +209,8 @@ def attribution_table(threads_note: str) -> tuple[str, dict[str, Any]]:
     images, clfs = example_world()
     rows, data = [], {}
     for name, (clf, _) in clfs.items():
-        irrelevant = [checks.measure_irrelevant(clf, i, i.regions["watermark"])[0].passed for i in images]
-        needed = [checks.measure_needed(clf, i, i.regions["object"])[0].passed for i in images]
+        irrelevant = [assertions.measure_irrelevant(clf, i, i.regions["watermark"])[0].passed for i in images]
+        needed = [assertions.measure_needed(clf, i, i.regions["object"])[0].passed for i in images]
         for method, samples in METHODS.items():
             exps = explain(clf, list(images), method=method, seed=0, samples=samples)
             tag = [metrics.relevance_mass(e, i.regions["watermark"]) for e, i in zip(exps, images)]
@@ -243,17 +243,17 @@ def per_image_table(cases: list[Case], chosen: dict[str, Any]) -> str:
     fill, change, flip = chosen["fill"], chosen["max_change"], chosen["max_flip"]
     lines = [
         f"| model | image | hide tag ({fill}): Δp, class changed | swap tag: donors followed | "
-        f"hide object ({checks.NEEDED_FILL}): p drop | irrelevant / ignores / needed verdict |",
+        f"hide object ({assertions.NEEDED_FILL}): p drop | irrelevant / ignores / needed verdict |",
         "|---|---|---|---|---|---|",
     ]
     for c in (c for c in cases if c.world == "example tag"):
         rate = follow_rate(c, change)
         verdict = " / ".join("FAIL" if bad else "pass" for bad in (
-            irrelevant_fails(c, fill, change), rate > flip, c.object_drop[checks.NEEDED_FILL] < checks.DEFAULT_MIN_DROP))
+            irrelevant_fails(c, fill, change), rate > flip, c.object_drop[assertions.NEEDED_FILL] < assertions.DEFAULT_MIN_DROP))
         lines.append(
             f"| {c.model} | {c.image} | {c.hide_change[fill]:.3f}, {'yes' if c.hide_flip[fill] else 'no'} "
             f"| {sum(t or d > change for t, d in zip(c.swap_to_donor, c.swap_drops))} of {len(c.swap_drops)} "
-            f"| {c.object_drop[checks.NEEDED_FILL]:.3f} | {verdict} |"
+            f"| {c.object_drop[assertions.NEEDED_FILL]:.3f} | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -267,7 +267,7 @@ def world_table(cases: list[Case], chosen: dict[str, Any]) -> str:
     head = " | ".join(f"hide cue {f}: Δp max (min)" for f in FILLS)
     lines = [
         f"| world | models | images | {head} | class changed (any fill) | swap follow rate max (min) "
-        f"| object drop ({checks.NEEDED_FILL}) min (max) | caught: hide / swap / either |",
+        f"| object drop ({assertions.NEEDED_FILL}) min (max) | caught: hide / swap / either |",
         "|---|---|---|" + "---|" * len(FILLS) + "---|---|---|---|",
     ]
     for (world, harmless), group in groups.items():
@@ -276,7 +276,7 @@ def world_table(cases: list[Case], chosen: dict[str, Any]) -> str:
             f"{max(c.hide_change[f] for c in group):.3f} ({min(c.hide_change[f] for c in group):.3f})" for f in FILLS
         )
         rates = [follow_rate(c, change) for c in group]
-        drops = [c.object_drop[checks.NEEDED_FILL] for c in group]
+        drops = [c.object_drop[assertions.NEEDED_FILL] for c in group]
         hide_hits = [irrelevant_fails(c, chosen["fill"], change) for c in group]
         swap_hits = [r > flip for r in rates]
         either = sum(a or b for a, b in zip(hide_hits, swap_hits))
@@ -328,9 +328,9 @@ def timing() -> str:
     images, clfs = example_world()
     clf = clfs["clean"][0]
     calls = {
-        "assert_region_irrelevant (1 forward of 2 images)": lambda: checks.measure_irrelevant(clf, images[0], images[0].regions["watermark"]),
-        "assert_region_needed (1 forward of 2 images)": lambda: checks.measure_needed(clf, images[0], images[0].regions["object"]),
-        "assert_prediction_ignores, 11 donors (2 forwards: 12, then 8 images)": lambda: checks.measure_ignores(clf, images[0], images[0].regions["watermark"], images[1:]),
+        "assert_region_irrelevant (1 forward of 2 images)": lambda: assertions.measure_irrelevant(clf, images[0], images[0].regions["watermark"]),
+        "assert_region_needed (1 forward of 2 images)": lambda: assertions.measure_needed(clf, images[0], images[0].regions["object"]),
+        "assert_prediction_ignores, 11 donors (2 forwards: 12, then 8 images)": lambda: assertions.measure_ignores(clf, images[0], images[0].regions["watermark"], images[1:]),
     }  # fmt: skip
     rows += ["", "| call (64×64, small CNN, CPU) | ms |", "|---|---|"]
     for name, call in calls.items():

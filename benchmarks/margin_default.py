@@ -48,7 +48,7 @@ from benchmarks import real_photos  # noqa: E402
 from example_project import models  # noqa: E402
 from example_project.make_images import FOLDER, shapes_names  # noqa: E402
 from pytest_xai import Region  # noqa: E402
-from pytest_xai.checks.interventions import checks  # noqa: E402
+from pytest_xai.checks.interventions import assertions  # noqa: E402
 from pytest_xai.plugin.testimage import load_test_image  # noqa: E402
 
 FILLS = ("grey", "blur", "inpaint")
@@ -100,7 +100,7 @@ class Swap:
 def hide(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bool, name: str, label: str) -> Hide:
     out = Hide(world, model, harmless, name, label)
     for fill in FILLS:
-        result, _ = checks.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_scaled_drop=None)
+        result, _ = assertions.measure_irrelevant(clf, image, region, fill=fill, max_change=1.0, max_scaled_drop=None)
         out.dp[fill] = round(result.value, 5)
         out.dm[fill] = round(abs(float(result.margin_after[0]) - result.margin_before), 4)
         out.drop[fill] = round(result.margin_before - float(result.margin_after[0]), 4)
@@ -109,14 +109,14 @@ def hide(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bo
 
 
 def need(clf: Any, image: Any, region: Any, world: str, model: str, harmless: bool, name: str) -> Need:
-    result, _ = checks.measure_needed(clf, image, region, min_drop=0.0, min_logit_drop=None)
+    result, _ = assertions.measure_needed(clf, image, region, min_drop=0.0, min_logit_drop=None)
     return Need(world, model, harmless, name, round(result.value, 5),
                 round(result.margin_before - float(result.margin_after[0]), 4),
                 round(result.p_before, 5), round(result.margin_before, 4))  # fmt: skip
 
 
 def swap(clf: Any, image: Any, region: Any, donors: list[Any], world: str, model: str, harmless: bool, name: str) -> Swap:
-    result, _ = checks.measure_ignores(clf, image, region, donors, max_donors=64, max_logit_drop=None)
+    result, _ = assertions.measure_ignores(clf, image, region, donors, max_donors=64, max_logit_drop=None)
     return Swap(world, model, harmless, name,
                 [round(result.p_before - p, 5) for p in result.p_after],
                 [round(result.margin_before - float(m), 4) for m in result.margin_after],
@@ -300,13 +300,13 @@ def main() -> None:
         toy_hides, needs, swaps = ([], [], []) if args.no_toy else toy_cases()
         real_hides, real_needs = real_cases()
         hides, needs = toy_hides + real_hides, needs + real_needs
-        ignores = swap_tradeoff(swaps, checks.DEFAULT_MAX_CHANGE, checks.DEFAULT_MAX_FLIP) if swaps else {}
+        ignores = swap_tradeoff(swaps, assertions.DEFAULT_MAX_CHANGE, assertions.DEFAULT_MAX_FLIP) if swaps else {}
         seconds = time.perf_counter() - started
     found = {
-        "defaults": {"max_change": checks.DEFAULT_MAX_CHANGE, "max_logit_drop": checks.DEFAULT_MAX_LOGIT_DROP,
-                     "min_drop": checks.DEFAULT_MIN_DROP, "min_logit_drop": checks.DEFAULT_MIN_LOGIT_DROP},
-        "hide": choose(hides, checks.DEFAULT_MAX_CHANGE, checks.DEFAULT_MAX_LOGIT_DROP),
-        "needed": need_tradeoff(needs, checks.DEFAULT_MIN_DROP),
+        "defaults": {"max_change": assertions.DEFAULT_MAX_CHANGE, "max_logit_drop": assertions.DEFAULT_MAX_LOGIT_DROP,
+                     "min_drop": assertions.DEFAULT_MIN_DROP, "min_logit_drop": assertions.DEFAULT_MIN_LOGIT_DROP},
+        "hide": choose(hides, assertions.DEFAULT_MAX_CHANGE, assertions.DEFAULT_MAX_LOGIT_DROP),
+        "needed": need_tradeoff(needs, assertions.DEFAULT_MIN_DROP),
         "ignores": ignores,
         "real_rows": [asdict(h) for h in hides if h.world == "real" and (h.region == "watermark" and "+wm" in h.image)],
         "cases": {"hides": [asdict(h) for h in hides], "needs": [asdict(n) for n in needs]},

@@ -55,12 +55,12 @@ def summary(logits: np.ndarray, probs: np.ndarray, t: int) -> dict[str, float]:
 
 
 def case(clf: Any, image: Any, region: Any, fill: str) -> tuple[dict[str, float], dict[str, float]]:
-    from pytest_xai.checks.interventions import core, fills
+    from pytest_xai.checks.interventions import fills, measure
     from pytest_xai.images import as_image
 
     array = as_image(image, "image")
-    _, mask = core.region_mask(region, array)
-    probs, logits = core.outputs(clf, [array, fills.hide(array, mask, fill)])
+    _, mask = measure.region_mask(region, array)
+    probs, logits = measure.outputs(clf, [array, fills.hide(array, mask, fill)])
     t = int(np.argmax(probs[0]))
     return summary(logits[0], probs[0], t), summary(logits[1], probs[1], t)
 

@@ -138,7 +138,7 @@ def cue_effects(photos: list[str]) -> dict[str, dict[str, Any]]:
     mutant was planted."""
     import torch
 
-    from pytest_xai.checks.interventions.checks import measure_irrelevant
+    from pytest_xai.checks.interventions.assertions import measure_irrelevant
     from pytest_xai.mutation import planted
 
     torch.set_num_threads(1)

@@ -16,7 +16,7 @@ the script records:
   hidden, in IQRs of the logits) against the clean network's;
 - the avoid test's number: the positive mass inside each cue region (``metrics.relevance_mass``);
 - the intervention's raw numbers for each cue region hidden with grey fill
-  (``interventions.checks.measure_irrelevant``): the change of the top class's probability
+  (``interventions.assertions.measure_irrelevant``): the change of the top class's probability
   and of its logit margin (top logit minus the best other).
 
 Explanations are cached under ``benchmarks/.real/explanations/<samples>/``; ``--phase shared``
@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import real_world as rw  # noqa: E402
 from pytest_xai import Explanation, explain, metrics  # noqa: E402
-from pytest_xai.checks.interventions import checks  # noqa: E402
+from pytest_xai.checks.interventions import assertions  # noqa: E402
 from pytest_xai.goldens import reliance  # noqa: E402
 from pytest_xai.goldens.modes import Bounds, compare, region_gain  # noqa: E402
 from pytest_xai.goldens.previews import caption_meta  # noqa: E402
@@ -188,7 +188,7 @@ def interventions() -> list[Intervention]:
     for release, clf in clfs.items():
         for image in rw.test_photos():
             for cue in rw.CUES:
-                result, _ = checks.measure_irrelevant(clf, image, image.regions[cue])
+                result, _ = assertions.measure_irrelevant(clf, image, image.regions[cue])
                 t = result.target
                 out.append(Intervention(
                     release, kind_of(release), image.name, cue,

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import worlds  # noqa: E402
-from pytest_xai.checks.interventions.core import outputs, region_reliance  # noqa: E402
+from pytest_xai.checks.interventions.measure import outputs, region_reliance  # noqa: E402
 from pytest_xai.goldens.reliance import FILL  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "reliance_worlds.json"

@@ -26,7 +26,7 @@ AUTO_GRADIENT_ROUND_SIZE = 25
 AUTO_FIRST_ROUNDS = 2
 DEFAULT_TOLERANCE = 0.25
 # Interval of a check's measure: its value ± 1.96 standard deviations over this many plausible
-# redraws of the heatmaps (pytest_xai.checks.uncertainty).
+# redraws of the heatmaps (pytest_xai.checks.adaptive).
 INTERVAL_DRAWS = 40
 INTERVAL_LEVEL = 0.95
 
@@ -34,21 +34,19 @@ INTERVAL_LEVEL = 0.95
 GOLDEN_STATES = ("passed", "failed", "written", "updated")
 TOP_K_FRACTION = 0.2  # top-k IoU compares the 20% most attributed pixels
 DEFAULT_GOLDEN_MODE = "release"
+# Every measured bound below is explained, with the measurement it comes from, in
+# benchmarks/results/defaults.md. A method registered without a measurement gets the global value.
 # Release mode: the evidence may move at most this share of the image diagonal (earth mover's
-# distance of the positive mass on a 16-cell grid); each bound is 1.5x the worst harmless shift
-# or more (benchmarks/detection.py; benchmarks/README.md, "Detection power"). The global value
-# serves methods registered without a measurement: measure yours the same way.
+# distance of the positive mass on a 16-cell grid). The call's max_shift and ini xai_max_shift
+# override both.
 DEFAULT_MAX_SHIFT = 0.12
-# Per-method defaults where the measurements call for them (method -> bound); a method not
-# listed uses DEFAULT_MAX_SHIFT. The call's max_shift and ini xai_max_shift override both.
 DEFAULT_MAX_SHIFT_BY_METHOD: dict[str, float] = {"lime": 0.21, "kernel_shap": 0.2, "gradient_shap": 0.25}
-# Strict mode (same model, new environment): between the clean model's seeds and the shortcut
-# model (benchmarks/golden_tolerance.py).
 # An explanation whose summed |attribution| is at most EVIDENCE_RTOL of its explained output
 # (plus EVIDENCE_ATOL) carries no evidence: float32 outputs resolve about 1e-7 of their value,
 # so anything smaller is round-off, not something the model reads (metrics.no_evidence).
 EVIDENCE_RTOL = 1e-5
 EVIDENCE_ATOL = 1e-12
+# Strict mode (same model, new environment): rank agreement with the golden.
 DEFAULT_MIN_SPEARMAN = 0.7
 DEFAULT_MIN_TOP_K_IOU = 0.55
 # A grid cell holding less than this share of its map's fullest cell holds "almost none". A cell
@@ -56,32 +54,21 @@ DEFAULT_MIN_TOP_K_IOU = 0.55
 GAINED_CELL_FRACTION = 0.01
 # Release mode's second criterion (metrics.support_loss): the share of the new positive mass
 # outside the golden's support, the fewest cells of the 16-cell grid holding EVIDENCE_SUPPORT of
-# its positive mass, grown by EVIDENCE_SUPPORT_GROW cells in every direction. It sees what the
-# evidence shift misses: a texture shortcut spreading the evidence thinly over the background.
-# Each bound is 1.5x the worst harmless release, rounded up; support and growth catch the most
-# texture-shortcut images (benchmarks/heldout.py, benchmarks/results/heldout.md).
+# its positive mass, grown by EVIDENCE_SUPPORT_GROW cells in every direction: a texture shortcut
+# spreading the evidence thinly over the background.
 EVIDENCE_SUPPORT = 0.9
 EVIDENCE_SUPPORT_GROW = 2
-# Methods registered without a measurement get the most lenient measured bound.
 DEFAULT_MAX_SUPPORT_LOSS = 0.45
 DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD: dict[str, float] = {"lime": 0.45, "kernel_shap": 0.25, "gradient_shap": 0.33}
 # Release mode's third criterion (metrics.region_gains, goldens.modes.region_gain): no named region
 # recorded with the golden, but the one it rests on, may gain more than this share of the positive
-# mass. Measured by benchmarks/real_releases.py and benchmarks/region_gain_toy.py
-# (benchmarks/results/real_releases.md): the worst harmless gain was 0.012 (lime) on
-# EfficientNet-Lite0's float16 / fine-tuned-head / pruned-head releases, and 0.152 (lime), 0.110
-# (kernel_shap), 0.186 (gradient_shap) on the toy example's releases (a retrain reaches these);
-# each bound is 1.5x the worst of both, rounded up. Registered methods get the most lenient.
+# mass.
 DEFAULT_MAX_REGION_GAIN = 0.28
 DEFAULT_MAX_REGION_GAIN_BY_METHOD: dict[str, float] = {"lime": 0.23, "kernel_shap": 0.17, "gradient_shap": 0.28}
 # Release mode's fourth criterion (goldens.reliance): no named region recorded with the golden,
 # but the one it rests on, may carry more of the model's margin than it did for the golden's
 # model: the margin's fall when the region is hidden (grey fill), in interquartile ranges of the
 # image's logits, may grow by at most this. It depends on the model alone, not on the method.
-# The worst harmless growth, prediction held: 0.354 on EfficientNet-Lite0's releases, 0.205 on
-# the toy example's, 1.590 on the held-out toy worlds (a retrain from scratch relying more on a
-# frame or background); the bound is 1.5x the worst, rounded up (benchmarks/real_releases.py,
-# benchmarks/reliance_worlds.py; benchmarks/results/real_releases.md).
 DEFAULT_MAX_RELIANCE_GAIN = 2.39
 # Sanity check (cascading randomisation): Spearman of |attribution| between the trained and
 # the randomised model above this means the method does not depend on the model.
@@ -120,9 +107,6 @@ def check_device_name(device: str) -> str | None:
 # inside the region than outside ((mass / area) / ((1 - mass) / (1 - area)); a uniform heatmap
 # scores 1), judged as the relevance ratio bound default_min_ratio(area). A plain ratio bound
 # is unfair to large regions: a region covering 64% of the image caps the ratio at 1.55.
-# Measured by benchmarks/focus_default.py (benchmarks/results/focus_default.md): the lowest
-# harmless density is 1.22 on real photos (EfficientNet-Lite0, LIME, chelsea's 64% box) and
-# 1.50 on the toy worlds; 1.1 keeps 1.11x below the first. Documented once, in docs/calibrate.md.
 DEFAULT_MIN_DENSITY = 1.1
 
 

@@ -2,11 +2,12 @@
 
 A new attribution method is a runner ``runner(request, group) -> list[Attribution]`` and one
 ``register_method`` call; a new golden mode a ``GoldenMode`` and ``register_golden_mode``; a new
-intervention fill a pure ``fill(image, mask) -> image`` and ``register_fill``; a new check a
-``CheckResult`` added to ``current_record()``. A plugin (or a conftest) registers them in the
-``pytest_xai_register_*`` hooks (docs/ARCHITECTURE.md), so the options that name them are
-checked with them; it can also explain another model in a test's place with
-``pytest_xai_wrap_classifier``.
+intervention fill a pure ``fill(image, mask) -> image`` and ``register_fill``; a model zoo a
+``ModelLoader`` and ``register_model_loader``; a new check a ``CheckResult`` added to
+``current_record()``. A plugin (or a conftest) registers them in the ``pytest_xai_register_*``
+hooks (docs/ARCHITECTURE.md), so the options that name them are checked with them. It can also
+explain another model in a test's place (``pytest_xai_wrap_classifier``) and store goldens in
+a format of its own (a ``Serializer`` from ``pytest_xai_golden_serializer``).
 
 Importing this module imports torch and numpy (the engine's types need them).
 """
@@ -23,6 +24,8 @@ from pytest_xai.goldens.modes import (
     GoldenMode,
     register_golden_mode,
 )
+from pytest_xai.goldens.store import NpzSerializer, Serializer
+from pytest_xai.models import MODEL_LOADERS, ModelLoader, register_model_loader
 from pytest_xai.records import CheckResult
 from pytest_xai.registry import METHODS, MethodSpec, Registry, register_method
 
@@ -30,6 +33,7 @@ __all__ = [
     "FILLS",
     "GOLDEN_MODES",
     "METHODS",
+    "MODEL_LOADERS",
     "Attribution",
     "Bound",
     "CheckResult",
@@ -38,12 +42,16 @@ __all__ = [
     "GoldenMode",
     "Group",
     "MethodSpec",
+    "ModelLoader",
+    "NpzSerializer",
     "Registry",
     "Request",
     "Runner",
+    "Serializer",
     "check_finite",
     "current_record",
     "register_fill",
     "register_golden_mode",
     "register_method",
+    "register_model_loader",
 ]

@@ -1,5 +1,9 @@
 """Build the model under test from a spec: ``module:factory``, a TorchScript file, or a
-torchvision or timm architecture with a local weights file (nothing is downloaded)."""
+torchvision or timm architecture with a local weights file (nothing is downloaded).
+
+Architectures are found by the spec's prefix in ``MODEL_LOADERS``; a plugin adds its own
+(``register_model_loader``, or the ``pytest_xai_register_model_loaders`` hook), so
+``--xai-model=myzoo:NAME=weights.pt`` can name a model zoo of its own."""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import importlib
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_xai.errors import ModelSpecError
+from pytest_xai.registry import Registry
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -19,11 +24,26 @@ FORMS = (
     "'path/to/model.ts' (TorchScript), 'torchvision:resnet18=path/to/weights.pth' or "
     "'timm:tf_efficientnet_lite0=path/to/weights.pth'"
 )
-ARCHITECTURES = ("torchvision:", "timm:")
 TIMM_INSTALL = "pip install 'pytest-xai[timm]'"
 TORCHSCRIPT_SUFFIXES = (".ts", ".pt", ".pth", ".torchscript")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ModelLoader(Protocol):
+    """Builds the model a ``prefix:...`` spec names: ``loader(spec, device, base)`` returns a
+    ``Classifier`` or an ``nn.Module``, or raises ``ModelSpecError`` naming the spec and the fix.
+    ``base`` is the folder relative file names resolve against."""
+
+    def __call__(self, spec: str, device: str, base: Path | None) -> Any: ...
+
+
+def register_model_loader(prefix: str, loader: ModelLoader) -> ModelLoader:
+    """Make ``prefix:...`` specs load through ``loader`` (replacing a loader of that prefix).
+    A registered prefix wins over a ``module:factory`` spec whose module has the same name."""
+    if not callable(loader):
+        raise ModelSpecError(f"loader={loader!r} is not callable; pass loader(spec, device, base) -> model")
+    return MODEL_LOADERS.add(prefix, loader)
 
 
 def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any:
@@ -42,15 +62,19 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
     Nothing is downloaded. A spec that cannot be loaded raises ``ModelSpecError`` naming the
     spec, what is wrong and the fix.
     """
-    from pytest_xai.classifier import Classifier
 
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"model spec {spec!r} is empty; use {FORMS}")
     spec = spec.strip()
-    if spec.startswith("torchvision:"):
-        return _torchvision(spec, device, base)
-    if spec.startswith("timm:"):
-        return _timm(spec, device, base)
+    loader = MODEL_LOADERS.get(spec.partition(":")[0]) if ":" in spec else None
+    if loader is not None:
+        try:
+            made = loader(spec, device, base)
+        except ModelSpecError:
+            raise
+        except Exception as e:
+            raise ModelSpecError(f"model spec {spec!r}: its loader failed with {type(e).__name__}: {e}") from e
+        return _as_classifier(spec, made, device)
     if _is_file_spec(spec):
         return _torchscript(spec, device, base)
     module_name, sep, attr = spec.partition(":")
@@ -72,6 +96,13 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
         raise
     except Exception as e:
         raise ModelSpecError(f"model spec {spec!r}: the factory failed with {type(e).__name__}: {e}") from e
+    return _as_classifier(spec, made, device)
+
+
+def _as_classifier(spec: str, made: Any, device: str) -> Any:
+    """A factory's or loader's result as a ``Classifier``."""
+    from pytest_xai.classifier import Classifier
+
     if isinstance(made, Classifier):
         return made
     if callable(made):
@@ -93,12 +124,15 @@ def spec_problem(spec: str, base: Path | None = None) -> str | None:
     text = spec.strip()
     if not text:
         return f"model spec {spec!r} is empty; use {FORMS}"
-    if text.startswith(ARCHITECTURES):
+    prefix = text.partition(":")[0] if ":" in text else ""
+    if MODEL_LOADERS.get(prefix) in (_torchvision, _timm):
         name, sep, weights = text.partition(":")[2].partition("=")
         if not name or not sep or not weights:
             return f"model spec {spec!r} needs a model name and a weights file; use {FORMS}"
         path = _resolve(weights, base)
         return None if path.is_file() else f"model spec {spec!r}: weights file {path} does not exist"
+    if prefix in MODEL_LOADERS:  # a plugin's loader checks its own spec when it loads
+        return None
     if _is_file_spec(text):
         path = _resolve(text, base)
         return None if path.is_file() else f"model spec {spec!r}: no file at {path}"
@@ -315,3 +349,6 @@ def _in_order(wanted: Mapping[str, Tensor], given: Mapping[str, Tensor], path: P
                 f"in the model; {fix}"
             )
     return dict(zip(wanted, given.values()))
+
+
+MODEL_LOADERS: Registry[ModelLoader] = Registry("model loader", {"torchvision": _torchvision, "timm": _timm})

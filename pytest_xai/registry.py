@@ -1,4 +1,4 @@
-"""Registries of named variants (methods here; golden modes, fills and preview panels beside
+"""Registries of named variants (methods here; golden modes, fills and model loaders beside
 their code) and the method registry: ``explain(method=name)`` looks its runner up here.
 
 Standard library only, so the plugin can validate ``xai_method`` at start-up without torch.
@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 class Registry(dict[str, T], Generic[T]):
-    """Named variants of one kind (``kind``: "method", "golden mode", "fill", "panel"):
+    """Named variants of one kind (``kind``: "method", "golden mode", "fill", "model loader"):
     a dict from name to variant that says what it holds. Extensions add to it through the
     ``pytest_xai_register_*`` hooks or the ``register_*`` functions, never by hand."""
 
@@ -86,8 +86,7 @@ SUPERPIXEL_OPTIONS = ("segments", "n_segments", "baseline")
 GRADIENT_OPTIONS = ("background", "local_smoothing")
 
 # Superpixel methods hide with mid-grey by default: a solid-colour tag hidden with its own mean
-# colour stays that colour, so the mean fill missed shortcut tags (benchmarks/detection.py;
-# README "Detection power: how the defaults were chosen").
+# colour stays that colour (benchmarks/results/defaults.md).
 GREY = (0.5, 0.5, 0.5)
 
 METHODS: Registry[MethodSpec] = Registry("method", {
@@ -179,11 +178,12 @@ def _golden_bounds(given: Any) -> tuple[tuple[str, float], ...]:
     if given is None:
         return ()
     if not isinstance(given, dict) or not all(
-        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
         for k, v in given.items()
     ):
         raise XaiValueError(
-            f"golden_bounds={given!r} is not a dict of bound names to numbers in [0, 1]; e.g. "
+            f"golden_bounds={given!r} is not a dict of bound names to non-negative numbers (each is "
+            "checked against its bound's range when a golden uses it); e.g. "
             '{"max_shift": 0.2, "max_support_loss": 0.3}'
         )
     return tuple(sorted((k, float(v)) for k, v in given.items()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,33 +14,17 @@ from pytest_xai import Explanation
 from pytest_xai.records import GoldenVerdict
 
 
-@dataclass
-class FakeSettings:
-    """The part of Settings that judge reads."""
-
-    can_write: bool = False
-    can_update: bool = False
-    can_force: bool = False
-    ci: bool = False
-    ci_reason: str = ""
-    golden_mode: str = "release"
-    max_shift: float | None = None  # ini xai_max_shift unset
-    min_spearman: float = 0.7
-    min_top_k_iou: float = 0.55
-
-
-
 def judge_release(tmp_path: Path, golden: Explanation, new: Explanation, **bounds: float) -> GoldenVerdict:
     """``new`` judged against ``golden`` (saved under ``tmp_path``) in release mode, with the
     method's default bounds but those given."""
-    from pytest_xai.goldens.judge import judge
-    from pytest_xai.goldens.modes import Bounds
+    from pytest_xai.goldens.judge import WritePolicy, judge
+    from pytest_xai.goldens.modes import Bounds, SessionBounds
     from pytest_xai.goldens.store import SnapshotStore
 
     path = tmp_path / "snap" / "test_x.npz"
     golden.save(path)
-    resolved = Bounds.resolve(FakeSettings(), method=new.method, mode="release", **bounds)
-    return judge(SnapshotStore(), path, new, resolved, FakeSettings(),  # type: ignore[arg-type]
+    resolved = Bounds.resolve(SessionBounds(), method=new.method, mode="release", **bounds)
+    return judge(SnapshotStore(), path, new, resolved, WritePolicy(),
                  rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 def npy(array: np.ndarray) -> bytes:

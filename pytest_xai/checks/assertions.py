@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest_xai.checks.interventions.confirm as confirmation
 from pytest_xai._util.validation import check_bound, finite_or_none
-from pytest_xai.checks import metrics, uncertainty
+from pytest_xai.checks import adaptive, metrics
 from pytest_xai.checks import recorder as recording
 from pytest_xai.defaults import DEFAULT_MIN_DENSITY, TOP_K_FRACTION, default_min_ratio
 from pytest_xai.errors import XaiValueError
@@ -107,7 +107,7 @@ def assert_attribution_focus(
     if min_ratio is not None:
         bounds.append(("relevance_ratio", check_bound(min_ratio, "min_ratio", 0.0, 1.0 / area), "min_ratio", area, note))
     decisions = [
-        uncertainty.decide(lambda e, a=per: metrics.relevance_mass(e, reg) / a, [explanation], bound,
+        adaptive.decide(lambda e, a=per: metrics.relevance_mass(e, reg) / a, [explanation], bound,
                            upper=False, asked_by=f"focus on {reg.name!r}")
         for _, bound, _, per, _ in bounds
     ]  # fmt: skip
@@ -178,7 +178,7 @@ def assert_attribution_avoids(
     __tracebackhide__ = True
     bound = check_bound(max_mass, "max_mass")
     reg = as_region(region)
-    decision = uncertainty.decide(
+    decision = adaptive.decide(
         lambda e: metrics.relevance_mass(e, reg), [explanation], bound, upper=True,
         asked_by=f"avoid {reg.name!r}",
     )
@@ -234,7 +234,7 @@ def assert_explanations_agree(
         measures.append(("top_k_iou", f"top-{share:.0%} IoU",
                          lambda x, y: metrics.top_k_iou(x, y, share), i_bound))  # fmt: skip
     asked_by = f"agree {a.method} vs {b.method}"
-    decisions = [uncertainty.decide(fn, [a, b], bound, upper=False, asked_by=asked_by) for _, _, fn, bound in measures]
+    decisions = [adaptive.decide(fn, [a, b], bound, upper=False, asked_by=asked_by) for _, _, fn, bound in measures]
     checks = [(metric, label, d.value, bound) for (metric, label, _, bound), d in zip(measures, decisions)]
     found = metrics.agreement(a, b, share)
     failures = [

@@ -6,7 +6,7 @@ uncertainty is stored as an *error basis* E (K rows over the explanation's featu
 "the estimate's error is about z @ E with z ~ N(0, I_K)": the covariance is E^T E, a feature's
 standard error is the root of its column's sum of squares, and plausible redraws of the whole
 heatmap are ``estimate + z @ E``, which is how a check turns the heatmap's errors into an
-interval for any measure (``pytest_xai.checks.uncertainty``).
+interval for any measure (``pytest_xai.checks.adaptive``).
 
 Why a sandwich and not a bootstrap over rounds: coalitions are drawn independently (pairs of
 a coalition and its complement for Kernel SHAP), so the fit is an M-estimator of independent

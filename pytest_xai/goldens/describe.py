@@ -130,7 +130,7 @@ def environment_note(golden: Explanation, actual: Explanation) -> str:
     keys = ("device", "torch", "pytest_xai")
     g = {k: golden.meta.get(k) for k in keys}
     a = {k: actual.meta.get(k) for k in keys}
-    g_precision = golden.params.get("precision") or "float32"  # goldens from before precision
+    g_precision = golden.params.get("precision") or "float32"  # a golden without a precision is float32
     a_precision = actual.params.get("precision") or "float32"
     changed = ", ".join(f"{k} {g[k]} -> {a[k]}" for k in keys if g[k] != a[k])
     if g_precision != a_precision:

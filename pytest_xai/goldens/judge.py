@@ -2,7 +2,8 @@
 update flow, run once for every golden (pytest-regressions' perform_regression_check).
 
 ``judge`` returns a ``GoldenVerdict``; the fixture records it, queues the write it asks for and
-raises with its message. Nothing is written here.
+raises with its message. No golden is written or deleted here: the only files are a drift's
+expected / actual / difference pictures, and only when ``pictures_dir`` is given.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def params_mismatch(golden: Explanation, actual: Explanation) -> list[str]:
 
     Precision is not among them: a golden made at another precision is compared like one made
     on another device (see ``determinism_note``), nor the budget when either side is
-    ``samples="auto"``: goldens recorded at a fixed budget keep working after an upgrade.
+    ``samples="auto"``: a fixed and an adaptive budget estimate the same attribution.
     """
     out = []
     for key in COMPARED_PARAMS:
@@ -100,8 +101,8 @@ def judge(
     """Judge ``explanation`` against the golden at ``path``: one verdict for the whole
     missing / unreadable / parameters-differ / compare / update flow.
 
-    ``policy`` decides what may be written (missing goldens; changed or unusable ones). Nothing is written here: a "written" or
-    "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
+    ``policy`` decides what may be written (missing goldens; changed or unusable ones); no golden
+    is written here: a "written" or "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
     relative, ``label`` names the test in messages, and the expected / actual / difference
     pictures of a drift go to ``pictures_dir`` (none when it is None). ``owner`` is the test
     file (relative to the rootdir) asking; a golden recorded by another test file sharing

@@ -40,9 +40,9 @@ from pytest_xai.goldens.describe import RegionGain, compared, why_undefined, wit
 from pytest_xai.registry import METHODS, Registry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from pytest_xai.checks.uncertainty import Decision
+    from pytest_xai.checks.adaptive import Decision
     from pytest_xai.explanation import Explanation
 
 
@@ -259,6 +259,16 @@ def golden_mode(name: Any) -> GoldenMode:
 
 
 @dataclass(frozen=True)
+class SessionBounds:
+    """The run's own choices under a call's: its golden mode and the bounds the ini file sets
+    (``xai_golden_mode``, ``xai_max_shift``, ...); a bound that is None or absent falls back to
+    the method's declared or measured default."""
+
+    mode: str = "release"
+    values: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Bounds:
     """A mode and the value of each of its bounds (by keyword: ``max_shift``, ...)."""
 
@@ -276,11 +286,11 @@ class Bounds:
         raise AttributeError(name)
 
     @classmethod
-    def resolve(cls, settings: Any, *, method: str | None = None, mode: Any = None, **given: Any) -> Bounds:
-        """The call's mode and bounds over the session's (ini ``xai_golden_mode``,
-        ``xai_max_shift``, ...) over the defaults (per ``method`` for ``max_shift``), validated.
-        A bound of another mode is an error, not ignored."""
-        chosen = golden_mode(settings.golden_mode if mode is None else mode)
+    def resolve(cls, session: SessionBounds, *, method: str | None = None, mode: Any = None, **given: Any) -> Bounds:
+        """The call's mode and bounds over the session's over the defaults (per ``method``),
+        validated. A bound of another mode is an error, not ignored."""
+        chosen = golden_mode(session.mode if mode is None else mode)
+        _check_declared(method)
         own = {b.param: b for b in chosen.bounds}
         for key, value in given.items():
             if value is not None and key not in own:
@@ -294,19 +304,38 @@ class Bounds:
         values = {}
         for param, bound in own.items():
             value = given.get(param)
-            value = default_bound(settings, param, method) if value is None else value
+            if value is not None:
+                values[param] = check_bound(value, param, bound.low, bound.high)
+                continue
+            value = default_bound(session, param, method)
             if value is None:
                 raise XaiValueError(f"mode={chosen.name!r} needs {param}=; pass it to assert_match")
-            values[param] = check_bound(value, param, bound.low, bound.high)
+            try:
+                values[param] = check_bound(value, param, bound.low, bound.high)
+            except XaiValueError as e:  # a method's declared default (the ini's is checked at start-up)
+                raise XaiValueError(f"{e}: fix register_method({method!r}, golden_bounds=...)") from None
         return cls(chosen.name, values)
 
 
-def default_bound(settings: Any, param: str, method: str | None) -> float | None:
+def _check_declared(method: str | None) -> None:
+    """A method's declared golden bounds must each bound some golden mode: a misspelt name
+    would otherwise be silently ignored."""
+    spec = METHODS.get(method or "")
+    every = {b.param for m in GOLDEN_MODES.values() for b in m.bounds}
+    unknown = [] if spec is None else [k for k, _ in spec.golden_bounds if k not in every]
+    if unknown:
+        raise XaiValueError(
+            f"register_method({method!r}, golden_bounds=...) names {unknown[0]!r}, which bounds no "
+            f"golden mode; use {', '.join(sorted(every))}"
+        )
+
+
+def default_bound(session: SessionBounds, param: str, method: str | None) -> float | None:
     """A bound's session value (ini ``xai_<param>``) when set, else what the method declared
     when it was registered (``register_method(golden_bounds=...)``), else its measured default:
     ``max_shift``, ``max_support_loss`` and ``max_region_gain`` per method
     (``defaults.DEFAULT_MAX_SHIFT_BY_METHOD``, ``..._SUPPORT_LOSS_BY_METHOD``, ``..._REGION_GAIN_BY_METHOD``)."""
-    value = getattr(settings, param, None)
+    value = session.values.get(param)
     if value is not None:
         return float(value)
     spec = METHODS.get(method or "")
@@ -321,6 +350,10 @@ def default_bound(settings: Any, param: str, method: str | None) -> float | None
         return defaults.DEFAULT_MAX_REGION_GAIN_BY_METHOD.get(method or "", defaults.DEFAULT_MAX_REGION_GAIN)
     if param == "max_reliance_gain":
         return defaults.DEFAULT_MAX_RELIANCE_GAIN
+    if param == "min_spearman":
+        return defaults.DEFAULT_MIN_SPEARMAN
+    if param == "min_top_k_iou":
+        return defaults.DEFAULT_MIN_TOP_K_IOU
     return None
 
 
@@ -360,14 +393,14 @@ def _measure_functions() -> dict[str, Callable[..., float]]:
 
 
 def decide_bounds(mode: GoldenMode, golden: Explanation, actual: Explanation, values: dict[str, float]) -> dict[str, Decision]:
-    """Each bounded measure's decision (``pytest_xai.checks.uncertainty.decide``): while its interval
+    """Each bounded measure's decision (``pytest_xai.checks.adaptive.decide``): while its interval
     from both heatmaps' errors straddles the bound, the new explanation draws more rounds,
     so the mode then compares the explanation the bounds asked for."""
-    from pytest_xai.checks import uncertainty
+    from pytest_xai.checks import adaptive
 
     functions = _measure_functions()
     return {
-        bound.measure: uncertainty.decide(
+        bound.measure: adaptive.decide(
             functions[bound.measure], [golden, actual], values[bound.param], upper=bound.upper,
             asked_by=f"golden {bound.measure.replace('_', ' ')}",
         )

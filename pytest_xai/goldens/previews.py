@@ -3,15 +3,14 @@ difference between it and a new map.
 
 The preview is drawn from the golden as stored, so it can be drawn again later: a caption (test,
 method, target, model fingerprint, precision, date; also in the PNG's text chunk), the image and
-the overlay with the image's named regions outlined, a third panel that fits the method
-(``METHOD_PANELS``), and after an update a second row: old | new | difference.
+the overlay with the image's named regions outlined, a third panel that fits the method (the
+superpixels a superpixel method weighed, else |attribution|), and after an update a second row: old | new | difference.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +24,6 @@ from pytest_xai.pictures.render import (
     to_uint8,
     upscale,
 )
-from pytest_xai.registry import Registry
 
 if TYPE_CHECKING:
     from pytest_xai.explanation import Explanation
@@ -51,7 +49,7 @@ def caption_meta(exp: Explanation, test: str, regions: dict[str, Any]) -> dict[s
 
 
 def stored_regions(exp: Explanation) -> dict[str, np.ndarray]:
-    """The region masks ``caption_meta`` stored in a golden (none for an older golden)."""
+    """The region masks ``caption_meta`` stored in a golden (none when it stored no regions)."""
     height, width = exp.heatmap.shape
     out = {}
     for name, bits in dict(exp.meta.get("regions") or {}).items():
@@ -85,7 +83,7 @@ def preview(exp: Explanation, previous: Explanation | None = None) -> np.ndarray
     panels = [(_outlined(exp.overlay(), regions), "overlay: red for, blue against")]
     if exp.image is not None:
         panels.insert(0, (_outlined(to_uint8(exp.image), regions), "image"))
-    panel, title = METHOD_PANELS.get(exp.method, _panel_for_kind(exp))(exp)
+    panel, title = _method_panel(exp)
     panels.append((panel, title))
     lines = caption(exp)
     if regions:
@@ -109,7 +107,8 @@ def _stamp(exp: Explanation) -> str:
     return f"model {str(exp.meta.get('model'))[:8]}, {str(exp.meta.get('recorded') or '')[5:10] or 'undated'}"
 
 
-def _superpixels(exp: Explanation) -> tuple[np.ndarray, str]:
+def _method_panel(exp: Explanation) -> tuple[np.ndarray, str]:
+    """The superpixels a superpixel method weighed, else |attribution|."""
     if exp.image is None or exp.weights is None:
         return _magnitude(exp)
     return exp.boundaries(), "top-5 positive superpixels"
@@ -124,16 +123,6 @@ def _magnitude(exp: Explanation) -> tuple[np.ndarray, str]:
     heat = np.abs(np.nan_to_num(np.asarray(display_heatmap(exp), dtype=np.float64)))
     top = float(np.percentile(heat, 99.9)) if heat.any() else 1.0
     return to_uint8(colormaps["magma"](np.clip(heat / (top or 1.0), 0, 1))[..., :3]), "|attribution| (either sign)"
-
-
-def _panel_for_kind(exp: Explanation) -> Callable[[Explanation], tuple[np.ndarray, str]]:
-    return _superpixels if exp.weights is not None else _magnitude
-
-
-# the third panel per method: superpixel methods show the superpixels they weighed
-METHOD_PANELS: Registry[Callable[[Explanation], tuple[np.ndarray, str]]] = Registry("panel", {
-    "lime": _superpixels, "kernel_shap": _superpixels, "gradient_shap": _magnitude,
-})
 
 
 def _outlined(picture: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:

@@ -27,7 +27,7 @@ FILL = "grey"
 def measure(exp: Explanation, masks: dict[str, np.ndarray]) -> dict[str, float] | None:
     """Each region's reliance on the model that computed ``exp`` (its ``source``); None when
     that model, the image or the regions are not at hand."""
-    from pytest_xai.checks.interventions.core import region_reliance
+    from pytest_xai.checks.interventions.measure import region_reliance
     from pytest_xai.classifier import Classifier
     from pytest_xai.images import as_image
 

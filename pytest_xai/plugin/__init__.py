@@ -33,6 +33,7 @@ xai_key = pytest.StashKey[XaiSession]()
 goldens_key = pytest.StashKey[GoldenLifecycle]()
 recorder_key = pytest.StashKey[Recorder]()
 model_watch_key = pytest.StashKey[ModelOptionWatch]()
+registries_key = pytest.StashKey[list[tuple[Any, dict[str, object]]]]()  # registries before the hooks added
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,23 +84,37 @@ def pytest_configure(config: pytest.Config) -> None:
         register(config, xai, recorder_key)
 
 
+# hook -> (module, registry, register function): what each pytest_xai_register_* hook adds to
+EXTENSIONS = {
+    "pytest_xai_register_methods": ("pytest_xai.registry", "METHODS", "register_method"),
+    "pytest_xai_register_golden_modes": ("pytest_xai.goldens.modes", "GOLDEN_MODES", "register_golden_mode"),
+    "pytest_xai_register_model_loaders": ("pytest_xai.models", "MODEL_LOADERS", "register_model_loader"),
+    "pytest_xai_register_fills": ("pytest_xai.checks.interventions.fills", "FILLS", "register_fill"),
+}
+
+
 def register_extensions(config: pytest.Config) -> None:
-    """Let plugins register methods, golden modes and fills (plugin/hookspecs.py) before the
-    options that name them are checked. A registry is imported only when a plugin adds to it,
-    so a run without extensions loads no numpy here."""
-    hook = config.hook
-    if hook.pytest_xai_register_methods.get_hookimpls():
-        from pytest_xai.registry import register_method
+    """Let plugins register methods, golden modes, model loaders and fills (plugin/hookspecs.py)
+    before the options that name them are checked. A registry is imported only when a plugin
+    adds to it, so a run without extensions loads no numpy here; what it held before is kept in
+    ``config.stash`` and put back at ``pytest_unconfigure``, so one session's extensions never
+    reach the next session in the same process."""
+    import importlib
 
-        hook.pytest_xai_register_methods(register_method=register_method)
-    if hook.pytest_xai_register_golden_modes.get_hookimpls():
-        from pytest_xai.goldens.modes import register_golden_mode
+    kept = config.stash[registries_key] = []
+    for name, (module_name, registry_name, register_name) in EXTENSIONS.items():
+        caller = getattr(config.hook, name)
+        if caller.get_hookimpls():
+            module = importlib.import_module(module_name)
+            registry = getattr(module, registry_name)
+            kept.append((registry, dict(registry)))
+            caller(**{register_name: getattr(module, register_name)})
 
-        hook.pytest_xai_register_golden_modes(register_golden_mode=register_golden_mode)
-    if hook.pytest_xai_register_fills.get_hookimpls():
-        from pytest_xai.checks.interventions.fills import register_fill
 
-        hook.pytest_xai_register_fills(register_fill=register_fill)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for registry, before in config.stash.get(registries_key, []):
+        registry.clear()
+        registry.update(before)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

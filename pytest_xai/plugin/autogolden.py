@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_xai.plugin.fixtures import closest_first
-from pytest_xai.plugin.remembered import explained_key, forget
+from pytest_xai.plugin.stash_keys import explained_key, forget
 
 if TYPE_CHECKING:
     from pytest_xai.checks.recorder import Recorder

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_xai import defaults as vocab
+from pytest_xai import defaults
 
 
 def parse_devices(raw: str | None, device_count: Callable[[], int] | None = None) -> tuple[str, ...]:
@@ -24,7 +24,7 @@ def parse_devices(raw: str | None, device_count: Callable[[], int] | None = None
     if not any(names) or not all(names):
         raise pytest.UsageError(f"--xai-devices={raw!r} lists an empty device name; {fix}")
     for name in names:
-        problem = vocab.check_device_name(name)
+        problem = defaults.check_device_name(name)
         if problem is not None or not name.startswith("cuda:"):
             raise pytest.UsageError(f"--xai-devices: {name!r} is not a numbered CUDA device; {fix}")
     if len(set(names)) != len(names):

@@ -9,8 +9,8 @@ import pytest
 
 from pytest_xai._util.jsonable import plain
 from pytest_xai.errors import XaiTypeError, XaiValueError
-from pytest_xai.plugin.remembered import explained_key
 from pytest_xai.plugin.session import XaiSession
+from pytest_xai.plugin.stash_keys import explained_key
 from pytest_xai.registry import Params
 
 if TYPE_CHECKING:

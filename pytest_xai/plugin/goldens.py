@@ -100,13 +100,13 @@ class GoldenLifecycle:
             return
         collection, settings = self.collected.collection, self.xai.settings
         self.complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and self.run_view().complete
-        if settings.can_write and not session.config.getoption("collectonly"):
+        if settings.write_policy.can_write and not session.config.getoption("collectonly"):
             for module in collection.modules:  # temp files killed writers left beside goldens
                 folder = self.xai.store.module_dir(Path(module))
                 self.tolerate(partial(remove_stale_temps, folder), folder, "clean temp files in")
         self.mark_failed_writes()
         self.tolerate(self.find_unused, None, "look for unused goldens in")
-        if settings.can_update and self.complete:
+        if settings.write_policy.can_update and self.complete:
             for golden in self.unused:
                 self.tolerate(partial(self.xai.store.delete, golden), golden, "delete unused golden")
                 if not golden.exists():

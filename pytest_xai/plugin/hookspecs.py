@@ -26,9 +26,21 @@ def pytest_xai_register_golden_modes(register_golden_mode: Any) -> None:
     ``pytest_xai.extend.GoldenMode`` (its name, bounds, measures and ``compare``)."""
 
 
+def pytest_xai_register_model_loaders(register_model_loader: Any) -> None:
+    """Register model loaders: call ``register_model_loader(prefix, loader)`` with
+    ``loader(spec, device, base) -> Classifier | nn.Module`` (``pytest_xai.extend.ModelLoader``),
+    so ``--xai-model=prefix:...`` builds the model through it."""
+
+
 def pytest_xai_register_fills(register_fill: Any) -> None:
     """Register intervention fills: call ``register_fill(name, fill)`` with a pure
     ``fill(image, mask) -> image`` (H×W×3 float32 in [0, 1], H×W bool)."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_xai_golden_serializer(config: pytest.Config) -> Any:
+    """Return the ``pytest_xai.extend.Serializer`` goldens are written and read with in this
+    run, or None for the default (``.npz``). The first non-None result wins."""
 
 
 @pytest.hookspec(firstresult=True)

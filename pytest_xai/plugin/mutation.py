@@ -327,7 +327,7 @@ def _golden_method(golden: GoldenVerdict) -> str:
     """The method of a golden, from its file name (``<test>[.<name>].<method>.npz``), else ""."""
     from pytest_xai.registry import METHODS
 
-    stem = Path(golden.path).name.removesuffix(".npz")
+    stem = Path(golden.path).stem
     return next((m for m in METHODS if stem.endswith(f".{m}") or golden.name == m), "")
 
 

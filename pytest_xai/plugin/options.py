@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_xai import defaults as vocab
+from pytest_xai import defaults
 from pytest_xai.plugin.parse import UPDATE_MODES
 from pytest_xai.registry import METHODS
 
@@ -24,7 +24,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-ci", dest="xai_ci", action="store_true",
                     help="CI mode: never write or delete goldens (also on when CI is set).")
     group.addoption("--xai-device", dest="xai_device", default=None,
-                    help=f"device for explanations: {vocab.DEVICE_HELP[4:]} (default auto).")
+                    help=f"device for explanations: {defaults.DEVICE_HELP[4:]} (default auto).")
     group.addoption("--xai-devices", dest="xai_devices", default=None, metavar="cuda:0,cuda:1",
                     help="CUDA devices to spread xdist workers over: worker k uses device k mod n.")
     group.addoption("--xai-seed", dest="xai_seed", default=None,
@@ -35,13 +35,13 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-model", dest="xai_model", default=None, metavar="SPEC",
                     help="model under test: package.module:factory, a TorchScript file, or "
                     "torchvision:NAME=WEIGHTS.pth.")
-    group.addoption("--xai-results", dest="xai_results", default=vocab.DEFAULT_RESULTS_DIR, metavar="DIR",
-                    help=f"where failure pictures go (default {vocab.DEFAULT_RESULTS_DIR}).")
+    group.addoption("--xai-results", dest="xai_results", default=defaults.DEFAULT_RESULTS_DIR, metavar="DIR",
+                    help=f"where failure pictures go (default {defaults.DEFAULT_RESULTS_DIR}).")
     group.addoption("--xai-report", dest="xai_report", action="append", default=None, metavar="PATH",
                     help="write a report: PATH.html (self-contained) or PATH.json; give it once "
                     "per file for both.")
     _mutation_options(group)
-    group.addoption("--xai-cache", dest="xai_cache", default=None, choices=vocab.CACHE_MODES,
+    group.addoption("--xai-cache", dest="xai_cache", default=None, choices=defaults.CACHE_MODES,
                     help="persistent explanation cache under .pytest_cache: on (default), read, "
                     "write or off; read in CI mode. --cache-clear empties it.")
     group.addoption("--xai-calibrate", dest="xai_calibrate", nargs="?", const=".xai-calibration.json",
@@ -53,23 +53,23 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--xai-calibrate-seeds", dest="xai_calibrate_seeds", type=int, default=3, metavar="N",
                     help="seeds a calibration runs: the configured one and the next N-1 (default 3).")
     parser.addini("xai_snapshot_dir", "folder for goldens, relative to each test file's folder",
-                  default=vocab.DEFAULT_SNAPSHOT_DIR)
+                  default=defaults.DEFAULT_SNAPSHOT_DIR)
     parser.addini("xai_images_dir", "folder xai_image() resolves names against (default: the test's folder)", default="")
     parser.addini("xai_model", "model spec, as --xai-model", default="")
     parser.addini("xai_device", "device, as --xai-device", default="")
     parser.addini("xai_method", f"default method: {', '.join(METHODS)}", default="")
     parser.addini("xai_samples", "default samples per explanation: 'auto', 'fixed' or N (a fixed budget)", default="")
-    parser.addini("xai_precision", f"explanation precision: {', '.join(vocab.PRECISIONS)} (default float32)",
+    parser.addini("xai_precision", f"explanation precision: {', '.join(defaults.PRECISIONS)} (default float32)",
                   default="")
     parser.addini("xai_golden_mode", "golden comparison: release (default; where the evidence is) or strict "
                   "(rank agreement)", default="")
     parser.addini("xai_max_shift", "release-mode evidence shift bound in [0, 1] (default: the method's, "
-                  f"else {vocab.DEFAULT_MAX_SHIFT})", default="")
-    parser.addini("xai_min_spearman", f"strict-mode Spearman bound (default {vocab.DEFAULT_MIN_SPEARMAN})",
+                  f"else {defaults.DEFAULT_MAX_SHIFT})", default="")
+    parser.addini("xai_min_spearman", f"strict-mode Spearman bound (default {defaults.DEFAULT_MIN_SPEARMAN})",
                   default="")
-    parser.addini("xai_min_top_k_iou", f"strict-mode top-20% IoU bound (default {vocab.DEFAULT_MIN_TOP_K_IOU})",
+    parser.addini("xai_min_top_k_iou", f"strict-mode top-20% IoU bound (default {defaults.DEFAULT_MIN_TOP_K_IOU})",
                   default="")
-    parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {vocab.DEFAULT_CACHE_MAX_MB}; "
+    parser.addini("xai_cache_max_mb", f"explanation cache size cap in MB (default {defaults.DEFAULT_CACHE_MAX_MB}; "
                   "least recently used entries go first)", default="")
 
 

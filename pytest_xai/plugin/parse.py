@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_xai import defaults as vocab
+from pytest_xai import defaults
 
 UPDATE_MODES = ("all", "missing", "force")  # --xai-update=VALUE; the bare flag means "all"
 
@@ -20,7 +20,7 @@ def samples(raw: Any) -> int | str | None:
     or a fixed budget."""
     if isinstance(raw, str) and raw.strip() in ("auto", "fixed"):
         return raw.strip()
-    value: int | None = number(raw, "xai_samples", int, vocab.MIN_SAMPLES, vocab.MAX_SAMPLES)
+    value: int | None = number(raw, "xai_samples", int, defaults.MIN_SAMPLES, defaults.MAX_SAMPLES)
     return value
 
 
@@ -53,7 +53,7 @@ def snapshot_dir(raw: str) -> str:
     if not value or set(PurePath(os.path.normpath(value)).parts) <= {".", ".."} or "\0" in value:
         raise pytest.UsageError(  # ".", "data/..", "..": the test folder or one above it, full of other files
             f"xai_snapshot_dir={raw!r} is not a folder name of its own; use a relative path such as "
-            f"{vocab.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
+            f"{defaults.DEFAULT_SNAPSHOT_DIR!r} or '../snapshots'"
         )
     if PurePath(value).is_absolute() or os.path.isabs(value):
         raise pytest.UsageError(
@@ -65,7 +65,7 @@ def snapshot_dir(raw: str) -> str:
 
 def precision(raw: str, device: str) -> str | None:
     """ini ``xai_precision``; float16 needs CUDA, so it is refused at start-up without one."""
-    precision = choice(raw, "xai_precision", vocab.PRECISIONS, None)
+    precision = choice(raw, "xai_precision", defaults.PRECISIONS, None)
     if precision == "float16" and not device.startswith("cuda"):
         import torch  # only for this check: a CPU run with float16 would fail every test
 
@@ -113,7 +113,7 @@ def report_path(raw: str) -> Path:
 
 def device(raw: str) -> str:
     """``--xai-device``/ini ``xai_device``: well formed, and a named CUDA device must exist."""
-    problem = vocab.check_device_name(raw)
+    problem = defaults.check_device_name(raw)
     if problem is not None:
         raise pytest.UsageError(f"--xai-device/xai_device: {problem}")
     if raw == "mps":

@@ -46,7 +46,7 @@ class XaiSession:
         return cls(
             config=config,
             settings=settings,
-            store=SnapshotStore(settings.snapshot_dir),
+            store=_store(config, settings),
             is_worker=hasattr(config, "workerinput"),
             cache=CachePolicy(_disk_cache(config, settings)),
         )
@@ -54,3 +54,18 @@ class XaiSession:
     def rel(self, path: Path) -> str:
         """``path`` relative to the rootdir, as messages show it."""
         return rel_path(path, self.config.rootpath)
+
+
+def _store(config: pytest.Config, settings: Settings) -> SnapshotStore:
+    """The golden store, in the file format a ``pytest_xai_golden_serializer`` hook chose."""
+    from pytest_xai.goldens.store import Serializer
+
+    serializer = config.hook.pytest_xai_golden_serializer(config=config)
+    if serializer is None:
+        return SnapshotStore(settings.snapshot_dir)
+    if not isinstance(serializer, Serializer) or not str(getattr(serializer, "extension", "")).startswith("."):
+        raise pytest.UsageError(
+            f"pytest_xai_golden_serializer returned {serializer!r}; return a "
+            "pytest_xai.extend.Serializer instance whose extension starts with '.', or None"
+        )
+    return SnapshotStore(settings.snapshot_dir, serializer=serializer)

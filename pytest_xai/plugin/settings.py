@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_xai import defaults as vocab
+from pytest_xai import defaults
 from pytest_xai.goldens.modes import GOLDEN_MODES
 from pytest_xai.plugin.devices import parse_devices
 from pytest_xai.plugin.parse import (
@@ -33,6 +33,7 @@ from pytest_xai.registry import METHODS
 
 if TYPE_CHECKING:
     from pytest_xai.goldens.judge import WritePolicy
+    from pytest_xai.goldens.modes import SessionBounds
 
 FALSE = ("", "0", "false", "no", "off")  # any other value of CI means CI (read-only goldens)
 
@@ -65,19 +66,12 @@ class Settings:
     calibration: CalibrationOptions | None = None  # --xai-calibrate, when given
 
     @property
-    def can_write(self) -> bool:
-        """Missing goldens may be written (--xai-update, either form, outside CI)."""
-        return self.update is not None and not self.ci
+    def golden_bounds(self) -> SessionBounds:
+        """The golden mode and bounds the ini file chose for this run."""
+        from pytest_xai.goldens.modes import SessionBounds
 
-    @property
-    def can_update(self) -> bool:
-        """Changed goldens may be rewritten and unused ones deleted (--xai-update=all, outside CI)."""
-        return self.update in ("all", "force") and not self.ci
-
-    @property
-    def can_force(self) -> bool:
-        """Passing goldens are rewritten too (--xai-update=force, outside CI): a re-baseline."""
-        return self.update == "force" and not self.ci
+        return SessionBounds(self.golden_mode, {"max_shift": self.max_shift, "min_spearman": self.min_spearman,
+                                                "min_top_k_iou": self.min_top_k_iou})
 
     @property
     def write_policy(self) -> WritePolicy:
@@ -110,7 +104,7 @@ class Settings:
             ci=ci,
             ci_reason="--xai-ci" if opt("xai_ci") else ("CI environment variable" if ci_env else ""),
             device=device(str(given(config, "xai_device", "--xai-device") or ini("xai_device") or "auto")),
-            seed=number(given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, vocab.MAX_SEED),
+            seed=number(given(config, "xai_seed", "--xai-seed"), "--xai-seed", int, 0, defaults.MAX_SEED),
             samples=samples(given(config, "xai_samples", "--xai-samples") or ini("xai_samples")),
             method=choice(ini("xai_method"), "xai_method", tuple(METHODS), None),
             precision=precision(ini("xai_precision"), str(opt("xai_device") or ini("xai_device") or "auto")),
@@ -120,15 +114,15 @@ class Settings:
             snapshot_dir=snapshot_dir(ini("xai_snapshot_dir")),  # the default when unset; "" is refused
             images_dir=(root / images) if images else None,
             golden_mode=str(choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
-                                    vocab.DEFAULT_GOLDEN_MODE)),
+                                    defaults.DEFAULT_GOLDEN_MODE)),
             max_shift=number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
             min_spearman=number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
-                                 vocab.DEFAULT_MIN_SPEARMAN),
+                                 defaults.DEFAULT_MIN_SPEARMAN),
             min_top_k_iou=number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
-                                  vocab.DEFAULT_MIN_TOP_K_IOU),
-            cache_mode=str(choice(opt("xai_cache"), "--xai-cache", vocab.CACHE_MODES, "read" if ci else "on")),
+                                  defaults.DEFAULT_MIN_TOP_K_IOU),
+            cache_mode=str(choice(opt("xai_cache"), "--xai-cache", defaults.CACHE_MODES, "read" if ci else "on")),
             cache_max_mb=number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
-                                 vocab.DEFAULT_CACHE_MAX_MB),
+                                 defaults.DEFAULT_CACHE_MAX_MB),
             devices=parse_devices(opt("xai_devices")),
             mutation=mutation_options(config, update, root),
             calibration=calibration_options(config, update),

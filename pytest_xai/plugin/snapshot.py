@@ -7,14 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_xai import defaults as vocab
+from pytest_xai import defaults
 from pytest_xai._util.paths import rel_path, safe_name
 from pytest_xai.errors import XaiTypeError, XaiValueError
 from pytest_xai.goldens.judge import judge
 from pytest_xai.goldens.modes import Bounds
 from pytest_xai.pictures.encode import file_b64
 from pytest_xai.plugin.collection import golden_test_name
-from pytest_xai.plugin.remembered import explained_key, snapshot_key
+from pytest_xai.plugin.stash_keys import explained_key, snapshot_key
 
 if TYPE_CHECKING:
     import pytest
@@ -88,13 +88,13 @@ class SnapshotFixture:
             )
         if name is not None and (not isinstance(name, str) or not name):
             raise XaiValueError(f"name={name!r} must be a non-empty string or None")
-        if explanation.heatmap.size > vocab.GOLDEN_MAX_PIXELS:
+        if explanation.heatmap.size > defaults.GOLDEN_MAX_PIXELS:
             raise XaiValueError(
                 f"explanation is {explanation.heatmap.shape[0]}×{explanation.heatmap.shape[1]}, more than "
-                f"a golden holds ({vocab.GOLDEN_MAX_PIXELS:,} pixels); explain a downscaled image"
+                f"a golden holds ({defaults.GOLDEN_MAX_PIXELS:,} pixels); explain a downscaled image"
             )
         settings = self.xai.settings
-        resolved = Bounds.resolve(settings, method=explanation.method, mode=mode, **bounds)
+        resolved = Bounds.resolve(settings.golden_bounds, method=explanation.method, mode=mode, **bounds)
         path = self.path(name)
         if path in self.used:
             raise XaiValueError(
@@ -110,7 +110,7 @@ class SnapshotFixture:
         self._record(verdict)
         if verdict.state in ("written", "updated"):  # the golden says which test file owns it
             self.goldens.queue_write(path, self._owned(explanation, owner), verdict.state)
-        elif verdict.state == "passed" and settings.can_write and not path.with_suffix(".png").exists():
+        elif verdict.state == "passed" and settings.write_policy.can_write and not path.with_suffix(".png").exists():
             self.goldens.queue_write(path, None, "preview")
         return verdict
 

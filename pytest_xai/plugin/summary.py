@@ -63,7 +63,7 @@ class RunSummary:
 
     def write_report(self, session: pytest.Session, path: Path) -> bool:
         """Write one --xai-report file; False (the failure recorded, the run failed) when it cannot be."""
-        from pytest_xai.plugin.run import run_report
+        from pytest_xai.plugin.run_report import run_report
         from pytest_xai.report import write_report
 
         try:
@@ -147,7 +147,7 @@ class RunSummary:
         if s.ci:
             done = "--xai-update ignored, nothing was written or deleted" if s.update is not None else "goldens are read-only"
             return [f"CI mode ({s.ci_reason}): {done}"]
-        if s.can_update and g.unused and not g.complete:
+        if s.write_policy.can_update and g.unused and not g.complete:
             return ["unused goldens kept: the run did not complete (interrupted, stopped early, or a test "
                     "did not finish); rerun the full suite with --xai-update to delete them"]
         if counts["failed"]:

@@ -52,7 +52,7 @@ class CheckResult(Entry):
     ``image`` the image's key and ``image_name`` its file name when it was loaded from one;
     ``interval`` the measure's 95% interval from the heatmaps' sampling errors, ``samples``
     the samples it was measured at, and ``undecided`` True when the interval still held the
-    bound at the cap, so the point estimate decided (``pytest_xai.checks.uncertainty``)."""
+    bound at the cap, so the point estimate decided (``pytest_xai.checks.adaptive``)."""
 
     kind: str
     metric: str

@@ -11,9 +11,9 @@ from pytest_xai.records import CheckResult, ExplanationEntry, GoldenVerdict, Ima
 from pytest_xai.records.run import RunReport
 from pytest_xai.report.markup import anchor, esc, nodeid_html
 from pytest_xai.report.mutation import mutation_section
+from pytest_xai.report.overview import top
 from pytest_xai.report.pictures import Pictures
 from pytest_xai.report.rollup import GROUP_MIN, FailureGroup, failure_groups, golden_method
-from pytest_xai.report.top import top
 from pytest_xai.report.words import (
     CHANGED,
     FAILED,

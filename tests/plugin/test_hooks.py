@@ -1,10 +1,9 @@
 """The extension surface through real runs: a conftest registers a method (with its own option
-and golden bounds), a golden mode and a fill in the pytest_xai_register_* hooks, and swaps the
-model under test in pytest_xai_wrap_classifier."""
+and golden bounds), a golden mode, a fill and a model loader in the pytest_xai_register_* hooks,
+stores goldens in a format of its own, and swaps the model under test in
+pytest_xai_wrap_classifier."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -37,28 +36,32 @@ def pytest_xai_register_golden_modes(register_golden_mode):
 
 def pytest_xai_register_fills(register_fill):
     register_fill("black", lambda image, mask: np.where(mask[..., None], 0.0, image))
+
+
+def pytest_xai_register_model_loaders(register_model_loader):
+    import torch
+
+    class Fixed(torch.nn.Module):  # "fixed:N" always predicts class N
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+
+        def forward(self, x):
+            return torch.nn.functional.one_hot(torch.full((len(x),), self.n), 3).float() * 5
+
+    register_model_loader("fixed", lambda spec, device, base: Fixed(int(spec.partition(":")[2])))
 '''
 
 
-@pytest.fixture
-def registries() -> Iterator[None]:
-    """The in-process runs register into the process's registries: put them back afterwards."""
-    from pytest_xai.extend import FILLS, GOLDEN_MODES, METHODS
-
-    saved = [(r, dict(r)) for r in (METHODS, GOLDEN_MODES, FILLS)]
-    yield
-    for registry, items in saved:
-        registry.clear()
-        registry.update(items)
-
-
 @pytest.mark.slow
-@pytest.mark.usefixtures("registries")
 def test_a_conftest_extension_is_usable_from_options_and_checks(xai_pytester: pytest.Pytester) -> None:
+    from pytest_xai.extend import FILLS, GOLDEN_MODES, METHODS, MODEL_LOADERS
+
+    before = [dict(r) for r in (METHODS, GOLDEN_MODES, FILLS, MODEL_LOADERS)]
     xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + EXTENSION)
     xai_pytester.makepyfile(test_ext='''
         from pytest_xai.checks.interventions.fills import hide
-        from pytest_xai.goldens.modes import Bounds, GOLDEN_MODES
+        from pytest_xai.goldens.modes import Bounds, GOLDEN_MODES, SessionBounds
         import numpy as np
 
         def test_method(explain, shape_image, pytestconfig):
@@ -71,13 +74,16 @@ def test_a_conftest_extension_is_usable_from_options_and_checks(xai_pytester: py
             image = np.ones((4, 4, 3), np.float32)
             mask = np.zeros((4, 4), bool); mask[0, 0] = True
             assert hide(image, mask, "black")[0, 0].tolist() == [0.0, 0.0, 0.0]
-            class Session:
-                golden_mode = "release"
-            assert Bounds.resolve(Session(), method="occlusion").max_shift == 0.05
+            assert Bounds.resolve(SessionBounds(), method="occlusion").max_shift == 0.05
+
+        def test_model_loader(xai_model, shape_image):
+            assert xai_model.predict(shape_image).label == 2  # built by the "fixed" loader
     ''')
     xai_pytester.makeini("[pytest]\nxai_method = occlusion\n")
-    result = xai_pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result = xai_pytester.runpytest("-p", "no:cacheprovider", "--xai-model=fixed:2")
+    result.assert_outcomes(passed=3)
+    # the session's registrations end with it: the next session in this process starts clean
+    assert [dict(r) for r in (METHODS, GOLDEN_MODES, FILLS, MODEL_LOADERS)] == before
     # an ini value naming a method nobody registered is refused at start-up, before any test runs
     xai_pytester.makeini("[pytest]\nxai_method = occlusion2\n")
     result = xai_pytester.runpytest("-p", "no:cacheprovider")
@@ -113,3 +119,35 @@ def pytest_xai_wrap_classifier(classifier, request):
             assert abs(exp.heatmap).max() > 1e-3
     ''')
     xai_pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning").assert_outcomes(passed=2)
+
+
+@pytest.mark.slow
+def test_a_golden_serializer_hook_stores_goldens_in_its_own_format(xai_pytester: pytest.Pytester) -> None:
+    xai_pytester.makeconftest(xai_pytester.path.joinpath("conftest.py").read_text() + '''
+
+from pytest_xai.extend import NpzSerializer
+
+
+class Golden(NpzSerializer):
+    extension = ".golden"
+
+    def dump(self, explanation, path):
+        super().dump(explanation, path.with_suffix(".npz"))
+        path.with_suffix(".npz").rename(path)
+
+
+def pytest_xai_golden_serializer(config):
+    return Golden()
+''')
+    xai_pytester.makepyfile(test_g='''
+        def test_g(explain, shape_image, xai_snapshot):
+            xai_snapshot.assert_match(explain(shape_image, samples=40, n_segments=8))
+    ''')
+    xai_pytester.runpytest("-p", "no:cacheprovider", "--xai-update").assert_outcomes(passed=1)
+    folder = xai_pytester.path / "__xai_snapshots__" / "test_g"
+    assert sorted(p.name for p in folder.iterdir()) == ["test_g.golden", "test_g.png"]
+    xai_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)  # read back and compared
+    (folder / "test_g.golden").write_bytes(b"not a golden")
+    result = xai_pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_g.golden cannot be used*"])

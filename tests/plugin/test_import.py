@@ -13,7 +13,7 @@ HEAVY = ("numpy", "PIL", "torch", "matplotlib")
 @pytest.mark.slow
 @pytest.mark.parametrize("module", [
     "pytest_xai.plugin", "pytest_xai.plugin.settings", "pytest_xai.plugin.session", "pytest_xai.plugin.fixtures",
-    "pytest_xai.plugin.html_extras", "pytest_xai.plugin.snapshot", "pytest_xai.plugin.run", "pytest_xai.plugin.cache",
+    "pytest_xai.plugin.html_extras", "pytest_xai.plugin.snapshot", "pytest_xai.plugin.run_report", "pytest_xai.plugin.cache",
     "pytest_xai.records", "pytest_xai.checks.recorder", "pytest_xai.goldens.store", "pytest_xai.goldens.modes",
     "pytest_xai.plugin.goldens", "pytest_xai.report", "pytest_xai.report.html",
 ])

@@ -17,7 +17,7 @@ from pytest_xai import (
     assert_region_needed,
     explain,
 )
-from pytest_xai.checks.interventions import checks, core, fills, record, swap
+from pytest_xai.checks.interventions import assertions, fills, measure, record, swap
 from pytest_xai.errors import RegionError, XaiTypeError, XaiValueError
 from pytest_xai.explanation import Explanation
 
@@ -87,31 +87,31 @@ def test_region_needed_for_the_object_not_for_background() -> None:
 
 
 def test_measured_numbers_are_the_known_answers() -> None:
-    result, _ = checks.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="grey")
+    result, _ = assertions.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="grey")
     # a grey patch: equal channels, zero logits, uniform softmax
     np.testing.assert_allclose(result.after[0], [1 / 3] * 3, atol=1e-6)
     assert result.value == pytest.approx(result.p_before - 1 / 3, abs=1e-6)
     assert result.margin_after[0] == pytest.approx(0.0, abs=1e-5)
-    needed, _ = checks.measure_needed(honest(), IMAGE, OBJECT, fill="grey")
+    needed, _ = assertions.measure_needed(honest(), IMAGE, OBJECT, fill="grey")
     assert needed.value == pytest.approx(needed.p_before - 1 / 3, abs=1e-6)
 
 
 def test_one_batched_forward_per_hide_and_two_per_swap() -> None:
     clf = shortcut()
-    checks.measure_irrelevant(clf, IMAGE, PATCH)
+    assertions.measure_irrelevant(clf, IMAGE, PATCH)
     assert clf.model.calls == 1
-    checks.measure_ignores(clf, IMAGE, PATCH, DONORS * 4)  # 16 donors: predict them, then 8 swaps
+    assertions.measure_ignores(clf, IMAGE, PATCH, DONORS * 4)  # 16 donors: predict them, then 8 swaps
     assert clf.model.calls == 3
 
 
 def test_donors_of_the_target_class_are_skipped_and_choice_is_seeded() -> None:
     same = [picture(0, 0), picture(0, 1)]
-    result, _ = checks.measure_ignores(shortcut(), IMAGE, PATCH, same + DONORS)
+    result, _ = assertions.measure_ignores(shortcut(), IMAGE, PATCH, same + DONORS)
     assert result.donor_classes == [1, 2, 1, 2]
     many = [picture(1 + k % 2, 0) for k in range(20)]
     for k, image in enumerate(many):
         image[0, 0, 0] = k / 40  # tell the donors apart inside the pasted patch
-    picks = [checks.measure_ignores(shortcut(), IMAGE, PATCH, many, max_donors=5, seed=s)[0] for s in (3, 3, 4)]
+    picks = [assertions.measure_ignores(shortcut(), IMAGE, PATCH, many, max_donors=5, seed=s)[0] for s in (3, 3, 4)]
     keys = [[float(v[0, 0, 0]) for v in p.variants] for p in picks]
     assert len(keys[0]) == 5 and keys[0] == keys[1] and keys[0] != keys[2]
 
@@ -185,7 +185,7 @@ def test_inpaint_continues_the_surroundings() -> None:
 def test_register_fill_adds_a_fill_and_refuses_bad_ones() -> None:
     fills.register_fill("black", lambda image, mask: np.where(mask[..., None], 0.0, image))
     try:
-        result, _ = checks.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="black")
+        result, _ = assertions.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="black")
         assert result.fill == "black" and np.all(result.variants[0][:4, :4] == 0)
     finally:
         del fills.FILLS["black"]
@@ -225,7 +225,7 @@ def test_confirm_on_focus_passes_only_when_the_object_is_needed() -> None:
 
 
 def test_record_entry_has_kind_intervention_and_both_numbers() -> None:
-    result, _ = checks.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="grey")
+    result, _ = assertions.measure_irrelevant(shortcut(), IMAGE, PATCH, fill="grey")
     entry = record.check_entry(result, role="confirm")
     assert entry.kind == "intervention" and entry.metric == "probability_change"
     assert entry.upper and entry.bound_name == "max_change" and entry.passed is False
@@ -240,7 +240,7 @@ def test_swap_paste_and_eligible_are_pure() -> None:
     np.testing.assert_array_equal(out[mask], DONORS[0][mask])
     np.testing.assert_array_equal(out[~mask], IMAGE[~mask])
     assert swap.eligible([0, 1, 2, 0], 0, ["a", "b", "c"], 8, 0) == [1, 2]
-    assert core.margin(np.array([[1.0, 3.0, 2.0]]), 1)[0] == pytest.approx(1.0)
+    assert measure.margin(np.array([[1.0, 3.0, 2.0]]), 1)[0] == pytest.approx(1.0)
 
 
 def _grid() -> np.ndarray:
@@ -271,11 +271,11 @@ def test_a_donor_with_its_own_region_gives_its_content_at_another_position() -> 
     for colour, (x, y) in zip((1, 2), ((10, 1), (6, 12))):
         array, region = _spot_image(colour, x, y)
         donors.append(TestImage(array, f"d{colour}", None, {"spot": region}))
-    result, _ = checks.measure_ignores(clf, image, spot, donors)
+    result, _ = assertions.measure_ignores(clf, image, spot, donors)
     assert [int(np.argmax(row)) for row in result.after] == [1, 2]  # the donors' spots moved in
     np.testing.assert_allclose(result.variants[0][9:12, 2:5], np.broadcast_to(COLOURS[1], (3, 3, 3)), atol=1e-6)
     assert np.allclose(result.variants[0][1:4, 10:13], 0.5)  # nothing else of the donor came along
-    plain, _ = checks.measure_ignores(clf, image, spot, [np.asarray(d) for d in donors])
+    plain, _ = assertions.measure_ignores(clf, image, spot, [np.asarray(d) for d in donors])
     assert [int(np.argmax(row)) for row in plain.after] == [0, 0] or np.allclose(plain.after, 1 / 3)
 
 
@@ -287,5 +287,5 @@ def test_a_model_that_returns_probabilities_is_judged_on_them_not_softmaxed_agai
         clf = Classifier(Corner(probabilities), device="cpu")
         with pytest.raises(AssertionError, match=r"1\.000 -> 0\.500"):  # hiding the white corner
             assert_region_irrelevant(clf, corner_image(), corner)
-        result, _ = checks.measure_irrelevant(clf, corner_image(), corner, fill="grey", max_change=0.47, max_logit_change=None, target=None)
+        result, _ = assertions.measure_irrelevant(clf, corner_image(), corner, fill="grey", max_change=0.47, max_logit_change=None, target=None)
         assert result.p_before == pytest.approx(1.0, abs=1e-6) and result.p_after[0] == pytest.approx(0.5, abs=1e-6)

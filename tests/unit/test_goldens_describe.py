@@ -42,5 +42,5 @@ def test_a_changed_input_image_is_said_first() -> None:
     note = determinism_note(before, after)
     assert note.startswith(f"the input image changed since the golden was made (sha256 {before.meta['image_sha256'][:12]}")
     assert "CPU results are bit-exact" in note  # the environment note follows
-    legacy = blob(10, 10)  # a golden from before image hashes: nothing claimed
-    assert "input image" not in determinism_note(legacy, after)
+    unhashed = blob(10, 10)  # a golden without an image hash: nothing claimed
+    assert "input image" not in determinism_note(unhashed, after)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from golden_samples import FakeSettings
 
 from pytest_xai import (
     Classifier,
     explain,
 )
+from pytest_xai.goldens.judge import WritePolicy
 from pytest_xai.goldens.judge import judge as judge_golden
-from pytest_xai.goldens.modes import Bounds
+from pytest_xai.goldens.modes import Bounds, SessionBounds
 from pytest_xai.goldens.store import SnapshotStore
 
 
@@ -32,15 +32,15 @@ def test_no_golden_is_written_or_passed_without_evidence(silent: dict[str, objec
     exp = silent["saturated"]
 
     def judge() -> object:
-        settings = FakeSettings(can_write=True, can_update=True)
-        return judge_golden(SnapshotStore(), path, exp, Bounds.resolve(settings), settings, rootdir=tmp_path,  # type: ignore[arg-type]
+        return judge_golden(SnapshotStore(), path, exp, Bounds.resolve(SessionBounds()), WritePolicy(write=True, update=True),
+                            rootdir=tmp_path,
                             label="test_x", pictures_dir=tmp_path / "pictures")
 
     verdict = judge()
     assert (verdict.state, verdict.reason) == ("failed", "no_evidence")  # type: ignore[attr-defined]
     assert "not written: the explanation has no evidence" in verdict.message  # type: ignore[attr-defined]
     assert not path.exists()
-    exp.save(path)  # type: ignore[attr-defined]  # a golden recorded before this check existed
+    exp.save(path)  # type: ignore[attr-defined]  # a golden of it already on disk
     before = path.read_bytes()
     verdict = judge()
     assert verdict.reason == "no_evidence" and "kept as it is" in verdict.message  # type: ignore[attr-defined]

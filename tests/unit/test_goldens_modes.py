@@ -7,11 +7,11 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 from factories import blob, judged
-from golden_samples import FakeSettings
 
 from pytest_xai import Explanation
 from pytest_xai.checks import evidence
@@ -23,8 +23,16 @@ from pytest_xai.defaults import (
 )
 from pytest_xai.errors import XaiValueError
 from pytest_xai.goldens.describe import determinism_note
+from pytest_xai.goldens.judge import WritePolicy
 from pytest_xai.goldens.judge import judge as judge_golden
-from pytest_xai.goldens.modes import GOLDEN_MODES, Bound, Bounds, Comparison, register_golden_mode
+from pytest_xai.goldens.modes import (
+    GOLDEN_MODES,
+    Bound,
+    Bounds,
+    Comparison,
+    SessionBounds,
+    register_golden_mode,
+)
 from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.records import GoldenVerdict
 
@@ -32,15 +40,15 @@ from pytest_xai.records import GoldenVerdict
 def bounds_of(mode: str = "release", **values: float) -> Bounds:
     """The mode's bounds: the values given for its own bounds, the defaults for the rest."""
     own = {b.param for b in GOLDEN_MODES[mode].bounds}
-    return Bounds.resolve(FakeSettings(), mode=mode, **{k: v for k, v in values.items() if k in own})
+    return Bounds.resolve(SessionBounds(), mode=mode, **{k: v for k, v in values.items() if k in own})
 
 
 def judge(tmp_path: Path, golden: Explanation | None, new: Explanation, bounds: Bounds | None = None,
-          **settings: object) -> GoldenVerdict:
+          **policy: Any) -> GoldenVerdict:
     path = tmp_path / "snap" / "test_x.npz"
     if golden is not None:
         golden.save(path)
-    return judge_golden(SnapshotStore(), path, new, bounds or bounds_of(), FakeSettings(**settings),  # type: ignore[arg-type]
+    return judge_golden(SnapshotStore(), path, new, bounds or bounds_of(), WritePolicy(**policy),
                         rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
@@ -155,10 +163,10 @@ def test_nan_never_passes_a_bound(tmp_path: Path) -> None:
     # a golden holding NaN cannot be used at all (and --xai-update rewrites it)
     path = tmp_path / "snap" / "test_x.npz"
     np.savez(path, **{**golden.to_arrays(), "heatmap": nan.heatmap})
-    verdict = judge_golden(SnapshotStore(), path, golden, bounds_of(), FakeSettings())  # type: ignore[arg-type]
+    verdict = judge_golden(SnapshotStore(), path, golden, bounds_of(), WritePolicy())
     assert (verdict.state, verdict.reason) == ("failed", "unreadable")
     assert "cannot be used" in verdict.message and "NaN" in verdict.message
-    fixed = judge_golden(SnapshotStore(), path, golden, bounds_of(), FakeSettings(can_update=True))  # type: ignore[arg-type]
+    fixed = judge_golden(SnapshotStore(), path, golden, bounds_of(), WritePolicy(update=True))
     assert (fixed.state, fixed.reason) == ("updated", "unreadable")
 
 
@@ -166,12 +174,13 @@ def test_states_follow_the_settings(tmp_path: Path) -> None:
     missing = judge(tmp_path, None, blob(0, 0))
     assert (missing.state, missing.reason) == ("failed", "missing")
     assert "no golden for test_x at snap/test_x.npz" in missing.message
-    ci = judge(tmp_path, None, blob(0, 0), ci=True, ci_reason="--xai-ci")
+    ci = judge(tmp_path, None, blob(0, 0), write=True, ci_reason="--xai-ci")
+    assert ci.state == "failed" and not (tmp_path / "snap" / "test_x.npz").exists()
     assert "(CI mode, --xai-ci: nothing is written)" in ci.message
-    assert judge(tmp_path, None, blob(0, 0), can_write=True).state == "written"
-    drift = judge(tmp_path, blob(0, 0), blob(60, 60), can_write=True)
+    assert judge(tmp_path, None, blob(0, 0), write=True).state == "written"
+    drift = judge(tmp_path, blob(0, 0), blob(60, 60), write=True)
     assert drift.state == "failed"  # --xai-update=missing leaves changed goldens alone
-    updated = judge(tmp_path, blob(0, 0), blob(60, 60), can_write=True, can_update=True)
+    updated = judge(tmp_path, blob(0, 0), blob(60, 60), write=True, update=True)
     assert (updated.state, updated.reason, updated.pictures) == ("updated", "drift", {})
     assert updated.measures["evidence_shift"] == pytest.approx(60 / 64)
     assert updated.message == (
@@ -212,35 +221,35 @@ def test_another_seed_is_named_not_called_bit_exact_drift(tmp_path: Path) -> Non
 ])
 def test_bounds_are_validated(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(XaiValueError) as info:
-        Bounds.resolve(FakeSettings(), **kwargs)  # type: ignore[arg-type]
+        Bounds.resolve(SessionBounds(), **kwargs)
     assert fragment in str(info.value)
 
 
 def test_bounds_come_from_the_call_then_the_settings() -> None:
-    assert Bounds.resolve(FakeSettings(max_shift=0.3)) == Bounds(
+    assert Bounds.resolve(SessionBounds(values={"max_shift": 0.3})) == Bounds(
         "release", {"max_shift": 0.3, "max_support_loss": DEFAULT_MAX_SUPPORT_LOSS,
                     "max_region_gain": DEFAULT_MAX_REGION_GAIN, "max_reliance_gain": DEFAULT_MAX_RELIANCE_GAIN})
-    assert Bounds.resolve(FakeSettings(golden_mode="strict"), min_spearman=0.9).as_dict() == {
+    assert Bounds.resolve(SessionBounds("strict"), min_spearman=0.9).as_dict() == {
         "min_spearman": 0.9, "min_top_k_iou": 0.55}
-    assert Bounds.resolve(FakeSettings(golden_mode="strict"), mode="release", max_shift=0.05).max_shift == 0.05
+    assert Bounds.resolve(SessionBounds("strict"), mode="release", max_shift=0.05).max_shift == 0.05
 
 
 def test_max_shift_defaults_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_xai import defaults as vocabulary
+    from pytest_xai import defaults
 
-    monkeypatch.setattr(vocabulary, "DEFAULT_MAX_SHIFT_BY_METHOD", {"lime": 0.2})
-    unset = FakeSettings(max_shift=None)  # ini xai_max_shift not set
+    monkeypatch.setattr(defaults, "DEFAULT_MAX_SHIFT_BY_METHOD", {"lime": 0.2})
+    unset = SessionBounds()  # ini xai_max_shift not set
     assert Bounds.resolve(unset, method="lime").max_shift == 0.2
-    assert Bounds.resolve(unset, method="kernel_shap").max_shift == vocabulary.DEFAULT_MAX_SHIFT
-    assert Bounds.resolve(FakeSettings(max_shift=0.3), method="lime").max_shift == 0.3  # ini wins
+    assert Bounds.resolve(unset, method="kernel_shap").max_shift == defaults.DEFAULT_MAX_SHIFT
+    assert Bounds.resolve(SessionBounds(values={"max_shift": 0.3}), method="lime").max_shift == 0.3  # ini wins
     assert Bounds.resolve(unset, method="lime", max_shift=0.05).max_shift == 0.05  # the call wins
 
 
 def test_an_explanation_too_large_for_a_golden_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_xai import defaults as vocabulary
+    from pytest_xai import defaults
     from pytest_xai.plugin.snapshot import SnapshotFixture
 
-    monkeypatch.setattr(vocabulary, "GOLDEN_MAX_PIXELS", 64 * 64 - 1)
+    monkeypatch.setattr(defaults, "GOLDEN_MAX_PIXELS", 64 * 64 - 1)
     fixture = SnapshotFixture(None, None, None, None)  # type: ignore[arg-type]
     with pytest.raises(XaiValueError, match=r"explanation is 64×64, more than a golden holds \(4,095 pixels\)"):
         fixture.assert_match(blob(0, 0))
@@ -267,7 +276,7 @@ def test_a_third_mode_is_one_class_and_one_registration(tmp_path: Path, monkeypa
     monkeypatch.setitem(GOLDEN_MODES, "probability", ProbabilityMode())
     golden, same_place = blob(0, 0), blob(0, 0)
     same_place.probability = 0.5  # the evidence did not move, the confidence did: 0.9 -> 0.5
-    bounds = Bounds.resolve(FakeSettings(), mode="probability", max_change=0.1)
+    bounds = Bounds.resolve(SessionBounds(), mode="probability", max_change=0.1)
     verdict = judge(tmp_path, golden, same_place, bounds)
     assert (verdict.state, verdict.reason, verdict.mode) == ("failed", "drift", "probability")
     assert verdict.bounds == {"max_probability_change": 0.1}
@@ -275,9 +284,9 @@ def test_a_third_mode_is_one_class_and_one_registration(tmp_path: Path, monkeypa
     assert judge(tmp_path / "b", golden, blob(0, 0), bounds).state == "passed"
     assert judge(tmp_path / "c", golden, same_place, bounds_of()).state == "passed"  # release: no move
     with pytest.raises(XaiValueError, match=r"max_change=0\.5 bounds mode='probability'"):
-        Bounds.resolve(FakeSettings(), mode="release", max_change=0.5)
+        Bounds.resolve(SessionBounds(), mode="release", max_change=0.5)
     with pytest.raises(XaiValueError, match=r"mode='probability' needs max_change="):
-        Bounds.resolve(FakeSettings(), mode="probability")
+        Bounds.resolve(SessionBounds(), mode="probability")
 
 
 def test_register_golden_mode_example_runs() -> None:
@@ -293,9 +302,9 @@ def test_register_golden_mode_example_runs() -> None:
 
 def test_force_rewrites_a_passing_golden(tmp_path: Path) -> None:
     """--xai-update=force re-records a golden that passes (reason "force"); =all keeps it."""
-    kept = judge(tmp_path, blob(0, 0), blob(0, 0), can_write=True, can_update=True)
+    kept = judge(tmp_path, blob(0, 0), blob(0, 0), write=True, update=True)
     assert (kept.state, kept.reason) == ("passed", None)
-    forced = judge(tmp_path, blob(0, 0), blob(0, 0), can_write=True, can_update=True, can_force=True)
+    forced = judge(tmp_path, blob(0, 0), blob(0, 0), write=True, update=True, force=True)
     assert (forced.state, forced.reason) == ("updated", "force")
     assert forced.measures["evidence_shift"] == 0.0
     assert forced.message.startswith("golden snap/test_x.npz re-recorded (--xai-update=force)")

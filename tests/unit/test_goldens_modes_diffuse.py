@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import judged
-from golden_samples import FakeSettings
 
 from pytest_xai.defaults import (
     DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD,
     EVIDENCE_SUPPORT,
     EVIDENCE_SUPPORT_GROW,
 )
+from pytest_xai.goldens.judge import WritePolicy
 from pytest_xai.goldens.judge import judge as judge_golden
-from pytest_xai.goldens.modes import Bounds
+from pytest_xai.goldens.modes import Bounds, SessionBounds
 from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.records import GoldenVerdict
 
@@ -46,7 +46,7 @@ def diffuse_map() -> np.ndarray:
 def judge(tmp_path: Path, golden: np.ndarray, new: np.ndarray, bounds: Bounds) -> GoldenVerdict:
     path = tmp_path / "snap" / "test_x.npz"
     judged(golden, **KERNEL_SHAP).save(path)
-    return judge_golden(SnapshotStore(), path, judged(new, **KERNEL_SHAP), bounds, FakeSettings(),  # type: ignore[arg-type]
+    return judge_golden(SnapshotStore(), path, judged(new, **KERNEL_SHAP), bounds, WritePolicy(),
                         rootdir=tmp_path, label="test_x", pictures_dir=tmp_path / "pictures")
 
 
@@ -87,7 +87,7 @@ def test_a_harmless_small_move_passes_both(tmp_path: Path) -> None:
 
 
 def test_the_default_bound_is_applied_per_method() -> None:
-    settings = FakeSettings()
+    settings = SessionBounds()
     for method, bound in DEFAULT_MAX_SUPPORT_LOSS_BY_METHOD.items():
-        assert Bounds.resolve(settings, method=method).max_support_loss == bound  # type: ignore[arg-type]
-    assert Bounds.resolve(settings, method="kernel_shap", max_support_loss=0.3).max_support_loss == 0.3  # type: ignore[arg-type]
+        assert Bounds.resolve(settings, method=method).max_support_loss == bound
+    assert Bounds.resolve(settings, method="kernel_shap", max_support_loss=0.3).max_support_loss == 0.3

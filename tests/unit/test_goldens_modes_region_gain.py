@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import judged
-from golden_samples import FakeSettings
 from golden_samples import judge_release as judge
 
 from pytest_xai import Explanation, Region
 from pytest_xai.checks import metrics
 from pytest_xai.defaults import DEFAULT_MAX_REGION_GAIN, DEFAULT_MAX_REGION_GAIN_BY_METHOD
-from pytest_xai.goldens.modes import Bounds
+from pytest_xai.goldens.modes import Bounds, SessionBounds
 from pytest_xai.goldens.previews import caption_meta
 
 OBJECT = Region.box(16, 16, 32, 32, name="object")  # 16×16 pixels
@@ -119,7 +118,7 @@ def test_the_region_the_golden_rests_on_may_gain(tmp_path: Path) -> None:
 
 def test_max_region_gain_is_validated_and_belongs_to_release_mode() -> None:
     with pytest.raises(ValueError, match="max_region_gain"):
-        Bounds.resolve(FakeSettings(), mode="release", max_region_gain=1.5)  # type: ignore[arg-type]
+        Bounds.resolve(SessionBounds(), mode="release", max_region_gain=1.5)
     with pytest.raises(ValueError, match=re.escape("max_region_gain=0.1 bounds mode='release'")):
-        Bounds.resolve(FakeSettings(), mode="strict", max_region_gain=0.1)  # type: ignore[arg-type]
-    assert Bounds.resolve(FakeSettings(), method="my_method").max_region_gain == DEFAULT_MAX_REGION_GAIN  # type: ignore[arg-type]
+        Bounds.resolve(SessionBounds(), mode="strict", max_region_gain=0.1)
+    assert Bounds.resolve(SessionBounds(), method="my_method").max_region_gain == DEFAULT_MAX_REGION_GAIN

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 from factories import judged
-from golden_samples import FakeSettings
 from golden_samples import judge_release as judge
 
 from pytest_xai import Classifier, Explanation, Region
 from pytest_xai.defaults import DEFAULT_MAX_RELIANCE_GAIN
 from pytest_xai.goldens import reliance
-from pytest_xai.goldens.modes import Bounds
+from pytest_xai.goldens.modes import Bounds, SessionBounds
 from pytest_xai.goldens.previews import caption_meta
 
 OBJECT = Region.box(16, 16, 32, 32, name="object")  # 16×16 pixels
@@ -107,5 +106,5 @@ def test_reliance_that_cannot_be_measured_is_not_judged_and_says_why(tmp_path: P
 
 def test_max_reliance_gain_is_validated() -> None:
     with pytest.raises(ValueError, match=r"max_reliance_gain=-1 must be a number in \[0, inf\]"):
-        Bounds.resolve(FakeSettings(), method="lime", mode="release", max_reliance_gain=-1)
-    assert Bounds.resolve(FakeSettings(), method="lime").max_reliance_gain == DEFAULT_MAX_RELIANCE_GAIN
+        Bounds.resolve(SessionBounds(), method="lime", mode="release", max_reliance_gain=-1)
+    assert Bounds.resolve(SessionBounds(), method="lime").max_reliance_gain == DEFAULT_MAX_RELIANCE_GAIN

@@ -115,5 +115,20 @@ def test_a_method_reads_only_the_options_it_declared(
 
     with pytest.raises(XaiTypeError, match=r"patch=8, which method='occlusion' does not read"):
         explain(shapes_clf, shapes_image, method="occlusion", patch=8)
-    with pytest.raises(XaiValueError, match=r"golden_bounds=\{'max_shift': 2\}"):
-        register_method("occ2", occlusion, default_samples=2, golden_bounds={"max_shift": 2})
+    with pytest.raises(XaiValueError, match=r"golden_bounds=\{'max_shift': -1\}"):
+        register_method("occ2", occlusion, default_samples=2, golden_bounds={"max_shift": -1})
+
+
+@pytest.mark.parametrize(("declared", "message"), [
+    ({"max_shfit": 0.1}, r"register_method\('occ3', golden_bounds=...\) names 'max_shfit', which bounds no golden mode"),
+    ({"max_shift": 2}, r"max_shift=2.0 must be a number in \[0, 1\]: fix register_method\('occ3', golden_bounds=...\)"),
+])
+def test_a_declared_golden_bound_must_bound_a_mode_within_its_range(declared: dict[str, float], message: str) -> None:
+    from pytest_xai.goldens.modes import Bounds, SessionBounds
+
+    register_method("occ3", occlusion, default_samples=2, golden_bounds=declared)
+    try:
+        with pytest.raises(XaiValueError, match=message):
+            Bounds.resolve(SessionBounds(), method="occ3")
+    finally:
+        METHODS.pop("occ3", None)

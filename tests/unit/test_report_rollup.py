@@ -14,8 +14,8 @@ from pytest_xai.records import ExplanationEntry, GoldenVerdict, TestRecord
 from pytest_xai.records.run import RunReport
 from pytest_xai.report.html import render_html
 from pytest_xai.report.markup import nodeid_html
+from pytest_xai.report.overview import table_note
 from pytest_xai.report.rollup import check_groups, failure_groups, golden_groups, golden_method
-from pytest_xai.report.top import table_note
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ Fills (what a hidden region becomes) are a registry: ``register_fill``.
 
 from __future__ import annotations
 
-from pytest_xai.checks.interventions.checks import (
+from pytest_xai.checks.interventions.assertions import (
     DEFAULT_FILL,
     DEFAULT_MAX_CHANGE,
     DEFAULT_MAX_FLIP,

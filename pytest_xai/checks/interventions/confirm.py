@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest_xai.checks.interventions.checks as checks
-import pytest_xai.checks.interventions.core as core
-from pytest_xai.checks.interventions.core import InterventionResult
+import pytest_xai.checks.interventions.assertions as assertions
+import pytest_xai.checks.interventions.measure as measure
+from pytest_xai.checks.interventions.measure import InterventionResult
 from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiTypeError, XaiValueError
 
@@ -41,7 +41,7 @@ def model_for(explanation: Any, confirm: Any) -> Any:
             f"confirm={confirm!r} must be True, False, the explain fixture, a Classifier or a dict "
             "of the intervention's bounds"
         )
-    return core.as_classifier_of(confirm, "confirm")
+    return measure.as_classifier_of(confirm, "confirm")
 
 
 def split(kind: str, confirm: Any) -> tuple[Any, Mapping[str, Any]]:
@@ -75,10 +75,10 @@ def run(kind: str, explanation: Any, region: Any, confirm: Any) -> InterventionR
     if explanation.image is None:
         raise XaiValueError("confirm needs the explained image, but this explanation has none; explain it again")
     model = model_for(explanation, named)
-    measure = checks.measure_irrelevant if kind == "avoid" else checks.measure_needed
-    result, mask = measure(model, explanation.image, region, target=explanation.target, **bounds)
+    run = assertions.measure_irrelevant if kind == "avoid" else assertions.measure_needed
+    result, mask = run(model, explanation.image, region, target=explanation.target, **bounds)
     if not result.passed:
-        checks.save_picture(result, mask, f"confirm-{kind}")
+        assertions.save_picture(result, mask, f"confirm-{kind}")
     record(result, role="confirm")
     return result
 
@@ -95,4 +95,4 @@ def words(result: InterventionResult) -> str:
         verdict = "not used" if result.passed else "the model uses it"
     else:
         verdict = "needed" if result.passed else "not needed"
-    return f"{change}: {verdict} ({checks.judged(result)})"
+    return f"{change}: {verdict} ({assertions.judged(result)})"

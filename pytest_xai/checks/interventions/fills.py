@@ -80,8 +80,7 @@ def inpaint(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Each hidden pixel becomes the Gaussian-weighted mean of the visible pixels (Knutsson &
     Westin 1993), with a scale that grows with its distance to the nearest visible pixel, so
     the border continues the nearby colours and the centre takes a wider average. None of the
-    region's own pixels is read. Measured (benchmarks/interventions.py, a 10% square region):
-    11-14 ms at 64×64, 0.4-0.8 s at 224×224 (grey: under 10 ms; blur: 0.14-0.21 s).
+    region's own pixels is read. The slowest fill at 224² (benchmarks/results/interventions.md).
     """
     from scipy.ndimage import distance_transform_edt, gaussian_filter
 

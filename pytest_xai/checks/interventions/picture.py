@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.measure import InterventionResult
 from pytest_xai.pictures import render
 
 PANEL = 128  # rows a panel is enlarged to (a whole factor; save_png enlarges further)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_xai.checks import recorder as recording
-from pytest_xai.checks.interventions.core import InterventionResult, finite
+from pytest_xai.checks.interventions.measure import InterventionResult, finite
 from pytest_xai.records import CheckResult
 
 

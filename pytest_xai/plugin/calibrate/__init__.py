@@ -127,7 +127,7 @@ class CalibratePlugin:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_xai.plugin.calibrate.words import summary_lines
+        from pytest_xai.plugin.calibrate.section import summary_lines
 
         terminalreporter.write_sep("=", "xai calibration")
         lines = summary_lines(self.checks.values(), self.outcomes, self.xai.rel(self.path))

@@ -1,6 +1,6 @@
 """Suggested bounds from observed values: the rule ``pytest --xai-calibrate`` applies.
 
-Pure functions and typed records, no pytest: the calibrate plugin (``plugin/calibrate.py``)
+Pure functions and typed records, no pytest: the calibrate plugin (``plugin/calibrate/__init__.py``)
 collects each check's values across seeds and models, and this module turns them into a bound.
 
 The rule, per check: a lower bound (focus ratio, agreement) sits below the smallest value

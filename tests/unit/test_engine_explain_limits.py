@@ -252,7 +252,7 @@ def test_an_explanation_records_its_libraries_and_image(shapes_image: np.ndarray
     changed = shapes_image.copy()
     changed[0, 0, 0] = 1 - changed[0, 0, 0]
     assert image_changed(exp.meta, changed) is True
-    assert image_changed({}, changed) is None  # recorded before image hashes existed
+    assert image_changed({}, changed) is None  # no image hash recorded: unknown
 
 
 def test_a_given_background_is_recorded_by_content(shapes_image: np.ndarray) -> None:

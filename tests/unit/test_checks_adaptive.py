@@ -8,7 +8,7 @@ import pytest
 
 from pytest_xai import assert_attribution_avoids, assert_attribution_focus, explain
 from pytest_xai.checks import metrics
-from pytest_xai.checks.uncertainty import decide, interval
+from pytest_xai.checks.adaptive import decide, interval
 from pytest_xai.regions import Region
 
 BOX = Region.box(16, 16, 48, 48, name="centre")
@@ -73,7 +73,7 @@ def test_undecided_at_a_fixed_budget_fails_by_the_point_estimate_and_says_so(sha
 def test_a_golden_region_gain_gets_its_interval_and_grows_the_new_explanation(shapes_clf, shapes_image) -> None:
     """The release golden's region-gain criterion is decided like the others: an interval from
     the heatmaps' errors, and more rounds for the new explanation while it holds the bound."""
-    from pytest_xai.goldens.modes import Bounds, compare, region_gain
+    from pytest_xai.goldens.modes import Bounds, SessionBounds, compare, region_gain
     from pytest_xai.goldens.previews import caption_meta
 
     corner = Region.box(0, 0, 24, 24, name="corner")
@@ -83,10 +83,7 @@ def test_a_golden_region_gain_gets_its_interval_and_grows_the_new_explanation(sh
     value = region_gain(golden, actual, 1.0).value
     assert value == value  # the golden names a region, so the gain is measured
 
-    class Session:
-        golden_mode = "release"
-
-    bounds = Bounds.resolve(Session(), method="lime", max_region_gain=min(max(value, 0.0) + 1e-4, 1.0))
+    bounds = Bounds.resolve(SessionBounds(), method="lime", max_region_gain=min(max(value, 0.0) + 1e-4, 1.0))
     before = actual.samples
     result = compare(golden, actual, bounds)
     low, high = result.intervals["region_gain"]

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-import pytest_xai.checks.interventions.core as core
 import pytest_xai.checks.interventions.fills as fills
+import pytest_xai.checks.interventions.measure as measure
 import pytest_xai.checks.interventions.swap as swap
 from pytest_xai._util.validation import positive_int
-from pytest_xai.checks.interventions.core import InterventionResult
+from pytest_xai.checks.interventions.measure import InterventionResult
 from pytest_xai.checks.interventions.record import record
 from pytest_xai.errors import XaiValueError
 
@@ -37,9 +37,9 @@ DEFAULT_MAX_DONORS = 8
 def _prepare(explain_or_classifier: Any, image: Any, region: Any) -> tuple[Any, np.ndarray, Any, np.ndarray]:
     from pytest_xai.images import as_image
 
-    clf = core.as_classifier_of(explain_or_classifier)
+    clf = measure.as_classifier_of(explain_or_classifier)
     array = as_image(image, "image")
-    reg, mask = core.region_mask(region, array)
+    reg, mask = measure.region_mask(region, array)
     return clf, array, reg, mask
 
 
@@ -49,11 +49,11 @@ def _hidden(
     """One forward of [image, image with the region hidden]: target, softmax, margins, variant,
     and the spread of the image's logits."""
     variant = fills.hide(array, mask, fill)
-    probs, logits = core.outputs(clf, [array, variant])
-    t = core.resolve_target(clf, target, probs[0])
-    margins = core.margin(logits, t)
-    names = core.class_names(clf, probs.shape[1])
-    return t, probs, margins, variant[None], probs[1:], names, core.logit_spread(logits[0])
+    probs, logits = measure.outputs(clf, [array, variant])
+    t = measure.resolve_target(clf, target, probs[0])
+    margins = measure.margin(logits, t)
+    names = measure.class_names(clf, probs.shape[1])
+    return t, probs, margins, variant[None], probs[1:], names, measure.logit_spread(logits[0])
 
 
 LOGIT_FIX = "pass logit units, e.g. 2.0, or None to judge the probability alone"
@@ -70,10 +70,10 @@ def measure_irrelevant(
     logits (or, given in logits, falls by at most ``max_logit_drop`` or moves by at most
     ``max_logit_change`` either way; all None: p alone). Returns the mask too."""
     fill = fills.check_fill(fill)
-    bound = core.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
-    scaled_bound = core.check_logit_bound(max_scaled_drop, "max_scaled_drop", SCALED_FIX, "interquartile ranges")
-    drop_bound = core.check_logit_bound(max_logit_drop, "max_logit_drop", LOGIT_FIX)
-    change_bound = core.check_logit_bound(max_logit_change, "max_logit_change", LOGIT_FIX)
+    bound = measure.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
+    scaled_bound = measure.check_logit_bound(max_scaled_drop, "max_scaled_drop", SCALED_FIX, "interquartile ranges")
+    drop_bound = measure.check_logit_bound(max_logit_drop, "max_logit_drop", LOGIT_FIX)
+    change_bound = measure.check_logit_bound(max_logit_change, "max_logit_change", LOGIT_FIX)
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     t, probs, margins, variants, after, names, spread = _hidden(clf, array, mask, fill, target)
     fall = float(margins[0] - margins[1])
@@ -83,7 +83,7 @@ def measure_irrelevant(
     elif drop_bound is not None:
         logit = ("margin_drop", fall, drop_bound, "max_logit_drop")
     else:
-        logit = ("scaled_margin_drop", core.scaled(fall, spread), scaled_bound, "max_scaled_drop")
+        logit = ("scaled_margin_drop", measure.scaled(fall, spread), scaled_bound, "max_scaled_drop")
     result = InterventionResult(
         check="irrelevant", region=reg.name, target=t, class_names=names, image=array,
         before=probs[0], margin_before=float(margins[0]), variants=list(variants), after=after,
@@ -104,8 +104,8 @@ def measure_needed(
     """Hide the region; passed when the target's probability drops by at least ``min_drop`` or
     its logit margin by at least ``min_logit_drop`` (None: the probability alone)."""
     fill = fills.check_fill(fill)
-    bound = core.check_fraction(min_drop, "min_drop", "pass e.g. min_drop=0.3 (a probability)")
-    logit_bound = core.check_logit_bound(min_logit_drop, "min_logit_drop", LOGIT_FIX)
+    bound = measure.check_fraction(min_drop, "min_drop", "pass e.g. min_drop=0.3 (a probability)")
+    logit_bound = measure.check_logit_bound(min_logit_drop, "min_logit_drop", LOGIT_FIX)
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     t, probs, margins, variants, after, names, _ = _hidden(clf, array, mask, fill, target)
     result = InterventionResult(
@@ -129,25 +129,25 @@ def measure_ignores(
     """Paste the region from donors of other classes; passed when at most ``max_flip`` of them
     are followed (the prediction becomes the donor's class, or the target's probability
     falls by more than ``max_change``, or its logit margin by more than ``max_logit_drop``)."""
-    flip = core.check_fraction(max_flip, "max_flip", "pass e.g. max_flip=0.25 (a fraction of donors)")
-    change = core.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
-    logit_bound = core.check_logit_bound(max_logit_drop, "max_logit_drop", LOGIT_FIX)
+    flip = measure.check_fraction(max_flip, "max_flip", "pass e.g. max_flip=0.25 (a fraction of donors)")
+    change = measure.check_fraction(max_change, "max_change", "pass e.g. max_change=0.1 (a probability)")
+    logit_bound = measure.check_logit_bound(max_logit_drop, "max_logit_drop", LOGIT_FIX)
     limit = positive_int(max_donors, "max_donors", "use e.g. 8")
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise XaiValueError(f"seed={seed!r} must be a non-negative int")
     clf, array, reg, mask = _prepare(explain_or_classifier, image, region)
     given = swap.donor_arrays(donors, array)
     places = swap.donor_masks(donors, reg.name, mask)
-    probs, logits = core.outputs(clf, [array, *given])
-    t = core.resolve_target(clf, target, probs[0])
-    names = core.class_names(clf, probs.shape[1])
+    probs, logits = measure.outputs(clf, [array, *given])
+    t = measure.resolve_target(clf, target, probs[0])
+    names = measure.class_names(clf, probs.shape[1])
     classes = [int(c) for c in probs[1:].argmax(axis=1)]
     chosen = swap.eligible(classes, t, names, limit, int(seed))
     variants = [swap.paste(array, given[i], mask, places[i]) for i in chosen]
-    after, after_logits = core.outputs(clf, variants)
+    after, after_logits = measure.outputs(clf, variants)
     donor_classes = [classes[i] for i in chosen]
-    margin_before = float(core.margin(logits[:1], t)[0])
-    margin_after = core.margin(after_logits, t)
+    margin_before = float(measure.margin(logits[:1], t)[0])
+    margin_after = measure.margin(after_logits, t)
     hits = swap.followed(after, donor_classes, t, float(probs[0, t]), change)
     if logit_bound is not None:
         hits = [hit or margin_before - float(m) > logit_bound for hit, m in zip(hits, margin_after)]
