@@ -23,8 +23,8 @@ from pytest_xai import (
 from pytest_xai.checks.interventions import (
     DEFAULT_MAX_SCALED_DROP,
     DEFAULT_MIN_LOGIT_DROP,
-    checks,
-    core,
+    assertions,
+    measure,
     record,
 )
 from pytest_xai.errors import XaiTypeError, XaiValueError
@@ -76,8 +76,8 @@ def test_a_confident_network_that_uses_the_patch_fails_on_the_scaled_margin() ->
     """Margin 12 -> 6 on 101 classes whose logits' IQR is 2: p moves by 0.123 only, the margin
     falls by 3 IQRs; in logits (6) it stays under the toy worlds' harmless falls (6.9)."""
     clf = wide(6.0, 6.0)
-    result, _ = checks.measure_irrelevant(clf, image(), PATCH)
-    assert result.value == pytest.approx(p_wide(12) - p_wide(6), abs=1e-6) and result.value < checks.DEFAULT_MAX_CHANGE
+    result, _ = assertions.measure_irrelevant(clf, image(), PATCH)
+    assert result.value == pytest.approx(p_wide(12) - p_wide(6), abs=1e-6) and result.value < assertions.DEFAULT_MAX_CHANGE
     assert (result.logit_metric, result.logit_bound_name) == ("scaled_margin_drop", "max_scaled_drop")
     assert result.logit_spread == pytest.approx(2.0) and result.logit_bound == DEFAULT_MAX_SCALED_DROP
     assert result.logit_value == pytest.approx(3.0, abs=1e-5)
@@ -93,9 +93,9 @@ def test_a_confident_network_that_uses_the_patch_fails_on_the_scaled_margin() ->
 
 def test_the_scaled_fall_is_the_same_at_any_logit_temperature() -> None:
     """Every logit × 10: margin 120 -> 60, IQR 20; p does not move at all, the scaled fall is 3."""
-    result, _ = checks.measure_irrelevant(wide(6.0, 6.0, temperature=10.0), image(), PATCH)
+    result, _ = assertions.measure_irrelevant(wide(6.0, 6.0, temperature=10.0), image(), PATCH)
     assert result.value < 1e-9 and result.logit_value == pytest.approx(3.0, abs=1e-5) and not result.passed
-    cool, _ = checks.measure_irrelevant(wide(6.0, 6.0, temperature=0.1), image(), PATCH)
+    cool, _ = assertions.measure_irrelevant(wide(6.0, 6.0, temperature=0.1), image(), PATCH)
     assert cool.logit_value == pytest.approx(3.0, abs=1e-4) and not cool.passed
 
 
@@ -103,7 +103,7 @@ def test_a_few_class_network_has_half_its_margin_as_spread_and_may_be_judged_in_
     """Three classes, margin 12 -> 3: the IQR of (12, 0, 0) is 6, a fall of 1.5 IQRs passes;
     ``max_logit_drop`` judges the 9 logits."""
     clf = model(3.0, 9.0)
-    result, _ = checks.measure_irrelevant(clf, image(), PATCH)
+    result, _ = assertions.measure_irrelevant(clf, image(), PATCH)
     assert result.value == pytest.approx(p(12) - p(3), abs=1e-6)
     assert result.logit_spread == pytest.approx(6.0) and result.logit_value == pytest.approx(1.5, abs=1e-5)
     assert result.passed
@@ -113,17 +113,17 @@ def test_a_few_class_network_has_half_its_margin_as_spread_and_may_be_judged_in_
 
 
 def test_the_spread_is_the_iqr_or_the_std_where_half_the_logits_tie() -> None:
-    assert core.logit_spread(np.array([12.0, 0.0, 0.0])) == pytest.approx(6.0)
-    assert core.logit_spread(np.array([4.0, 0.0, 0.0, 0.0, 0.0])) == pytest.approx(1.6)  # IQR 0: std
-    assert core.logit_spread(np.ones(7)) == 0.0
-    assert core.scaled(3.0, 0.0) == math.inf and core.scaled(0.0, 0.0) == 0.0 and core.scaled(-1.0, 0.0) == 0.0
-    assert core.scaled(3.0, 2.0) == 1.5
+    assert measure.logit_spread(np.array([12.0, 0.0, 0.0])) == pytest.approx(6.0)
+    assert measure.logit_spread(np.array([4.0, 0.0, 0.0, 0.0, 0.0])) == pytest.approx(1.6)  # IQR 0: std
+    assert measure.logit_spread(np.ones(7)) == 0.0
+    assert measure.scaled(3.0, 0.0) == math.inf and measure.scaled(0.0, 0.0) == 0.0 and measure.scaled(-1.0, 0.0) == 0.0
+    assert measure.scaled(3.0, 2.0) == 1.5
 
 
 def test_a_rise_of_the_margin_is_left_to_p_unless_max_logit_change_is_given() -> None:
     """Margin 3 -> 12: the patch held counter-evidence; p moves by 0.091."""
     clf = model(12.0, -9.0)
-    result, _ = checks.measure_irrelevant(clf, image(), PATCH)
+    result, _ = assertions.measure_irrelevant(clf, image(), PATCH)
     assert result.logit_value == pytest.approx(-9.0 / 1.5, abs=1e-5) and result.passed
     with pytest.raises(AssertionError, match=r"margin change 9.00 > max_logit_change 5.00"):
         assert_region_irrelevant(clf, image(), PATCH, max_logit_change=5.0)
@@ -132,7 +132,7 @@ def test_a_rise_of_the_margin_is_left_to_p_unless_max_logit_change_is_given() ->
 def test_needed_passes_on_a_margin_drop_when_p_is_saturated() -> None:
     """Margin 15 -> 12: p stays 1.000 (a drop of 1e-5), the margin drops by 3 >= 1."""
     clf = model(12.0, 3.0)
-    result, _ = checks.measure_needed(clf, image(), PATCH, fill="grey")
+    result, _ = assertions.measure_needed(clf, image(), PATCH, fill="grey")
     assert result.value < 1e-4 and result.logit_value == pytest.approx(3.0, abs=1e-5)
     assert not result.p_passed and result.logit_passed and result.passed
     assert_region_needed(clf, image(), PATCH, fill="grey")
@@ -144,7 +144,7 @@ def test_needed_passes_on_a_margin_drop_when_p_is_saturated() -> None:
 
 
 def test_the_record_and_the_report_cell_carry_both_numbers() -> None:
-    result, _ = checks.measure_irrelevant(wide(6.0, 6.0), image(), PATCH)
+    result, _ = assertions.measure_irrelevant(wide(6.0, 6.0), image(), PATCH)
     entry = record.check_entry(result)
     assert not entry.passed and entry.value == pytest.approx(0.123, abs=1e-3)
     details = entry.details or {}
