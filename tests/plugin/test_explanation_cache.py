@@ -108,20 +108,6 @@ def test_a_classifier_without_an_exact_key_is_never_persisted(xai_pytester: pyte
     assert _entries(xai_pytester.path) == []
 
 
-@pytest.mark.slow
-def test_xdist_workers_share_the_cache(xai_pytester: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
-    xai_pytester.makepyfile(test_c=THREE.replace('["lime", "kernel_shap", "gradient_shap"]',
-                                                 '["lime", "kernel_shap", "gradient_shap"] * 2'))
-    result = xai_pytester.runpytest_subprocess("-n", "2", "--xai-update=missing")
-    result.assert_outcomes(passed=6)
-    assert len(_entries(xai_pytester.path)) == 3
-    assert not list(xai_pytester.path.rglob(".*.xai-tmp"))
-    result = xai_pytester.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(["explanations: 0 computed, * from disk cache*"])
-
-
 # -- unit: keys and eviction --------------------------------------------------------------------
 
 

@@ -216,7 +216,8 @@ def test_collect_only_and_ci_runs_never_clean_temps(xai_pytester: pytest.Pyteste
 
 # -- golden folders -----------------------------------------------------------------------------
 @pytest.mark.slow
-def test_two_modules_sharing_one_golden_folder_is_a_usage_error(xai_pytester: pytest.Pytester) -> None:
+def test_two_modules_sharing_one_golden_folder_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    xai_pytester = pytester  # no model: the folder check runs at collection
     xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
     for sub in ("a", "b"):
         (xai_pytester.path / sub).mkdir()
