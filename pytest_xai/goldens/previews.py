@@ -21,6 +21,7 @@ from pytest_xai.pictures.render import (
     overlay,
     side_by_side,
     stacked,
+    text_block,
     to_uint8,
     upscale,
 )
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 PANEL_HEIGHT = 192  # each panel is enlarged by a whole factor to at least this height
 REGION_COLOURS = ((255, 215, 0), (0, 230, 255), (80, 255, 80), (255, 80, 255), (255, 140, 0))
-TEXT = (20, 20, 20)
 
 # -- what the golden stores for its preview -----------------------------------------------------
 def caption_meta(exp: Explanation, test: str, regions: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def preview(exp: Explanation, previous: Explanation | None = None) -> np.ndarray
         ]))
         lines.append("updated: the second row compares the golden it replaced")
         titles.append("old | new | difference")
-    picture = stacked([_text(lines, max(r.shape[1] for r in rows)), *rows])
+    picture = stacked([text_block(lines, max(r.shape[1] for r in rows)), *rows])
     return captioned(picture, {"Title": lines[0], "Description": "\n".join(lines), "Panels": "\n".join(titles)})
 
 
@@ -141,23 +141,8 @@ def _row(panels: list[tuple[np.ndarray, str]]) -> np.ndarray:
     titled = []
     for picture, title in panels:
         big = upscale(picture, PANEL_HEIGHT)
-        titled.append(stacked([_text([title], big.shape[1], size=12), big], gap=0))
+        titled.append(stacked([text_block([title], big.shape[1], size=12), big], gap=0))
     return side_by_side(titled, gap=6)
-
-
-def _text(lines: list[str], width: int, size: int = 13) -> np.ndarray:
-    """Lines of text on white, ``width`` pixels wide (cut with an ellipsis when longer)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.load_default(size=size)
-    step = size + 4
-    canvas = Image.new("RGB", (width, step * len(lines) + 4), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, line in enumerate(lines):
-        while len(line) > 4 and draw.textlength(line, font=font) > width - 6:
-            line = line[:-2].rstrip() + "…"
-        draw.text((3, 2 + i * step), line, fill=TEXT, font=font)
-    return np.asarray(canvas)
 
 
 def difference_picture(

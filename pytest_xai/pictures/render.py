@@ -1,4 +1,4 @@
-"""Pictures: heatmap overlays, lime-style boundaries, region outlines and PNG writing."""
+"""Pictures: heatmap overlays, lime-style boundaries, region outlines, text and PNG writing."""
 
 from __future__ import annotations
 
@@ -178,3 +178,16 @@ def _arrange(pictures: list[np.ndarray], gap: int, axis: int) -> np.ndarray:
     return out
 
 
+def text_block(lines: list[str], width: int, size: int = 13) -> np.ndarray:
+    """Lines of text on white, ``width`` pixels wide (cut with an ellipsis when longer)."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    step = size + 4
+    canvas = Image.new("RGB", (width, step * len(lines) + 4), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        while len(line) > 4 and draw.textlength(line, font=font) > width - 6:
+            line = line[:-2].rstrip() + "…"
+        draw.text((3, 2 + i * step), line, fill=(20, 20, 20), font=font)
+    return np.asarray(canvas)
