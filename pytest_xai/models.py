@@ -62,7 +62,6 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
     Nothing is downloaded. A spec that cannot be loaded raises ``ModelSpecError`` naming the
     spec, what is wrong and the fix.
     """
-
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"model spec {spec!r} is empty; use {FORMS}")
     spec = spec.strip()

@@ -151,3 +151,8 @@ def pytest_xai_golden_serializer(config):
     result = xai_pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*test_g.golden cannot be used*"])
+    (xai_pytester.path / "conftest.py").write_text(
+        (xai_pytester.path / "conftest.py").read_text().replace("return Golden()", "return 'json'"))
+    result = xai_pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest_xai_golden_serializer returned 'json'; return a pytest_xai.extend.Serializer*"])

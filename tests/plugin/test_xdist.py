@@ -24,7 +24,6 @@ def test_xdist_two_workers(xai_pytester: pytest.Pytester, tmp_path: Path) -> Non
     pytest.importorskip("xdist")
     from example_project import models
     from example_project.data import make_shape
-
     from pytest_xai import Explanation, explain
 
     xai_pytester.makepyfile(test_x=XDIST)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from factories import BadInput, PickleBomb, assert_refused, refusals
 
+from example_project import models
 from pytest_xai import (
     Classifier,
     explain,
@@ -189,3 +190,27 @@ def test_the_plugin_does_not_import_timm_to_check_a_timm_spec(pytester: pytest.P
                                  "weights file * does not exist*"])
     (pytester.path / "missing.pth").write_bytes(b"")
     assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0
+
+
+def test_a_registered_loader_builds_its_prefix_and_its_failures_name_the_spec(shapes_image: np.ndarray) -> None:
+    from pytest_xai.models import MODEL_LOADERS, register_model_loader, spec_problem
+
+    def zoo(spec: str, device: str, base: Path | None) -> Any:
+        if spec.endswith(":broken"):
+            raise RuntimeError("no such checkpoint")
+        return models.clean(device=device)
+
+    with pytest.raises(ModelSpecError, match=r"loader=3 is not callable; pass loader\(spec, device, base\)"):
+        register_model_loader("zoo", 3)  # type: ignore[arg-type]
+    register_model_loader("zoo", zoo)
+    try:
+        clf = load_model("zoo:clean", "cpu")
+        assert isinstance(clf, Classifier)
+        assert clf.predict(shapes_image).label == models.clean(device="cpu").predict(shapes_image).label
+        assert spec_problem("zoo:anything") is None  # the loader checks its own specs
+        with pytest.raises(ModelSpecError, match=r"model spec 'zoo:broken': its loader failed with RuntimeError: no such"):
+            load_model("zoo:broken", "cpu")
+    finally:
+        MODEL_LOADERS.pop("zoo", None)
+    with pytest.raises(ModelSpecError, match=r"module 'zoo' cannot be imported"):  # unregistered again
+        load_model("zoo:clean", "cpu")
