@@ -101,12 +101,12 @@ def judge(
     """Judge ``explanation`` against the golden at ``path``: one verdict for the whole
     missing / unreadable / parameters-differ / compare / update flow.
 
-    ``policy`` decides what may be written (missing goldens; changed or unusable ones); no golden
-    is written here: a "written" or "updated" verdict asks the caller to queue the write. ``rootdir`` makes ``name``
-    relative, ``label`` names the test in messages, and the expected / actual / difference
-    pictures of a drift go to ``pictures_dir`` (none when it is None). ``owner`` is the test
-    file (relative to the rootdir) asking; a golden recorded by another test file sharing
-    the folder is never compared or rewritten.
+    ``policy`` decides what may be written (missing goldens; changed or unusable ones); no
+    golden is written here: a "written" or "updated" verdict asks the caller to queue the write.
+    ``rootdir`` makes ``name`` relative, ``label`` names the test in messages, and the expected /
+    actual / difference pictures of a drift go to ``pictures_dir`` (none when it is None).
+    ``owner`` is the test file (relative to the rootdir) asking; a golden recorded by another
+    test file sharing the folder is never compared or rewritten.
     """
     return _Judgement(store, path, explanation, bounds, policy, rootdir, label, pictures_dir, owner).run()
 

@@ -4,7 +4,8 @@ difference between it and a new map.
 The preview is drawn from the golden as stored, so it can be drawn again later: a caption (test,
 method, target, model fingerprint, precision, date; also in the PNG's text chunk), the image and
 the overlay with the image's named regions outlined, a third panel that fits the method (the
-superpixels a superpixel method weighed, else |attribution|), and after an update a second row: old | new | difference.
+superpixels a superpixel method weighed, else |attribution|), and after an update a second
+row: old | new | difference.
 """
 
 from __future__ import annotations
