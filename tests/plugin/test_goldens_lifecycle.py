@@ -217,23 +217,23 @@ def test_collect_only_and_ci_runs_never_clean_temps(xai_pytester: pytest.Pyteste
 # -- golden folders -----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_two_modules_sharing_one_golden_folder_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    xai_pytester = pytester  # no model: the folder check runs at collection
-    xai_pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
+    # a plain pytester, no model: the folder check runs at collection
+    pytester.makeini("[pytest]\nxai_snapshot_dir = ../snaps\n")
     for sub in ("a", "b"):
-        (xai_pytester.path / sub).mkdir()
-        (xai_pytester.path / sub / "test_x.py").write_text("def test_one(xai_snapshot):\n    pass\n")
-    result = xai_pytester.runpytest("--import-mode=importlib")
+        (pytester.path / sub).mkdir()
+        (pytester.path / sub / "test_x.py").write_text("def test_one(xai_snapshot):\n    pass\n")
+    result = pytester.runpytest("--import-mode=importlib")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*a/test_x.py and b/test_x.py keep their goldens in one folder, snaps/test_x*rename one of the "
         "test files, or set xai_snapshot_dir to a folder beside each test file*"
     ])
     if importlib.util.find_spec("xdist"):  # workers cannot stop the run: every test errors with the reason
-        result = xai_pytester.runpytest_subprocess("--import-mode=importlib", "-n", "2")
+        result = pytester.runpytest_subprocess("--import-mode=importlib", "-n", "2")
         result.assert_outcomes(errors=2)
         result.stdout.fnmatch_lines(["*UsageError: a/test_x.py and b/test_x.py keep their goldens in one folder*"])
-    xai_pytester.makeini("[pytest]\n")  # the default folder is beside each file: no collision
-    xai_pytester.runpytest("--import-mode=importlib").assert_outcomes(passed=2)
+    pytester.makeini("[pytest]\n")  # the default folder is beside each file: no collision
+    pytester.runpytest("--import-mode=importlib").assert_outcomes(passed=2)
 
 
 SHARED = """
