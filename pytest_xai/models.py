@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 FORMS = (
     "'package.module:factory' (a callable returning a Classifier or nn.Module), "
-    "'path/to/model.ts' (TorchScript), 'torchvision:resnet18=path/to/weights.pth' or "
-    "'timm:tf_efficientnet_lite0=path/to/weights.pth'"
+    "'path/to/model.ts' (TorchScript), 'torchvision:resnet18=path/to/weights.pth', "
+    "'timm:tf_efficientnet_lite0=path/to/weights.pth', or 'PREFIX:...' for a model loader that a "
+    "plugin or the rootdir's conftest registers"
 )
 TIMM_INSTALL = "pip install 'pytest-xai[timm]'"
 TORCHSCRIPT_SUFFIXES = (".ts", ".pt", ".pth", ".torchscript")
@@ -41,6 +42,8 @@ class ModelLoader(Protocol):
 def register_model_loader(prefix: str, loader: ModelLoader) -> ModelLoader:
     """Make ``prefix:...`` specs load through ``loader`` (replacing a loader of that prefix).
     A registered prefix wins over a ``module:factory`` spec whose module has the same name."""
+    if not isinstance(prefix, str) or not prefix.isidentifier():
+        raise ModelSpecError(f"prefix={prefix!r} is not a model loader prefix; use an identifier such as 'myzoo'")
     if not callable(loader):
         raise ModelSpecError(f"loader={loader!r} is not callable; pass loader(spec, device, base) -> model")
     return MODEL_LOADERS.add(prefix, loader)
@@ -73,7 +76,7 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
             raise
         except Exception as e:
             raise ModelSpecError(f"model spec {spec!r}: its loader failed with {type(e).__name__}: {e}") from e
-        return _as_classifier(spec, made, device)
+        return _as_classifier(spec, made, device, "its loader")
     if _is_file_spec(spec):
         return _torchscript(spec, device, base)
     module_name, sep, attr = spec.partition(":")
@@ -95,15 +98,19 @@ def load_model(spec: str, device: str = "auto", base: Path | None = None) -> Any
         raise
     except Exception as e:
         raise ModelSpecError(f"model spec {spec!r}: the factory failed with {type(e).__name__}: {e}") from e
-    return _as_classifier(spec, made, device)
+    return _as_classifier(spec, made, device, "the factory")
 
 
-def _as_classifier(spec: str, made: Any, device: str) -> Any:
+def _as_classifier(spec: str, made: Any, device: str, maker: str) -> Any:
     """A factory's or loader's result as a ``Classifier``."""
     from pytest_xai.classifier import Classifier
 
     if isinstance(made, Classifier):
         return made
+    if isinstance(made, type):
+        raise ModelSpecError(
+            f"model spec {spec!r}: {maker} returned the class {made.__name__}, not a model; return an instance"
+        )
     if callable(made):
         return Classifier(made, device=device)
     hint = (
@@ -112,7 +119,7 @@ def _as_classifier(spec: str, made: Any, device: str) -> Any:
         else ""
     )
     raise ModelSpecError(
-        f"model spec {spec!r}: the factory returned a {type(made).__name__}{hint}; return a "
+        f"model spec {spec!r}: {maker} returned a {type(made).__name__}{hint}; return a "
         "pytest_xai.Classifier or a torch.nn.Module"
     )
 

@@ -26,7 +26,8 @@ T = TypeVar("T")
 class Registry(dict[str, T], Generic[T]):
     """Named variants of one kind (``kind``: "method", "golden mode", "fill", "model loader"):
     a dict from name to variant that says what it holds. Extensions add to it through the
-    ``pytest_xai_register_*`` hooks or the ``register_*`` functions, never by hand."""
+    ``pytest_xai_register_*`` hooks (undone when the session ends) or the ``register_*``
+    functions (for the whole process), never by hand."""
 
     def __init__(self, kind: str, items: dict[str, T] | None = None) -> None:
         super().__init__(items or {})
@@ -177,16 +178,23 @@ RESERVED = (
 def _golden_bounds(given: Any) -> tuple[tuple[str, float], ...]:
     if given is None:
         return ()
-    if not isinstance(given, dict) or not all(
-        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
-        for k, v in given.items()
-    ):
+    if not isinstance(given, dict) or not all(isinstance(k, str) and _bound_value(v) for k, v in given.items()):
         raise XaiValueError(
             f"golden_bounds={given!r} is not a dict of bound names to non-negative numbers (each is "
             "checked against its bound's range when a golden uses it); e.g. "
             '{"max_shift": 0.2, "max_support_loss": 0.3}'
         )
     return tuple(sorted((k, float(v)) for k, v in given.items()))
+
+
+def _bound_value(value: Any) -> bool:
+    """A finite non-negative number (not a bool; an int too large for a float is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return 0 <= float(value) < float("inf")
+    except OverflowError:
+        return False
 
 
 def _is_fill(value: Any) -> bool:

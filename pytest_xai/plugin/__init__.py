@@ -18,6 +18,7 @@ import pytest
 
 from pytest_xai._util.paths import safe_name
 from pytest_xai.checks.recorder import Recorder, recording
+from pytest_xai.errors import XaiError
 from pytest_xai.plugin.autogolden import AutoGoldens, overrule_xfail
 from pytest_xai.plugin.collection import CollectionPlugin
 from pytest_xai.plugin.goldens import GoldenLifecycle
@@ -95,20 +96,34 @@ EXTENSIONS = {
 
 def register_extensions(config: pytest.Config) -> None:
     """Let plugins register methods, golden modes, model loaders and fills (plugin/hookspecs.py)
-    before the options that name them are checked. A registry is imported only when a plugin
-    adds to it, so a run without extensions loads no numpy here; what it held before is kept in
-    ``config.stash`` and put back at ``pytest_unconfigure``, so one session's extensions never
-    reach the next session in the same process."""
-    import importlib
-
+    before the options that name them are checked, and conftests loaded later when pytest loads
+    them (the hooks are historic)."""
     kept = config.stash[registries_key] = []
     for name, (module_name, registry_name, register_name) in EXTENSIONS.items():
-        caller = getattr(config.hook, name)
-        if caller.get_hookimpls():
-            module = importlib.import_module(module_name)
-            registry = getattr(module, registry_name)
+        register = _registering(kept, name, module_name, registry_name, register_name)
+        getattr(config.hook, name).call_historic(kwargs={register_name: register})
+
+
+def _registering(kept: list[tuple[Any, dict[str, object]]], hook: str, module_name: str, registry_name: str,
+                 register_name: str) -> Any:
+    """The register function a hook receives. The registry is imported at its first
+    registration (a run without extensions loads no numpy), what it held then is kept for
+    ``pytest_unconfigure`` to put back (one session's extensions never reach the next session
+    in the process), and a refused registration is a usage error naming the hook."""
+
+    def register(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        module = importlib.import_module(module_name)
+        registry = getattr(module, registry_name)
+        if all(seen is not registry for seen, _ in kept):
             kept.append((registry, dict(registry)))
-            caller(**{register_name: getattr(module, register_name)})
+        try:
+            return getattr(module, register_name)(*args, **kwargs)
+        except XaiError as e:
+            raise pytest.UsageError(f"{hook}: {e}") from None
+
+    return register
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from pytest_xai.defaults import CACHE_DIR_NAME
 from pytest_xai.goldens.store import SnapshotStore
 from pytest_xai.plugin.cache import CachePolicy, ExplanationCache
 from pytest_xai.plugin.settings import Settings
+
+GOLDEN_EXTENSION = re.compile(r"\.[A-Za-z0-9][A-Za-z0-9_-]*")  # a file suffix, no folder
 
 
 def _disk_cache(config: pytest.Config, settings: Settings) -> ExplanationCache | None:
@@ -63,9 +66,15 @@ def _store(config: pytest.Config, settings: Settings) -> SnapshotStore:
     serializer = config.hook.pytest_xai_golden_serializer(config=config)
     if serializer is None:
         return SnapshotStore(settings.snapshot_dir)
-    if not isinstance(serializer, Serializer) or not str(getattr(serializer, "extension", "")).startswith("."):
+    if not isinstance(serializer, Serializer):
         raise pytest.UsageError(
             f"pytest_xai_golden_serializer returned {serializer!r}; return a "
-            "pytest_xai.extend.Serializer instance whose extension starts with '.', or None"
+            "pytest_xai.extend.Serializer instance, or None for .npz goldens"
+        )
+    extension = getattr(serializer, "extension", None)
+    if not isinstance(extension, str) or not GOLDEN_EXTENSION.fullmatch(extension) or extension.lower() == ".png":
+        raise pytest.UsageError(
+            f"pytest_xai_golden_serializer returned a {type(serializer).__name__} with extension={extension!r}; "
+            "use a dot and letters or digits, such as '.golden' ('.png' is the golden's preview)"
         )
     return SnapshotStore(settings.snapshot_dir, serializer=serializer)

@@ -57,8 +57,8 @@ class Settings:
     images_dir: Path | None
     golden_mode: str  # goldens.modes.GOLDEN_MODES
     max_shift: float | None  # ini xai_max_shift; None: each method's default bound
-    min_spearman: float
-    min_top_k_iou: float
+    min_spearman: float | None  # ini xai_min_spearman; None: the method's declared or default bound
+    min_top_k_iou: float | None
     cache_mode: str  # defaults.CACHE_MODES
     cache_max_mb: float
     devices: tuple[str, ...] = ()  # --xai-devices: xdist worker k explains on devices[k mod n]
@@ -116,10 +116,8 @@ class Settings:
             golden_mode=str(choice(ini("xai_golden_mode"), "xai_golden_mode", tuple(GOLDEN_MODES),
                                     defaults.DEFAULT_GOLDEN_MODE)),
             max_shift=number(ini("xai_max_shift"), "xai_max_shift", float, 0, 1),
-            min_spearman=number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1,
-                                 defaults.DEFAULT_MIN_SPEARMAN),
-            min_top_k_iou=number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1,
-                                  defaults.DEFAULT_MIN_TOP_K_IOU),
+            min_spearman=number(ini("xai_min_spearman"), "xai_min_spearman", float, -1, 1),
+            min_top_k_iou=number(ini("xai_min_top_k_iou"), "xai_min_top_k_iou", float, 0, 1),
             cache_mode=str(choice(opt("xai_cache"), "--xai-cache", defaults.CACHE_MODES, "read" if ci else "on")),
             cache_max_mb=number(ini("xai_cache_max_mb"), "xai_cache_max_mb", float, 0, 1e7,
                                  defaults.DEFAULT_CACHE_MAX_MB),

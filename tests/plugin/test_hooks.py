@@ -27,7 +27,7 @@ class SameTarget:
 
 def pytest_xai_register_methods(register_method):
     register_method("occlusion", occlusion, default_samples=2, options=("patch",),
-                    golden_bounds={"max_shift": 0.05})
+                    golden_bounds={"max_shift": 0.05, "min_spearman": 0.9})
 
 
 def pytest_xai_register_golden_modes(register_golden_mode):
@@ -69,19 +69,33 @@ def test_a_conftest_extension_is_usable_from_options_and_checks(xai_pytester: py
             assert exp.method == "occlusion" and exp.params["patch"] == 32
             assert exp.meta["evaluations"] == 1 + 4  # four 32-pixel patches of a 64-pixel image
 
-        def test_mode_and_fill_and_bounds():
+        def test_mode_and_fill_and_bounds(pytestconfig):
             assert "same_target" in GOLDEN_MODES
             image = np.ones((4, 4, 3), np.float32)
             mask = np.zeros((4, 4), bool); mask[0, 0] = True
             assert hide(image, mask, "black")[0, 0].tolist() == [0.0, 0.0, 0.0]
             assert Bounds.resolve(SessionBounds(), method="occlusion").max_shift == 0.05
+            # the run's own bounds: the ini sets none, so the method's declared ones hold, strict ones too
+            from pytest_xai.plugin import xai_key
+            session = pytestconfig.stash[xai_key].settings.golden_bounds
+            assert Bounds.resolve(session, method="occlusion", mode="strict").min_spearman == 0.9
 
         def test_model_loader(xai_model, shape_image):
             assert xai_model.predict(shape_image).label == 2  # built by the "fixed" loader
     ''')
+    # a conftest in a test folder, loaded at collection, registers for the tests beside it
+    xai_pytester.mkpydir("sub")
+    (xai_pytester.path / "sub" / "conftest.py").write_text(
+        "def pytest_xai_register_fills(register_fill):\n"
+        "    register_fill('white', lambda image, mask: image * 0 + 1)\n")
+    (xai_pytester.path / "sub" / "test_sub.py").write_text(
+        "import numpy as np\n"
+        "from pytest_xai.checks.interventions.fills import hide\n\n"
+        "def test_white():\n"
+        "    assert hide(np.zeros((2, 2, 3), np.float32), np.ones((2, 2), bool), 'white').min() == 1\n")
     xai_pytester.makeini("[pytest]\nxai_method = occlusion\n")
     result = xai_pytester.runpytest("-p", "no:cacheprovider", "--xai-model=fixed:2")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     # the session's registrations end with it: the next session in this process starts clean
     assert [dict(r) for r in (METHODS, GOLDEN_MODES, FILLS, MODEL_LOADERS)] == before
     # an ini value naming a method nobody registered is refused at start-up, before any test runs
@@ -156,3 +170,28 @@ def pytest_xai_golden_serializer(config):
     result = xai_pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*pytest_xai_golden_serializer returned 'json'; return a pytest_xai.extend.Serializer*"])
+    (xai_pytester.path / "conftest.py").write_text(
+        (xai_pytester.path / "conftest.py").read_text().replace("return 'json'", "return Golden()")
+        .replace('extension = ".golden"', 'extension = ".png"'))  # would overwrite the preview
+    result = xai_pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*returned a Golden with extension='.png'; use a dot and letters or digits*"])
+
+
+@pytest.mark.parametrize(("hook", "message"), [
+    ("def pytest_xai_register_fills(register_fill):\n    register_fill('bad name', lambda image, mask: image)\n",
+     "*pytest_xai_register_fills: name='bad name' is not a fill name*"),
+    ("def pytest_xai_register_model_loaders(register_model_loader):\n    register_model_loader('my-zoo', print)\n",
+     "*pytest_xai_register_model_loaders: prefix='my-zoo' is not a model loader prefix*"),
+    ("def pytest_xai_register_methods(register_method):\n"
+     "    register_method('m', print, default_samples=2, golden_bounds={'max_shift': float('nan')})\n",
+     "*pytest_xai_register_methods: golden_bounds={'max_shift': nan} is not a dict*"),
+])
+def test_a_refused_registration_is_a_usage_error_naming_the_hook(pytester: pytest.Pytester, hook: str,
+                                                                  message: str) -> None:
+    pytester.makeconftest(hook)
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "INTERNALERROR" not in result.stderr.str()

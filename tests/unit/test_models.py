@@ -198,6 +198,8 @@ def test_a_registered_loader_builds_its_prefix_and_its_failures_name_the_spec(sh
     def zoo(spec: str, device: str, base: Path | None) -> Any:
         if spec.endswith(":broken"):
             raise RuntimeError("no such checkpoint")
+        if spec.endswith(":class"):
+            return torch.nn.Linear
         return models.clean(device=device)
 
     with pytest.raises(ModelSpecError, match=r"loader=3 is not callable; pass loader\(spec, device, base\)"):
@@ -210,6 +212,8 @@ def test_a_registered_loader_builds_its_prefix_and_its_failures_name_the_spec(sh
         assert spec_problem("zoo:anything") is None  # the loader checks its own specs
         with pytest.raises(ModelSpecError, match=r"model spec 'zoo:broken': its loader failed with RuntimeError: no such"):
             load_model("zoo:broken", "cpu")
+        with pytest.raises(ModelSpecError, match=r"'zoo:class': its loader returned the class Linear, not a model"):
+            load_model("zoo:class", "cpu")
     finally:
         MODEL_LOADERS.pop("zoo", None)
     with pytest.raises(ModelSpecError, match=r"module 'zoo' cannot be imported"):  # unregistered again

@@ -115,8 +115,9 @@ def test_a_method_reads_only_the_options_it_declared(
 
     with pytest.raises(XaiTypeError, match=r"patch=8, which method='occlusion' does not read"):
         explain(shapes_clf, shapes_image, method="occlusion", patch=8)
-    with pytest.raises(XaiValueError, match=r"golden_bounds=\{'max_shift': -1\}"):
-        register_method("occ2", occlusion, default_samples=2, golden_bounds={"max_shift": -1})
+    for bad in (-1, 10**400, float("nan"), True):  # 10**400 has no float
+        with pytest.raises(XaiValueError, match=r"golden_bounds=\{'max_shift': .*\} is not a dict"):
+            register_method("occ2", occlusion, default_samples=2, golden_bounds={"max_shift": bad})
 
 
 @pytest.mark.parametrize(("declared", "message"), [
