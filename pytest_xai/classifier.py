@@ -384,6 +384,14 @@ def check_batch_size(batch_size: Any) -> int | None:
     return int(batch_size)
 
 
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_class_names(class_names: Any) -> list[str] | None:
     """Validate optional class names: a sequence of distinct strings (one string is refused,
     not split into letters; a repeated name would make a target given by name ambiguous)."""
@@ -398,6 +406,12 @@ def check_class_names(class_names: Any) -> list[str] | None:
     if not all(isinstance(n, str) for n in names):
         raise XaiTypeError(
             f"class_names={short(names)} must hold only strings; pass one string per class"
+        )
+    unreadable = next((n for n in names if not _encodable(n)), None)
+    if unreadable is not None:
+        raise XaiValueError(
+            f"class_names holds {unreadable!r}, which has a lone surrogate (no report can write it); "
+            "pass readable names"
         )
     repeated = sorted(n for n, count in Counter(names).items() if count > 1)
     if repeated:

@@ -202,7 +202,8 @@ def assert_attribution_avoids(
             f"{'>' if mass == mass else 'fails'} max_mass {bound:.3f}{decision.suffix()}\n"
             f"  {describe(explanation)}\n"
             f"  overlay (heatmap, region outlined): {picture}"
-            + ("" if backing is None else f"\n  and {confirmation.words(backing)}: {backing.picture}")
+            + ("" if backing is None else f"\n  and {confirmation.words(backing)}")
+            + (f": {backing.picture}" if backing is not None and backing.picture else "")
         )
     return [result]
 

@@ -132,9 +132,10 @@ class RunSummary:
         if totals.stale:
             kept = "; in read mode they stay stale on disk (run once with --xai-cache=on or --cache-clear)"
             lines.append(
-                f"warning: {totals.stale} cached explanation(s) were stale and recomputed: the "
-                "model's output on the image changed while its fingerprint did not (edited code, a "
-                "setting its preprocess reads, or weights changed in place)"
+                f"warning: {totals.stale} cached explanation(s) were stale and recomputed: an entry "
+                "was made for another key or image (a file copied or swapped by hand), or the model's "
+                "output on the image changed while its fingerprint did not (edited code, a setting "
+                "its preprocess reads, or weights changed in place)"
                 + (kept if disk is not None and not disk.write else "")
             )
         if disk is not None and disk.errors:

@@ -49,6 +49,7 @@ def test_mps_is_refused_where_it_is_not_available(monkeypatch: pytest.MonkeyPatc
     [
         ("cat", XaiTypeError, "class_names='cat' is not a list of names"),
         (["cat", "dog", "cat"], XaiValueError, "class_names repeats ['cat']"),
+        (["cat", "\ud83d"], XaiValueError, "which has a lone surrogate"),
         (["cat", 1, "dog"], XaiTypeError, "must hold only strings"),
     ],
 )
