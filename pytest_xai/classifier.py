@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pytest_xai._util.validation import positive_int, short
+from pytest_xai._util.validation import is_utf8, positive_int, short
 from pytest_xai.errors import ModelOutputError, XaiTypeError, XaiValueError
 from pytest_xai.fingerprint import identity
 from pytest_xai.images import as_images
@@ -384,14 +384,6 @@ def check_batch_size(batch_size: Any) -> int | None:
     return int(batch_size)
 
 
-def _encodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def check_class_names(class_names: Any) -> list[str] | None:
     """Validate optional class names: a sequence of distinct strings (one string is refused,
     not split into letters; a repeated name would make a target given by name ambiguous)."""
@@ -407,7 +399,7 @@ def check_class_names(class_names: Any) -> list[str] | None:
         raise XaiTypeError(
             f"class_names={short(names)} must hold only strings; pass one string per class"
         )
-    unreadable = next((n for n in names if not _encodable(n)), None)
+    unreadable = next((n for n in names if not is_utf8(n)), None)
     if unreadable is not None:
         raise XaiValueError(
             f"class_names holds {unreadable!r}, which has a lone surrogate (no report can write it); "

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_xai._util.validation import is_finite, is_int, is_number, short
+from pytest_xai._util.validation import is_finite, is_int, is_number, is_utf8, short
 from pytest_xai.errors import RegionError, XaiTypeError, XaiValueError
 
 
@@ -170,9 +170,7 @@ def name_problem(name: Any) -> str | None:
         return f"the name is of type {type(name).__name__}, not str"
     if not name.strip():
         return "the name is empty"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(name):
         return "the name holds a lone surrogate, which no report can write"
     return None
 

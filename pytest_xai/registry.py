@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pytest_xai._util.validation import is_finite
 from pytest_xai.defaults import (
     AUTO_GRADIENT_ROUND_SIZE,
     AUTO_ROUND_SIZE,
@@ -178,23 +179,15 @@ RESERVED = (
 def _golden_bounds(given: Any) -> tuple[tuple[str, float], ...]:
     if given is None:
         return ()
-    if not isinstance(given, dict) or not all(isinstance(k, str) and _bound_value(v) for k, v in given.items()):
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) and is_finite(v) and v >= 0 for k, v in given.items()
+    ):
         raise XaiValueError(
             f"golden_bounds={given!r} is not a dict of bound names to non-negative numbers (each is "
             "checked against its bound's range when a golden uses it); e.g. "
             '{"max_shift": 0.2, "max_support_loss": 0.3}'
         )
     return tuple(sorted((k, float(v)) for k, v in given.items()))
-
-
-def _bound_value(value: Any) -> bool:
-    """A finite non-negative number (not a bool; an int too large for a float is not one)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return 0 <= float(value) < float("inf")
-    except OverflowError:
-        return False
 
 
 def _is_fill(value: Any) -> bool:

@@ -31,6 +31,15 @@ def is_finite(value: Any) -> bool:
         return False
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a lone surrogate cannot: no report could hold it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def finite_or_none(value: Any, digits: int | None = None) -> float | None:
     """``value`` as a float for a record, rounded to ``digits`` when given; None where it is
     missing or not finite (records are strict JSON)."""
